@@ -1,0 +1,189 @@
+"""The local AWS emulator: a moto server on 127.0.0.1, run as a separate process.
+
+Clients are pointed at it only through the standard AWS environment variables (see ``aws_env``),
+never through code paths of their own, so the same delivery code runs against AWS and the emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from delivery.errors import DeliveryError
+
+HOST = "127.0.0.1"
+DEFAULT_REGION = "eu-north-1"
+START_TIMEOUT_S = 20.0
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """Whether something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
+    """Environment variables that point boto3, Sceptre and the AWS CLI at ``endpoint``.
+
+    Dummy credentials and /dev/null profile files make sure no real account can be reached.
+    """
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+
+
+@dataclass
+class Emulator:
+    """A moto server process on ``127.0.0.1:port``; ``port=0`` picks a free one."""
+
+    port: int = 0
+    region: str = DEFAULT_REGION
+    start_timeout_s: float = START_TIMEOUT_S
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "moto.server"])
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def endpoint(self) -> str:
+        """The emulator's base URL."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path | None:
+        """Where the server's own output goes (moto logs unsupported resource types there)."""
+        return Path(self._log.name) if self._log else None
+
+    def env(self) -> dict[str, str]:
+        """AWS environment variables pointing at this emulator."""
+        return aws_env(self.endpoint, self.region)
+
+    def start(self) -> Emulator:
+        """Start the server and wait until it answers; a one-line DeliveryError otherwise."""
+        if self.port and port_in_use(self.port):
+            raise DeliveryError(
+                f"emulator port {self.port} on {HOST} is already in use: stop what listens there "
+                "or choose another port (--port 0 picks a free one)"
+            )
+        self.port = self.port or free_port()
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
+            prefix="moto-", suffix=".log", delete=False
+        )
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                [*self.command, "-H", HOST, "-p", str(self.port)],
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            self.stop()
+            raise DeliveryError(f"emulator failed to start: {exc.strerror or exc}") from None
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        process = self._process
+        if process is None:
+            raise DeliveryError("emulator was not started")
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                tail = self._log_tail()
+                self.stop()
+                raise DeliveryError(
+                    f"emulator failed to start (exit {process.returncode}): {tail} "
+                    "- check that moto[server] is installed (uv sync)"
+                )
+            if self.is_up():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise DeliveryError(
+            f"emulator did not answer on {self.endpoint} within {self.start_timeout_s:.0f} s"
+        )
+
+    def is_up(self) -> bool:
+        """Whether the server answers its own API."""
+        try:
+            with urllib.request.urlopen(  # noqa: S310 - fixed loopback http URL
+                f"{self.endpoint}/moto-api/data.json", timeout=1
+            ) as response:
+                return int(response.status) == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def reset(self) -> None:
+        """Wipe every resource the emulator holds."""
+        url = f"{self.endpoint}/moto-api/reset"
+        request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback http URL
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass
+
+    def _log_tail(self) -> str:
+        path = self.log_path
+        if path is None or not path.exists():
+            return "no output"
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        return lines[-1].strip() if lines else "no output"
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove its log file."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._log is not None:
+            self._log.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._log.name)
+            self._log = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Temporarily set environment variables in this process (restored afterwards)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
