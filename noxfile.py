@@ -6,7 +6,9 @@ virtualenv, so a session proves its own dependency declaration is complete.
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import nox
 
@@ -22,7 +24,8 @@ nox.options.sessions = [
 ]
 
 PYTHON = "3.11"
-CODE = ["app", "stacks", "templates", "delivery", "tests", "bench", "tasks.py", "noxfile.py"]
+SOURCES = ["app", "stacks", "templates", "delivery", "tasks.py"]
+CODE = [*SOURCES, "tests", "bench", "noxfile.py"]
 
 
 def install(session: nox.Session, *groups: str, project: bool = True) -> None:
@@ -102,3 +105,56 @@ def container(session: nox.Session) -> None:
     """Build the real Dockerfile offline and run the image read-only, non-root, caps dropped."""
     install(session, "dev", "stacks", "deploy")
     session.run("pytest", "-m", "container", *pytest_args(session, "container"))
+
+
+@nox.session(python=PYTHON)
+def security(session: nox.Session) -> None:
+    """bandit, ruff's security rules, hadolint, checkov (templates + Dockerfile), pip-audit."""
+    # checkov pins an old boto3, so this session has its own environment without `deploy`.
+    install(session, "security", "stacks", "dev")
+    session.run("bandit", "-q", "-c", "pyproject.toml", "-r", *SOURCES)
+    session.run("ruff", "check", "--select", "S", *CODE)
+    session.run("hadolint", "Dockerfile")
+    session.run("python", "-m", "delivery.render", "--out", "build/templates")
+    checkov = ["checkov", "--quiet", "--compact", "--skip-download", "--output", "cli"]
+    session.run(*checkov, "--framework", "cloudformation", "-d", "build/templates")
+    session.run(*checkov, "--framework", "dockerfile", "-f", "Dockerfile")
+    audit_runtime_dependencies(session)
+
+
+def audit_runtime_dependencies(session: nox.Session) -> None:
+    """pip-audit the locked runtime dependencies (what ships in the image).
+
+    Known vulnerabilities always fail. Packages that could not be audited (no vulnerability
+    service reachable, as on the project's offline build machines) are reported loudly and fail
+    only where the audit is required (REQUIRE_AUDIT=1: GitHub Actions and CodeBuild set it).
+    """
+    requirements = Path("build/requirements-runtime.txt")
+    requirements.parent.mkdir(parents=True, exist_ok=True)
+    exported = session.run(
+        "uv", "export", "--locked", "--quiet", "--no-dev", "--no-default-groups",
+        "--no-emit-project", "--no-hashes", silent=True, external=True,
+    )  # fmt: skip
+    requirements.write_text(str(exported))
+    report = Path("build/reports/pip-audit.json")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    session.run(
+        "pip-audit", "--requirement", str(requirements), "--format", "json",
+        "--output", str(report), "--progress-spinner", "off", success_codes=[0, 1],
+    )  # fmt: skip
+    dependencies = json.loads(report.read_text())["dependencies"]
+    vulnerable = [d for d in dependencies if d.get("vulns")]
+    unaudited = [d["name"] for d in dependencies if "skip_reason" in d]
+    if vulnerable:
+        found = ", ".join(f"{d['name']} {d['version']}" for d in vulnerable)
+        session.error(f"pip-audit: known vulnerabilities in {found} (see {report})")
+    if unaudited:
+        message = (
+            f"pip-audit: {len(unaudited)} of {len(dependencies)} runtime packages could NOT be "
+            f"audited (no vulnerability service reachable): {', '.join(unaudited)}"
+        )
+        if os.environ.get("REQUIRE_AUDIT") == "1":
+            session.error(message)
+        session.warn(message + " - not a pass: run where PyPI's JSON API or OSV is reachable")
+    else:
+        session.log(f"pip-audit: {len(dependencies)} runtime packages, 0 known vulnerabilities")
