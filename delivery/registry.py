@@ -1,0 +1,169 @@
+"""The ECR registry through boto3: login, image lookups, and recording an image where no push works.
+
+Clients are plain ``boto3.client("ecr")``: the endpoint (AWS or the local emulator) and the
+credentials come from the standard AWS environment, never from code here.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from delivery.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# <registry>/<name>, e.g. 123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate
+_URI = re.compile(r"^(?P<registry>[^/]+)/(?P<name>[a-z0-9][a-z0-9._/-]*)$")
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image in a repository: its digest, tags and push time (ISO 8601)."""
+
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: str
+
+
+def client() -> ECRClient:
+    """An ECR client from the ambient AWS configuration."""
+    return boto3.client("ecr")
+
+
+def split_uri(repository_uri: str) -> tuple[str, str]:
+    """``<registry>/<name>`` -> (registry, name); a one-line error for anything else."""
+    match = _URI.match(repository_uri)
+    if match is None:
+        raise DeliveryError(f"'{repository_uri}' is not a repository URI (<registry>/<name>)")
+    return match.group("registry"), match.group("name")
+
+
+def _reason(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+    return str(exc)
+
+
+def login(repository_uri: str, ecr: ECRClient | None = None) -> tuple[str, str, str]:
+    """(username, password, registry) for ``docker/podman login`` to the repository's registry."""
+    registry, _ = split_uri(repository_uri)
+    try:
+        data = (ecr or client()).get_authorization_token()["authorizationData"]
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"ECR login failed: {_reason(exc)}") from None
+    if not data:
+        raise DeliveryError("ECR returned no authorization data")
+    decoded = base64.b64decode(data[0]["authorizationToken"]).decode()
+    username, _, password = decoded.partition(":")
+    return username, password, registry
+
+
+def image_digest(repository: str, tag: str, ecr: ECRClient | None = None) -> str:
+    """The digest of ``repository:tag``; a one-line error naming both when there is none."""
+    try:
+        images = (ecr or client()).describe_images(
+            repositoryName=repository, imageIds=[{"imageTag": tag}]
+        )["imageDetails"]
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            raise DeliveryError(
+                f"image '{repository}:{tag}' does not exist in ECR: "
+                f"list the versions with `invoke status` or build and push it first"
+            ) from None
+        raise DeliveryError(f"ECR lookup of '{repository}:{tag}' failed: {_reason(exc)}") from None
+    if not images:
+        raise DeliveryError(f"image '{repository}:{tag}' does not exist in ECR")
+    return images[0]["imageDigest"]
+
+
+def has_digest(repository: str, digest: str, ecr: ECRClient | None = None) -> bool:
+    """Whether ``repository@digest`` exists."""
+    try:
+        found = (ecr or client()).describe_images(
+            repositoryName=repository, imageIds=[{"imageDigest": digest}]
+        )["imageDetails"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in (
+            "ImageNotFoundException",
+            "RepositoryNotFoundException",
+        ):
+            return False
+        raise DeliveryError(
+            f"ECR lookup of '{repository}@{digest}' failed: {_reason(exc)}"
+        ) from None
+    return bool(found)
+
+
+def record_image(
+    repository: str, tag: str, manifest: str, media_type: str, ecr: ECRClient | None = None
+) -> str:
+    """Register ``manifest`` under ``tag`` with put_image; the digest ECR computed.
+
+    Used where the image itself cannot be pushed (the local emulator has no registry endpoint):
+    the repository then holds the same manifest, hence the same digest, a push would have given.
+    Re-recording an identical manifest under the same tag is a no-op, not an error.
+    """
+    ecr = ecr or client()
+    try:
+        image = ecr.put_image(
+            repositoryName=repository,
+            imageManifest=manifest,
+            imageManifestMediaType=media_type,
+            imageTag=tag,
+        )["image"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "ImageAlreadyExistsException":
+            return image_digest(repository, tag, ecr)
+        if code == "ImageTagAlreadyExistsException":
+            raise DeliveryError(
+                f"tag '{tag}' already names another image in '{repository}' (tags are immutable): "
+                "build from a new commit or release a new version"
+            ) from None
+        raise DeliveryError(f"recording '{repository}:{tag}' failed: {_reason(exc)}") from None
+    return image["imageId"]["imageDigest"]
+
+
+def list_images(repository: str, ecr: ECRClient | None = None) -> list[Image]:
+    """Every image in ``repository``, newest push first."""
+    ecr = ecr or client()
+    images: list[Image] = []
+    try:
+        for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository):
+            images.extend(
+                Image(
+                    digest=detail["imageDigest"],
+                    tags=tuple(sorted(detail.get("imageTags", []))),
+                    pushed_at=detail["imagePushedAt"].isoformat()
+                    if "imagePushedAt" in detail
+                    else "",
+                )
+                for detail in page["imageDetails"]
+            )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+            raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
+        raise DeliveryError(f"listing '{repository}' failed: {_reason(exc)}") from None
+    return sorted(images, key=lambda image: image.pushed_at, reverse=True)
+
+
+def find_version(repository: str, version: str, ecr: ECRClient | None = None) -> str:
+    """The digest tagged ``version`` (rollback and promote look versions up by tag)."""
+    return image_digest(repository, version, ecr)
+
+
+def image_uri(repository_uri: str, digest: str) -> str:
+    """``<repository-uri>@sha256:...`` (what the service stack's ``ImageUri`` takes)."""
+    if not DIGEST.match(digest):
+        raise DeliveryError(f"'{digest}' is not an image digest (sha256:<64 hex>)")
+    return f"{repository_uri}@{digest}"

@@ -1,0 +1,364 @@
+"""Sceptre orchestration: launch, preview, status, outputs and delete of the CloudFormation stacks.
+
+The only module that imports Sceptre. It drives Sceptre's Python API (``SceptreContext`` and
+``SceptrePlan``, what ``sceptre launch`` itself uses) in-process, so user variables such as
+``image_uri`` and ``app_version`` reach the config exactly as ``--var`` would. Reads that need no
+template (outputs, status, events) go straight to CloudFormation with boto3 by the stack's
+CloudFormation name, so they never have to render config or know the deploy's variables.
+
+Polling: Sceptre sleeps a fixed ``time.sleep(4)`` between stack-status polls (and 2 s between
+change-set polls) in ``sceptre.plan.actions``; it exposes no setting for it. Against the local
+emulator every stack completes at once, so that sleep is the whole launch time (~4 s per dependency
+level). ``poll_interval()`` swaps the ``time`` name *inside that one module* for a clock whose
+``sleep`` is capped, for the duration of a ``with`` block only; nothing else in the process sees it.
+It is applied to the emulator only: Sceptre's ``stack_timeout`` counts elapsed time in its nominal
+4 s steps, so on AWS we keep Sceptre's own pacing (and CloudFormation's API rate limits happy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from delivery.environments import PROJECT_ROOT
+from delivery.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+Progress = Callable[[str], None]
+EMULATOR_POLL_S = 0.1
+_POLL_LOCK = threading.RLock()
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+@dataclass(frozen=True)
+class StackState:
+    """One stack's CloudFormation name and status (``NOT_CREATED`` when it does not exist)."""
+
+    name: str
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a preview: what CloudFormation would do to a resource of a stack."""
+
+    stack: str
+    action: str  # Add, Modify, Remove, Create (whole stack), or "none"
+    resource: str = ""
+    resource_type: str = ""
+    replacement: str = ""
+
+    def __str__(self) -> str:
+        if self.action == "none":
+            return f"{self.stack}: no changes"
+        if not self.resource:
+            return f"{self.stack}: {self.action.lower()} stack"
+        replace = f" (replacement: {self.replacement})" if self.replacement else ""
+        return f"{self.stack}: {self.action} {self.resource} [{self.resource_type}]{replace}"
+
+
+class _PollClock:
+    """Stands in for the ``time`` module inside ``sceptre.plan.actions``; caps ``sleep``."""
+
+    def __init__(self, real: ModuleType, interval: float) -> None:
+        self._real = real
+        self.interval = interval
+
+    def sleep(self, seconds: float) -> None:
+        self._real.sleep(min(seconds, self.interval))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+@contextlib.contextmanager
+def poll_interval(seconds: float | None) -> Iterator[None]:
+    """Cap Sceptre's status-poll sleeps at ``seconds`` inside the block (None: leave as is)."""
+    if seconds is None:
+        yield
+        return
+    if seconds < 0:
+        raise DeliveryError(f"poll interval must be >= 0 seconds, not {seconds}")
+    from sceptre.plan import actions  # noqa: PLC0415 - Sceptre loads only when stacks are touched
+
+    with _POLL_LOCK:
+        saved = actions.time
+        real = saved._real if isinstance(saved, _PollClock) else saved
+        if not isinstance(real, ModuleType) or real.__name__ != "time":
+            # A Sceptre upgrade changed how it sleeps: run at its own pace rather than break.
+            yield
+            return
+        actions.time = _PollClock(real, seconds)
+        try:
+            yield
+        finally:
+            actions.time = saved
+
+
+class _ProgressHandler(logging.Handler):
+    """Forwards Sceptre's INFO log lines (stack events among them) to a progress callback."""
+
+    def __init__(self, progress: Progress) -> None:
+        super().__init__(logging.INFO)
+        self.progress = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # progress must never break a deploy
+            message = " ".join(record.getMessage().split())
+            if message:
+                self.progress(message)
+
+
+@contextlib.contextmanager
+def _sceptre_progress(progress: Progress) -> Iterator[None]:
+    logger = logging.getLogger("sceptre")
+    handler = _ProgressHandler(progress)
+    saved_level, saved_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+        logger.propagate = saved_propagate
+
+
+def _fresh_connections() -> None:
+    """Drop Sceptre's process-wide boto sessions so the current AWS environment applies."""
+    from sceptre.connection_manager import ConnectionManager  # noqa: PLC0415
+
+    with ConnectionManager._session_lock:
+        ConnectionManager._boto_sessions.clear()
+        ConnectionManager._boto_session_expirations.clear()
+    with ConnectionManager._client_lock:
+        ConnectionManager._clients.clear()
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _plan(path: str, variables: Mapping[str, str], root: Path, ignore_dependencies: bool) -> Any:
+    from sceptre.context import SceptreContext  # noqa: PLC0415
+    from sceptre.plan.plan import SceptrePlan  # noqa: PLC0415
+
+    context = SceptreContext(
+        project_path=str(root),
+        command_path=path,
+        user_variables=dict(variables),
+        ignore_dependencies=ignore_dependencies,
+    )
+    return SceptrePlan(context)
+
+
+@contextlib.contextmanager
+def _sceptre_errors(action: str, path: str) -> Iterator[None]:
+    """Every Sceptre/boto/Jinja failure as one line naming the action and the config path."""
+    try:
+        yield
+    except DeliveryError:
+        raise
+    # Sceptre raises many unrelated types (its own, boto, Jinja, YAML); users get one line.
+    except Exception as exc:
+        raise DeliveryError(f"{action} {path} failed: {_one_line(exc)}") from None
+
+
+def cloudformation() -> CloudFormationClient:
+    """A CloudFormation client from the ambient AWS configuration."""
+    return boto3.client("cloudformation")
+
+
+def failure_reason(stack_name: str, cfn: CloudFormationClient | None = None) -> str:
+    """The first failure reason among the stack's latest events (what actually went wrong)."""
+    try:
+        events = (cfn or cloudformation()).describe_stack_events(StackName=stack_name)[
+            "StackEvents"
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        return f"events unavailable ({_one_line(exc)})"
+    # Events come newest first; the operation's first failure is the cause, later ones are fallout.
+    failures = [
+        event
+        for event in events
+        if event.get("ResourceStatus", "").endswith("FAILED") and event.get("ResourceStatusReason")
+    ]
+    if failures:
+        first = failures[-1]
+        return f"{first['LogicalResourceId']}: {first['ResourceStatusReason']}"
+    for event in events:
+        if event.get("ResourceStatusReason"):
+            return str(event["ResourceStatusReason"])
+    return "no reason recorded"
+
+
+def state(stack_name: str, cfn: CloudFormationClient | None = None) -> StackState:
+    """The stack's status, ``NOT_CREATED`` when CloudFormation does not know it."""
+    try:
+        stacks = (cfn or cloudformation()).describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            return StackState(stack_name, "NOT_CREATED")
+        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
+    except BotoCoreError as exc:
+        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
+    stack = stacks[0]
+    return StackState(stack_name, stack["StackStatus"], stack.get("StackStatusReason", ""))
+
+
+def outputs(stack_name: str, cfn: CloudFormationClient | None = None) -> dict[str, str]:
+    """The stack's outputs by key; a one-line error when the stack does not exist."""
+    try:
+        stacks = (cfn or cloudformation()).describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            raise DeliveryError(
+                f"stack {stack_name} does not exist: deploy the environment first"
+            ) from None
+        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
+
+
+def _failed(stack_name: str, status: str) -> DeliveryError:
+    live = state(stack_name)
+    shown = live.status if live.status != "NOT_CREATED" else status
+    return DeliveryError(f"stack {stack_name} failed ({shown}): {failure_reason(stack_name)}")
+
+
+def launch(
+    path: str,
+    variables: Mapping[str, str] | None = None,
+    *,
+    root: Path = PROJECT_ROOT,
+    progress: Progress = _quiet,
+    poll: float | None = None,
+    ignore_dependencies: bool = False,
+) -> dict[str, str]:
+    """Create or update the stacks under ``path`` (an env folder or one ``<env>/<stack>.yaml``).
+
+    Dependencies are launched first unless ``ignore_dependencies``. Returns CloudFormation name ->
+    final status. A stack that fails raises a one-line DeliveryError with the failing stack and
+    its first failure event's reason.
+    """
+    _fresh_connections()
+    with (
+        _sceptre_errors("launch", path),
+        _sceptre_progress(progress),
+        poll_interval(poll),
+    ):
+        plan = _plan(path, variables or {}, root, ignore_dependencies)
+        results = plan.launch()
+        statuses = {stack.external_name: str(status) for stack, status in results.items()}
+    for stack, status in results.items():
+        if str(status) != "complete":
+            raise _failed(stack.external_name, str(status))
+    return {name: state(name).status for name in statuses}
+
+
+def delete(
+    path: str,
+    *,
+    root: Path = PROJECT_ROOT,
+    progress: Progress = _quiet,
+    poll: float | None = None,
+    variables: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Delete the stacks under ``path`` in reverse dependency order (its dependencies are kept).
+
+    Resources with a Retain deletion policy (the registry's images, log groups) stay behind.
+    """
+    _fresh_connections()
+    with (
+        _sceptre_errors("delete", path),
+        _sceptre_progress(progress),
+        poll_interval(poll),
+    ):
+        plan = _plan(path, variables or {}, root, ignore_dependencies=True)
+        results = plan.delete()
+    failed = {s.external_name: str(v) for s, v in results.items() if str(v) != "complete"}
+    for name, status in failed.items():
+        raise _failed(name, status)
+    return {stack.external_name: str(status) for stack, status in results.items()}
+
+
+def names(
+    path: str, *, root: Path = PROJECT_ROOT, variables: Mapping[str, str] | None = None
+) -> list[str]:
+    """CloudFormation names of the stacks under ``path`` and their dependencies, launch order."""
+    with _sceptre_errors("read", path):
+        plan = _plan(path, variables or {}, root, ignore_dependencies=False)
+        plan.resolve("launch")
+        return [stack.external_name for stack in plan]
+
+
+def diff(
+    path: str,
+    variables: Mapping[str, str] | None = None,
+    *,
+    root: Path = PROJECT_ROOT,
+    progress: Progress = _quiet,
+    poll: float | None = None,
+) -> list[Change]:
+    """Preview what a launch would change, through CloudFormation change sets (then deleted).
+
+    Stacks that do not exist yet are reported as "create" without a change set, because a
+    change set on a new stack leaves an empty REVIEW_IN_PROGRESS stack behind.
+    """
+    from sceptre.plan.actions import StackActions  # noqa: PLC0415
+
+    _fresh_connections()
+    changes: list[Change] = []
+    change_set = f"delivery-preview-{int(time.time())}"
+    with (
+        _sceptre_errors("diff", path),
+        _sceptre_progress(progress),
+        poll_interval(poll),
+    ):
+        plan = _plan(path, variables or {}, root, ignore_dependencies=False)
+        plan.resolve("launch")
+        for stack in plan:
+            name = stack.external_name
+            if state(name).status == "NOT_CREATED":
+                changes.append(Change(name, "Create"))
+                continue
+            actions = StackActions(stack)
+            actions.create_change_set(change_set)
+            try:
+                actions.wait_for_cs_completion(change_set)
+                description = actions.describe_change_set(change_set)
+            finally:
+                actions.delete_change_set(change_set)
+            found = [
+                Change(
+                    name,
+                    item["ResourceChange"].get("Action", "Modify"),
+                    item["ResourceChange"].get("LogicalResourceId", ""),
+                    item["ResourceChange"].get("ResourceType", ""),
+                    item["ResourceChange"].get("Replacement", ""),
+                )
+                for item in description.get("Changes", [])
+                if "ResourceChange" in item
+            ]
+            changes.extend(found or [Change(name, "none")])
+    return changes
