@@ -284,7 +284,7 @@ def delete(
     poll: float | None = None,
     variables: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Delete the stacks under ``path`` in reverse dependency order (its dependencies are kept).
+    """Delete the stacks under ``path``, dependents first (what they depend on is kept).
 
     Resources with a Retain deletion policy (the registry's images, log groups) stay behind.
     """
@@ -294,7 +294,8 @@ def delete(
         _sceptre_progress(progress),
         poll_interval(poll),
     ):
-        plan = _plan(path, variables or {}, root, ignore_dependencies=True)
+        # Sceptre resolves delete in reverse order: stacks that depend on these go first.
+        plan = _plan(path, variables or {}, root, ignore_dependencies=False)
         results = plan.delete()
     failed = {s.external_name: str(v) for s, v in results.items() if str(v) != "complete"}
     for name, status in failed.items():

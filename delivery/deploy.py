@@ -1,0 +1,383 @@
+"""``deploy``: validate everything, then registry -> build -> scan -> push -> launch -> wait.
+
+Each step is a function of its own so the pieces compose (``push`` is the first half, ``rollback``
+is a deploy of an existing version). What differs per environment is pluggable through ``Steps``:
+how an image reaches the registry (push, or put_image on the emulator, which has no registry
+endpoint) and what happens after the stacks are up (wait for ECS, or e.g. run the service locally).
+
+Nothing is built or changed before ``validate`` has passed: unknown env, malformed ``--image``,
+missing scanner, missing container engine, invalid templates, missing credentials and a missing
+image are all one-line errors up front.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from delivery import credentials, ecs, environments, registry, scan, stacks, versioning
+from delivery.environments import Environment
+from delivery.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from delivery.container import ContainerEngine
+
+Progress = Callable[[str], None]
+IMAGE_NAME = "flask-fargate"
+REGISTRY_STACK = "registry"
+SERVICE_STACK = "service"
+_VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
+_DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """What ``--image`` names: a released version (a tag in ECR) or a digest."""
+
+    version: str | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        return self.version or self.digest or "?"
+
+
+def parse_image(value: str) -> ImageRef:
+    """``1.2.3``/``v1.2.3``/``1.3.0-dev.gabc`` or ``[<repo>@]sha256:<64 hex>``; else one line."""
+    text = value.strip()
+    if match := _VERSION.match(text):
+        return ImageRef(version=match.group(1))
+    if match := _DIGEST_REF.match(text):
+        return ImageRef(digest=match.group("digest"))
+    raise DeliveryError(
+        f"malformed --image '{value}': give a version like 1.2.3 or a digest sha256:<64 hex>"
+    )
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The ECR repository an environment's images live in (registry stack outputs)."""
+
+    uri: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Published:
+    """An image in the registry: what the service stack's ImageUri/AppVersion get."""
+
+    registry: Registry
+    digest: str
+    version: str
+
+    @property
+    def image_uri(self) -> str:
+        """``<repository-uri>@sha256:...``."""
+        return registry.image_uri(self.registry.uri, self.digest)
+
+
+@dataclass(frozen=True)
+class Built:
+    """An image built into the local engine's store."""
+
+    ref: str
+    version: str
+    sha: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a deploy left live."""
+
+    env: str
+    version: str
+    digest: str
+    image_uri: str
+    service_url: str
+    outputs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated deploy: everything the steps need, checked before anything changes."""
+
+    env: Environment
+    image: ImageRef | None = None
+    engine: ContainerEngine | None = None
+    skip_scan: bool = False
+    threshold: str = scan.DEFAULT_THRESHOLD
+    account: str = ""
+    existing: Published | None = None  # the image ``--image`` named, once found in ECR
+    timeout_s: float = ecs.DEFAULT_TIMEOUT_S
+
+    @property
+    def poll(self) -> float | None:
+        """Sceptre's poll interval: short on the emulator, Sceptre's own on AWS."""
+        return stacks.EMULATOR_POLL_S if self.env.emulator else None
+
+
+def check_settings(env: Environment) -> None:
+    """Render every stack of ``env`` through delivery.render: bad settings fail here, not in AWS."""
+    try:
+        # Imported on use: it needs the stacks group, and it is engineer S's module.
+        render = importlib.import_module("delivery.render")
+    except ImportError as exc:
+        raise DeliveryError(
+            f"cannot validate settings: delivery.render unavailable ({exc})"
+        ) from None
+    render_env = getattr(render, "render_environment", None) or getattr(render, "render_env", None)
+    if render_env is None:
+        raise DeliveryError("cannot validate settings: delivery.render has no render_environment()")
+    try:
+        render_env(env.name)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # the settings models raise their own types; users get one line
+        first = " ".join(str(exc).split())[:300]
+        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {first}") from None
+
+
+def check_emulator_endpoint(env: Environment) -> None:
+    """An emulator env only ever talks to a loopback endpoint (never to a real account)."""
+    if not env.emulator:
+        return
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    host = urlparse(endpoint).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise DeliveryError(
+            f"environment '{env.name}' runs on the local emulator but AWS_ENDPOINT_URL is "
+            f"{endpoint or 'unset'}: start the emulator (bin/deploy does) and point "
+            "AWS_ENDPOINT_URL at it"
+        )
+
+
+def _detect_engine(preferred: str | None) -> ContainerEngine:
+    from delivery.container import detect_engine  # noqa: PLC0415 - heavy, build paths only
+
+    return detect_engine(preferred)
+
+
+def existing_registry(env: Environment) -> Registry:
+    """The env's registry from its stack outputs (read-only; the stack must exist)."""
+    outputs = stacks.outputs(env.stack_name(REGISTRY_STACK, env.registry_group))
+    try:
+        return Registry(uri=outputs["RepositoryUri"], name=outputs["RepositoryName"])
+    except KeyError as exc:
+        raise DeliveryError(
+            f"registry stack of '{env.name}' has no output {exc.args[0]}: redeploy it"
+        ) from None
+
+
+def find_image(env: Environment, ref: ImageRef) -> Published:
+    """The image ``ref`` names in the env's registry; one line naming repo/tag when absent."""
+    repo = existing_registry(env)
+    if ref.version:
+        digest = registry.find_version(repo.name, ref.version)
+        return Published(repo, digest, ref.version)
+    digest = ref.digest or ""
+    if not registry.has_digest(repo.name, digest):
+        raise DeliveryError(f"image '{repo.name}@{digest}' does not exist in ECR")
+    tags = next((i.tags for i in registry.list_images(repo.name) if i.digest == digest), ())
+    versions = sorted(tag for tag in tags if versioning.SEMVER.match(tag))
+    if not versions:
+        raise DeliveryError(
+            f"image '{repo.name}@{digest}' has no version tag: deploy it by version instead"
+        )
+    return Published(repo, digest, versions[-1])
+
+
+def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
+    """Launch the env's registry stack (and its dependencies); its repository."""
+    progress(f"registry: launching {plan.env.registry_path}")
+    stacks.launch(plan.env.registry_path, root=plan.env.root, progress=progress, poll=plan.poll)
+    return existing_registry(plan.env)
+
+
+def build(plan: Plan, progress: Progress = _quiet) -> Built:
+    """Build the image from HEAD, tagged with its version and commit."""
+    from delivery.container import build_image  # noqa: PLC0415
+
+    root = plan.env.root
+    version = versioning.build_version(root)
+    sha = versioning.git_sha(root)
+    progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
+    image = build_image(IMAGE_NAME, version, sha, engine=plan.engine, context=root)
+    progress(f"build: {image.image_id[:19]} in {image.seconds:.1f} s")
+    return Built(ref=image.tags[0], version=version, sha=sha)
+
+
+def scan_image(plan: Plan, built: Built, progress: Progress = _quiet) -> scan.ScanResult:
+    """Scan the built image (blocks on findings; a skip is reported, loudly)."""
+    source = plan.engine.name if plan.engine and plan.engine.name != "buildah" else None
+    result = scan.scan(built.ref, plan.threshold, skip=plan.skip_scan, image_src=source)
+    progress(("WARNING: " if result.skipped else "scan: ") + result.message)
+    return result
+
+
+def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quiet) -> Published:
+    """Put the built image in the registry under its immutable tags; its digest.
+
+    AWS: a real push. The emulator has no registry endpoint, so the image's manifest is recorded
+    with put_image instead: same tags, same digest a push would give.
+    """
+    if plan.engine is None:
+        raise DeliveryError("no container engine to publish the image with")
+    tags = versioning.image_tags(built.version, built.sha)
+    digest = ""
+    if plan.env.emulator:
+        media_type, body, digest = plan.engine.manifest(built.ref)
+        for tag in tags:
+            recorded = registry.record_image(repo.name, tag, body.decode(), media_type)
+            progress(f"publish: recorded {repo.name}:{tag} {recorded}")
+            digest = recorded
+    else:
+        username, password, _ = registry.login(repo.uri)
+        for tag in tags:
+            digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
+            progress(f"publish: pushed {repo.uri}:{tag} {digest}")
+    return Published(repo, digest, built.version)
+
+
+def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dict[str, str]:
+    """Launch every stack of the env with the image; the service stack's outputs."""
+    variables = {"image_uri": image.image_uri, "app_version": image.version}
+    progress(f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version})")
+    stacks.launch(plan.env.name, variables, root=plan.env.root, progress=progress, poll=plan.poll)
+    return stacks.outputs(plan.env.stack_name(SERVICE_STACK))
+
+
+def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
+    """Wait until ECS runs the new task definition stably; one line when it rolled back.
+
+    On the emulator, ECS never runs tasks and keeps stale deployments, so only the service's task
+    definition is checked (the stack update must have reached it).
+    """
+    cluster, service = outputs.get("ClusterName"), outputs.get("ServiceName")
+    if not cluster or not service:
+        raise DeliveryError("service stack has no ClusterName/ServiceName outputs")
+    expected = outputs.get("TaskDefinitionArn")
+    if plan.env.emulator:
+        described = ecs.client().describe_services(cluster=cluster, services=[service])
+        for description in described.get("services", []):
+            ecs.check_rollout(dict(description), expected)
+        return
+    progress(f"ecs: waiting for {service} to run {expected or 'the new task definition'}")
+    ecs.wait_stable(cluster, service, expected, progress=progress, timeout_s=plan.timeout_s)
+
+
+@dataclass
+class Steps:
+    """The pluggable parts of a deploy; defaults work for AWS and (minus the wait) the emulator."""
+
+    check_settings: Callable[[Environment], None] = check_settings
+    check_credentials: Callable[[Environment], str] = lambda env: credentials.check(env.region)
+    detect_engine: Callable[[str | None], ContainerEngine] = _detect_engine
+    build_image: Callable[[Plan, Progress], Built] = build
+    scan_image: Callable[[Plan, Built, Progress], scan.ScanResult] = scan_image
+    publish_image: Callable[[Plan, Registry, Built, Progress], Published] = publish
+    after_launch: Callable[[Plan, dict[str, str], Progress], None] = wait_for_service
+
+
+def validate(
+    env_name: str | None,
+    *,
+    image: str | None = None,
+    build: bool = True,
+    skip_scan: bool = False,
+    threshold: str = scan.DEFAULT_THRESHOLD,
+    engine: str | None = None,
+    root: Path = environments.PROJECT_ROOT,
+    steps: Steps | None = None,
+    timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
+) -> Plan:
+    """Every check, cheapest first; AWS is only read, never written. The validated Plan."""
+    steps = steps or Steps()
+    env = environments.load(env_name, root)
+    ref = parse_image(image) if image is not None else None
+    building = build and ref is None
+    if building:
+        scan.check(threshold, skip=skip_scan)
+    elif skip_scan:
+        scan.severities(threshold)
+    container = steps.detect_engine(engine) if building else None
+    check_emulator_endpoint(env)
+    steps.check_settings(env)
+    account = steps.check_credentials(env)
+    plan = Plan(
+        env=env,
+        image=ref,
+        engine=container,
+        skip_scan=skip_scan,
+        threshold=threshold,
+        account=account,
+        timeout_s=timeout_s,
+    )
+    if ref is not None:
+        plan = replace(plan, existing=find_image(env, ref))
+    return plan
+
+
+def push(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> Published:
+    """Registry -> build -> scan -> publish (the first half of a deploy)."""
+    steps = steps or Steps()
+    repo = ensure_registry(plan, progress)
+    built = steps.build_image(plan, progress)
+    steps.scan_image(plan, built, progress)
+    return steps.publish_image(plan, repo, built, progress)
+
+
+def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> Result:
+    """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait."""
+    steps = steps or Steps()
+    if plan.existing is not None:
+        ensure_registry(plan, progress)
+        image = plan.existing
+        progress(f"promote: {image.registry.name}@{image.digest} ({image.version})")
+    else:
+        image = push(plan, steps, progress)
+    outputs = launch_env(plan, image, progress)
+    steps.after_launch(plan, outputs, progress)
+    return Result(
+        env=plan.env.name,
+        version=image.version,
+        digest=image.digest,
+        image_uri=image.image_uri,
+        service_url=outputs.get("ServiceUrl", ""),
+        outputs=outputs,
+    )
+
+
+def deploy(
+    env: str | None,
+    image: str | None = None,
+    *,
+    skip_scan: bool = False,
+    threshold: str = scan.DEFAULT_THRESHOLD,
+    engine: str | None = None,
+    root: Path = environments.PROJECT_ROOT,
+    steps: Steps | None = None,
+    progress: Progress = _quiet,
+    timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
+) -> Result:
+    """Validate everything, then deploy ``image`` (version or digest) or a new build to ``env``."""
+    steps = steps or Steps()
+    plan = validate(
+        env,
+        image=image,
+        skip_scan=skip_scan,
+        threshold=threshold,
+        engine=engine,
+        root=root,
+        steps=steps,
+        timeout_s=timeout_s,
+    )
+    return run(plan, steps, progress)

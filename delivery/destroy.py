@@ -1,0 +1,40 @@
+"""``destroy``: delete an environment's stacks; prod-like environments need ``force``.
+
+Only the environment's own folder is deleted (``config/<env>/``), never ``config/shared/``.
+Resources with a Retain deletion policy (the registry's images, log groups) stay behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delivery import credentials, environments, stacks
+from delivery.deploy import Progress, _quiet, check_emulator_endpoint
+from delivery.errors import DeliveryError
+
+
+def check(
+    env_name: str | None, force: bool, root: Path = environments.PROJECT_ROOT
+) -> environments.Environment:
+    """Everything destroy checks before deleting anything."""
+    env = environments.load(env_name, root)
+    if env.destroy_protection and not force:
+        raise DeliveryError(
+            f"environment '{env.name}' is protected against destroy: pass --force if you mean it"
+        )
+    check_emulator_endpoint(env)
+    credentials.check(env.region)
+    return env
+
+
+def destroy(
+    env_name: str | None,
+    *,
+    force: bool = False,
+    root: Path = environments.PROJECT_ROOT,
+    progress: Progress = _quiet,
+) -> dict[str, str]:
+    """Delete ``env_name``'s stacks in reverse dependency order; CloudFormation name -> status."""
+    env = check(env_name, force, root)
+    poll = stacks.EMULATOR_POLL_S if env.emulator else None
+    return stacks.delete(env.name, root=root, progress=progress, poll=poll)

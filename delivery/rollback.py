@@ -1,0 +1,31 @@
+"""``rollback``: put a named earlier version back, through the same stack update as a deploy.
+
+The version's digest is looked up by its tag in ECR, then the service stack is updated with that
+image: CloudFormation stays the single source of truth and nothing drifts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delivery import deploy, environments
+from delivery.errors import DeliveryError
+
+
+def rollback(
+    env: str | None,
+    to: str | None,
+    *,
+    root: Path = environments.PROJECT_ROOT,
+    steps: deploy.Steps | None = None,
+    progress: deploy.Progress = deploy._quiet,
+) -> deploy.Result:
+    """Redeploy version ``to`` (a tag in the env's registry) to ``env``."""
+    environments.load(env, root)  # an unknown env is reported before a missing --to
+    if not to or not to.strip():
+        raise DeliveryError("rollback needs the version to go back to: pass --to VERSION")
+    ref = deploy.parse_image(to)
+    if ref.version is None:
+        raise DeliveryError(f"--to takes a version like 1.2.3, not '{to}'")
+    plan = deploy.validate(env, image=ref.version, root=root, steps=steps)
+    return deploy.run(plan, steps, progress)

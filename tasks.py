@@ -1,0 +1,219 @@
+"""The project's command line (invoke): parse options, call delivery/, print progress and results.
+
+Every task turns a DeliveryError into ``error: <one line>`` on stderr and exit status 1; nothing
+here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <task>`` for options.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from delivery import deploy as delivery_deploy
+from delivery import destroy as delivery_destroy
+from delivery import environments, preview, versioning
+from delivery import rollback as delivery_rollback
+from delivery import scan as scanner
+from delivery import status as delivery_status
+from delivery.errors import DeliveryError
+
+ROOT = Path(__file__).resolve().parent
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENV_HELP = "environment: a folder under config/ (local, dev, prod)"
+ENGINE_HELP = (
+    "container engine: docker, podman or buildah (default: $CONTAINER_ENGINE, else detected)"
+)
+THRESHOLD_HELP = "lowest severity that fails the scan: LOW, MEDIUM, HIGH or CRITICAL (default HIGH)"
+
+
+def one_line_errors(body: F) -> F:
+    """Print a DeliveryError as ``error: <message>`` on stderr and exit 1, never a traceback."""
+
+    @functools.wraps(body)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, **kwargs)
+        except DeliveryError as exc:
+            raise Exit(f"error: {exc}", code=1) from None
+        except KeyboardInterrupt:
+            raise Exit("error: interrupted", code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def say(message: str) -> None:
+    """Progress and results go to stdout, unbuffered (CodeBuild shows them live)."""
+    print(message, flush=True)
+
+
+@task(help={"next": "show what `release` would tag (and the increment) instead"})
+@one_line_errors
+def version(c: Context, next: bool = False) -> None:
+    """Print the version of the current commit (X.Y.Z when tagged, else X.Y.Z-dev.g<sha>)."""
+    if next:
+        planned = versioning.bump(ROOT)
+        say(f"{planned.next} ({planned.increment or 'no release-worthy commits'})")
+    else:
+        say(versioning.build_version(ROOT))
+
+
+@task(help={"allow_major": "allow a major (breaking-change) version bump"})
+@one_line_errors
+def release(c: Context, allow_major: bool = False) -> None:
+    """Tag vX.Y.Z from the Conventional Commits since the last tag and update CHANGELOG.md."""
+    planned = versioning.release(ROOT, allow_major=allow_major)
+    say(f"released v{planned.next} ({planned.increment}); push it with: git push --follow-tags")
+
+
+@task(help={"engine": ENGINE_HELP})
+@one_line_errors
+def build(c: Context, engine: str | None = None) -> None:
+    """Build the service image from HEAD, tagged with its version and commit."""
+    from delivery.container import detect_engine  # noqa: PLC0415 - only build needs the engine layer
+
+    plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
+    built = delivery_deploy.build(plan, say)
+    say(built.ref)
+
+
+def _any_env() -> environments.Environment:
+    """A placeholder environment for env-independent steps (build/scan read only the root)."""
+    return environments.Environment(
+        name="build",
+        region=environments.DEFAULT_REGION,
+        registry_group=environments.SHARED,
+        destroy_protection=False,
+        emulator=False,
+        project_code=environments.DEFAULT_PROJECT_CODE,
+        root=ROOT,
+    )
+
+
+@task(
+    help={
+        "image": "image to scan (default: the local image of the current commit)",
+        "threshold": THRESHOLD_HELP,
+        "include_unfixed": "also fail on findings that have no fixed version yet",
+    }
+)
+@one_line_errors
+def scan(
+    c: Context,
+    image: str | None = None,
+    threshold: str = "HIGH",
+    include_unfixed: bool = False,
+) -> None:
+    """Scan an image with Trivy; fails on findings at or above the threshold, or without Trivy."""
+    scanner.check(threshold)
+    ref = image or f"flask-fargate:{versioning.build_version(ROOT)}"
+    result = scanner.scan(ref, threshold, ignore_unfixed=not include_unfixed)
+    say(result.message)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "engine": ENGINE_HELP,
+        "skip_scan": "push WITHOUT the vulnerability scan (prints a loud warning)",
+        "threshold": THRESHOLD_HELP,
+    }
+)
+@one_line_errors
+def push(
+    c: Context,
+    env: str | None = None,
+    engine: str | None = None,
+    skip_scan: bool = False,
+    threshold: str = "HIGH",
+) -> None:
+    """Build, scan and push the image to the environment's registry (no deploy)."""
+    plan = delivery_deploy.validate(
+        env, build=True, skip_scan=skip_scan, threshold=threshold, engine=engine, root=ROOT
+    )
+    image = delivery_deploy.push(plan, progress=say)
+    say(f"pushed {image.image_uri} ({image.version})")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "image": "deploy this existing image instead of building: a version (1.2.3) or a digest",
+        "skip_scan": "deploy WITHOUT the vulnerability scan (prints a loud warning)",
+        "engine": ENGINE_HELP,
+        "threshold": THRESHOLD_HELP,
+        "timeout": "minutes to wait for ECS to run the new version (default 30)",
+    }
+)
+@one_line_errors
+def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
+    c: Context,
+    env: str | None = None,
+    image: str | None = None,
+    skip_scan: bool = False,
+    engine: str | None = None,
+    threshold: str = "HIGH",
+    timeout: int = 30,
+) -> None:
+    """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS."""
+    result = delivery_deploy.deploy(
+        env,
+        image,
+        skip_scan=skip_scan,
+        threshold=threshold,
+        engine=engine,
+        root=ROOT,
+        progress=say,
+        timeout_s=timeout * 60,
+    )
+    say(f"deployed {result.version} to {result.env}: {result.image_uri}")
+    if result.service_url:
+        say(f"service: {result.service_url}")
+
+
+@task(help={"env": ENV_HELP, "image": "preview with this version/digest (default: the live one)"})
+@one_line_errors
+def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
+    """Preview what a deploy would change in the environment's stacks (change sets)."""
+    for change in preview.diff(env, image, root=ROOT):
+        say(str(change))
+
+
+@task(help={"env": ENV_HELP})
+@one_line_errors
+def status(c: Context, env: str | None = None) -> None:
+    """Show the environment's stacks, live version, ECS deployments and registry versions."""
+    for line in delivery_status.status(env, ROOT).lines():
+        say(line)
+
+
+@task(help={"env": ENV_HELP, "to": "the earlier version to put back (a tag in the registry)"})
+@one_line_errors
+def rollback(c: Context, env: str | None = None, to: str | None = None) -> None:
+    """Redeploy a named earlier version through the same stack update as a deploy."""
+    result = delivery_rollback.rollback(env, to, root=ROOT, progress=say)
+    say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
+
+
+@task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})
+@one_line_errors
+def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
+    """Delete the environment's stacks (retained resources such as images stay)."""
+    for name, state in delivery_destroy.destroy(env, force=force, root=ROOT, progress=say).items():
+        say(f"{name}: {state}")
+
+
+@task(help={"out": "output folder (default build/templates)"})
+@one_line_errors
+def render(c: Context, out: str = "build/templates") -> None:
+    """Render every stack of every environment to <out>/<env>/<stack>.json."""
+    result = c.run(f"{sys.executable} -m delivery.render --out {out}", warn=True, pty=False)
+    if result is None or not result.ok:
+        raise DeliveryError("rendering the templates failed (see above)")
