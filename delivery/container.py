@@ -347,12 +347,10 @@ class ContainerEngine:
     def image_size(self, ref: str) -> int:
         """The unpacked size of image ``ref`` in bytes (all layers, base included)."""
         if self.name == "buildah":
-            # buildah has no size field; its images list does, in bytes with --json.
-            result = self.check("images", "--json", ref, what=f"size of {ref}")
-            rows = cast(list[dict[str, Any]], json.loads(result.stdout or "[]"))
-            if not rows:
-                raise DeliveryError(f"buildah: no image {ref}")
-            return int(rows[0].get("size", 0))
+            # buildah reports sizes only rounded for humans; its stored manifest lists every
+            # layer with its (uncompressed, for a local build) size in bytes.
+            manifest = json.loads(self._buildah_image(ref).get("Manifest") or "{}")
+            return sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))
         result = self.check("image", "inspect", "--format", "{{.Size}}", ref, what=f"size of {ref}")
         return int(result.stdout.strip())
 
