@@ -7,6 +7,7 @@ here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,9 @@ from delivery import scan as scanner
 from delivery import status as delivery_status
 from delivery.errors import DeliveryError
 
-ROOT = Path(__file__).resolve().parent
+# DELIVERY_PROJECT_ROOT points the tasks at another checkout's config/ and templates/ (the tests'
+# sample projects use it); by default, this repository.
+ROOT = Path(os.environ.get("DELIVERY_PROJECT_ROOT") or Path(__file__).resolve().parent)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENV_HELP = "environment: a folder under config/ (local, dev, prod)"

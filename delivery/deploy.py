@@ -12,7 +12,6 @@ image are all one-line errors up front.
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from collections.abc import Callable
@@ -33,6 +32,11 @@ IMAGE_NAME = "flask-fargate"
 REGISTRY_STACK = "registry"
 SERVICE_STACK = "service"
 _VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
+# What the config sees while only validating: well-formed, obviously not a real image.
+PLACEHOLDER_VARIABLES = {
+    "image_uri": "placeholder.invalid/flask-fargate@sha256:" + "0" * 64,
+    "app_version": "0.0.0",
+}
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
 
@@ -126,24 +130,12 @@ class Plan:
 
 
 def check_settings(env: Environment) -> None:
-    """Render every stack of ``env`` through delivery.render: bad settings fail here, not in AWS."""
-    try:
-        # Imported on use: it needs the stacks group, and it is engineer S's module.
-        render = importlib.import_module("delivery.render")
-    except ImportError as exc:
-        raise DeliveryError(
-            f"cannot validate settings: delivery.render unavailable ({exc})"
-        ) from None
-    render_env = getattr(render, "render_environment", None) or getattr(render, "render_env", None)
-    if render_env is None:
-        raise DeliveryError("cannot validate settings: delivery.render has no render_environment()")
-    try:
-        render_env(env.name)
-    except DeliveryError:
-        raise
-    except Exception as exc:  # the settings models raise their own types; users get one line
-        first = " ".join(str(exc).split())[:300]
-        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {first}") from None
+    """Render every template of ``env`` (and its dependencies): bad settings fail here, not in AWS.
+
+    Renders through Sceptre's own handlers, the same path a launch takes, with placeholder image
+    variables (the digest is not known before the build).
+    """
+    stacks.generate(env.name, PLACEHOLDER_VARIABLES, root=env.root)
 
 
 def check_emulator_endpoint(env: Environment) -> None:

@@ -313,6 +313,19 @@ def names(
         return [stack.external_name for stack in plan]
 
 
+def generate(
+    path: str, variables: Mapping[str, str] | None = None, *, root: Path = PROJECT_ROOT
+) -> dict[str, str]:
+    """Render the templates of the stacks under ``path`` exactly as a launch would; no AWS call.
+
+    Runs each stack's template handler (``templates/*.py`` -> ``stacks.<name>.build(settings)``),
+    so invalid settings fail here, before anything is built or changed.
+    """
+    with _sceptre_errors("render", path):
+        plan = _plan(path, variables or {}, root, ignore_dependencies=False)
+        return {stack.external_name: str(body) for stack, body in plan.generate().items()}
+
+
 def diff(
     path: str,
     variables: Mapping[str, str] | None = None,

@@ -77,25 +77,27 @@ def is_dirty(cwd: Path) -> bool:
 
 
 def current_version(cwd: Path) -> str:
-    """The version of the last ``v*`` tag (``0.0.0`` before the first release)."""
-    result = _cz(cwd, "version", "--project")
-    if result.returncode != 0:
-        raise DeliveryError(f"commitizen could not read the version: {_last_line(result)}")
-    return result.stdout.strip()
+    """The version of the last ``v*`` tag reachable from HEAD (``0.0.0`` before the first release).
+
+    Read with ``git describe``, as commitizen's scm provider does, without paying for a second
+    commitizen process (each costs about 1.5 s of imports).
+    """
+    result = _run(["git", "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*"], cwd)
+    version = result.stdout.strip()[1:] if result.returncode == 0 else ""
+    return version if SEMVER.match(version) else "0.0.0"
 
 
 def bump(cwd: Path) -> Bump:
     """What the Conventional Commits since the last tag ask for (a dry run of ``cz bump``)."""
-    current = current_version(cwd)
+    git_sha(cwd)  # a clear error outside a git repository, before commitizen's own
     result = _cz(cwd, "bump", "--dry-run", "--yes")
-    if result.returncode in (_NO_COMMITS_FOUND, _NO_COMMITS_TO_BUMP) or (
-        result.returncode == 0 and not _INCREMENT_LINE.search(result.stdout)
-    ):
+    line = _BUMP_LINE.search(result.stdout)
+    increment = _INCREMENT_LINE.search(result.stdout)
+    if result.returncode in (0, _NO_COMMITS_FOUND, _NO_COMMITS_TO_BUMP) and increment is None:
+        current = line.group(1) if line else current_version(cwd)
         return Bump(current=current, next=current, increment=None)
     if result.returncode != 0:
         raise DeliveryError(f"commitizen could not compute the next version: {_last_line(result)}")
-    line = _BUMP_LINE.search(result.stdout)
-    increment = _INCREMENT_LINE.search(result.stdout)
     if line is None or increment is None:
         raise DeliveryError("commitizen's dry run did not report a version: upgrade commitizen")
     return Bump(current=line.group(1), next=line.group(2), increment=increment.group(1))

@@ -1,0 +1,197 @@
+"""Environments are config/<env>/ folders; their facts come from config.yaml with fallbacks.
+
+``make_project`` (also used by the other delivery tests) writes a small Sceptre project in the
+shape of the real one: local (own registry, emulator), dev and prod (shared registry), shared.
+Its templates are plain JSON that moto can create, so tests never depend on stacks/.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from delivery import environments
+from delivery.errors import DeliveryError
+
+REGISTRY_TEMPLATE = {
+    "Parameters": {"RepositoryName": {"Type": "String"}},
+    "Resources": {
+        "Repository": {
+            "Type": "AWS::ECR::Repository",
+            "Properties": {"RepositoryName": {"Ref": "RepositoryName"}},
+        }
+    },
+    "Outputs": {
+        "RepositoryUri": {"Value": {"Fn::GetAtt": ["Repository", "RepositoryUri"]}},
+        "RepositoryName": {"Value": {"Ref": "Repository"}},
+    },
+}
+
+SERVICE_TEMPLATE = {
+    "Parameters": {
+        "RepositoryUri": {"Type": "String"},
+        "ImageUri": {"Type": "String"},
+        "AppVersion": {"Type": "String"},
+    },
+    "Resources": {
+        "Cluster": {"Type": "AWS::ECS::Cluster"},
+        "TaskDefinition": {
+            "Type": "AWS::ECS::TaskDefinition",
+            "Properties": {
+                "Family": {"Fn::Sub": "${AWS::StackName}"},
+                "ContainerDefinitions": [
+                    {
+                        "Name": "app",
+                        "Image": {"Ref": "ImageUri"},
+                        "Memory": 512,
+                        "Environment": [{"Name": "APP_VERSION", "Value": {"Ref": "AppVersion"}}],
+                    }
+                ],
+            },
+        },
+        "Service": {
+            "Type": "AWS::ECS::Service",
+            "Properties": {
+                "Cluster": {"Ref": "Cluster"},
+                "TaskDefinition": {"Ref": "TaskDefinition"},
+                "DesiredCount": 1,
+            },
+        },
+    },
+    "Outputs": {
+        "ClusterName": {"Value": {"Ref": "Cluster"}},
+        "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
+        "TaskDefinitionArn": {"Value": {"Ref": "TaskDefinition"}},
+        "ServiceUrl": {"Value": {"Fn::Sub": "http://${AWS::StackName}.example.invalid"}},
+    },
+}
+
+SERVICE_CONFIG = """\
+template:
+  path: service.json
+parameters:
+  RepositoryUri: !stack_output {registry}/registry.yaml::RepositoryUri
+  ImageUri: {{{{ var.image_uri }}}}
+  AppVersion: "{{{{ var.app_version }}}}"
+"""
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` with a fixed identity; its stdout."""
+    return subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def make_project(root: Path, *, git_init: bool = False) -> Path:
+    """A Sceptre project with local/dev/prod/shared like the real one; ``root``."""
+    files = {
+        "config/config.yaml": "project_code: flask-fargate\nregion: eu-north-1\n",
+        "config/local/config.yaml": "emulator: true\n",
+        "config/local/registry.yaml": (
+            "template:\n  path: registry.json\nparameters:\n  RepositoryName: flask-fargate-local\n"
+        ),
+        "config/local/service.yaml": SERVICE_CONFIG.format(registry="local"),
+        "config/dev/config.yaml": "region: eu-north-1\n",
+        "config/dev/service.yaml": SERVICE_CONFIG.format(registry="shared"),
+        "config/prod/config.yaml": "destroy_protection: true\n",
+        "config/prod/service.yaml": SERVICE_CONFIG.format(registry="shared"),
+        "config/shared/config.yaml": "{}\n",
+        "config/shared/registry.yaml": (
+            "template:\n  path: registry.json\nparameters:\n  RepositoryName: flask-fargate\n"
+        ),
+        "templates/registry.json": json.dumps(REGISTRY_TEMPLATE),
+        "templates/service.json": json.dumps(SERVICE_TEMPLATE),
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    if git_init:
+        git(root, "init", "-q", "-b", "main")
+        (root / "pyproject.toml").write_text(
+            "[tool.commitizen]\n"
+            'name = "cz_conventional_commits"\n'
+            'version_provider = "scm"\n'
+            'tag_format = "v$version"\n'
+            "update_changelog_on_bump = true\n"
+            "major_version_zero = false\n"
+        )
+        git(root, "add", ".")
+        git(root, "commit", "-q", "-m", "feat: initial")
+    return root
+
+
+def test_environments_are_the_config_folders_except_shared(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "config" / ".hidden").mkdir()
+    assert environments.names(tmp_path) == ["dev", "local", "prod"]
+
+
+def test_facts_come_from_config_with_fallbacks(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    local = environments.load("local", tmp_path)
+    dev = environments.load("dev", tmp_path)
+    prod = environments.load("prod", tmp_path)
+    assert (local.emulator, local.registry_group, local.destroy_protection) == (
+        True,
+        "local",
+        False,
+    )
+    assert (dev.emulator, dev.registry_group, dev.destroy_protection) == (False, "shared", False)
+    assert prod.destroy_protection
+    assert dev.region == "eu-north-1"
+    assert dev.registry_path == "shared/registry.yaml"
+    assert dev.stack_name("service") == "flask-fargate-dev-service"
+    assert dev.stack_name("registry", "shared") == "flask-fargate-shared-registry"
+    assert local.stacks() == ["registry", "service"]
+
+
+def test_explicit_keys_override_and_jinja_lines_are_ignored(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "config" / "dev" / "config.yaml").write_text(
+        "region: eu-west-1\ndestroy_protection: true\nregistry: local\n"
+        "stack_tags:\n  owner: {{ var.owner }}\nsomething: !stack_output x.yaml::Y\n"
+    )
+    dev = environments.load("dev", tmp_path)
+    assert (dev.region, dev.destroy_protection, dev.registry_group) == ("eu-west-1", True, "local")
+
+
+def test_unknown_environment_names_the_valid_ones(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    with pytest.raises(DeliveryError) as info:
+        environments.load("qa", tmp_path)
+    assert str(info.value) == "unknown environment 'qa': choose one of dev, local, prod"
+    with pytest.raises(DeliveryError, match="shared"):
+        environments.load("shared", tmp_path)
+    with pytest.raises(DeliveryError, match="no environment given"):
+        environments.load(None, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("region: [unclosed\n", "is not valid YAML"),
+        ("destroy_protection: maybe\n", "'destroy_protection' must be true or false"),
+        ("registry: nowhere\n", "registry 'nowhere' is not a folder"),
+    ],
+)
+def test_bad_config_is_one_line(tmp_path: Path, text: str, message: str) -> None:
+    make_project(tmp_path)
+    (tmp_path / "config" / "dev" / "config.yaml").write_text(text)
+    with pytest.raises(DeliveryError, match=message) as info:
+        environments.load("dev", tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_no_config_folder_means_no_environments(tmp_path: Path) -> None:
+    assert environments.names(tmp_path) == []
+    with pytest.raises(DeliveryError, match="none found under config/"):
+        environments.load("dev", tmp_path)
