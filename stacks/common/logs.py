@@ -1,0 +1,22 @@
+"""CloudWatch Logs groups: retention always set, retained in environments that keep data."""
+
+from __future__ import annotations
+
+from troposphere import Template, logs
+
+from stacks.common.template import retain, skip_checks
+
+# Why log groups use CloudWatch Logs' own encryption rather than a customer key.
+NO_CMK_REASON = (
+    "CloudWatch Logs encrypts at rest with service keys; the app logs no secrets and a "
+    "per-stack CMK would add cost and key-policy coupling without a reader to restrict"
+)
+
+
+def log_group(
+    template: Template, logical_id: str, retention_days: int, *, keep: bool
+) -> logs.LogGroup:
+    """A log group with ``retention_days`` retention; Retain policies when ``keep``."""
+    group = template.add_resource(logs.LogGroup(logical_id, RetentionInDays=retention_days))
+    retain(group, keep)
+    return skip_checks(group, {"CKV_AWS_158": NO_CMK_REASON})

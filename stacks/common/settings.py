@@ -1,0 +1,28 @@
+"""The base of every stack's settings model and the value types they share."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Environment names double as cost-allocation tag values and name parts: short, lowercase.
+EnvironmentName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}$")]
+
+# The only values CloudWatch Logs accepts for RetentionInDays.
+RetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+]  # fmt: skip
+
+AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
+
+
+class StackSettings(BaseModel):
+    """Common to all stacks: strict (unknown keys are errors), immutable, named environment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    environment: EnvironmentName
+    # Keep data (ECR images, logs, keys, buckets) when the stack or the resource goes away.
+    retain: bool = False

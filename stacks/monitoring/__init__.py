@@ -1,0 +1,120 @@
+"""The monitoring stack: alarm topic, golden-signal and SLO alarms, log errors, dashboard, budget.
+
+It reads the service stack's outputs as parameters; the service stack never reads this one
+(its deployment alarms live with it), so there is no cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import Parameter, Ref, Template, budgets, logs
+
+from stacks.common.alarms import Alarm, Metric, add_alarm
+from stacks.common.template import add_output, new_template
+from stacks.common.topic import encrypted_topic
+from stacks.monitoring.alarms import burn_rate, golden_signals
+from stacks.monitoring.dashboard import add_dashboard
+from stacks.monitoring.settings import Settings
+
+__all__ = ["STACK", "Settings", "build"]
+
+STACK = "monitoring"
+
+PARAMETERS = (
+    "ClusterName",
+    "ServiceName",
+    "LogGroupName",
+    "LoadBalancerFullName",
+    "BlueTargetGroupFullName",
+    "GreenTargetGroupFullName",
+)
+# Who publishes to the alarm topic: CloudWatch alarms and AWS Budgets.
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+
+
+def _error_logs(template: Template, settings: Settings, namespace: str, topic: Any) -> None:
+    """Count JSON log lines at level ERROR; alarm when they pile up."""
+    template.add_resource(
+        logs.MetricFilter(
+            "ErrorLogFilter",
+            LogGroupName=Ref("LogGroupName"),
+            FilterPattern='{ $.level = "ERROR" }',
+            MetricTransformations=[
+                logs.MetricTransformation(
+                    MetricNamespace=namespace, MetricName="ErrorLogLines", MetricValue="1"
+                )
+            ],
+        )
+    )
+    add_alarm(
+        template,
+        "ErrorLogAlarm",
+        Alarm(
+            description="ERROR log lines per 5 minutes",
+            metrics=[Metric(namespace, "ErrorLogLines", {})],
+            threshold=settings.error_log_lines_per_5_minutes,
+            period=300,
+            periods=1,
+            datapoints=1,
+            actions=[Ref(topic)],
+        ),
+    )
+
+
+def _budget(template: Template, settings: Settings, topic: Any) -> None:
+    """Monthly cost budget of this environment (its cost tag): 80 % actual, 100 % forecast."""
+    subscribers = [budgets.Subscriber(SubscriptionType="SNS", Address=Ref(topic))]
+    if settings.alarm_email:
+        subscribers.append(
+            budgets.Subscriber(SubscriptionType="EMAIL", Address=settings.alarm_email)
+        )
+    notifications = [
+        budgets.NotificationWithSubscribers(
+            Notification=budgets.Notification(
+                NotificationType=kind,
+                ComparisonOperator="GREATER_THAN",
+                Threshold=threshold,
+                ThresholdType="PERCENTAGE",
+            ),
+            Subscribers=subscribers,
+        )
+        for kind, threshold in (
+            ("ACTUAL", settings.budget_alert_percent),
+            ("FORECASTED", 100.0),
+        )
+    ]
+    template.add_resource(
+        budgets.Budget(
+            "CostBudget",
+            Budget=budgets.BudgetData(
+                BudgetType="COST",
+                TimeUnit="MONTHLY",
+                BudgetLimit=budgets.Spend(Amount=settings.monthly_budget_usd, Unit="USD"),
+                # Cost-allocation tag filter: "user:<key>$<value>".
+                CostFilters={
+                    "TagKeyValue": [f"user:{settings.cost_tag_key}${settings.environment}"]
+                },
+            ),
+            NotificationsWithSubscribers=notifications,
+        )
+    )
+
+
+def build(settings: Settings) -> Template:
+    """The monitoring template for ``settings``."""
+    template = new_template(f"{settings.environment} monitoring: alarms, dashboard, budget")
+    for name in PARAMETERS:
+        template.add_parameter(
+            Parameter(name, Type="String", Description=f"service stack output {name}")
+        )
+    namespace = f"flask-fargate/{settings.environment}"
+    topic = encrypted_topic(template, "AlarmTopic", PUBLISHERS, email=settings.alarm_email)
+    golden_signals(template, settings, topic)
+    burn_rate(template, settings, topic)
+    _error_logs(template, settings, namespace, topic)
+    add_dashboard(template, namespace)
+    _budget(template, settings, topic)
+    add_output(template, "AlarmTopicArn", Ref(topic), "where alarms are sent")
+    add_output(template, "DashboardName", Ref("Dashboard"), "the golden-signals dashboard")
+    return template

@@ -1,0 +1,30 @@
+"""The monitoring stack's settings: who is told, SLO, thresholds, budget."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from stacks.common.settings import StackSettings
+
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+Percent = Annotated[float, Field(gt=0, le=100)]
+
+
+class Settings(StackSettings):
+    """What the monitoring stack accepts in ``sceptre_user_data``."""
+
+    alarm_email: Email | None = None
+    # Availability SLO over 30 days: 0.999 leaves an error budget of 0.1 % of requests.
+    availability_slo: Annotated[float, Field(ge=0.9, le=0.9999)] = 0.999
+    elb_5xx_per_minute: Annotated[int, Field(ge=1)] = 5
+    target_5xx_per_minute: Annotated[int, Field(ge=1)] = 5
+    p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = 1.5
+    cpu_percent: Percent = 80.0
+    memory_percent: Percent = 80.0
+    error_log_lines_per_5_minutes: Annotated[int, Field(ge=1)] = 10
+    monthly_budget_usd: Annotated[float, Field(gt=0, le=1_000_000)] = 100.0
+    budget_alert_percent: Percent = 80.0
+    # The cost-allocation tag that tells environments apart (Sceptre's stack tag).
+    cost_tag_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$")] = "Environment"

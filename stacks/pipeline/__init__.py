@@ -1,0 +1,294 @@
+"""The pipeline stack: CodePipeline V2 from GitHub, one build, then deploys env by env.
+
+Source (CodeConnections, push to the branch) -> Build (``buildspec.yml``: test, scan, push;
+outputs the image reference) -> per environment: optional manual approval, then a CodeBuild
+action running ``buildspec-deploy.yml`` with ``DEPLOY_ENV`` (``invoke deploy --env E --image
+<built>``): the same command a person runs, the same digest in every environment.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, codebuild, codestarnotifications
+from troposphere import codepipeline as cp
+
+from stacks.common.kms import kms_key
+from stacks.common.logs import log_group
+from stacks.common.template import add_output, new_template
+from stacks.common.topic import encrypted_topic
+from stacks.pipeline import roles
+from stacks.pipeline.settings import CONNECTION_ARN, DeployStage, Settings
+from stacks.pipeline.storage import artifact_bucket
+
+__all__ = ["STACK", "Settings", "build"]
+
+STACK = "pipeline"
+NOTIFIER = "codestar-notifications.amazonaws.com"
+NOTIFY_EVENTS = (
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-pipeline-execution-succeeded",
+    "codepipeline-pipeline-manual-approval-needed",
+)
+
+
+def _project(
+    template: Template,
+    logical_id: str,
+    settings: Settings,
+    *,
+    buildspec: str,
+    role: Any,
+    key: Any,
+    group: Any,
+    privileged: bool,
+    timeout: int,
+    variables: dict[str, Any],
+) -> codebuild.Project:
+    return template.add_resource(
+        codebuild.Project(
+            logical_id,
+            Name=Sub(f"${{AWS::StackName}}-{logical_id}"),
+            ServiceRole=GetAtt(role, "Arn"),
+            Source=codebuild.Source(Type="CODEPIPELINE", BuildSpec=buildspec),
+            Artifacts=codebuild.Artifacts(Type="CODEPIPELINE"),
+            Environment=codebuild.Environment(
+                Type="LINUX_CONTAINER",
+                ComputeType=settings.compute_type,
+                Image=settings.build_image,
+                PrivilegedMode=privileged,
+                EnvironmentVariables=[
+                    codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT")
+                    for k, v in sorted(variables.items())
+                ],
+            ),
+            # Docker layers and the git clone stay on the build host between close builds.
+            Cache=codebuild.ProjectCache(
+                Type="LOCAL", Modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+            ),
+            EncryptionKey=GetAtt(key, "Arn"),
+            TimeoutInMinutes=timeout,
+            LogsConfig=codebuild.LogsConfig(
+                CloudWatchLogs=codebuild.CloudWatchLogs(
+                    Status="ENABLED", GroupName=Ref(group), StreamName=logical_id
+                )
+            ),
+        )
+    )
+
+
+def _codebuild_action(name: str, project: Any, inputs: list[str], **extra: Any) -> cp.Actions:
+    return cp.Actions(
+        Name=name,
+        ActionTypeId=cp.ActionTypeId(
+            Category="Build", Owner="AWS", Provider="CodeBuild", Version="1"
+        ),
+        InputArtifacts=[cp.InputArtifacts(Name=n) for n in inputs],
+        RunOrder=1,
+        **extra,
+    )
+
+
+def _stages(
+    settings: Settings, connection_arn: Any, build: Any, deploys: dict[str, Any], topic: Any
+) -> list[cp.Stages]:
+    source = cp.Stages(
+        Name="Source",
+        Actions=[
+            cp.Actions(
+                Name="Source",
+                ActionTypeId=cp.ActionTypeId(
+                    Category="Source",
+                    Owner="AWS",
+                    Provider="CodeStarSourceConnection",
+                    Version="1",
+                ),
+                Configuration={
+                    "ConnectionArn": connection_arn,
+                    "FullRepositoryId": settings.repository,
+                    "BranchName": settings.branch,
+                    # A git clone, not a zip: versions come from the commit history.
+                    "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
+                    "DetectChanges": "false",
+                },
+                OutputArtifacts=[cp.OutputArtifacts(Name="Source")],
+                RunOrder=1,
+            )
+        ],
+    )
+    build_stage = cp.Stages(
+        Name="Build",
+        Actions=[
+            _codebuild_action(
+                "Build",
+                build,
+                ["Source"],
+                Configuration={"ProjectName": Ref(build)},
+                OutputArtifacts=[cp.OutputArtifacts(Name="Image")],
+            )
+        ],
+    )
+    stages = [source, build_stage]
+    for stage in settings.deploy:
+        if stage.approval:
+            stages.append(_approval(stage, topic))
+        stages.append(_deploy_stage(stage, deploys[stage.environment]))
+    return stages
+
+
+def _approval(stage: DeployStage, topic: Any) -> cp.Stages:
+    return cp.Stages(
+        Name=f"Approve{stage.environment.capitalize()}",
+        Actions=[
+            cp.Actions(
+                Name="Approval",
+                ActionTypeId=cp.ActionTypeId(
+                    Category="Approval", Owner="AWS", Provider="Manual", Version="1"
+                ),
+                Configuration={
+                    "NotificationArn": Ref(topic),
+                    "CustomData": f"Promote the image tested in the previous stage to "
+                    f"{stage.environment}?",
+                },
+                RunOrder=1,
+            )
+        ],
+    )
+
+
+def _deploy_stage(stage: DeployStage, project: Any) -> cp.Stages:
+    variables = [{"name": "DEPLOY_ENV", "value": stage.environment, "type": "PLAINTEXT"}]
+    return cp.Stages(
+        Name=f"Deploy{stage.environment.capitalize()}",
+        Actions=[
+            _codebuild_action(
+                "Deploy",
+                project,
+                ["Source", "Image"],
+                Configuration={
+                    "ProjectName": Ref(project),
+                    "PrimarySource": "Source",
+                    "EnvironmentVariables": json.dumps(variables),
+                },
+            )
+        ],
+    )
+
+
+def build(settings: Settings) -> Template:
+    """The pipeline template for ``settings``."""
+    template = new_template(f"{settings.environment} pipeline: GitHub -> build -> deploys")
+    repository_arn = Ref(
+        template.add_parameter(
+            Parameter("RepositoryArn", Type="String", Description="registry: RepositoryArn")
+        )
+    )
+    repository_uri = Ref(
+        template.add_parameter(
+            Parameter("RepositoryUri", Type="String", Description="registry: RepositoryUri")
+        )
+    )
+    connection_arn = Ref(
+        template.add_parameter(
+            Parameter(
+                "ConnectionArn",
+                Type="String",
+                AllowedPattern=CONNECTION_ARN,
+                ConstraintDescription="a CodeConnections (or CodeStar connections) ARN",
+                Description="the GitHub connection (created and approved in the console)",
+            )
+        )
+    )
+    key = kms_key(
+        template,
+        "ArtifactKey",
+        "pipeline artifacts, logs, notifications",
+        [NOTIFIER],
+        keep=settings.retain,
+    )
+    bucket = artifact_bucket(template, settings, key)
+    group = log_group(template, "BuildLogGroup", settings.log_retention_days, keep=settings.retain)
+    topic = encrypted_topic(
+        template, "PipelineTopic", [NOTIFIER], email=settings.notification_email, key=key
+    )
+    common = [
+        *roles.artifacts(bucket, key),
+        roles.connection(connection_arn),
+        roles.build_logs(group),
+        roles.reports(),
+    ]
+    build_project = _project(
+        template,
+        "Build",
+        settings,
+        buildspec="buildspec.yml",
+        role=roles.build_role(template, common, repository_arn),
+        key=key,
+        group=group,
+        privileged=True,
+        timeout=settings.build_timeout_minutes,
+        variables={"IMAGE_REPOSITORY_URI": repository_uri},
+    )
+    deploys: dict[str, Any] = {}
+    for stage in settings.deploy:
+        name = f"Deploy{stage.environment.capitalize()}"
+        role = roles.deploy_role(template, f"{name}Role", stage.environment, common, repository_arn)
+        deploys[stage.environment] = _project(
+            template,
+            name,
+            settings,
+            buildspec="buildspec-deploy.yml",
+            role=role,
+            key=key,
+            group=group,
+            privileged=False,
+            timeout=settings.deploy_timeout_minutes,
+            variables={"DEPLOY_ENV": stage.environment},
+        )
+    pipeline_role = roles.pipeline_role(template, common, [build_project, *deploys.values()], topic)
+    pipeline = template.add_resource(
+        cp.Pipeline(
+            "Pipeline",
+            PipelineType="V2",
+            # Queue executions: a newer commit never interrupts a deploy half-way.
+            ExecutionMode="QUEUED",
+            RoleArn=GetAtt(pipeline_role, "Arn"),
+            ArtifactStore=cp.ArtifactStore(
+                Type="S3",
+                Location=Ref(bucket),
+                EncryptionKey=cp.EncryptionKey(Id=GetAtt(key, "Arn"), Type="KMS"),
+            ),
+            Stages=_stages(settings, connection_arn, build_project, deploys, topic),
+            Triggers=[
+                cp.PipelineTriggerDeclaration(
+                    ProviderType="CodeStarSourceConnection",
+                    GitConfiguration=cp.GitConfiguration(
+                        SourceActionName="Source",
+                        Push=[
+                            cp.GitPushFilter(
+                                Branches=cp.GitBranchFilterCriteria(Includes=[settings.branch])
+                            )
+                        ],
+                    ),
+                )
+            ],
+        )
+    )
+    template.add_resource(
+        codestarnotifications.NotificationRule(
+            "PipelineNotifications",
+            Name=Sub("${AWS::StackName}-pipeline"),
+            DetailType="FULL",
+            Resource=Sub(
+                "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:${P}",
+                P=Ref(pipeline),
+            ),
+            EventTypeIds=list(NOTIFY_EVENTS),
+            Targets=[codestarnotifications.Target(TargetType="SNS", TargetAddress=Ref(topic))],
+        )
+    )
+    add_output(template, "PipelineName", Ref(pipeline), "the pipeline")
+    add_output(template, "ArtifactBucketName", Ref(bucket), "pipeline artifacts")
+    add_output(template, "NotificationTopicArn", Ref(topic), "pipeline notifications")
+    return template

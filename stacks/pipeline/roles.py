@@ -1,0 +1,190 @@
+"""Least-privilege roles of the pipeline, its build project and its deploy projects.
+
+Every action is listed; Resource "*" only where AWS has no resource type for the action
+(``stacks.common.iam.STAR_RESOURCE_ACTIONS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from awacs.aws import Statement as AwacsStatement
+from awacs.aws import StringEquals
+from troposphere import GetAtt, Join, Ref, Sub, Template, iam
+
+from stacks.common import iam as policy
+
+PROJECT = "flask-fargate"
+ECR_PUSH = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImageScanFindings",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
+# What a service-stack update with a new image needs, through CloudFormation (caller's rights).
+CLOUDFORMATION = (
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:DescribeStackEvents",
+    "cloudformation:DescribeStackResource",
+    "cloudformation:DescribeStackResources",
+    "cloudformation:DescribeStacks",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:GetTemplate",
+    "cloudformation:GetTemplateSummary",
+    "cloudformation:ListStackResources",
+    "cloudformation:UpdateStack",
+)
+
+
+def _arn(service: str, resource: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def artifacts(bucket: Any, key: Any) -> list[AwacsStatement]:
+    """Read and write pipeline artifacts (S3 objects under the bucket, with its KMS key)."""
+    return [
+        policy.allow(
+            ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"],
+            [Join("", [GetAtt(bucket, "Arn"), "/*"])],
+        ),
+        policy.allow(["s3:GetBucketLocation", "s3:GetBucketVersioning"], [GetAtt(bucket, "Arn")]),
+        policy.allow(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [GetAtt(key, "Arn")]),
+    ]
+
+
+def connection(connection_arn: Any) -> AwacsStatement:
+    """Use the GitHub connection (both service prefixes: it was renamed CodeConnections)."""
+    return policy.allow(
+        ["codeconnections:UseConnection", "codestar-connections:UseConnection"], [connection_arn]
+    )
+
+
+def build_logs(group: Any) -> AwacsStatement:
+    """Write the projects' CloudWatch logs."""
+    return policy.allow(
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        [
+            Sub(
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:${G}:*",
+                G=Ref(group),
+            )
+        ],
+    )
+
+
+def reports() -> AwacsStatement:
+    """Publish JUnit/coverage reports (nox writes build/reports/*.xml) to report groups."""
+    return policy.allow(
+        [
+            "codebuild:BatchPutCodeCoverages",
+            "codebuild:BatchPutTestCases",
+            "codebuild:CreateReport",
+            "codebuild:CreateReportGroup",
+            "codebuild:UpdateReport",
+        ],
+        [_arn("codebuild", "report-group/${AWS::StackName}-*")],
+    )
+
+
+def build_role(
+    template: Template, common: Sequence[AwacsStatement], repository_arn: Any
+) -> iam.Role:
+    """The build project: test, scan, push the image to the one repository."""
+    return template.add_resource(
+        policy.role(
+            "BuildRole",
+            "codebuild.amazonaws.com",
+            [
+                *common,
+                policy.allow(["ecr:GetAuthorizationToken"], ["*"]),
+                policy.allow(list(ECR_PUSH), [repository_arn]),
+            ],
+        )
+    )
+
+
+def deploy_role(
+    template: Template,
+    logical_id: str,
+    environment: str,
+    common: Sequence[AwacsStatement],
+    repository_arn: Any,
+) -> iam.Role:
+    """A deploy project of one environment: update that environment's service stack only.
+
+    ``invoke deploy`` runs Sceptre, which updates the service stack with the new image;
+    CloudFormation then acts with these rights: register the task definition, update the
+    service, pass the stack's own task roles to ECS.
+    """
+    stack = f"{PROJECT}-{environment}"
+    return template.add_resource(
+        policy.role(
+            logical_id,
+            "codebuild.amazonaws.com",
+            [
+                *common,
+                policy.allow(list(CLOUDFORMATION), [_arn("cloudformation", f"stack/{stack}-*/*")]),
+                policy.allow(
+                    ["ecs:DescribeServices", "ecs:UpdateService"],
+                    [_arn("ecs", f"service/{stack}-service-*/*")],
+                ),
+                policy.allow(
+                    ["ecs:TagResource"], [_arn("ecs", f"task-definition/{stack}-service:*")]
+                ),
+                policy.allow(
+                    [
+                        "ecs:RegisterTaskDefinition",
+                        "ecs:DeregisterTaskDefinition",
+                        "ecs:DescribeTaskDefinition",
+                        "cloudwatch:DescribeAlarms",
+                        "elasticloadbalancing:DescribeTargetGroups",
+                        "elasticloadbalancing:DescribeTargetHealth",
+                    ],
+                    ["*"],
+                ),
+                policy.allow(
+                    ["ecr:DescribeImages", "ecr:DescribeImageScanFindings"], [repository_arn]
+                ),
+                policy.allow(
+                    ["iam:PassRole"],
+                    [
+                        Sub(
+                            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack}-service-*"
+                        )
+                    ],
+                    StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+                ),
+            ],
+        )
+    )
+
+
+def pipeline_role(
+    template: Template,
+    common: Sequence[AwacsStatement],
+    projects: Sequence[Any],
+    topic: Any,
+) -> iam.Role:
+    """The pipeline: start the projects, publish approval requests."""
+    return template.add_resource(
+        policy.role(
+            "PipelineRole",
+            "codepipeline.amazonaws.com",
+            [
+                *common,
+                policy.allow(
+                    ["codebuild:BatchGetBuilds", "codebuild:StartBuild"],
+                    [GetAtt(project, "Arn") for project in projects],
+                ),
+                policy.allow(["sns:Publish"], [Ref(topic)]),
+            ],
+        )
+    )

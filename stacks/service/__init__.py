@@ -1,0 +1,114 @@
+"""The service stack: ECS cluster, Fargate task, ALB and blue/green service, autoscaling.
+
+Parameters ``ImageUri`` and ``AppVersion`` change on every deploy (a deploy or rollback is a
+stack update with new values and the same template); the network and registry come in as
+parameters from those stacks' outputs (Sceptre ``!stack_output``).
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Parameter, Ref, Template
+
+from stacks.common.template import (
+    add_output,
+    load_balancer_full_name,
+    new_template,
+    target_group_full_name,
+)
+from stacks.service.deployment import add_cluster, add_service, deployment_alarms
+from stacks.service.loadbalancer import add_load_balancing, url
+from stacks.service.scaling import add_scaling
+from stacks.service.settings import Settings
+from stacks.service.task import add_task
+from stacks.service.waf import add_waf
+
+__all__ = ["STACK", "Settings", "build"]
+
+STACK = "service"
+
+# <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>@sha256:<digest> or :<tag>
+IMAGE_URI_PATTERN = (
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/"
+    r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(@sha256:[a-f0-9]{64}|:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
+)
+# Semantic version 2.0.0 (https://semver.org), as the release tooling produces it.
+SEMVER_PATTERN = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+
+
+def _parameters(template: Template) -> dict[str, Parameter]:
+    specs = {
+        "ImageUri": {
+            "Type": "String",
+            "AllowedPattern": IMAGE_URI_PATTERN,
+            "ConstraintDescription": "<repository-uri>@sha256:<64 hex> or <repository-uri>:<tag>",
+            "Description": "the image to run (build once, promote the same digest)",
+        },
+        "AppVersion": {
+            "Type": "String",
+            "AllowedPattern": SEMVER_PATTERN,
+            "ConstraintDescription": "a semantic version such as 1.4.2",
+            "Description": "the release's version: the container's APP_VERSION",
+        },
+        "VpcId": {"Type": "AWS::EC2::VPC::Id", "Description": "network: VpcId"},
+        "VpcCidr": {"Type": "String", "Description": "network: VpcCidr"},
+        "PublicSubnetIds": {
+            "Type": "List<AWS::EC2::Subnet::Id>",
+            "Description": "network: PublicSubnetIds (the ALB)",
+        },
+        "PrivateSubnetIds": {
+            "Type": "List<AWS::EC2::Subnet::Id>",
+            "Description": "network: PrivateSubnetIds (the tasks)",
+        },
+        "RepositoryArn": {"Type": "String", "Description": "registry: RepositoryArn"},
+    }
+    return {name: template.add_parameter(Parameter(name, **spec)) for name, spec in specs.items()}
+
+
+def build(settings: Settings) -> Template:
+    """The service template for ``settings``."""
+    template = new_template(f"{settings.environment} service: ECS Fargate behind an ALB")
+    p = _parameters(template)
+    lb = add_load_balancing(
+        template, settings, Ref(p["VpcId"]), Ref(p["VpcCidr"]), Ref(p["PublicSubnetIds"])
+    )
+    if settings.waf is not None:
+        add_waf(template, settings.waf, lb.load_balancer)
+    task = add_task(
+        template, settings, Ref(p["ImageUri"]), Ref(p["AppVersion"]), Ref(p["RepositoryArn"])
+    )
+    cluster = add_cluster(template, settings)
+    alarms = deployment_alarms(template, settings, lb)
+    service = add_service(
+        template,
+        settings,
+        cluster=cluster,
+        task=task,
+        lb=lb,
+        alarms=alarms,
+        private_subnets=Ref(p["PrivateSubnetIds"]),
+    )
+    add_scaling(template, settings, cluster, service, lb)
+
+    add_output(template, "ClusterName", Ref(cluster), "ECS cluster name")
+    add_output(template, "ServiceName", GetAtt(service, "Name"), "ECS service name")
+    add_output(template, "ServiceUrl", url(settings, lb.load_balancer), "the service's URL")
+    add_output(template, "TaskDefinitionArn", Ref(task.definition), "current task definition")
+    add_output(template, "LogGroupName", Ref(task.log_group), "the app's log group")
+    add_output(
+        template,
+        "LoadBalancerFullName",
+        load_balancer_full_name(Ref(lb.load_balancer)),
+        "ALB dimension for CloudWatch",
+    )
+    for name, group in (("Blue", lb.blue), ("Green", lb.green)):
+        add_output(
+            template,
+            f"{name}TargetGroupFullName",
+            target_group_full_name(Ref(group)),
+            f"{name.lower()} target group dimension for CloudWatch",
+        )
+    return template

@@ -1,0 +1,13 @@
+"""Sceptre template handler of the pipeline stack (an adapter: settings in, JSON out)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stacks import pipeline
+from stacks.common.handler import render
+
+
+def sceptre_handler(sceptre_user_data: Any) -> str:
+    """Sceptre's entry point: validate ``sceptre_user_data``, return the template JSON."""
+    return render(pipeline, sceptre_user_data)
