@@ -67,6 +67,15 @@ DOCKER_V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_V2_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_V2_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
+# Build arguments that become the image's environment and OCI labels (see ContainerEngine.build).
+METADATA_ENV = ("APP_VERSION", "GIT_SHA", "BUILD_TIME")
+METADATA_LABELS = {
+    "APP_VERSION": "org.opencontainers.image.version",
+    "GIT_SHA": "org.opencontainers.image.revision",
+    "BUILD_TIME": "org.opencontainers.image.created",
+    "SOURCE_URL": "org.opencontainers.image.source",
+}
+
 INFO_TIMEOUT_S = 20.0
 # The one writable path in a running container (a tmpfs there), not this machine's /tmp.
 CONTAINER_TMP = "/tmp"  # noqa: S108
@@ -320,6 +329,16 @@ class ContainerEngine:
             argv += ["--tag", tag]
         for key, value in sorted(build_args.items()):
             argv += ["--build-arg", f"{key}={value}"]
+        if self.name in ("podman", "buildah"):
+            # buildah's layer cache ignores build-argument values in LABEL and ENV steps
+            # (buildah issue 5501): a cached image would report the previous build's version. So
+            # the per-build metadata is also set on the final image directly, which it always
+            # applies, and which leaves the cached layers above it untouched.
+            for key, value in sorted(build_args.items()):
+                if key in METADATA_ENV:
+                    argv += ["--env", f"{key}={value}"]
+                if key in METADATA_LABELS:
+                    argv += ["--label", f"{METADATA_LABELS[key]}={value}"]
         if target:
             argv += ["--target", target]
         argv.append(str(context))

@@ -211,6 +211,9 @@ def test_podman_build_keeps_healthcheck_caches_layers_and_has_no_network(tmp_pat
         "--file", str(tmp_path / "Dockerfile"), "--iidfile", iidfile,
         "--tag", "svc:1.2.3", "--tag", "svc:abc",
         "--build-arg", "APP_VERSION=1.2.3", "--build-arg", "GIT_SHA=abc",
+        # Also set on the final image directly: buildah's cache ignores ARG values in ENV/LABEL.
+        "--env", "APP_VERSION=1.2.3", "--label", "org.opencontainers.image.version=1.2.3",
+        "--env", "GIT_SHA=abc", "--label", "org.opencontainers.image.revision=abc",
         str(tmp_path),
     ]  # fmt: skip
     assert runner.calls[0].env == {"CONTAINERS_CONF": "c"}
@@ -219,9 +222,10 @@ def test_podman_build_keeps_healthcheck_caches_layers_and_has_no_network(tmp_pat
 
 def test_docker_build_has_no_format_flag(tmp_path: Path) -> None:
     argv = engine("docker").build_argv(
-        tmp_path, tmp_path / "Dockerfile", ["x:1"], {}, iidfile=tmp_path / "iid"
+        tmp_path, tmp_path / "Dockerfile", ["x:1"], {"GIT_SHA": "1"}, iidfile=tmp_path / "iid"
     )
     assert "--format" not in argv
+    assert "--env" not in argv  # BuildKit evaluates ARG-based ENV/LABEL on every build
     assert argv[:3] == ["build", "--network", "none"]
 
 

@@ -1,0 +1,140 @@
+"""Fixtures for the container tests: the engine, the real image built offline, a running container.
+
+The container tests need podman + runc (and debootstrap for the local base, the first time). Where
+they are missing the tests skip with the reason, except in CI (``CI=true``), where a skip would hide
+a broken gate: there they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from delivery.container import ContainerEngine, ImageBuild, build_image, detect_engine
+from delivery.emulator import HOST, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE_NAME = "flask-fargate-e2e"
+VERSION = "0.0.0-e2e"
+GIT_SHA = "e2e0000000000000000000000000000000000000"
+BUILD_TIME = "2026-01-02T03:04:05Z"
+# Short on purpose: the stop test waits DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS at most.
+DRAIN_SECONDS = 1
+GRACEFUL_TIMEOUT_SECONDS = 3
+READY_TIMEOUT_S = 60.0
+NEEDED = ("podman", "runc", "debootstrap")
+
+
+def require_container_tools() -> None:
+    """Skip (fail in CI) unless podman, runc and debootstrap are installed and we are root."""
+    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
+    reason = ""
+    if missing:
+        reason = f"container tests need {', '.join(missing)} (bin/bootstrap installs them)"
+    elif os.geteuid() != 0:
+        reason = "container tests need root (debootstrap and rootful podman with runc)"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI must not skip them")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine() -> ContainerEngine:
+    """Podman with the project's generated configuration (runc, own storage)."""
+    require_container_tools()
+    return detect_engine("podman")
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    """The image under test and what its build measured."""
+
+    build: ImageBuild
+    ref: str
+
+
+@pytest.fixture(scope="session")
+def service_image(engine: ContainerEngine) -> BuiltImage:
+    """The real Dockerfile built offline (--network none) on the local Debian base."""
+    build = build_image(
+        IMAGE_NAME,
+        VERSION,
+        GIT_SHA,
+        engine=engine,
+        build_time=BUILD_TIME,
+        local_base=True,
+        context=ROOT,
+        log_path=ROOT / "build" / "logs" / "e2e-image-build.log",
+    )
+    return BuiltImage(build=build, ref=build.tags[0])
+
+
+@dataclass(frozen=True)
+class Running:
+    """A container of the service image, published on 127.0.0.1:port."""
+
+    id: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def start_service(engine: ContainerEngine, ref: str) -> Running:
+    """Run the image as production does: read-only, tmpfs /tmp, no capabilities, non-root."""
+    port = free_port()
+    container = engine.run(
+        ref,
+        env={
+            "DRAIN_SECONDS": str(DRAIN_SECONDS),
+            "GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
+            "WEB_CONCURRENCY": "2",
+        },
+        publish={port: 8000},
+        user="10001:10001",
+        read_only=True,
+        tmpfs=("/tmp",),
+        cap_drop_all=True,
+        no_new_privileges=True,
+    )
+    running = Running(container, port)
+    try:
+        wait_ready(engine, running)
+    except BaseException:
+        engine.remove(container)
+        raise
+    return running
+
+
+def wait_ready(engine: ContainerEngine, running: Running) -> None:
+    """Poll /health/ready until 200; fail with the container's logs when it never comes."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{running.url}/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{engine.logs(running.id)[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def service(engine: ContainerEngine, service_image: BuiltImage) -> Iterator[Running]:
+    """One running container for the read-only checks of a module; always removed."""
+    running = start_service(engine, service_image.ref)
+    try:
+        yield running
+    finally:
+        engine.remove(running.id)
