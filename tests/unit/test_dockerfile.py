@@ -1,4 +1,4 @@
-"""The Dockerfile lints clean (hadolint) and keeps the properties the platform relies on.
+"""The Dockerfile lints clean (hadolint) and keeps what the platform relies on; compose.yaml too.
 
 Structure is checked on the parsed instructions, not by grepping lines, so a reformatted but
 equivalent Dockerfile still passes and a moved instruction (say USER before the COPYs) is caught.
@@ -12,8 +12,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -162,3 +164,54 @@ def test_dockerignore_is_an_allow_list_of_what_the_build_reads() -> None:
     assert lines[0] == "*"
     allowed = {line[1:] for line in lines if line.startswith("!")}
     assert allowed == {"Dockerfile", "pyproject.toml", "uv.lock", "app/", "build/wheels/"}
+
+
+# --- the local development compose file (same image, same lock-down) ---------------------------
+
+CONTRACT_ENV = {
+    "PORT",
+    "WEB_CONCURRENCY",
+    "THREADS",
+    "LOG_LEVEL",
+    "GREETING",
+    "APP_VERSION",
+    "GIT_SHA",
+    "BUILD_TIME",
+    "DRAIN_SECONDS",
+    "GRACEFUL_TIMEOUT_SECONDS",
+    "KEEPALIVE_SECONDS",
+    "MAX_REQUEST_BYTES",
+}
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_compose_app_reloads_the_mounted_source_locked_down_like_production() -> None:
+    app = load_yaml(ROOT / "compose.yaml")["services"]["app"]
+    assert app["build"]["context"] == "."
+    assert app["command"] == [
+        "gunicorn", "--config", "python:app.gunicorn_conf", "--reload", "app.wsgi:app",
+    ]  # fmt: skip
+    assert "./app:/srv/app:ro" in app["volumes"]
+    assert app["read_only"] is True
+    assert [mount.split(":")[0] for mount in app["tmpfs"]] == ["/tmp"]
+    assert app["cap_drop"] == ["ALL"]
+    assert app["security_opt"] == ["no-new-privileges:true"]
+    assert app["user"] == "10001:10001"
+    assert all(port.startswith("127.0.0.1:") for port in app["ports"])
+    assert set(app["environment"]) >= CONTRACT_ENV
+    assert app["environment"]["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")
+
+
+def test_compose_prometheus_is_optional_and_scrapes_the_app() -> None:
+    prometheus = load_yaml(ROOT / "compose.yaml")["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    assert "./compose/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert all(port.startswith("127.0.0.1:") for port in prometheus["ports"])
+    (job,) = load_yaml(ROOT / "compose" / "prometheus.yml")["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"][0]["targets"] == ["app:8000"]
