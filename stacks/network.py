@@ -7,9 +7,9 @@ so the rendered template shows the exact ranges.
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from troposphere import GetAtt, Join, Ref, Sub, Template, ec2
 
 from stacks.common import iam
@@ -21,8 +21,6 @@ STACK = "network"
 
 # Interface endpoints that let tasks in private subnets pull images, ship logs and read their
 # secret without a NAT gateway (S3 is a gateway endpoint: ECR stores layers there).
-AvailabilityZone = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")]
-
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
 
 
@@ -31,9 +29,6 @@ class Settings(StackSettings):
 
     vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
     az_count: Annotated[int, Field(ge=2, le=3)] = 2
-    # Explicit AZ names; default: the first ``az_count`` AZs of the region (``Fn::GetAZs``).
-    # The emulator needs them: moto does not resolve ``Fn::GetAZs`` of ``AWS::Region``.
-    availability_zones: list[AvailabilityZone] | None = None
     # per_az: one NAT per AZ, an AZ outage keeps egress elsewhere (prod); single: one shared NAT,
     # a third of the cost (dev).
     nat_gateways: Literal["per_az", "single"] = "single"
@@ -49,22 +44,6 @@ class Settings(StackSettings):
         if not value.is_private:
             raise ValueError("must be a private (RFC 1918) range, e.g. 10.0.0.0/16")
         return value
-
-    @model_validator(mode="after")
-    def _zones_match_count(self) -> Self:
-        zones = self.availability_zones
-        if zones is not None and (len(zones) != self.az_count or len(set(zones)) != len(zones)):
-            raise ValueError(
-                f"availability_zones: {self.az_count} distinct zones for az_count="
-                f"{self.az_count}, got {', '.join(zones)}"
-            )
-        return self
-
-    def zone(self, index: int) -> Any:
-        """The index-th AZ: the configured name, or the region's index-th AZ."""
-        if self.availability_zones is not None:
-            return self.availability_zones[index]
-        return availability_zone(index)
 
     def subnet_cidrs(self) -> tuple[list[str], list[str]]:
         """(public, private) CIDRs: the VPC split in 16; public from the start, private from 8."""
@@ -92,15 +71,13 @@ def _vpc(template: Template, settings: Settings) -> ec2.VPC:
     return vpc
 
 
-def _subnet(
-    template: Template, logical_id: str, vpc: Any, *, cidr: str, az: int, zone: Any, tier: str
-) -> Any:
+def _subnet(template: Template, logical_id: str, vpc: Any, *, cidr: str, az: int, tier: str) -> Any:
     return template.add_resource(
         ec2.Subnet(
             logical_id,
             VpcId=Ref(vpc),
             CidrBlock=cidr,
-            AvailabilityZone=zone,
+            AvailabilityZone=availability_zone(az),
             # Nothing gets a public IP by accident: the ALB has its own, tasks have none.
             MapPublicIpOnLaunch=False,
             Tags=name_tags(f"{tier}-{az}"),
@@ -142,7 +119,6 @@ def _subnets(template: Template, settings: Settings, vpc: Any) -> tuple[list[Any
             vpc,
             cidr=cidr,
             az=az,
-            zone=settings.zone(az),
             tier="public",
         )
         _associate(template, subnet, public_table)
@@ -168,7 +144,6 @@ def _subnets(template: Template, settings: Settings, vpc: Any) -> tuple[list[Any
             vpc,
             cidr=cidr,
             az=az,
-            zone=settings.zone(az),
             tier="private",
         )
         table = _route_table(template, f"PrivateRouteTable{az}", vpc, f"private-{az}")
