@@ -120,9 +120,12 @@ def deploy_role(
 ) -> iam.Role:
     """A deploy project of one environment: update that environment's service stack only.
 
-    ``invoke deploy`` runs Sceptre, which updates the service stack with the new image;
-    CloudFormation then acts with these rights: register the task definition, update the
-    service, pass the stack's own task roles to ECS.
+    ``invoke deploy`` launches the environment with Sceptre: stacks whose template and
+    parameters are unchanged answer "no updates", the service stack is updated with the new
+    image, and CloudFormation acts with these rights: register the task definition, update the
+    service, pass the stack's own roles to ECS. Infrastructure changes (new template versions
+    of network or monitoring) are not a deploy: a platform role applies them with
+    ``sceptre launch``, so this role never needs EC2, ELB or IAM write access.
     """
     stack = f"{PROJECT}-{environment}"
     return template.add_resource(
@@ -131,7 +134,14 @@ def deploy_role(
             "codebuild.amazonaws.com",
             [
                 *common,
-                policy.allow(list(CLOUDFORMATION), [_arn("cloudformation", f"stack/{stack}-*/*")]),
+                policy.allow(
+                    list(CLOUDFORMATION),
+                    [
+                        _arn("cloudformation", f"stack/{stack}-*/*"),
+                        # Sceptre launches the env's dependency, the account's registry (no-op).
+                        _arn("cloudformation", f"stack/{PROJECT}-shared-registry/*"),
+                    ],
+                ),
                 policy.allow(
                     ["ecs:DescribeServices", "ecs:UpdateService"],
                     [_arn("ecs", f"service/{stack}-service-*/*")],
@@ -151,7 +161,8 @@ def deploy_role(
                     ["*"],
                 ),
                 policy.allow(
-                    ["ecr:DescribeImages", "ecr:DescribeImageScanFindings"], [repository_arn]
+                    ["ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImages"],
+                    [repository_arn],
                 ),
                 policy.allow(
                     ["iam:PassRole"],
@@ -160,7 +171,11 @@ def deploy_role(
                             f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack}-service-*"
                         )
                     ],
-                    StringEquals({"iam:PassedToService": "ecs-tasks.amazonaws.com"}),
+                    # Task and execution roles go to ECS tasks; the infrastructure role (blue/green
+                    # listener shifts) goes to ECS itself with every service update.
+                    StringEquals(
+                        {"iam:PassedToService": ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"]}
+                    ),
                 ),
             ],
         )

@@ -54,7 +54,9 @@ def test_iam_passrole_is_scoped_to_ecs(rendered: Rendered) -> None:
     assert passes
     for statement in passes:
         assert statement["Condition"] == {
-            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            "StringEquals": {
+                "iam:PassedToService": ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"]
+            }
         }
 
 
