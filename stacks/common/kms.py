@@ -21,9 +21,10 @@ def kms_key(
 ) -> kms.Key:
     """A symmetric key, yearly rotation, usable by the account's IAM and by ``services``.
 
-    The account-root statement with ``kms:*`` is AWS's default key policy and the one wildcard
-    action in this project: without it the key could become unmanageable (KMS documentation,
-    "Default key policy"). IAM policies still decide who in the account may use the key.
+    The account-root statement with ``kms:*`` is AWS's default key policy and the only wildcard
+    action any Allow in this project has (the other wildcard is the artifact bucket's TLS-only
+    Deny): without it the key could become unmanageable (KMS documentation, "Default key
+    policy"). IAM policies still decide who in the account may use the key.
     """
     root = Statement(
         Sid="AccountAdministersKeyThroughIam",
