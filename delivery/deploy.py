@@ -12,6 +12,7 @@ image are all one-line errors up front.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable
@@ -130,12 +131,26 @@ class Plan:
 
 
 def check_settings(env: Environment) -> None:
-    """Render every template of ``env`` (and its dependencies): bad settings fail here, not in AWS.
+    """Render every template of ``env`` and its registry: bad settings fail here, not in AWS.
 
-    Renders through Sceptre's own handlers, the same path a launch takes, with placeholder image
-    variables (the digest is not known before the build).
+    This repository's config renders through ``delivery.render`` (each stack's Sceptre handler,
+    offline, the launch code path). Another project root (the tests' sample projects, whose
+    templates are plain JSON) renders through Sceptre itself with placeholder image variables.
     """
-    stacks.generate(env.name, PLACEHOLDER_VARIABLES, root=env.root)
+    render = importlib.import_module("delivery.render")  # on use: it needs the stacks group
+    config_dir = env.root / "config"
+    if config_dir.resolve() != Path(render.CONFIG_DIR).resolve():
+        stacks.generate(env.name, PLACEHOLDER_VARIABLES, root=env.root)
+        return
+    groups = [env.name] if env.registry_group == env.name else [env.name, env.registry_group]
+    try:
+        for stack in render.stack_configs(config_dir, groups):
+            if stack.environment == env.name or stack.name == REGISTRY_STACK:
+                render.render_stack(stack)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # SettingsError and the handlers' own errors: one line for users
+        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
 
 
 def check_emulator_endpoint(env: Environment) -> None:
@@ -247,21 +262,38 @@ def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dic
     return stacks.outputs(plan.env.stack_name(SERVICE_STACK))
 
 
-def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
-    """Wait until ECS runs the new task definition stably; one line when it rolled back.
-
-    On the emulator, ECS never runs tasks and keeps stale deployments, so only the service's task
-    definition is checked (the stack update must have reached it).
-    """
+def _service_ids(outputs: dict[str, str]) -> tuple[str, str, str | None]:
     cluster, service = outputs.get("ClusterName"), outputs.get("ServiceName")
     if not cluster or not service:
         raise DeliveryError("service stack has no ClusterName/ServiceName outputs")
-    expected = outputs.get("TaskDefinitionArn")
+    return cluster, service, outputs.get("TaskDefinitionArn")
+
+
+def check_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
+    """One read: the service exists and no rollout of it failed. What the emulator can answer.
+
+    moto's ECS never runs tasks, keeps stale deployments, and a CloudFormation update does not
+    move its service to the new task definition revision, so that is not compared here.
+    """
+    cluster, service, expected = _service_ids(outputs)
+    described = ecs.client().describe_services(cluster=cluster, services=[service])
+    found = described.get("services", [])
+    if not found:
+        raise DeliveryError(f"ECS service {service} does not exist in cluster {cluster}")
+    for description in found:
+        ecs.check_rollout(dict(description), None)
+    progress(f"ecs: {service} updated to {(expected or '?').rsplit('/', 1)[-1]}")
+
+
+def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
+    """Wait until ECS runs the new task definition stably; one line when it rolled back.
+
+    On the emulator, only ``check_service`` (it cannot run tasks, so nothing becomes stable).
+    """
     if plan.env.emulator:
-        described = ecs.client().describe_services(cluster=cluster, services=[service])
-        for description in described.get("services", []):
-            ecs.check_rollout(dict(description), expected)
+        check_service(plan, outputs, progress)
         return
+    cluster, service, expected = _service_ids(outputs)
     progress(f"ecs: waiting for {service} to run {expected or 'the new task definition'}")
     ecs.wait_stable(cluster, service, expected, progress=progress, timeout_s=plan.timeout_s)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from delivery import credentials, environments, stacks
-from delivery.deploy import Progress, _quiet, check_emulator_endpoint
+from delivery.deploy import PLACEHOLDER_VARIABLES, Progress, _quiet, check_emulator_endpoint
 from delivery.errors import DeliveryError
 
 
@@ -37,4 +37,7 @@ def destroy(
     """Delete ``env_name``'s stacks in reverse dependency order; CloudFormation name -> status."""
     env = check(env_name, force, root)
     poll = stacks.EMULATOR_POLL_S if env.emulator else None
-    return stacks.delete(env.name, root=root, progress=progress, poll=poll)
+    # The config needs the image variables to render; deleting never uses them.
+    return stacks.delete(
+        env.name, root=root, progress=progress, poll=poll, variables=PLACEHOLDER_VARIABLES
+    )

@@ -40,6 +40,7 @@ def diff(
         found = deploy.find_image(env, ref)
         variables = {"image_uri": found.image_uri, "app_version": found.version}
     else:
-        variables = live_variables(env)
+        # Nothing live means every stack would be created: the image does not matter yet.
+        variables = live_variables(env) or dict(deploy.PLACEHOLDER_VARIABLES)
     poll = stacks.EMULATOR_POLL_S if env.emulator else None
     return stacks.diff(env.name, variables, root=root, progress=progress, poll=poll)

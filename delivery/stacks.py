@@ -326,6 +326,57 @@ def generate(
         return {stack.external_name: str(body) for stack, body in plan.generate().items()}
 
 
+def _preview_stack(cfn: CloudFormationClient, stack: Any, name: str, poll: float) -> list[Change]:
+    """One stack's changes through a change set, created, read and deleted again.
+
+    Driven with boto3 rather than Sceptre's change-set actions, which swallow errors (and
+    CloudFormation's "No updates are to be performed" is an error on some endpoints).
+    """
+    from sceptre.plan.actions import StackActions  # noqa: PLC0415
+
+    change_set = f"delivery-preview-{int(time.time() * 1000)}"
+    kwargs: dict[str, Any] = {
+        "StackName": name,
+        "ChangeSetName": change_set,
+        "ChangeSetType": "UPDATE",
+        "Parameters": StackActions(stack)._format_parameters(stack.parameters),
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        **stack.template.get_boto_call_parameter(),
+    }
+    try:
+        cfn.create_change_set(**kwargs)
+    except ClientError as exc:
+        if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
+            return [Change(name, "none")]
+        raise
+    try:
+        while True:
+            described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
+            if described["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+                break
+            time.sleep(poll)
+        if described["Status"] == "FAILED":
+            reason = described.get("StatusReason", "")
+            if "didn't contain changes" in reason or "No updates" in reason:
+                return [Change(name, "none")]
+            raise DeliveryError(f"previewing {name} failed: {reason}")
+        found = [
+            Change(
+                name,
+                item["ResourceChange"].get("Action", "Modify"),
+                item["ResourceChange"].get("LogicalResourceId", ""),
+                item["ResourceChange"].get("ResourceType", ""),
+                item["ResourceChange"].get("Replacement", ""),
+            )
+            for item in described.get("Changes", [])
+            if "ResourceChange" in item
+        ]
+        return found or [Change(name, "none")]
+    finally:
+        with contextlib.suppress(ClientError, BotoCoreError):
+            cfn.delete_change_set(StackName=name, ChangeSetName=change_set)
+
+
 def diff(
     path: str,
     variables: Mapping[str, str] | None = None,
@@ -339,40 +390,17 @@ def diff(
     Stacks that do not exist yet are reported as "create" without a change set, because a
     change set on a new stack leaves an empty REVIEW_IN_PROGRESS stack behind.
     """
-    from sceptre.plan.actions import StackActions  # noqa: PLC0415
-
     _fresh_connections()
     changes: list[Change] = []
-    change_set = f"delivery-preview-{int(time.time())}"
-    with (
-        _sceptre_errors("diff", path),
-        _sceptre_progress(progress),
-        poll_interval(poll),
-    ):
+    cfn = cloudformation()
+    with _sceptre_errors("diff", path), _sceptre_progress(progress):
         plan = _plan(path, variables or {}, root, ignore_dependencies=False)
         plan.resolve("launch")
         for stack in plan:
             name = stack.external_name
-            if state(name).status == "NOT_CREATED":
+            if state(name, cfn).status == "NOT_CREATED":
                 changes.append(Change(name, "Create"))
                 continue
-            actions = StackActions(stack)
-            actions.create_change_set(change_set)
-            try:
-                actions.wait_for_cs_completion(change_set)
-                description = actions.describe_change_set(change_set)
-            finally:
-                actions.delete_change_set(change_set)
-            found = [
-                Change(
-                    name,
-                    item["ResourceChange"].get("Action", "Modify"),
-                    item["ResourceChange"].get("LogicalResourceId", ""),
-                    item["ResourceChange"].get("ResourceType", ""),
-                    item["ResourceChange"].get("Replacement", ""),
-                )
-                for item in description.get("Changes", [])
-                if "ResourceChange" in item
-            ]
-            changes.extend(found or [Change(name, "none")])
+            progress(f"diff: previewing {name}")
+            changes.extend(_preview_stack(cfn, stack, name, 2.0 if poll is None else poll))
     return changes

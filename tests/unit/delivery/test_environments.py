@@ -21,6 +21,7 @@ REGISTRY_TEMPLATE = {
     "Resources": {
         "Repository": {
             "Type": "AWS::ECR::Repository",
+            "DeletionPolicy": "Retain",  # images outlive a destroyed environment
             "Properties": {"RepositoryName": {"Ref": "RepositoryName"}},
         }
     },
@@ -37,7 +38,11 @@ SERVICE_TEMPLATE = {
         "AppVersion": {"Type": "String"},
     },
     "Resources": {
-        "Cluster": {"Type": "AWS::ECS::Cluster"},
+        # Named: moto replaces an unnamed cluster on every stack update.
+        "Cluster": {
+            "Type": "AWS::ECS::Cluster",
+            "Properties": {"ClusterName": {"Fn::Sub": "${AWS::StackName}"}},
+        },
         "TaskDefinition": {
             "Type": "AWS::ECS::TaskDefinition",
             "Properties": {
