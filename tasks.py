@@ -7,6 +7,7 @@ here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -76,14 +77,20 @@ def release(c: Context, allow_major: bool = False) -> None:
     say(f"released v{planned.next} ({planned.increment}); push it with: git push --follow-tags")
 
 
-@task(help={"engine": ENGINE_HELP})
+@task(
+    help={
+        "engine": ENGINE_HELP,
+        "cache_from": "image to reuse layers from, e.g. the registry's last build (repeatable)",
+    },
+    iterable=["cache_from"],
+)
 @one_line_errors
-def build(c: Context, engine: str | None = None) -> None:
+def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
     from delivery.container import detect_engine  # noqa: PLC0415 - only build needs the engine layer
 
     plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
-    built = delivery_deploy.build(plan, say)
+    built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
     say(built.ref)
 
 
@@ -127,21 +134,31 @@ def scan(
         "engine": ENGINE_HELP,
         "skip_scan": "push WITHOUT the vulnerability scan (prints a loud warning)",
         "threshold": THRESHOLD_HELP,
+        "output": "also write the image reference (uri, digest, version) as JSON to this file",
     }
 )
 @one_line_errors
-def push(
+def push(  # noqa: PLR0917 - invoke maps each parameter to an option
     c: Context,
     env: str | None = None,
     engine: str | None = None,
     skip_scan: bool = False,
     threshold: str = "HIGH",
+    output: str | None = None,
 ) -> None:
     """Build, scan and push the image to the environment's registry (no deploy)."""
     plan = delivery_deploy.validate(
         env, build=True, skip_scan=skip_scan, threshold=threshold, engine=engine, root=ROOT
     )
     image = delivery_deploy.push(plan, progress=say)
+    if output:
+        reference = {
+            "uri": image.image_uri,
+            "repository": image.registry.uri,
+            "digest": image.digest,
+            "version": image.version,
+        }
+        Path(output).write_text(json.dumps(reference, indent=2) + "\n")
     say(f"pushed {image.image_uri} ({image.version})")
 
 

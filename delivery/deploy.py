@@ -13,12 +13,13 @@ image are all one-line errors up front.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from delivery import credentials, ecs, environments, registry, scan, stacks, versioning
@@ -209,15 +210,25 @@ def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
     return existing_registry(plan.env)
 
 
-def build(plan: Plan, progress: Progress = _quiet) -> Built:
-    """Build the image from HEAD, tagged with its version and commit."""
+def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
+    """Build the image from HEAD, tagged with its version and commit.
+
+    ``cache_from`` (layer cache from a registry image) is passed on only when the container
+    layer supports it; otherwise the build runs with the local cache and says so.
+    """
     from delivery.container import build_image  # noqa: PLC0415
 
     root = plan.env.root
     version = versioning.build_version(root)
     sha = versioning.git_sha(root)
     progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
-    image = build_image(IMAGE_NAME, version, sha, engine=plan.engine, context=root)
+    extra: dict[str, Any] = {}
+    if cache_from:
+        if "cache_from" in inspect.signature(build_image).parameters:
+            extra["cache_from"] = tuple(cache_from)
+        else:
+            progress("build: WARNING: --cache-from is not supported by delivery.container yet")
+    image = build_image(IMAGE_NAME, version, sha, engine=plan.engine, context=root, **extra)
     progress(f"build: {image.image_id[:19]} in {image.seconds:.1f} s")
     return Built(ref=image.tags[0], version=version, sha=sha)
 
