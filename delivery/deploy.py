@@ -128,7 +128,7 @@ class Plan:
     @property
     def poll(self) -> float | None:
         """Sceptre's poll interval: short on the emulator, Sceptre's own on AWS."""
-        return stacks.EMULATOR_POLL_S if self.env.emulator else None
+        return poll_for(self.env)
 
 
 def check_settings(env: Environment) -> None:
@@ -154,13 +154,23 @@ def check_settings(env: Environment) -> None:
         raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
 
 
+def loopback_endpoint() -> bool:
+    """Whether AWS_ENDPOINT_URL points at this machine (the emulator), not at AWS."""
+    host = urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def poll_for(env: Environment) -> float | None:
+    """Sceptre's poll interval for ``env``: short when the emulator answers, else Sceptre's 4 s."""
+    return stacks.EMULATOR_POLL_S if env.emulator or loopback_endpoint() else None
+
+
 def check_emulator_endpoint(env: Environment) -> None:
     """An emulator env only ever talks to a loopback endpoint (never to a real account)."""
     if not env.emulator:
         return
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    host = urlparse(endpoint).hostname or ""
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not loopback_endpoint():
         raise DeliveryError(
             f"environment '{env.name}' runs on the local emulator but AWS_ENDPOINT_URL is "
             f"{endpoint or 'unset'}: start the emulator (bin/deploy does) and point "

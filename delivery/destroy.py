@@ -9,7 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from delivery import credentials, environments, stacks
-from delivery.deploy import PLACEHOLDER_VARIABLES, Progress, _quiet, check_emulator_endpoint
+from delivery.deploy import (
+    PLACEHOLDER_VARIABLES,
+    Progress,
+    _quiet,
+    check_emulator_endpoint,
+    poll_for,
+)
 from delivery.errors import DeliveryError
 
 
@@ -36,7 +42,7 @@ def destroy(
 ) -> dict[str, str]:
     """Delete ``env_name``'s stacks in reverse dependency order; CloudFormation name -> status."""
     env = check(env_name, force, root)
-    poll = stacks.EMULATOR_POLL_S if env.emulator else None
+    poll = poll_for(env)
     # The config needs the image variables to render; deleting never uses them.
     return stacks.delete(
         env.name, root=root, progress=progress, poll=poll, variables=PLACEHOLDER_VARIABLES

@@ -42,5 +42,5 @@ def diff(
     else:
         # Nothing live means every stack would be created: the image does not matter yet.
         variables = live_variables(env) or dict(deploy.PLACEHOLDER_VARIABLES)
-    poll = stacks.EMULATOR_POLL_S if env.emulator else None
+    poll = deploy.poll_for(env)
     return stacks.diff(env.name, variables, root=root, progress=progress, poll=poll)

@@ -83,7 +83,7 @@ def test_promote_needs_no_engine_or_scanner(project: Path, monkeypatch: pytest.M
     assert recorder.calls == ["settings", "credentials"]
     assert plan.existing == found
     assert plan.engine is None
-    assert plan.poll is None  # AWS: Sceptre's own pacing
+    assert plan.poll == stacks.EMULATOR_POLL_S  # AWS-shaped env, but the emulator answers
 
 
 def test_emulator_env_refuses_a_real_endpoint(
@@ -152,3 +152,9 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
         "stack flask-fargate-dev-service failed (UPDATE_ROLLBACK_COMPLETE): "
         "Service: ECS Deployment Circuit Breaker was triggered"
     )
+
+
+def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert deploy.poll_for(environments.load("dev", project)) is None
+    assert deploy.poll_for(environments.load("local", project)) == stacks.EMULATOR_POLL_S

@@ -121,14 +121,10 @@ def make_project(root: Path, *, git_init: bool = False) -> Path:
         path.write_text(text)
     if git_init:
         git(root, "init", "-q", "-b", "main")
-        (root / "pyproject.toml").write_text(
-            "[tool.commitizen]\n"
-            'name = "cz_conventional_commits"\n'
-            'version_provider = "scm"\n'
-            'tag_format = "v$version"\n'
-            "update_changelog_on_bump = true\n"
-            "major_version_zero = false\n"
-        )
+        # The project's own commitizen settings, so the tests exercise exactly those.
+        text = (environments.PROJECT_ROOT / "pyproject.toml").read_text()
+        table = text[text.index("[tool.commitizen]") :].split("\n[", 1)[0]
+        (root / "pyproject.toml").write_text(table + "\n")
         git(root, "add", ".")
         git(root, "commit", "-q", "-m", "feat: initial")
     return root

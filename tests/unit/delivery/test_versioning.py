@@ -60,6 +60,7 @@ def test_release_tags_and_writes_the_changelog(repo: Path) -> None:
     planned = versioning.release(repo)
     assert planned.next == "1.1.0"
     assert versioning.tagged_version(repo) == "1.1.0"
+    assert git(repo, "cat-file", "-t", "v1.1.0") == "tag"  # annotated: --follow-tags pushes it
     assert "greet by name" in (repo / "CHANGELOG.md").read_text()
     assert not versioning.is_dirty(repo)
     assert versioning.build_version(repo) == "1.1.0"
