@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from stacks.common.iam import STAR_RESOURCE_ACTIONS
-from tests.unit.stacks.cfn import ROOT, Template, walk
+from tests.unit.stacks.cfn import Template, walk
 
 Rendered = dict[str, dict[str, Template]]
 
@@ -78,24 +75,8 @@ def test_prod_and_shared_retain_their_data(rendered: Rendered) -> None:
                     assert resource["UpdateReplacePolicy"] == "Retain"
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix} {node.value}")
-
-
-def test_prod_stacks_get_termination_protection() -> None:
-    for path in [
-        *Path(ROOT, "config/prod").glob("*.yaml"),
-        Path(ROOT, "config/shared/registry.yaml"),
-    ]:
-        if path.name == "config.yaml":
-            continue
-        config = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-        hooks = config["hooks"]["after_launch"]
-        stack = f"flask-fargate-{path.parent.name}-{path.stem}"
-        assert any("--enable-termination-protection" in h and stack in h for h in hooks), path
+# Termination protection of prod stacks is asserted through Sceptre's own config reader in
+# tests/unit/delivery/test_sceptre_hooks.py.
 
 
 def test_encryption_everywhere(rendered: Rendered) -> None:
