@@ -158,3 +158,11 @@ def audit_runtime_dependencies(session: nox.Session) -> None:
         session.warn(message + " - not a pass: run where PyPI's JSON API or OSV is reachable")
     else:
         session.log(f"pip-audit: {len(dependencies)} runtime packages, 0 known vulnerabilities")
+
+
+@nox.session(python=PYTHON)
+def release(session: nox.Session) -> None:
+    """Tag vX.Y.Z from Conventional Commits and update CHANGELOG.md (-- --allow-major for 2.0)."""
+    # invoke imports delivery.deploy, which needs boto3: hence the deploy group.
+    install(session, "dev", "release", "deploy")
+    session.run("invoke", "release", *session.posargs)
