@@ -1,0 +1,47 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app.config import AppConfig
+from app.errors import register_error_handlers
+from app.lifecycle.drain import DrainState
+from app.observability.logging import AccessLog, configure_logging
+from app.observability.metrics import Metrics
+from app.observability.middleware import ServiceMiddleware
+from app.routes import register_routes
+
+
+def create_app(config: AppConfig) -> Flask:
+    """Build the Flask app for ``config``: routes, JSON errors, logging, metrics, middleware.
+
+    The app knows nothing of gunicorn or AWS; draining is observed through ``config.drain_flag``.
+    """
+    formatter = configure_logging(config.log_level, config.app_version)
+    app = Flask("app")
+    app.config.update(
+        # Errors are rendered as JSON by our handlers, never re-raised to the server.
+        PROPAGATE_EXCEPTIONS=False,
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        SECRET_KEY=config.secret_key,
+        JSON_SORT_KEYS=False,
+    )
+    metrics = Metrics(config.app_version, config.git_sha, config.metrics_dir)
+    drain = DrainState(config.drain_flag)
+    register_routes(app, config, metrics, drain)
+    register_error_handlers(app)
+    access_log = AccessLog(formatter, enabled=logging.getLogger().isEnabledFor(logging.INFO))
+    # Kept on the app for tests and tooling (e.g. to start a drain in-process).
+    app.extensions["flask_fargate"] = {
+        "config": config,
+        "metrics": metrics,
+        "drain": drain,
+        "access_log": access_log,
+    }
+    app.wsgi_app = ServiceMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, metrics, access_log, config.max_request_bytes
+    )
+    return app

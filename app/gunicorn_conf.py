@@ -1,0 +1,103 @@
+"""gunicorn configuration, loaded as ``gunicorn --config python:app.gunicorn_conf app.wsgi:app``.
+
+Everything is sized from the validated environment (app.config). The module runs in the gunicorn
+master before any worker exists, which makes it the place to:
+
+- refuse to start on a bad environment: one line on stderr, exit code 2, no traceback;
+- point prometheus-client at a multiprocess directory *before* anything imports it, so every
+  forked worker writes its samples where ``GET /metrics`` sums them;
+- replace the master's SIGTERM handling with the drain (app.lifecycle.drain).
+
+Private names start with ``_``: gunicorn treats every public module-level name as a setting.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from app.config import AppConfig, ConfigError, load_config
+from app.observability.logging import gunicorn_logconfig, stderr_line
+
+try:
+    _config: AppConfig = load_config()
+except ConfigError as _error:
+    # SystemExit is not an Exception, so gunicorn's config loader lets it through untouched:
+    # the operator sees exactly this line.
+    stderr_line(str(_error))
+    sys.exit(2)
+
+
+def _metrics_dir(config: AppConfig) -> tuple[Path, bool]:
+    """The multiprocess directory and whether this master owns it (and so removes it at exit)."""
+    if config.metrics_dir is not None:
+        return config.metrics_dir, False
+    # tmpfs when available: the mmap files are written on every request.
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()  # noqa: S108 - tmpfs, private per-pid dir
+    return Path(base) / f"flask-fargate-{os.getpid()}", True
+
+
+_METRICS_DIR, _OWN_METRICS_DIR = _metrics_dir(_config)
+# Before any worker imports prometheus-client: it picks its storage at import time.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_METRICS_DIR)
+if _OWN_METRICS_DIR:
+    _config = load_config()  # re-read: metrics_dir (and so the drain flag) now set
+
+# --- settings ---------------------------------------------------------------------------------
+wsgi_app = "app.wsgi:app"
+bind = [f"0.0.0.0:{_config.port}"]
+worker_class = "gthread"
+workers = _config.web_concurrency
+threads = _config.threads
+# SO_REUSEPORT: the kernel spreads connections over the workers; without it one worker was
+# measured to grab nearly all keep-alive connections of a load balancer.
+reuse_port = True
+keepalive = _config.keepalive_seconds
+graceful_timeout = _config.graceful_timeout_seconds
+timeout = 30
+# The heartbeat file is touched constantly; keep it off the (possibly overlay) disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs heartbeat
+proc_name = "flask-fargate"
+# The app writes one JSON access line per request; gunicorn's own would duplicate it (and cost).
+accesslog = None
+logger_class = "app.observability.gunicorn_logger.ErrorOnlyLogger"
+errorlog = "-"
+loglevel = _config.log_level.lower()
+logconfig_dict = gunicorn_logconfig(_config.log_level, _config.app_version)
+# No admin control socket: not needed in a container, and one less surface.
+control_socket_disable = True
+
+
+# --- hooks (run in the master) --------------------------------------------------------------------
+def on_starting(server: Any) -> None:
+    """Start with an empty metrics directory and no drain flag left from an earlier run."""
+    _METRICS_DIR.mkdir(parents=True, exist_ok=True)
+    for stale in _METRICS_DIR.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    from app.lifecycle.drain import DrainState  # noqa: PLC0415 - keep module import light
+
+    DrainState(_config.drain_flag).reset()
+
+
+def when_ready(server: Any) -> None:
+    """Take over SIGTERM: drain for DRAIN_SECONDS, then gunicorn's graceful stop."""
+    from app.lifecycle.drain import DrainState, SigtermDrain  # noqa: PLC0415
+
+    SigtermDrain(server, DrainState(_config.drain_flag), _config.drain_seconds).install()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Drop a dead worker's live gauges (in-flight requests) from the sums."""
+    from prometheus_client import multiprocess  # noqa: PLC0415 - only after the env is set
+
+    multiprocess.mark_process_dead(worker.pid, str(_METRICS_DIR))  # type: ignore[no-untyped-call]
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory if this master created it."""
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Request ids, JSON logs, Prometheus metrics and the WSGI middleware that ties them together."""

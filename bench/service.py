@@ -1,0 +1,322 @@
+"""Benchmark: bare WSGI vs bare Flask vs this service's ``GET /``, side by side.
+
+All three run under gunicorn with the same settings (gthread, same workers and threads,
+SO_REUSEPORT, keep-alive) on free 127.0.0.1 ports, and ``wrk`` loads them in alternating rounds so
+that the machine's drift hits every target alike. The service runs exactly as in production
+(``--config python:app.gunicorn_conf``): JSON access line, multiprocess metrics, request ids and
+security headers on every request. Its access lines go to a file and are counted at the end, to
+show that every request was logged.
+
+Usage: ``uv run nox -s bench`` or ``uv run python -m bench.service [--rounds 3 --seconds 8]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.config import available_cpus, default_threads, default_web_concurrency
+
+HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = [sys.executable, "-m", "gunicorn"]
+TARGET_THROUGHPUT = 0.90
+TARGET_P99 = 1.2
+TARGET_STARTUP_S = 0.5
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server to benchmark: how to start it and which path says it is ready."""
+
+    name: str
+    args: tuple[str, ...]
+    ready_path: str
+    service: bool = False
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Result:
+    """Measurements of one target over all rounds."""
+
+    rps: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    errors: int = 0
+    startup_s: list[float] = field(default_factory=list)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def targets(workers: int, threads: int) -> list[Target]:
+    """The three servers, on identical gunicorn settings."""
+    common = (
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--reuse-port",
+        "--keep-alive",
+        "75",
+        "--worker-tmp-dir",
+        "/dev/shm",  # noqa: S108 - tmpfs heartbeat, the same as the service's config
+    )
+    return [
+        Target("bare WSGI", (*common, "bench.bare_wsgi:app"), "/"),
+        Target("bare Flask", (*common, "bench.bare_flask:app"), "/"),
+        Target(
+            "this app",
+            ("--config", "python:app.gunicorn_conf", "app.wsgi:app"),
+            "/health/ready",
+            service=True,
+        ),
+    ]
+
+
+def wait_ready(url: str, deadline_s: float) -> None:
+    """Poll ``url`` every 5 ms until it answers 200."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < deadline_s:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} not ready within {deadline_s} s")
+
+
+class ServerLog:
+    """A server's stdout+stderr, in a file on tmpfs, and the count of the service's access lines.
+
+    A file rather than a pipe read by this process: on a 2-CPU machine saturated by wrk and the
+    workers, a reader here gets too little CPU, the pipe fills and the workers block on write,
+    which would measure the benchmark's reader. tmpfs keeps it to the cost of the write itself.
+    """
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.path = directory / f"{name.replace(' ', '_')}-{time.monotonic_ns()}.log"
+
+    @property
+    def access_lines(self) -> int:
+        """Access lines written so far."""
+        with self.path.open("rb") as lines:
+            return sum(1 for line in lines if b'"logger":"app.access"' in line)
+
+    def tail(self) -> str:
+        """The end of the log, for error messages."""
+        return self.path.read_bytes()[-4000:].decode(errors="replace")
+
+
+@contextmanager
+def serve(
+    target: Target, workers: int, threads: int, cache: Path, logs: Path
+) -> Iterator[tuple[str, float, ServerLog]]:
+    """Run ``target`` under gunicorn; yield its base URL, start-up time and log.
+
+    Bytecode is cached in ``cache`` (PYTHONPYCACHEPREFIX): the shell may set
+    PYTHONDONTWRITEBYTECODE, and recompiling Flask on every launch would measure the compiler,
+    not the start-up of a deployed image (which ships compiled bytecode).
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPYCACHEPREFIX": str(cache),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "THREADS": str(threads),
+        "LOG_LEVEL": "INFO",
+        "DRAIN_SECONDS": "0",
+        **dict(target.env),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    args = [*GUNICORN, "--bind", f"{HOST}:{port}", *target.args]
+    log = ServerLog(logs, target.name)
+    with log.path.open("wb") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        base = f"http://{HOST}:{port}"
+        try:
+            wait_ready(base + target.ready_path, 10)
+        except RuntimeError:
+            raise RuntimeError(f"{target.name} did not start:\n{log.tail()}") from None
+        yield base, time.perf_counter() - started, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def run_wrk(url: str, seconds: float, connections: int) -> tuple[float, float, int, int]:
+    """Run wrk against ``url``; return req/s, p99 in ms, requests completed and errors."""
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    rps = float(_search(r"Requests/sec:\s+([\d.]+)", out))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    if p99 is None:
+        raise RuntimeError(f"no p99 in wrk output:\n{out}")
+    requests = int(_search(r"(\d+) requests in", out))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors += int(non_2xx.group(1)) if non_2xx else 0
+    return rps, float(p99.group(1)) * _UNITS[p99.group(2)], requests, errors
+
+
+def _search(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"{pattern!r} not in wrk output:\n{text}")
+    return match.group(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the table; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds per run")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--startups", type=int, default=5)
+    opts = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk (bin/bootstrap installs it)", file=sys.stderr)
+        return 2
+
+    cpus = available_cpus()
+    workers, threads = default_web_concurrency(cpus), default_threads(cpus)
+    all_targets = targets(workers, threads)
+    results = {t.name: Result() for t in all_targets}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    shm = Path("/dev/shm")  # noqa: S108 - tmpfs for the server logs (see ServerLog)
+    logdir = Path(tempfile.mkdtemp(prefix="bench-logs-", dir=shm if shm.is_dir() else tmp))
+    print(f"gunicorn gthread {workers} workers x {threads} threads, reuse-port; {cpus} CPUs")
+    print(
+        f"wrk -t2 -c{opts.connections}: {opts.rounds} alternating rounds of "
+        f"{opts.warmup:g} s warm-up + {opts.seconds:g} s measured"
+    )
+    try:
+        # Start-up: launch -> first 200 on the ready path. One uncounted launch per target
+        # fills the bytecode cache (see serve), then several timed launches.
+        for target in all_targets:
+            with serve(target, workers, threads, tmp, logdir):
+                pass
+        for _ in range(opts.startups):
+            for target in all_targets:
+                with serve(target, workers, threads, tmp, logdir) as (_, took, _log):
+                    results[target.name].startup_s.append(took)
+
+        with (
+            serve(all_targets[0], workers, threads, tmp, logdir) as s0,
+            serve(all_targets[1], workers, threads, tmp, logdir) as s1,
+            serve(all_targets[2], workers, threads, tmp, logdir) as s2,
+        ):
+            urls = {t.name: s[0] + "/" for t, s in zip(all_targets, (s0, s1, s2), strict=True)}
+            sent_to_app = 1  # the readiness poll that answered 200
+            for round_no in range(1, opts.rounds + 1):
+                for target in all_targets:
+                    url = urls[target.name]
+                    *_, warm_requests, _e = run_wrk(url, opts.warmup, opts.connections)
+                    rps, p99, requests, errors = run_wrk(url, opts.seconds, opts.connections)
+                    result = results[target.name]
+                    result.rps.append(rps)
+                    result.p99_ms.append(p99)
+                    result.requests += requests
+                    result.errors += errors
+                    if target.service:
+                        sent_to_app += warm_requests + requests
+                    print(
+                        f"  round {round_no} {target.name:<10} {rps:9.0f} req/s  "
+                        f"p99 {p99:6.2f} ms  errors {errors}",
+                        flush=True,
+                    )
+        logged = s2[2].access_lines  # after the server exited: every line is in
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(logdir, ignore_errors=True)
+
+    return report(results, sent_to_app, logged)
+
+
+def report(results: dict[str, Result], completed: int, logged: int) -> int:
+    """Print the table and the verdict; 0 when every target is met."""
+    print()
+    print(
+        f"{'target':<12}{'req/s (median)':>16}{'p99 ms (median)':>17}{'errors':>8}{'startup s':>11}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:<12}{statistics.median(r.rps):>16.0f}{statistics.median(r.p99_ms):>17.2f}"
+            f"{r.errors:>8}{statistics.median(r.startup_s):>11.3f}"
+        )
+    flask, app = results["bare Flask"], results["this app"]
+    throughput = statistics.median(a / f for a, f in zip(app.rps, flask.rps, strict=True))
+    p99 = statistics.median(a / f for a, f in zip(app.p99_ms, flask.p99_ms, strict=True))
+    startup = statistics.median(app.startup_s)
+    print()
+    print(
+        f"app/flask throughput (median of per-round ratios): {throughput:.2f}x"
+        f"  (target >= {TARGET_THROUGHPUT:.2f}x)"
+    )
+    print(
+        f"app/flask p99 (median of per-round ratios):        {p99:.2f}x"
+        f"  (target <= {TARGET_P99:.2f}x)"
+    )
+    print(
+        f"app start-up, launch -> first 200 on /health/ready: {startup:.3f} s"
+        f"  (target <= {TARGET_STARTUP_S} s)"
+    )
+    print(
+        f"app access lines: {logged} for {completed} requests completed by wrk and the probe"
+        " (lines >= requests: wrk does not count requests cut off when it stops)"
+    )
+    ok = (
+        throughput >= TARGET_THROUGHPUT
+        and p99 <= TARGET_P99
+        and startup <= TARGET_STARTUP_S
+        and logged >= completed
+        and app.errors == 0
+    )
+    print("RESULT:", "all targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
