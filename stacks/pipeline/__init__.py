@@ -25,6 +25,15 @@ from stacks.pipeline.storage import artifact_bucket
 __all__ = ["STACK", "Settings", "build"]
 
 STACK = "pipeline"
+# Artifact names are part of the buildspecs' contract: CodeBuild exposes a secondary input as
+# CODEBUILD_SRC_DIR_<artifact name>, spelled exactly as here (buildspec-deploy.yml reads
+# CODEBUILD_SRC_DIR_Image). tests/unit/test_buildspec.py checks both sides.
+SOURCE_ARTIFACT = "Source"
+IMAGE_ARTIFACT = "Image"
+# Environment variables the projects define: the only names their buildspecs may read besides
+# their own env: block and CodeBuild's built-ins (tests/unit/test_buildspec.py checks it).
+REPOSITORY_URI = "REPOSITORY_URI"  # Build: the shared ECR repository (buildspec.yml)
+DEPLOY_ENV = "DEPLOY_ENV"  # Deploy*: the environment to deploy (buildspec-deploy.yml)
 NOTIFIER = "codestar-notifications.amazonaws.com"
 NOTIFY_EVENTS = (
     "codepipeline-pipeline-pipeline-execution-failed",
@@ -112,7 +121,7 @@ def _stages(
                     "OutputArtifactFormat": "CODEBUILD_CLONE_REF",
                     "DetectChanges": "false",
                 },
-                OutputArtifacts=[cp.OutputArtifacts(Name="Source")],
+                OutputArtifacts=[cp.OutputArtifacts(Name=SOURCE_ARTIFACT)],
                 RunOrder=1,
             )
         ],
@@ -123,9 +132,9 @@ def _stages(
             _codebuild_action(
                 "Build",
                 build,
-                ["Source"],
+                [SOURCE_ARTIFACT],
                 Configuration={"ProjectName": Ref(build)},
-                OutputArtifacts=[cp.OutputArtifacts(Name="Image")],
+                OutputArtifacts=[cp.OutputArtifacts(Name=IMAGE_ARTIFACT)],
             )
         ],
     )
@@ -158,17 +167,18 @@ def _approval(stage: DeployStage, topic: Any) -> cp.Stages:
 
 
 def _deploy_stage(stage: DeployStage, project: Any) -> cp.Stages:
-    variables = [{"name": "DEPLOY_ENV", "value": stage.environment, "type": "PLAINTEXT"}]
+    variables = [{"name": DEPLOY_ENV, "value": stage.environment, "type": "PLAINTEXT"}]
     return cp.Stages(
         Name=f"Deploy{stage.environment.capitalize()}",
         Actions=[
             _codebuild_action(
                 "Deploy",
                 project,
-                ["Source", "Image"],
+                [SOURCE_ARTIFACT, IMAGE_ARTIFACT],
                 Configuration={
                     "ProjectName": Ref(project),
-                    "PrimarySource": "Source",
+                    # The source is CODEBUILD_SRC_DIR; the image is CODEBUILD_SRC_DIR_Image.
+                    "PrimarySource": SOURCE_ARTIFACT,
                     "EnvironmentVariables": json.dumps(variables),
                 },
             )
@@ -228,12 +238,19 @@ def build(settings: Settings) -> Template:
         group=group,
         privileged=True,
         timeout=settings.build_timeout_minutes,
-        variables={"IMAGE_REPOSITORY_URI": repository_uri},
+        variables={REPOSITORY_URI: repository_uri},
     )
     deploys: dict[str, Any] = {}
     for stage in settings.deploy:
         name = f"Deploy{stage.environment.capitalize()}"
-        role = roles.deploy_role(template, f"{name}Role", stage.environment, common, repository_arn)
+        role = roles.deploy_role(
+            template,
+            f"{name}Role",
+            stage.environment,
+            common,
+            repository_arn,
+            protected=settings.termination_protected,
+        )
         deploys[stage.environment] = _project(
             template,
             name,
@@ -244,7 +261,7 @@ def build(settings: Settings) -> Template:
             group=group,
             privileged=False,
             timeout=settings.deploy_timeout_minutes,
-            variables={"DEPLOY_ENV": stage.environment},
+            variables={DEPLOY_ENV: stage.environment},
         )
     pipeline_role = roles.pipeline_role(template, common, [build_project, *deploys.values()], topic)
     pipeline = template.add_resource(

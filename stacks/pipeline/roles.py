@@ -16,11 +16,16 @@ from troposphere import GetAtt, Join, Ref, Sub, Template, iam
 from stacks.common import iam as policy
 
 PROJECT = "flask-fargate"
+# The account's shared registry (config/shared/registry.yaml): Sceptre names stacks
+# <project_code>-<group>-<stack>. Every environment's service stack depends on it.
+REGISTRY_PATH = "shared/registry"
+# What ``invoke push`` does to the one repository: docker/podman push (layer upload, manifest),
+# pull of the layer cache, and describe-images (the cache lookup in buildspec.yml, the digest).
+# No DescribeImageScanFindings: the scan that gates a push is Trivy's, run in the build.
 ECR_PUSH = (
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
     "ecr:CompleteLayerUpload",
-    "ecr:DescribeImageScanFindings",
     "ecr:DescribeImages",
     "ecr:GetDownloadUrlForLayer",
     "ecr:InitiateLayerUpload",
@@ -46,6 +51,16 @@ CLOUDFORMATION = (
 
 def _arn(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def stack_name(path: str) -> str:
+    """Sceptre's CloudFormation name of the stack at ``path`` (``prod/service``)."""
+    return f"{PROJECT}-{path.replace('/', '-')}"
+
+
+def stack_arn(path: str) -> Sub:
+    """The ARN pattern of the stack at ``path`` (any stack id: it changes on re-creation)."""
+    return _arn("cloudformation", f"stack/{stack_name(path)}/*")
 
 
 def artifacts(bucket: Any, key: Any) -> list[AwacsStatement]:
@@ -104,8 +119,12 @@ def build_role(
             "codebuild.amazonaws.com",
             [
                 *common,
+                # docker login: the token is account-wide, ECR has no resource type for it.
                 policy.allow(["ecr:GetAuthorizationToken"], ["*"]),
                 policy.allow(list(ECR_PUSH), [repository_arn]),
+                # invoke push reads the repository from the registry stack's outputs; it never
+                # launches the stack (that is a platform change, not a build).
+                policy.allow(["cloudformation:DescribeStacks"], [stack_arn(REGISTRY_PATH)]),
             ],
         )
     )
@@ -117,6 +136,8 @@ def deploy_role(
     environment: str,
     common: Sequence[AwacsStatement],
     repository_arn: Any,
+    *,
+    protected: Sequence[str] = (),
 ) -> iam.Role:
     """A deploy project of one environment: update that environment's service stack only.
 
@@ -126,8 +147,22 @@ def deploy_role(
     service, pass the stack's own roles to ECS. Infrastructure changes (new template versions
     of network or monitoring) are not a deploy: a platform role applies them with
     ``sceptre launch``, so this role never needs EC2, ELB or IAM write access.
+
+    ``protected``: Sceptre paths of the stacks with the ``!termination_protection`` hook. The
+    hook runs after every launch, deploys included, with this role; it may set protection on
+    those of them this deploy launches (its environment's and the registry), nothing else.
     """
     stack = f"{PROJECT}-{environment}"
+    launched = [p for p in protected if p.split("/")[0] == environment or p == REGISTRY_PATH]
+    protection = (
+        [
+            policy.allow(
+                ["cloudformation:UpdateTerminationProtection"], [stack_arn(p) for p in launched]
+            )
+        ]
+        if launched
+        else []
+    )
     return template.add_resource(
         policy.role(
             logical_id,
@@ -139,9 +174,10 @@ def deploy_role(
                     [
                         _arn("cloudformation", f"stack/{stack}-*/*"),
                         # Sceptre launches the env's dependency, the account's registry (no-op).
-                        _arn("cloudformation", f"stack/{PROJECT}-shared-registry/*"),
+                        stack_arn(REGISTRY_PATH),
                     ],
                 ),
+                *protection,
                 policy.allow(
                     ["ecs:DescribeServices", "ecs:UpdateService"],
                     [_arn("ecs", f"service/{stack}-service-*/*")],

@@ -25,6 +25,10 @@ class DeployStage(BaseModel):
     approval: bool = False
 
 
+# A Sceptre stack path, <group>/<stack> (config/<group>/<stack>.yaml), e.g. prod/service.
+StackPath = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}/[a-z][a-z0-9-]{0,63}$")]
+
+
 class Settings(StackSettings):
     """What the pipeline stack accepts in ``sceptre_user_data``."""
 
@@ -42,6 +46,11 @@ class Settings(StackSettings):
             DeployStage(environment="prod", approval=True),
         ]
     )
+    # Stacks whose Sceptre config runs the ``!termination_protection`` hook after every launch
+    # (delivery/sceptre_hooks.py). A deploy launches its environment and the registry it depends
+    # on, so the deploy role must be allowed to set protection on exactly these stacks.
+    # tests/unit/stacks/test_pipeline_wiring.py keeps this list equal to the hooks in config/.
+    termination_protected: list[StackPath] = Field(default_factory=list)
     artifact_retention_days: Annotated[int, Field(ge=1, le=365)] = 30
     log_retention_days: RetentionDays = 30
     notification_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")] | None = (

@@ -134,3 +134,166 @@ def test_every_nox_session_exists(name: str) -> None:
     sessions = registered_nox_sessions()
     for session in nox_sessions_called(load(name)):
         assert session in sessions, f"{name}: nox has no session {session!r}"
+
+
+# --- the buildspecs read only what the pipeline's CodeBuild projects give them ----------------
+
+# CodeBuild's own environment variables ("Environment variables in build environments"), plus
+# the secondary-source directories, which are checked against the pipeline's artifacts below.
+CODEBUILD_BUILTINS = frozenset(
+    {
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "CODEBUILD_BATCH_BUILD_IDENTIFIER",
+        "CODEBUILD_BUILD_ARN",
+        "CODEBUILD_BUILD_ID",
+        "CODEBUILD_BUILD_IMAGE",
+        "CODEBUILD_BUILD_NUMBER",
+        "CODEBUILD_BUILD_SUCCEEDING",
+        "CODEBUILD_INITIATOR",
+        "CODEBUILD_KMS_KEY_ID",
+        "CODEBUILD_LOG_PATH",
+        "CODEBUILD_PUBLIC_BUILD_URL",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION",
+        "CODEBUILD_SOURCE_REPO_URL",
+        "CODEBUILD_SOURCE_VERSION",
+        "CODEBUILD_SRC_DIR",
+        "CODEBUILD_START_TIME",
+        "HOME",
+        "PATH",
+    }
+)
+SECONDARY_SOURCE = "CODEBUILD_SRC_DIR_"
+# $VAR, ${VAR}, ${VAR:-x}, ${VAR%%/*} ... and os.environ["VAR"] in inline Python.
+_SHELL_READ = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_PYTHON_READ = re.compile(r"os\.environ(?:\.get\(|\[)\s*[\"']([A-Za-z_][A-Za-z0-9_]*)[\"']")
+_ASSIGN = re.compile(r"(?:^|[\s;(|&])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
+
+
+def variables_read(spec: dict[str, Any]) -> set[str]:
+    """Variables the commands read that no earlier command (or the same one, before) set."""
+    assigned: set[str] = set()
+    unset: set[str] = set()
+    for command in commands(spec):
+        sets = [(m.start(1), m.group(1)) for m in _ASSIGN.finditer(command)]
+        reads = [*_SHELL_READ.finditer(command), *_PYTHON_READ.finditer(command)]
+        for read in reads:
+            name = read.group(1)
+            set_before = any(pos < read.start() and var == name for pos, var in sets)
+            if name not in assigned and not set_before:
+                unset.add(name)
+        assigned |= {var for _, var in sets}
+    return unset
+
+
+@functools.cache
+def rendered_pipeline() -> dict[str, Any]:
+    import json  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    from delivery.render import render  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as out:
+        (path,) = [p for p in render(Path(out), ["shared"]) if p.stem == "pipeline"]
+        template = json.loads(path.read_text())
+    assert isinstance(template, dict)
+    return template
+
+
+def codebuild_actions(buildspec: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(project properties, pipeline action) for every action that runs ``buildspec``."""
+    template = rendered_pipeline()
+    resources = template["Resources"]
+    projects = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::CodeBuild::Project"
+        and resource["Properties"]["Source"]["BuildSpec"] == buildspec
+    }
+    (pipeline,) = [r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    found = []
+    for stage in pipeline["Properties"]["Stages"]:
+        for action in stage["Actions"]:
+            project = action.get("Configuration", {}).get("ProjectName", {}).get("Ref")
+            if action["ActionTypeId"]["Provider"] == "CodeBuild" and project in projects:
+                found.append((projects[project], action))
+    assert found, f"no pipeline action runs {buildspec}"
+    return found
+
+
+def _defined_by_pipeline(project: dict[str, Any], action: dict[str, Any]) -> set[str]:
+    names = {v["Name"] for v in project["Environment"].get("EnvironmentVariables", [])}
+    overrides = action["Configuration"].get("EnvironmentVariables")
+    if overrides:
+        import json  # noqa: PLC0415
+
+        names |= {v["name"] for v in json.loads(overrides)}
+    return names
+
+
+def _secondary_inputs(action: dict[str, Any]) -> set[str]:
+    inputs = [a["Name"] for a in action.get("InputArtifacts", [])]
+    primary = action["Configuration"].get("PrimarySource", inputs[0] if inputs else None)
+    return {name for name in inputs if name != primary}
+
+
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_every_variable_read_is_defined_by_the_buildspec_the_project_or_codebuild(
+    name: str,
+) -> None:
+    spec = load(name)
+    own = set(spec.get("env", {}).get("variables", {}))
+    read = variables_read(spec) - own - CODEBUILD_BUILTINS
+    read = {v for v in read if not v.startswith(SECONDARY_SOURCE)}
+    for project, action in codebuild_actions(name):
+        defined = _defined_by_pipeline(project, action)
+        missing = sorted(read - defined)
+        assert not missing, (
+            f"{name} reads {missing}, which action {action['Name']} / its CodeBuild project does "
+            f"not define (it defines {sorted(defined)})"
+        )
+        unused = sorted(defined - variables_read(spec) - own)
+        assert not unused, f"the pipeline gives {name} {unused}, which it never reads"
+
+
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_secondary_source_directories_match_the_pipeline_artifacts(name: str) -> None:
+    """CodeBuild sets CODEBUILD_SRC_DIR_<artifact name> (case and all) per secondary input."""
+    read = {v for v in variables_read(load(name)) if v.startswith(SECONDARY_SOURCE)}
+    for _, action in codebuild_actions(name):
+        given = {SECONDARY_SOURCE + artifact for artifact in _secondary_inputs(action)}
+        assert read == given, f"{name} reads {sorted(read)}, action {action['Name']} gives {given}"
+
+
+def test_every_input_artifact_is_an_earlier_output_and_the_build_names_its_own() -> None:
+    (pipeline,) = [
+        r
+        for r in rendered_pipeline()["Resources"].values()
+        if r["Type"] == "AWS::CodePipeline::Pipeline"
+    ]
+    produced: set[str] = set()
+    for stage in pipeline["Properties"]["Stages"]:
+        outputs: set[str] = set()
+        for action in stage["Actions"]:
+            for artifact in action.get("InputArtifacts", []):
+                assert artifact["Name"] in produced, f"{action['Name']}: no {artifact['Name']}"
+            outputs |= {a["Name"] for a in action.get("OutputArtifacts", [])}
+        produced |= outputs
+    ((_, build),) = codebuild_actions("buildspec.yml")
+    (output,) = build["OutputArtifacts"]
+    assert load("buildspec.yml")["artifacts"]["name"] == output["Name"]
+
+
+def test_variables_read_sees_reads_and_ignores_local_assignments() -> None:
+    spec = {
+        "phases": {
+            "build": {
+                "commands": [
+                    'x="$(true)"; echo "${x} $FOO ${BAR%%/*} $(date)"',
+                    "export BAZ=1",
+                    'python -c \'import os; os.environ["BAZ"], os.environ.get("QUX")\'',
+                ]
+            }
+        }
+    }
+    assert variables_read(spec) == {"FOO", "BAR", "QUX"}
