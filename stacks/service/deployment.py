@@ -15,7 +15,14 @@ from stacks.common import iam
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.template import load_balancer_full_name
 from stacks.service.loadbalancer import CONTAINER_PORT, LoadBalancing
-from stacks.service.settings import Canary, Linear, Settings
+from stacks.service.settings import (
+    ALARM_DATAPOINTS,
+    ALARM_EVALUATION_PERIODS,
+    ALARM_PERIOD_SECONDS,
+    Canary,
+    Linear,
+    Settings,
+)
 from stacks.service.task import CONTAINER_NAME, Task
 
 # The managed policy AWS provides for ECS to shift ALB listener rules during blue/green.
@@ -39,7 +46,8 @@ def deployment_alarms(template: Template, settings: Settings, lb: LoadBalancing)
 
     They watch the whole ALB (both target groups), so they see green as soon as it takes
     traffic, whichever group it is this time. Two of three minutes must breach: one bad
-    minute does not roll back, a persistent problem does within ~3 minutes (inside bake time).
+    minute does not roll back, a persistent problem does within ~3 minutes plus the metric
+    delay; the settings model keeps bake time at least that long (MIN_BAKE_TIME_MINUTES).
     """
     dimensions = {"LoadBalancer": load_balancer_full_name(Ref(lb.load_balancer))}
     errors = add_alarm(
@@ -49,8 +57,9 @@ def deployment_alarms(template: Template, settings: Settings, lb: LoadBalancing)
             description="deployment rollback: target 5xx responses per minute",
             metrics=[Metric("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", dimensions)],
             threshold=settings.alarms.target_5xx_per_minute,
-            periods=3,
-            datapoints=2,
+            period=ALARM_PERIOD_SECONDS,
+            periods=ALARM_EVALUATION_PERIODS,
+            datapoints=ALARM_DATAPOINTS,
         ),
     )
     latency = add_alarm(
@@ -62,8 +71,9 @@ def deployment_alarms(template: Template, settings: Settings, lb: LoadBalancing)
                 Metric("AWS/ApplicationELB", "TargetResponseTime", dimensions, statistic="p99")
             ],
             threshold=settings.alarms.p99_latency_seconds,
-            periods=3,
-            datapoints=2,
+            period=ALARM_PERIOD_SECONDS,
+            periods=ALARM_EVALUATION_PERIODS,
+            datapoints=ALARM_DATAPOINTS,
         ),
     )
     return [errors, latency]

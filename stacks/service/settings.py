@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ipaddress import IPv4Network
+from math import ceil
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stacks.common.settings import RetentionDays, StackSettings
 
@@ -31,6 +32,19 @@ CERTIFICATE_ARN = (
 BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 
 Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+# The deployment alarms (stacks/service/deployment.py): DATAPOINTS of PERIODS one-minute periods
+# must breach. ALB metrics reach CloudWatch a minute or two after the minute they describe, and
+# the alarm evaluates after that, so a regression that starts as traffic shifts can alarm up to
+# ~PERIODS + METRIC_DELAY minutes later. Bake time must cover that window, or the old tasks are
+# gone (no instant rollback) before the alarm can fire.
+ALARM_PERIOD_SECONDS = 60
+ALARM_EVALUATION_PERIODS = 3
+ALARM_DATAPOINTS = 2
+METRIC_DELAY_MINUTES = 2
+MIN_BAKE_TIME_MINUTES = (
+    ceil(ALARM_EVALUATION_PERIODS * ALARM_PERIOD_SECONDS / 60) + METRIC_DELAY_MINUTES
+)
 
 
 class _Part(BaseModel):
@@ -58,9 +72,20 @@ class Deployment(_Part):
 
     strategy: Literal["BLUE_GREEN", "CANARY", "LINEAR"] = "BLUE_GREEN"
     # After full shift, keep blue this long so an alarm can still roll back instantly.
-    bake_time_minutes: Minutes = 5
+    bake_time_minutes: Minutes = MIN_BAKE_TIME_MINUTES
     canary: Canary | None = None
     linear: Linear | None = None
+
+    @field_validator("bake_time_minutes")
+    @classmethod
+    def _covers_alarm_window(cls, value: int) -> int:
+        if value < MIN_BAKE_TIME_MINUTES:
+            raise ValueError(
+                f"must be at least {MIN_BAKE_TIME_MINUTES} (the deployment alarms' "
+                f"{ALARM_EVALUATION_PERIODS} one-minute periods + {METRIC_DELAY_MINUTES} min "
+                "metric delay), or a regression can surface after bake ended"
+            )
+        return value
 
     @model_validator(mode="after")
     def _strategy_block(self) -> Self:

@@ -240,3 +240,13 @@ def test_outputs_delivery_and_monitoring_read(template: Template) -> None:
         "BlueTargetGroupFullName",
         "GreenTargetGroupFullName",
     } <= set(template["Outputs"])
+
+
+def test_bake_time_outlasts_the_deployment_alarms(template: Template) -> None:
+    """After bake the old tasks are gone: an alarm firing later can no longer roll back."""
+    bake = _service(template)["DeploymentConfiguration"]["BakeTimeInMinutes"]
+    for name in ("DeploymentTarget5xxAlarm", "DeploymentLatencyAlarm"):
+        alarm = template["Resources"][name]["Properties"]
+        window = alarm["EvaluationPeriods"] * alarm["Period"] / 60
+        assert bake >= window + service.settings.METRIC_DELAY_MINUTES, name
+    assert service.settings.MIN_BAKE_TIME_MINUTES == 5

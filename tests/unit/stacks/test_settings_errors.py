@@ -48,6 +48,12 @@ CASES: list[tuple[Any, dict[str, Any], str]] = [
     ),
     (
         service,
+        {"deployment": {"bake_time_minutes": 2}},
+        "service: deployment.bake_time_minutes=2: must be at least 5 (the deployment alarms' 3 "
+        "one-minute periods + 2 min metric delay)",
+    ),
+    (
+        service,
         {"deployment": {"strategy": "ROLLING"}},
         "service: deployment.strategy='ROLLING': Input should be 'BLUE_GREEN', 'CANARY' or",
     ),
@@ -105,6 +111,11 @@ def _broken_config(tmp_path: Path, stack: str, change: dict[str, Any]) -> Path:
         ("service", {"memory": 4096}, "dev/service.yaml: service: cpu=256 memory=4096"),
         ("network", {"az_count": 5}, "dev/network.yaml: network: az_count=5"),
         ("service", {"tpyo": 1}, "dev/service.yaml: service: unknown key 'tpyo'"),
+        (
+            "service",
+            {"deployment": {"bake_time_minutes": 2}},
+            "dev/service.yaml: service: deployment.bake_time_minutes=2: must be at least 5",
+        ),
     ],
 )
 def test_render_cli_exits_2_with_one_line(
