@@ -23,6 +23,12 @@ RepositoryName = Annotated[
 ]
 
 
+# Tags ``invoke push`` gives an image (delivery/versioning.py ``image_tags``): its version and
+# ``sha-<12 hex>``. A release is ``X.Y.Z``; any other build is ``X.Y.Z-dev.g<sha12>``.
+DEV_BUILD_PATTERN = "*-dev.*"
+RELEASE_PATTERN = "*.*.*"
+
+
 class Settings(StackSettings):
     """What the registry stack accepts in ``sceptre_user_data``."""
 
@@ -30,14 +36,36 @@ class Settings(StackSettings):
     # KMS uses the account's aws/ecr key (auditable in CloudTrail); AES256 is S3-managed.
     encryption: Literal["KMS", "AES256"] = "KMS"
     untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = 7
-    # Release images carry a semantic-version tag (1.2.3); keep this many of them.
-    keep_releases: Annotated[int, Field(ge=1, le=1000)] = 30
-    # Backstop for tagged non-release images (git-SHA-only builds).
+    # Builds of unreleased commits (X.Y.Z-dev.g<sha>): keep the newest this many. Prod may run
+    # one (the pipeline promotes every build's digest), so keep more than the builds that can
+    # pile up unapproved between two prod deploys.
+    keep_dev_builds: Annotated[int, Field(ge=10, le=1000)] = 100
+    # Releases (X.Y.Z) expire by their own age only, never by a count (see lifecycle_policy):
+    # the default keeps every release for ten years, i.e. rollback to any of them works.
+    release_retention_days: Annotated[int, Field(ge=365, le=3650)] = 3650
+    # Backstop for tagged images that are neither (tags pushed by hand).
     keep_images: Annotated[int, Field(ge=10, le=10000)] = 200
 
 
 def lifecycle_policy(settings: Settings) -> str:
-    """The ECR lifecycle policy text: untagged expire, last N releases kept, a total cap."""
+    """The ECR lifecycle policy text: untagged, dev builds, releases, a cap on anything else.
+
+    ECR's evaluation rules (Amazon ECR user guide, "Lifecycle policy evaluation rules"):
+    an image that matches a rule's tag selection cannot be expired by a lower-priority rule,
+    but lower-priority rules still *count* it ("can still identify them as if they haven't
+    been expired"). ``*`` is the only wildcard, so no pattern selects ``1.2.3`` without also
+    selecting ``1.3.0-dev.gabc``: a "keep the last N" rule on ``*.*.*`` would count dev
+    builds and expire real releases after N pushes, whatever its priority. Hence:
+
+    1. untagged images expire after ``untagged_expiry_days``;
+    2. dev builds (``*-dev.*``, which no release tag matches) keep the newest
+       ``keep_dev_builds``, counted among dev builds only; before the release rule, so it
+       shields them from it;
+    3. releases (``*.*.*``, which now only selects releases for expiry) expire by age,
+       ``sinceImagePushed``, which looks at each image alone, so dev builds cannot push them
+       out; matching it also shields releases from rule 4;
+    4. anything else is capped at ``keep_images`` (ECR: ``any`` must have the lowest priority).
+    """
     rules = [
         {
             "rulePriority": 1,
@@ -52,19 +80,30 @@ def lifecycle_policy(settings: Settings) -> str:
         },
         {
             "rulePriority": 2,
-            "description": f"keep the last {settings.keep_releases} releases",
+            "description": f"keep the last {settings.keep_dev_builds} dev builds",
             "selection": {
                 "tagStatus": "tagged",
-                "tagPatternList": ["*.*.*"],
+                "tagPatternList": [DEV_BUILD_PATTERN],
                 "countType": "imageCountMoreThan",
-                "countNumber": settings.keep_releases,
+                "countNumber": settings.keep_dev_builds,
             },
             "action": {"type": "expire"},
         },
         {
-            # "any" must have the lowest priority (ECR's rule): it sees what 1-2 left.
             "rulePriority": 3,
-            "description": f"cap the repository at {settings.keep_images} images",
+            "description": f"keep releases for {settings.release_retention_days} days",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPatternList": [RELEASE_PATTERN],
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": settings.release_retention_days,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 4,
+            "description": f"cap other tagged images at {settings.keep_images}",
             "selection": {
                 "tagStatus": "any",
                 "countType": "imageCountMoreThan",
