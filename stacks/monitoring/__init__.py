@@ -2,13 +2,20 @@
 
 It reads the service stack's outputs as parameters; the service stack never reads this one
 (its deployment alarms live with it), so there is no cycle.
+
+A failed (rolled-back) ECS deployment is announced on the alarm topic through an EventBridge
+rule here, not through alarm actions on the service stack's deployment alarms: those would need
+this stack's topic ARN in the service stack, i.e. a cycle (monitoring reads the service's
+outputs) or a third stack for the topic. ECS's own "deployment failed" event is also the better
+signal: it fires for every rollback (deployment alarm or circuit breaker), once per deployment,
+whether the deploy came from the pipeline or from a person, and it names the reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Parameter, Ref, Template, budgets, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, budgets, events, logs
 
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.template import add_output, new_template
@@ -29,8 +36,39 @@ PARAMETERS = (
     "BlueTargetGroupFullName",
     "GreenTargetGroupFullName",
 )
-# Who publishes to the alarm topic: CloudWatch alarms and AWS Budgets.
+# Who publishes to the alarm topic: CloudWatch alarms and AWS Budgets (any source in this
+# account), and EventBridge (only through the deployment-failed rule).
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+EVENTS = "events.amazonaws.com"
+DEPLOYMENT_FAILED_RULE = "DeploymentFailedRule"
+
+
+def _deployment_failed(template: Template, topic: Any) -> events.Rule:
+    """ECS reports SERVICE_DEPLOYMENT_FAILED when a deployment fails and rolls back: tell people.
+
+    The whole event goes to the topic (its ``detail.reason`` says which alarm or the circuit
+    breaker); no input transformer, so a reason with quotes cannot break the message.
+    """
+    service_arn = Sub(
+        "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:service/${C}/${S}",
+        C=Ref("ClusterName"),
+        S=Ref("ServiceName"),
+    )
+    return template.add_resource(
+        events.Rule(
+            DEPLOYMENT_FAILED_RULE,
+            Description=Sub("${AWS::StackName}: ECS deployment failed and rolled back"),
+            State="ENABLED",
+            EventPattern={
+                "source": ["aws.ecs"],
+                "detail-type": ["ECS Deployment State Change"],
+                "resources": [service_arn],
+                "detail": {"eventName": ["SERVICE_DEPLOYMENT_FAILED"]},
+            },
+            # SNS has a resource policy (the topic's): no role here (EventBridge's advice).
+            Targets=[events.Target(Id="AlarmTopic", Arn=Ref(topic))],
+        )
+    )
 
 
 def _error_logs(template: Template, settings: Settings, namespace: str, topic: Any) -> None:
@@ -109,7 +147,14 @@ def build(settings: Settings) -> Template:
             Parameter(name, Type="String", Description=f"service stack output {name}")
         )
     namespace = f"flask-fargate/{settings.environment}"
-    topic = encrypted_topic(template, "AlarmTopic", PUBLISHERS, email=settings.alarm_email)
+    topic = encrypted_topic(
+        template,
+        "AlarmTopic",
+        PUBLISHERS,
+        email=settings.alarm_email,
+        sources={EVENTS: GetAtt(DEPLOYMENT_FAILED_RULE, "Arn")},
+    )
+    _deployment_failed(template, topic)
     golden_signals(template, settings, topic)
     burn_rate(template, settings, topic)
     _error_logs(template, settings, namespace, topic)
