@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from types import TracebackType
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -16,6 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from app.observability.request_id import ENVIRON_KEY, new_request_id
 
 JSON = "application/json"
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 logger = logging.getLogger(__name__)
 
 
@@ -52,16 +54,18 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _internal_error(error: InternalServerError) -> Response:
-    request_id = current_request_id()
-    original = error.original_exception
-    # The stack trace goes to the log, correlated by request id, and never to the client.
+    # Flask has already logged the exception (see log_exception); the client only gets the id.
+    message = "The server encountered an internal error."
+    return Response(error_body(500, current_request_id(), message), 500, content_type=JSON)
+
+
+def log_exception(exc_info: ExcInfo) -> None:
+    """Log an unhandled exception with its stack trace and the request id (never to the client)."""
     logger.error(
         "unhandled exception",
-        exc_info=(type(original), original, original.__traceback__) if original else None,
-        extra={"request_id": request_id, "path": request.path},
+        exc_info=exc_info,
+        extra={"request_id": current_request_id(), "method": request.method, "path": request.path},
     )
-    message = "The server encountered an internal error."
-    return Response(error_body(500, request_id, message), 500, content_type=JSON)
 
 
 def register_error_handlers(app: Flask) -> None:

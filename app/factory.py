@@ -7,12 +7,20 @@ import logging
 from flask import Flask
 
 from app.config import AppConfig
-from app.errors import register_error_handlers
+from app.errors import ExcInfo, log_exception, register_error_handlers
 from app.lifecycle.drain import DrainState
 from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.middleware import ServiceMiddleware
 from app.routes import register_routes
+
+
+class ServiceFlask(Flask):
+    """Flask, with unhandled exceptions logged as one JSON line carrying the request id."""
+
+    def log_exception(self, exc_info: ExcInfo) -> None:
+        """Replace Flask's plain message with one the logs can be searched by request id for."""
+        log_exception(exc_info)
 
 
 def create_app(config: AppConfig) -> Flask:
@@ -21,7 +29,7 @@ def create_app(config: AppConfig) -> Flask:
     The app knows nothing of gunicorn or AWS; draining is observed through ``config.drain_flag``.
     """
     formatter = configure_logging(config.log_level, config.app_version)
-    app = Flask("app")
+    app = ServiceFlask("app")
     app.config.update(
         # Errors are rendered as JSON by our handlers, never re-raised to the server.
         PROPAGATE_EXCEPTIONS=False,

@@ -95,4 +95,3 @@ class Metrics:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
         return generate_latest(registry)
-

@@ -1,0 +1,95 @@
+"""The JSON formatter, the batched access log and the timestamp clock."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+
+import pytest
+
+from app.observability.logging import (
+    CLOCK,
+    AccessLog,
+    JsonLineFormatter,
+    LineHandler,
+    gunicorn_logconfig,
+)
+
+
+def _record(msg: str, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("app.test", logging.WARNING, __file__, 1, msg, None, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_formatter_writes_the_service_fields_and_extras() -> None:
+    formatter = JsonLineFormatter(static_fields={"version": "9.9.9"})
+    line = json.loads(formatter.format(_record("hello %s", request_id="r1")))
+    assert list(line)[:5] == ["timestamp", "level", "logger", "message", "version"]
+    assert (line["level"], line["logger"], line["message"]) == ("WARNING", "app.test", "hello %s")
+    assert line["request_id"] == "r1"
+
+
+def test_clock_is_iso_utc_with_milliseconds() -> None:
+    stamp = CLOCK.iso(1_780_000_000.5)
+    assert stamp == "2026-05-28T20:26:40.500Z"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", CLOCK.iso(time.time()))
+
+
+def _read_lines(read_fd: int) -> list[dict[str, object]]:
+    data = os.read(read_fd, 1 << 20).decode()
+    return [json.loads(line) for line in data.splitlines()]
+
+
+def test_access_log_batches_whole_lines_and_flushes() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        log = AccessLog(JsonLineFormatter({"version": "v"}), fd=write_fd, flush_interval=60)
+        for i in range(50):
+            log.write(f"id{i}", "GET", "/", "/", 200, 0.5, "127.0.0.1")
+        log.flush()
+        lines = _read_lines(read_fd)
+        assert [line["request_id"] for line in lines] == [f"id{i}" for i in range(50)]
+        assert lines[0]["version"] == "v"
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_access_log_flusher_thread_writes_without_an_explicit_flush() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        log = AccessLog(JsonLineFormatter(), fd=write_fd, flush_interval=0.01)
+        log.write("late", "GET", "/", "/", 200, 0.5, "127.0.0.1")
+        assert [line["request_id"] for line in _read_lines(read_fd)] == ["late"]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_access_log_unbuffered_mode_writes_at_once() -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        log = AccessLog(JsonLineFormatter(), fd=write_fd, flush_interval=0)
+        log.write("now", "GET", "/", "/", 200, 0.5, "127.0.0.1")
+        assert [line["request_id"] for line in _read_lines(read_fd)] == ["now"]
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_line_handler_writes_one_json_line(capfd: pytest.CaptureFixture[str]) -> None:
+    handler = LineHandler()
+    handler.setFormatter(JsonLineFormatter())
+    handler.handle(_record("to stdout"))
+    assert json.loads(capfd.readouterr().out)["message"] == "to stdout"
+
+
+def test_gunicorn_logconfig_silences_gunicorn_access_log() -> None:
+    config = gunicorn_logconfig("INFO", "1.0")
+    assert config["loggers"]["gunicorn.access"]["handlers"] == []
+    assert config["loggers"]["gunicorn.access"]["propagate"] is False
+    assert config["loggers"]["gunicorn.error"]["handlers"] == ["stdout"]
