@@ -229,6 +229,47 @@ def test_docker_build_has_no_format_flag(tmp_path: Path) -> None:
     assert argv[:3] == ["build", "--network", "none"]
 
 
+@pytest.mark.parametrize("name", ["podman", "buildah", "docker"])
+def test_cache_from_is_passed_once_per_image(tmp_path: Path, name: image.EngineName) -> None:
+    argv = engine(name).build_argv(
+        tmp_path,
+        tmp_path / "Dockerfile",
+        ["x:1"],
+        {},
+        iidfile=tmp_path / "iid",
+        cache_from=["repo/app:1.0.0", "repo/app:sha-abc"],
+    )
+    at = argv.index("--cache-from")
+    assert argv[at : at + 4] == [
+        "--cache-from",
+        "repo/app:1.0.0",
+        "--cache-from",
+        "repo/app:sha-abc",
+    ]
+
+
+def test_build_image_hands_cache_from_to_the_engine(tmp_path: Path) -> None:
+    seen: dict[str, object] = {}
+
+    class Recording(ContainerEngine):
+        def build(self, *args: object, **kwargs: object) -> str:
+            seen.update(kwargs)
+            return "sha256:" + "c" * 64
+
+        def image_size(self, ref: str) -> int:
+            return 1
+
+    (tmp_path / "uv.lock").write_text("")
+    runner = FakeRunner()
+    runner.on("uv", "export", stdout="")
+    image.build_image(
+        "svc", "1.0.0", "a" * 40,
+        engine=Recording("docker", "docker", {}, runner),
+        context=tmp_path, wheels_dir=tmp_path / "w", cache_from=("repo/svc:0.9.0",),
+    )  # fmt: skip
+    assert seen["cache_from"] == ("repo/svc:0.9.0",)
+
+
 def test_failed_build_is_one_line_naming_the_log(tmp_path: Path) -> None:
     runner = FakeRunner()
     runner.on("podman", "build", returncode=1, stderr="STEP 3/9: RUN x\nError: exit status 1\n")
@@ -377,6 +418,81 @@ def test_manifest_is_v2s2_with_the_image_id_as_config_and_sha256_of_its_bytes(
     assert [(layer["digest"], layer["size"]) for layer in manifest["layers"]] == [
         ("sha256:" + hashlib.sha256(data).hexdigest(), len(data)) for data in layers
     ]
+
+
+def _stored(manifest: dict[str, object], config: str, image_id: str) -> str:
+    return json.dumps({"Manifest": json.dumps(manifest), "Config": config, "FromImageID": image_id})
+
+
+def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
+    config = '{"architecture":"amd64"}'
+    config_id = hashlib.sha256(config.encode()).hexdigest()
+    stored = {
+        "schemaVersion": 2,
+        "mediaType": image.DOCKER_V2_MANIFEST,
+        "config": {
+            "mediaType": image.DOCKER_V2_CONFIG,
+            "size": len(config),
+            "digest": f"sha256:{config_id}",
+        },
+        "layers": [],
+    }
+    runner = FakeRunner()
+    runner.on("/usr/bin/buildah", "inspect", stdout=_stored(stored, config, config_id))
+    podman = ContainerEngine(
+        "podman", "podman", {"CONTAINERS_STORAGE_CONF": "s"}, runner, "/usr/bin/buildah"
+    )
+    media_type, body, digest = podman.manifest("svc:1")
+    assert runner.argvs() == [("/usr/bin/buildah", "inspect", "--type", "image", "svc:1")]
+    assert runner.calls[0].env == {"CONTAINERS_STORAGE_CONF": "s"}  # the same image store
+    assert (media_type, json.loads(body)) == (image.DOCKER_V2_MANIFEST, stored)
+    assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json"},  # e.g. the imported base
+        {"config": {"digest": "sha256:" + "0" * 64}},  # not this image's config
+    ],
+)
+def test_an_unfit_stored_manifest_falls_back_to_exporting(change: dict[str, object]) -> None:
+    config = "{}"
+    config_id = hashlib.sha256(config.encode()).hexdigest()
+    stored = {"mediaType": image.DOCKER_V2_MANIFEST, "config": {"digest": f"sha256:{config_id}"}}
+    runner = FakeRunner()
+    runner.on("buildah", "inspect", stdout=_stored({**stored, **change}, config, config_id))
+    runner.on("podman", "save", returncode=1, stderr="Error: exported nothing")
+    podman = ContainerEngine("podman", "podman", {}, runner, "buildah")
+    with pytest.raises(DeliveryError, match="save svc:1 failed"):
+        podman.manifest("svc:1")
+    assert [argv[:2] for argv in runner.argvs()] == [("buildah", "inspect"), ("podman", "save")]
+
+
+def test_podman_reads_manifests_through_buildah_when_it_is_installed(tmp_path: Path) -> None:
+    found = detect_engine(
+        "podman", runner=FakeRunner(), which=which_of("podman", "buildah"), state_dir=tmp_path
+    )
+    assert found.manifest_reader == "/usr/bin/buildah"
+    alone = detect_engine(
+        "podman", runner=FakeRunner(), which=which_of("podman"), state_dir=tmp_path
+    )
+    assert alone.manifest_reader is None
+
+
+@pytest.mark.parametrize(
+    ("name", "argv"),
+    [
+        ("podman", ("podman", "rm", "--force", "--time", "0", "c1")),
+        ("docker", ("docker", "rm", "--force", "c1")),
+    ],
+)
+def test_discard_kills_without_waiting_for_a_graceful_stop(
+    name: image.EngineName, argv: tuple[str, ...]
+) -> None:
+    runner = FakeRunner()
+    engine(name, runner).discard("c1")
+    assert runner.argvs() == [argv]
 
 
 # --- wheels -----------------------------------------------------------------------------------
