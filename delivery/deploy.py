@@ -13,13 +13,13 @@ image are all one-line errors up front.
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from delivery import credentials, ecs, environments, registry, scan, stacks, versioning
@@ -223,8 +223,7 @@ def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
 def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
     """Build the image from HEAD, tagged with its version and commit.
 
-    ``cache_from`` (layer cache from a registry image) is passed on only when the container
-    layer supports it; otherwise the build runs with the local cache and says so.
+    ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
     """
     from delivery.container import build_image  # noqa: PLC0415
 
@@ -232,13 +231,14 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
     version = versioning.build_version(root)
     sha = versioning.git_sha(root)
     progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
-    extra: dict[str, Any] = {}
-    if cache_from:
-        if "cache_from" in inspect.signature(build_image).parameters:
-            extra["cache_from"] = tuple(cache_from)
-        else:
-            progress("build: WARNING: --cache-from is not supported by delivery.container yet")
-    image = build_image(IMAGE_NAME, version, sha, engine=plan.engine, context=root, **extra)
+    image = build_image(
+        IMAGE_NAME,
+        version,
+        sha,
+        engine=plan.engine,
+        context=root,
+        cache_from=tuple(cache_from),
+    )
     progress(f"build: {image.image_id[:19]} in {image.seconds:.1f} s")
     return Built(ref=image.tags[0], version=version, sha=sha)
 
@@ -371,13 +371,45 @@ def validate(
     return plan
 
 
-def push(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> Published:
-    """Registry -> build -> scan -> publish (the first half of a deploy)."""
+def registry_for_push(env: Environment) -> Registry:
+    """The env's registry for ``push``: read only, never launched.
+
+    ``push`` runs in CodeBuild under a build role without CloudFormation rights; launching the
+    registry stack is ``deploy``'s job, once per environment.
+    """
+    name = env.stack_name(REGISTRY_STACK, env.registry_group)
+    if stacks.state(name).status == "NOT_CREATED":
+        raise DeliveryError(
+            f"registry stack {name} not found: run `invoke deploy --env {env.name}` once first"
+        )
+    return existing_registry(env)
+
+
+def push(
+    plan: Plan,
+    steps: Steps | None = None,
+    progress: Progress = _quiet,
+    repo: Registry | None = None,
+) -> Published:
+    """Build -> scan -> publish into ``repo`` (default: the env's existing registry, read only)."""
     steps = steps or Steps()
-    repo = ensure_registry(plan, progress)
+    repo = repo or registry_for_push(plan.env)
     built = steps.build_image(plan, progress)
     steps.scan_image(plan, built, progress)
     return steps.publish_image(plan, repo, built, progress)
+
+
+def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tuple[Registry, Built]:
+    """Launch the registry stack while the image builds: neither needs the other.
+
+    The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
+    together they take as long as the longer of the two. Leaving the ``with`` block always waits
+    for the build, so a failed launch never leaves a build running behind the command.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
+        building = pool.submit(steps.build_image, plan, progress)
+        repo = ensure_registry(plan, progress)
+        return repo, building.result()
 
 
 def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> Result:
@@ -388,7 +420,9 @@ def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> 
         image = plan.existing
         progress(f"promote: {image.registry.name}@{image.digest} ({image.version})")
     else:
-        image = push(plan, steps, progress)
+        repo, built = _build_beside_registry(plan, steps, progress)
+        steps.scan_image(plan, built, progress)
+        image = steps.publish_image(plan, repo, built, progress)
     outputs = launch_env(plan, image, progress)
     steps.after_launch(plan, outputs, progress)
     return Result(

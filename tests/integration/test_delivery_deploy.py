@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +194,54 @@ def test_bad_settings_fail_before_any_change(project: Path) -> None:
         deploy.deploy("local", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
     assert "\n" not in str(info.value)
     assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+
+def test_push_reads_the_registry_and_never_launches_it(project: Path) -> None:
+    """push runs under CodeBuild's build role, which has no CloudFormation rights."""
+    steps = fake_steps("3.0.0")
+    plan = deploy.validate("dev", skip_scan=True, root=project, steps=steps)
+    with pytest.raises(DeliveryError) as info:
+        deploy.push(plan, steps)
+    assert str(info.value) == (
+        "registry stack flask-fargate-shared-registry not found: "
+        "run `invoke deploy --env dev` once first"
+    )
+    assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
+
+    stacks.launch("shared/registry.yaml", root=project, poll=stacks.EMULATOR_POLL_S)
+    cfn = boto3.client("cloudformation")
+    before = cfn.describe_stack_events(StackName="flask-fargate-shared-registry")["StackEvents"]
+    pushed = deploy.push(plan, steps)
+    assert pushed.version == "3.0.0"
+    assert pushed.registry.name == "flask-fargate"
+    after = cfn.describe_stack_events(StackName="flask-fargate-shared-registry")["StackEvents"]
+    assert after == before  # read, not launched
+    assert registry.find_version("flask-fargate", "3.0.0") == pushed.digest
+
+
+def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> None:
+    """The build runs beside the registry launch; a failed launch never leaves it running."""
+    finished: list[str] = []
+
+    def slow_build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
+        time.sleep(0.5)
+        finished.append("built")
+        return deploy.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=SHA)
+
+    (project / "templates" / "registry.json").write_text(
+        json.dumps(
+            {
+                "Resources": {
+                    "Service": {
+                        "Type": "AWS::ECS::Service",
+                        "Properties": {"Cluster": "nope", "TaskDefinition": "nope:1"},
+                    }
+                }
+            }
+        )
+    )
+    steps = fake_steps("1.0.0")
+    steps.build_image = slow_build
+    with pytest.raises(DeliveryError, match=r"launch local/registry\.yaml failed"):
+        deploy.deploy("local", skip_scan=True, root=project, steps=steps)
+    assert finished == ["built"]
