@@ -6,11 +6,13 @@ here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from invoke.tasks import task
 
 from delivery import deploy as delivery_deploy
 from delivery import destroy as delivery_destroy
-from delivery import environments, preview, versioning
+from delivery import environments, local, preview, versioning
 from delivery import rollback as delivery_rollback
 from delivery import scan as scanner
 from delivery import status as delivery_status
@@ -36,6 +38,11 @@ ENGINE_HELP = (
     "container engine: docker, podman or buildah (default: $CONTAINER_ENGINE, else detected)"
 )
 THRESHOLD_HELP = "lowest severity that fails the scan: LOW, MEDIUM, HIGH or CRITICAL (default HIGH)"
+KEEP_HELP = (
+    "emulator envs: leave the emulator and the local service running (recorded in "
+    ".local/emulator.json) for status/rollback/diff and the AWS CLI; `invoke stop --env local` "
+    "stops them"
+)
 
 
 def one_line_errors(body: F) -> F:
@@ -147,10 +154,11 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
     output: str | None = None,
 ) -> None:
     """Build, scan and push the image to the environment's registry (no deploy)."""
-    plan = delivery_deploy.validate(
-        env, build=True, skip_scan=skip_scan, threshold=threshold, engine=engine, root=ROOT
-    )
-    image = delivery_deploy.push(plan, progress=say)
+    with _emulator_if_needed(env):
+        plan = delivery_deploy.validate(
+            env, build=True, skip_scan=skip_scan, threshold=threshold, engine=engine, root=ROOT
+        )
+        image = delivery_deploy.push(plan, progress=say)
     if output:
         reference = {
             "uri": image.image_uri,
@@ -170,6 +178,10 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
         "engine": ENGINE_HELP,
         "threshold": THRESHOLD_HELP,
         "timeout": "minutes to wait for ECS to run the new version (default 30)",
+        "keep": KEEP_HELP,
+        "emulator_port": "emulator envs: the emulator's port on 127.0.0.1 (default: a free one)",
+        "serve": "emulator envs: run the service as a container, a gunicorn process, or auto",
+        "ready_timeout": "emulator envs: seconds the local service has to become ready (30)",
     }
 )
 @one_line_errors
@@ -181,28 +193,88 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     engine: str | None = None,
     threshold: str = "HIGH",
     timeout: int = 30,
+    keep: bool = False,
+    emulator_port: int = 0,
+    serve: str = "auto",
+    ready_timeout: float = local.READY_TIMEOUT_S,
 ) -> None:
-    """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS."""
-    result = delivery_deploy.deploy(
-        env,
-        image,
-        skip_scan=skip_scan,
-        threshold=threshold,
+    """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS.
+
+    On an emulator env (local) it also runs the emulator and, after the launch, the service on
+    this machine; both stop at the end unless --keep.
+    """
+    started = time.monotonic()
+    target = environments.load(env, ROOT)
+    if not target.emulator:
+        if keep or emulator_port or serve != "auto":
+            raise DeliveryError(
+                f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
+            )
+        result = delivery_deploy.deploy(
+            env,
+            image,
+            skip_scan=skip_scan,
+            threshold=threshold,
+            engine=engine,
+            root=ROOT,
+            progress=say,
+            timeout_s=timeout * 60,
+        )
+        say(f"deployed {result.version} to {result.env}: {result.image_uri}")
+        if result.service_url:
+            say(f"service: {result.service_url}")
+        say(f"took {time.monotonic() - started:.1f} s")
+        return
+    with local.session(
+        target,
+        keep=keep,
+        port=emulator_port,
+        serve=serve,
         engine=engine,
-        root=ROOT,
+        ready_timeout_s=ready_timeout,
         progress=say,
-        timeout_s=timeout * 60,
-    )
+    ) as session:
+        result = delivery_deploy.deploy(
+            env,
+            image,
+            skip_scan=skip_scan,
+            threshold=threshold,
+            engine=engine,
+            root=ROOT,
+            steps=session.steps(),
+            progress=say,
+        )
+        live = session.service
     say(f"deployed {result.version} to {result.env}: {result.image_uri}")
-    if result.service_url:
-        say(f"service: {result.service_url}")
+    if skip_scan and image is None:
+        say(f"WARNING: {result.version} was NOT scanned for vulnerabilities (--skip-scan)")
+    if live is not None:
+        say(f"service: {live.url} version {live.version}")
+    if session.kept:
+        say(f"emulator: kept at {session.endpoint}; stop both with `invoke stop --env {env}`")
+    else:
+        say("emulator and local service stopped (pass --keep to leave them running)")
+    say(f"took {time.monotonic() - started:.1f} s")
+
+
+@contextlib.contextmanager
+def _emulator_if_needed(env: str | None) -> Iterator[local.Session | None]:
+    """On an emulator env, point AWS at the running emulator (never start one); else nothing."""
+    target = environments.load(env, ROOT)
+    if not target.emulator:
+        yield None
+        return
+    with local.session(target, start=False) as session:
+        yield session
 
 
 @task(help={"env": ENV_HELP, "image": "preview with this version/digest (default: the live one)"})
 @one_line_errors
 def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
     """Preview what a deploy would change in the environment's stacks (change sets)."""
-    for change in preview.diff(env, image, root=ROOT):
+    with _emulator_if_needed(env):
+        changes = preview.diff(env, image, root=ROOT)
+    for change in changes:
         say(str(change))
 
 
@@ -210,24 +282,50 @@ def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
 @one_line_errors
 def status(c: Context, env: str | None = None) -> None:
     """Show the environment's stacks, live version, ECS deployments and registry versions."""
-    for line in delivery_status.status(env, ROOT).lines():
+    with _emulator_if_needed(env) as session:
+        lines = delivery_status.status(env, ROOT).lines()
+        if session is not None:
+            lines += local.status_lines(session)
+    for line in lines:
         say(line)
 
 
 @task(help={"env": ENV_HELP, "to": "the earlier version to put back (a tag in the registry)"})
 @one_line_errors
 def rollback(c: Context, env: str | None = None, to: str | None = None) -> None:
-    """Redeploy a named earlier version through the same stack update as a deploy."""
-    result = delivery_rollback.rollback(env, to, root=ROOT, progress=say)
+    """Redeploy a named earlier version through the same stack update as a deploy.
+
+    On an emulator env, the kept local service is restarted on the rolled-back image.
+    """
+    delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
+    with _emulator_if_needed(env) as session:
+        steps = session.steps() if session is not None else None
+        result = delivery_rollback.rollback(env, to, root=ROOT, steps=steps, progress=say)
+        live = session.service if session is not None else None
     say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
+    if live is not None:
+        say(f"service: {live.url} version {live.version}")
 
 
 @task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})
 @one_line_errors
 def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
     """Delete the environment's stacks (retained resources such as images stay)."""
-    for name, state in delivery_destroy.destroy(env, force=force, root=ROOT, progress=say).items():
+    with _emulator_if_needed(env):
+        states = delivery_destroy.destroy(env, force=force, root=ROOT, progress=say)
+    for name, state in states.items():
         say(f"{name}: {state}")
+
+
+@task(help={"env": "emulator environment whose kept emulator and service to stop (local)"})
+@one_line_errors
+def stop(c: Context, env: str = "local") -> None:
+    """Stop the emulator and the local service that `deploy --keep` left running."""
+    target = environments.load(env, ROOT)
+    if not target.emulator:
+        raise DeliveryError(f"'{env}' is not an emulator environment: nothing runs locally")
+    if not local.stop(target, progress=say):
+        say(f"nothing to stop: no kept emulator recorded for '{env}'")
 
 
 @task(help={"out": "output folder (default build/templates)"})

@@ -66,6 +66,8 @@ class Emulator:
     region: str = DEFAULT_REGION
     start_timeout_s: float = START_TIMEOUT_S
     command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "moto.server"])
+    # In a session of its own: a kept emulator outlives the command and its terminal's signals.
+    detach: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
@@ -79,12 +81,21 @@ class Emulator:
         """Where the server's own output goes (moto logs unsupported resource types there)."""
         return Path(self._log.name) if self._log else None
 
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def env(self) -> dict[str, str]:
         """AWS environment variables pointing at this emulator."""
         return aws_env(self.endpoint, self.region)
 
-    def start(self) -> Emulator:
-        """Start the server and wait until it answers; a one-line DeliveryError otherwise."""
+    def start(self, wait: bool = True) -> Emulator:
+        """Start the server and wait until it answers; a one-line DeliveryError otherwise.
+
+        ``wait=False`` returns as soon as the process exists (the port is already fixed), so the
+        caller can do other work while moto imports; ``wait_until_ready`` then waits.
+        """
         if self.port and port_in_use(self.port):
             raise DeliveryError(
                 f"emulator port {self.port} on {HOST} is already in use: stop what listens there "
@@ -100,14 +111,17 @@ class Emulator:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=self.detach,
             )
         except OSError as exc:
             self.stop()
             raise DeliveryError(f"emulator failed to start: {exc.strerror or exc}") from None
-        self._wait_until_ready()
+        if wait:
+            self.wait_until_ready()
         return self
 
-    def _wait_until_ready(self) -> None:
+    def wait_until_ready(self) -> None:
+        """Wait until the started server answers; on failure stop it and raise one line."""
         deadline = time.monotonic() + self.start_timeout_s
         process = self._process
         if process is None:

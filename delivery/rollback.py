@@ -12,6 +12,17 @@ from delivery import deploy, environments
 from delivery.errors import DeliveryError
 
 
+def target_version(env: str | None, to: str | None, root: Path = environments.PROJECT_ROOT) -> str:
+    """The version ``--to`` names; one line for an unknown env or a missing/malformed ``--to``."""
+    environments.load(env, root)  # an unknown env is reported before a missing --to
+    if not to or not to.strip():
+        raise DeliveryError("rollback needs the version to go back to: pass --to VERSION")
+    ref = deploy.parse_image(to)
+    if ref.version is None:
+        raise DeliveryError(f"--to takes a version like 1.2.3, not '{to}'")
+    return ref.version
+
+
 def rollback(
     env: str | None,
     to: str | None,
@@ -21,11 +32,6 @@ def rollback(
     progress: deploy.Progress = deploy._quiet,
 ) -> deploy.Result:
     """Redeploy version ``to`` (a tag in the env's registry) to ``env``."""
-    environments.load(env, root)  # an unknown env is reported before a missing --to
-    if not to or not to.strip():
-        raise DeliveryError("rollback needs the version to go back to: pass --to VERSION")
-    ref = deploy.parse_image(to)
-    if ref.version is None:
-        raise DeliveryError(f"--to takes a version like 1.2.3, not '{to}'")
-    plan = deploy.validate(env, image=ref.version, root=root, steps=steps)
+    version = target_version(env, to, root)
+    plan = deploy.validate(env, image=version, root=root, steps=steps)
     return deploy.run(plan, steps, progress)

@@ -112,9 +112,21 @@ BAD_INPUT = [
     ),
     (
         "emulator env without emulator",
-        ["deploy", "--env", "local", "--image", "1.2.3"],
+        ["status", "--env", "local"],
         {"AWS_ENDPOINT_URL": None},
-        "environment 'local' runs on the local emulator but AWS_ENDPOINT_URL is unset",
+        "no local emulator running: run `invoke deploy --env local --keep` first",
+    ),
+    (
+        "emulator env pointed at a real endpoint",
+        ["deploy", "--env", "local", "--image", "1.2.3"],
+        {"AWS_ENDPOINT_URL": "https://cloudformation.eu-north-1.amazonaws.com"},
+        "environment 'local' runs on the local emulator but AWS_ENDPOINT_URL is https://",
+    ),
+    (
+        "keep on a real environment",
+        ["deploy", "--env", "dev", "--image", "1.2.3", "--keep"],
+        {},
+        "--keep, --emulator-port and --serve are for emulator environments, not 'dev'",
     ),
     (
         "prod destroy without force",
