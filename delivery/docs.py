@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from delivery import sceptre_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -297,31 +297,23 @@ class _Edge:
     label: str = ""
 
 
-class _ConfigLoader(yaml.SafeLoader):
-    """Reads Sceptre config: ``!tag value`` becomes ``("!tag", value)``, never an error."""
-
-
-def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> tuple[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        return (f"!{suffix}", loader.construct_scalar(node))
-    if isinstance(node, yaml.SequenceNode):
-        return (f"!{suffix}", loader.construct_sequence(node))
-    return (f"!{suffix}", None)
-
-
-_ConfigLoader.add_multi_constructor("!", _tagged)
 _JINJA_VAR = re.compile(r"\{\{\s*var\.([A-Za-z0-9_]+)\s*\}\}")
+
+
+def _jinja_var(expression: str) -> str:
+    """``{{ var.image_uri }}`` -> ``__var__image_uri`` (other Jinja is kept as written)."""
+    match = _JINJA_VAR.fullmatch(expression)
+    return f"__var__{match.group(1)}" if match else expression
 
 
 def stack_inputs(config_file: Path) -> dict[str, StackInput]:
     """The ``parameters`` of one Sceptre stack config, by parameter name."""
-    text = _JINJA_VAR.sub(lambda m: f"__var__{m.group(1)}", config_file.read_text("utf-8"))
-    data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    data = sceptre_yaml.read(config_file, lambda m: _jinja_var(m.group(0)))
     inputs: dict[str, StackInput] = {}
     parameters = data.get("parameters", {}) if isinstance(data, dict) else {}
     for name, value in (parameters or {}).items():
-        if isinstance(value, tuple) and value[0] == "!stack_output":
-            inputs[name] = StackInput("stack_output", str(value[1]))
+        if isinstance(value, sceptre_yaml.Tagged) and value.tag == "!stack_output":
+            inputs[name] = StackInput("stack_output", str(value.value))
         elif isinstance(value, str) and value.startswith("__var__"):
             inputs[name] = StackInput("var", value.removeprefix("__var__"))
         else:

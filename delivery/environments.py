@@ -20,29 +20,13 @@ from typing import Any
 
 import yaml
 
+from delivery import sceptre_yaml
 from delivery.errors import DeliveryError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = "shared"
 DEFAULT_REGION = "eu-north-1"
 DEFAULT_PROJECT_CODE = "flask-fargate"
-
-
-class _TolerantLoader(yaml.SafeLoader):
-    """SafeLoader that accepts Sceptre's resolver tags (``!stack_output`` ...) as plain values."""
-
-
-def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node)
-    return None  # pragma: no cover - PyYAML has only the three node kinds
-
-
-_TolerantLoader.add_multi_constructor("!", _any_tag)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -53,11 +37,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """
     if not path.is_file():
         return {}
-    lines = [
-        line for line in path.read_text().splitlines() if "{{" not in line and "{%" not in line
-    ]
     try:
-        data = yaml.load("\n".join(lines), Loader=_TolerantLoader)  # noqa: S506 - SafeLoader subclass
+        data = sceptre_yaml.read(path, jinja="")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

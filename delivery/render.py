@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import re
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -21,39 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from delivery import sceptre_yaml
+from delivery.sceptre_yaml import Tagged
 from stacks.common.errors import SettingsError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 EXIT_SETTINGS = 2
-_JINJA = re.compile(r"{{.*?}}|{%.*?%}")
 
 
-@dataclass(frozen=True)
-class Unresolved:
-    """A Sceptre resolver or hook (``!stack_output x``) left unresolved: no AWS call here."""
-
-    tag: str
-    value: Any
-
-
-class _Loader(yaml.SafeLoader):
-    """A safe loader that turns any ``!tag`` into ``Unresolved`` instead of failing."""
-
-
-def _unresolved(loader: _Loader, suffix: str, node: yaml.Node) -> Unresolved:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node)
-    else:
-        value = loader.construct_mapping(node)  # type: ignore[arg-type]
-    return Unresolved(f"!{suffix}", value)
-
-
-_Loader.add_multi_constructor("!", _unresolved)
+# A Sceptre resolver or hook left unresolved: no AWS call here.
+Unresolved = Tagged
 
 
 @dataclass(frozen=True)
@@ -84,8 +60,7 @@ def _find_unresolved(value: Any) -> Unresolved | None:
 
 def read_stack_config(path: Path, environment: str) -> StackConfig:
     """Parse one stack config file; SettingsError if its user data is not plain values."""
-    text = _JINJA.sub("jinja-placeholder", path.read_text(encoding="utf-8"))
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    data = sceptre_yaml.read(path)
     if not isinstance(data, dict):
         raise SettingsError(f"{environment}/{path.name}: not a mapping")
     template = data.get("template") or {}
