@@ -106,7 +106,13 @@ def _container(
         User=RUN_AS,
         ReadonlyRootFilesystem=True,
         # The only writable path: gunicorn's worker heartbeat files and Python temp files.
-        MountPoints=[ecs.MountPoint(SourceVolume="tmp", ContainerPath="/tmp", ReadOnly=False)],  # noqa: S108
+        MountPoints=[
+            ecs.MountPoint(
+                SourceVolume="tmp",
+                ContainerPath="/tmp",  # noqa: S108  # nosec B108 - the task's own scratch volume
+                ReadOnly=False,
+            )
+        ],
         LinuxParameters=ecs.LinuxParameters(
             InitProcessEnabled=True,
             Capabilities=ecs.KernelCapabilities(Drop=["ALL"]),
