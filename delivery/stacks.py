@@ -246,6 +246,17 @@ def _failed(stack_name: str, status: str) -> DeliveryError:
     return DeliveryError(f"stack {stack_name} failed ({shown}): {failure_reason(stack_name)}")
 
 
+def _unfinished(plan: Any) -> list[str]:
+    """Stacks of a plan left in progress or failed (the ones an aborted launch was on)."""
+    found = []
+    with contextlib.suppress(Exception):  # only an aid for the message: never mask the error
+        for stack in plan:
+            status = state(stack.external_name).status
+            if status.endswith(("_IN_PROGRESS", "_FAILED")) or "ROLLBACK" in status:
+                found.append(stack.external_name)
+    return found
+
+
 def launch(
     path: str,
     variables: Mapping[str, str] | None = None,
@@ -268,7 +279,17 @@ def launch(
         poll_interval(poll),
     ):
         plan = _plan(path, variables or {}, root, ignore_dependencies)
-        results = plan.launch()
+        try:
+            results = plan.launch()
+        except Exception as exc:
+            # An API error aborts Sceptre's launch (moto raises create errors synchronously):
+            # name the stack it left half-done, not just the config path.
+            unfinished = _unfinished(plan)
+            if not unfinished:
+                raise
+            raise DeliveryError(
+                f"launch {path} failed: stack {unfinished[0]}: {_one_line(exc)}"
+            ) from None
         statuses = {stack.external_name: str(status) for stack, status in results.items()}
     for stack, status in results.items():
         if str(status) != "complete":

@@ -83,7 +83,10 @@ def test_launch_failure_is_one_line(tmp_path: Path, aws: Emulator) -> None:
     )
     with pytest.raises(DeliveryError) as info:
         stacks.launch("local/registry.yaml", root=root, poll=0.01)
-    assert str(info.value).startswith("launch local/registry.yaml failed: ClusterNotFoundException")
+    assert str(info.value).startswith(
+        "launch local/registry.yaml failed: stack flask-fargate-local-registry: "
+        "ClusterNotFoundException"
+    )
 
 
 def test_missing_config_path_is_one_line(tmp_path: Path, aws: Emulator) -> None:
