@@ -1,0 +1,1 @@
+"""Fuzzing and hostile input against the real service under gunicorn."""
