@@ -225,6 +225,11 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             say(f"service: {result.service_url}")
         say(f"took {time.monotonic() - started:.1f} s")
         return
+    # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
+    if image is not None:
+        delivery_deploy.parse_image(image)
+    else:
+        scanner.check(threshold, skip=skip_scan)
     with local.session(
         target,
         keep=keep,
