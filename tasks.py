@@ -226,6 +226,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         say(f"took {time.monotonic() - started:.1f} s")
         return
     # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
+    local.check_serve(serve)
     if image is not None:
         delivery_deploy.parse_image(image)
     else:

@@ -492,6 +492,12 @@ def stop_emulator(record: Record) -> None:
 # --- the session ------------------------------------------------------------------------------
 
 
+def check_serve(mode: str) -> None:
+    """``--serve`` is one of SERVE_MODES; one line otherwise."""
+    if mode not in SERVE_MODES:
+        raise DeliveryError(f"unknown --serve '{mode}': choose one of {', '.join(SERVE_MODES)}")
+
+
 @dataclass
 class Session:
     """One command's use of an emulator environment (see the module docstring)."""
@@ -515,10 +521,7 @@ class Session:
 
     def open(self, start: bool = True) -> dict[str, str]:
         """Pick (or, with ``start``, start) the emulator; the AWS variables that point at it."""
-        if self.serve_mode not in SERVE_MODES:
-            raise DeliveryError(
-                f"unknown --serve '{self.serve_mode}': choose one of {', '.join(SERVE_MODES)}"
-            )
+        check_serve(self.serve_mode)
         ambient = os.environ.get("AWS_ENDPOINT_URL", "")
         if ambient:
             return self._use_ambient(ambient)
