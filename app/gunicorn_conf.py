@@ -37,7 +37,7 @@ def _metrics_dir(config: AppConfig) -> tuple[Path, bool]:
     if config.metrics_dir is not None:
         return config.metrics_dir, False
     # tmpfs when available: the mmap files are written on every request.
-    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()  # noqa: S108  # nosec B108 - tmpfs, private per-pid dir
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()  # noqa: S108 - tmpfs, private per-pid dir  # nosec B108
     return Path(base) / f"flask-fargate-{os.getpid()}", True
 
 
@@ -60,7 +60,7 @@ keepalive = _config.keepalive_seconds
 graceful_timeout = _config.graceful_timeout_seconds
 timeout = 30
 # The heartbeat file is touched constantly; keep it off the (possibly overlay) disk.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108  # nosec B108 - tmpfs heartbeat
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs heartbeat  # nosec B108
 proc_name = "flask-fargate"
 # The app writes one JSON access line per request; gunicorn's own would duplicate it (and cost).
 accesslog = None

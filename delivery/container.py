@@ -78,7 +78,7 @@ METADATA_LABELS = {
 
 INFO_TIMEOUT_S = 20.0
 # The one writable path in a running container (a tmpfs there), not this machine's /tmp.
-CONTAINER_TMP = "/tmp"  # noqa: S108
+CONTAINER_TMP = "/tmp"  # noqa: S108 - inside the container  # nosec B108
 BUILD_TIMEOUT_S = 1800.0
 COMMAND_TIMEOUT_S = 300.0
 

@@ -25,6 +25,8 @@ from delivery.errors import DeliveryError
 HOST = "127.0.0.1"
 DEFAULT_REGION = "eu-north-1"
 START_TIMEOUT_S = 20.0
+# What moto accepts as credentials; a placeholder that can never reach a real account.
+DUMMY_CREDENTIAL = "testing"
 
 
 def free_port(host: str = HOST) -> int:
@@ -48,9 +50,9 @@ def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
     """
     return {
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+        "AWS_SESSION_TOKEN": DUMMY_CREDENTIAL,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
         "AWS_CONFIG_FILE": os.devnull,
@@ -145,7 +147,7 @@ class Emulator:
     def is_up(self) -> bool:
         """Whether the server answers its own API."""
         try:
-            with urllib.request.urlopen(  # noqa: S310 - fixed loopback http URL
+            with urllib.request.urlopen(  # noqa: S310 - fixed loopback http URL  # nosec B310
                 f"{self.endpoint}/moto-api/data.json", timeout=1
             ) as response:
                 return int(response.status) == 200
@@ -156,7 +158,7 @@ class Emulator:
         """Wipe every resource the emulator holds."""
         url = f"{self.endpoint}/moto-api/reset"
         request = urllib.request.Request(url, method="POST")  # noqa: S310 - loopback http URL
-        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback  # nosec B310
             pass
 
     def _log_tail(self) -> str:

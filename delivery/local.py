@@ -414,7 +414,7 @@ def service_running(service: LocalService) -> bool:
 
 def _get(url: str) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback  # nosec B310
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b""

@@ -50,4 +50,4 @@ def read(path: Path, jinja: str | Callable[[re.Match[str]], str] = "jinja-placeh
     Raises ``yaml.YAMLError`` for malformed YAML: callers turn it into their own one-line error.
     """
     text = JINJA.sub(jinja, path.read_text(encoding="utf-8"))
-    return yaml.load(text, Loader=_Loader)  # noqa: S506  # nosec B506 - a SafeLoader subclass
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass  # nosec B506

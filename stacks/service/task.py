@@ -109,7 +109,7 @@ def _container(
         MountPoints=[
             ecs.MountPoint(
                 SourceVolume="tmp",
-                ContainerPath="/tmp",  # noqa: S108  # nosec B108 - the task's own scratch volume
+                ContainerPath="/tmp",  # noqa: S108 - the task's own scratch volume  # nosec B108
                 ReadOnly=False,
             )
         ],
