@@ -57,6 +57,13 @@ threads = _config.threads
 # measured to grab nearly all keep-alive connections of a load balancer.
 reuse_port = True
 keepalive = _config.keepalive_seconds
+# At least the ALB's limits (request line and one header 16 KB, all headers 64 KB): below them a
+# well-formed request the ALB forwards would get gunicorn's own HTML 414/431, not the JSON
+# contract. 0 is gunicorn's only value past 8190 for the request line; the ALB caps it at 16 KB,
+# and only the ALB's security group reaches the tasks.
+limit_request_line = 0
+limit_request_field_size = 16384
+limit_request_fields = 1000
 graceful_timeout = _config.graceful_timeout_seconds
 timeout = 30
 # The heartbeat file is touched constantly; keep it off the (possibly overlay) disk.
