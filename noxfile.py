@@ -21,6 +21,12 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "tests",
+    "cfn_lint",
+    "security",
+    "fuzz",
+    "drain",
+    "container",
+    "integration",
 ]
 
 PYTHON = "3.11"
@@ -67,7 +73,7 @@ def tests(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-m",
-        "not container",
+        "not container and not fuzz",
         "--cov=app",
         "--cov=stacks",
         "--cov=delivery",
@@ -104,7 +110,7 @@ def cfn_lint(session: nox.Session) -> None:
 def container(session: nox.Session) -> None:
     """Build the real Dockerfile offline and run the image read-only, non-root, caps dropped."""
     install(session, "dev", "stacks", "deploy")
-    session.run("pytest", "-m", "container", *pytest_args(session, "container"))
+    session.run("pytest", "tests/e2e/test_image.py", *pytest_args(session, "container"))
 
 
 @nox.session(python=PYTHON)
@@ -166,3 +172,39 @@ def release(session: nox.Session) -> None:
     # invoke imports delivery.deploy, which needs boto3: hence the deploy group.
     install(session, "dev", "release", "deploy")
     session.run("invoke", "release", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """The main job on the local emulator through the CLI: deploy, a second version, status,
+    rollback, status, stop (real image build, moto server, container).
+
+    The local flow's failure cases run in `tests` (tests/integration/test_local_*.py).
+    """
+    install(session, "dev", "stacks", "deploy", "release")  # release: commitizen for versions
+    session.run(
+        "pytest",
+        "tests/e2e/test_local_deploy.py",
+        *pytest_args(session, "integration"),
+    )
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """schemathesis over the live OpenAPI document (1000+ cases) and hostile input."""
+    install(session, "dev", "fuzz")
+    session.run("pytest", "-m", "fuzz", "tests/fuzz", *pytest_args(session, "fuzz"))
+
+
+@nox.session(python=PYTHON)
+def drain(session: nox.Session) -> None:
+    """SIGTERM drain cycles under keep-alive load: 0 failed requests, exit in time."""
+    install(session, "dev")
+    session.run("python", "-m", "bench.load", "drain", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """60 s at saturation (wrk): 0 errors, RSS growth < 5 %, no worker restart. Not in the gate."""
+    install(session, "dev")
+    session.run("python", "-m", "bench.load", "soak", *session.posargs)

@@ -26,7 +26,7 @@ from tests.integration.conftest import Server
 MAX_EXAMPLES = 200
 MIN_CASES = 1000
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
