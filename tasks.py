@@ -10,7 +10,6 @@ import contextlib
 import functools
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -338,6 +337,31 @@ def stop(c: Context, env: str = "local") -> None:
 @one_line_errors
 def render(c: Context, out: str = "build/templates") -> None:
     """Render every stack of every environment to <out>/<env>/<stack>.json."""
-    result = c.run(f"{sys.executable} -m delivery.render --out {out}", warn=True, pty=False)
-    if result is None or not result.ok:
-        raise DeliveryError("rendering the templates failed (see above)")
+    from delivery import render as renderer  # noqa: PLC0415 - only this task needs troposphere
+    from stacks.common.errors import SettingsError  # noqa: PLC0415
+
+    started = time.perf_counter()
+    try:
+        written = renderer.render(ROOT / out, config_dir=ROOT / "config")
+    except SettingsError as exc:
+        raise DeliveryError(str(exc)) from None
+    say(f"rendered {len(written)} templates to {out} in {time.perf_counter() - started:.2f} s")
+
+
+@task(help={"check": "only report stale generated docs (exit 1); write nothing"})
+@one_line_errors
+def docs(c: Context, check: bool = False) -> None:
+    """Regenerate docs/API.md and the architecture diagram (docs/architecture.dot and .svg)."""
+    from delivery import docs as generated  # noqa: PLC0415 - needs the stacks group and app
+
+    if check:
+        if stale := generated.stale(ROOT):
+            raise DeliveryError(f"stale: {', '.join(stale)} (regenerate with: invoke docs)")
+        say("generated docs are current")
+        return
+    try:
+        written = generated.write_docs(ROOT)
+    except RuntimeError as exc:  # graphviz missing or failing
+        raise DeliveryError(str(exc)) from None
+    for path in written:
+        say(f"wrote {path.relative_to(ROOT)}")

@@ -39,7 +39,7 @@ DOCS = ROOT / "docs"
 API_MD = "API.md"
 ARCHITECTURE_DOT = "architecture.dot"
 ARCHITECTURE_SVG = "architecture.svg"
-REGENERATE = "uv run python -m delivery.docs"
+REGENERATE = "uv run invoke docs"
 # The diagram shows what production looks like: the account-level stacks and the prod env.
 # dev/local differ only in counts (AZs, NATs, endpoints, WAF), which the rendered templates
 # of those envs show exactly.

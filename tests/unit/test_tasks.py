@@ -18,7 +18,7 @@ from delivery.errors import DeliveryError
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
-    "destroy", "render", "stop",
+    "destroy", "render", "stop", "docs",
 }  # fmt: skip
 
 
