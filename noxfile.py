@@ -62,14 +62,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over all project code."""
-    install(session, "dev", "stacks", "deploy", "fuzz")
+    install(session, "dev", "stacks", "deploy", "fuzz", "release")
     session.run("mypy", *CODE)
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (real gunicorn and moto servers on 127.0.0.1), with coverage."""
-    install(session, "dev", "stacks", "deploy", "fuzz")
+    install(session, "dev", "stacks", "deploy", "fuzz", "release")
     session.run(
         "pytest",
         "-m",

@@ -41,6 +41,13 @@ def _tagged(loader: _Loader, suffix: str, node: yaml.Node) -> Tagged:
     return Tagged(f"!{suffix}", value)
 
 
+# Only YAML's own tags: Sceptre registers its resolvers on yaml.SafeLoader itself when its config
+# reader runs, and a subclass would otherwise inherit them (exact tags win over our catch-all).
+_Loader.yaml_constructors = {
+    tag: construct
+    for tag, construct in yaml.SafeLoader.yaml_constructors.items()
+    if tag is None or tag.startswith("tag:yaml.org,2002:")
+}
 _Loader.add_multi_constructor("!", _tagged)
 
 

@@ -141,7 +141,7 @@ def _sceptre_progress(progress: Progress) -> Iterator[None]:
         logger.propagate = saved_propagate
 
 
-def _fresh_connections() -> None:
+def fresh_connections() -> None:
     """Drop Sceptre's process-wide boto sessions so the current AWS environment applies."""
     from sceptre.connection_manager import ConnectionManager  # noqa: PLC0415
 
@@ -272,7 +272,7 @@ def launch(
     final status. A stack that fails raises a one-line DeliveryError with the failing stack and
     its first failure event's reason.
     """
-    _fresh_connections()
+    fresh_connections()
     with (
         _sceptre_errors("launch", path),
         _sceptre_progress(progress),
@@ -309,7 +309,7 @@ def delete(
 
     Resources with a Retain deletion policy (the registry's images, log groups) stay behind.
     """
-    _fresh_connections()
+    fresh_connections()
     with (
         _sceptre_errors("delete", path),
         _sceptre_progress(progress),
@@ -411,7 +411,7 @@ def diff(
     Stacks that do not exist yet are reported as "create" without a change set, because a
     change set on a new stack leaves an empty REVIEW_IN_PROGRESS stack behind.
     """
-    _fresh_connections()
+    fresh_connections()
     changes: list[Change] = []
     cfn = cloudformation()
     with _sceptre_errors("diff", path), _sceptre_progress(progress):

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from delivery import stacks
 from delivery.emulator import Emulator, environment
 
 
@@ -21,4 +22,7 @@ def aws(emulator_server: Emulator) -> Iterator[Emulator]:
     """A freshly reset emulator, with this process's AWS environment pointed at it."""
     emulator_server.reset()
     with environment(emulator_server.env()):
+        # Sceptre caches boto sessions process-wide: without this, a Sceptre call in this test
+        # would reuse a client bound to an emulator an earlier test started and stopped.
+        stacks.fresh_connections()
         yield emulator_server

@@ -115,7 +115,7 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
     )
     now = datetime(2026, 1, 1, tzinfo=UTC)
     monkeypatch.setattr(stacks, "_plan", lambda *args: FakePlan())
-    monkeypatch.setattr(stacks, "_fresh_connections", lambda: None)
+    monkeypatch.setattr(stacks, "fresh_connections", lambda: None)
     monkeypatch.setattr(stacks, "cloudformation", lambda: cfn)
     with Stubber(cfn) as stub:
         stub.add_response(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from delivery import sceptre_yaml
 from stacks.pipeline import roles
 from tests.unit.stacks.cfn import ROOT, Template, resources
 
@@ -31,18 +32,9 @@ ECR_PUSH = {
 }
 
 
-class _TagLoader(yaml.SafeLoader):
-    """Sceptre config without Sceptre: a ``!tag value`` becomes ``("!tag", value)``."""
-
-
-_TagLoader.add_multi_constructor(
-    "!", lambda loader, suffix, node: (f"!{suffix}", getattr(node, "value", None))
-)
-
-
 def load_config(path: Path) -> Any:
-    """One Sceptre config file, its resolver and hook tags kept as ``(tag, value)``."""
-    return yaml.load(path.read_text(), Loader=_TagLoader)  # noqa: S506 - a SafeLoader subclass
+    """One Sceptre config file, its resolver and hook tags kept as ``Tagged`` values."""
+    return sceptre_yaml.read(path)
 
 
 def hooked_stacks(hook: str = "!termination_protection") -> set[str]:
@@ -53,7 +45,7 @@ def hooked_stacks(hook: str = "!termination_protection") -> set[str]:
             continue
         config = load_config(path)
         after = (config.get("hooks") or {}).get("after_launch") or []
-        if any(isinstance(h, tuple) and h[0] == hook for h in after):
+        if any(isinstance(h, sceptre_yaml.Tagged) and h.tag == hook for h in after):
             found.add(f"{path.parent.name}/{path.stem}")
     return found
 
