@@ -4,13 +4,14 @@
 # Works two ways, the same Dockerfile:
 # - standalone (`docker build .` with internet): the build stage installs the dependencies pinned in
 #   uv.lock from PyPI, hash-checked;
-# - offline (`invoke image` / delivery.container.build_image, built with --network none): the host
+# - offline (`invoke build` / delivery.container.build_image, built with --network none): the host
 #   has downloaded the same wheels into build/wheels/ (with requirements.txt exported from uv.lock);
 #   the build stage installs only those, hash-checked, with no index at all.
 # The base is a build argument so machines without a registry can pass a local Debian base
 # (delivery/localbase.py); the default is the real public image, fully qualified so engines that
 # refuse short names (podman with short-name-mode disabled) resolve it too.
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+# checkov:skip=CKV_DOCKER_7:the base is this build argument, whose default is the versioned tag above; checkov cannot resolve ARG values and reads it as untagged
 
 FROM ${BASE_IMAGE} AS build
 # uv only exports uv.lock to a requirements file on the standalone path; pinned like everything else.
