@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from delivery import stacks
 from delivery.emulator import Emulator, environment
 
 
@@ -20,6 +19,9 @@ def emulator_server() -> Iterator[Emulator]:
 @pytest.fixture
 def aws(emulator_server: Emulator) -> Iterator[Emulator]:
     """A freshly reset emulator, with this process's AWS environment pointed at it."""
+    # Imported here: it needs boto3 and Sceptre, which the fuzz and drain sessions do not install.
+    from delivery import stacks  # noqa: PLC0415
+
     emulator_server.reset()
     with environment(emulator_server.env()):
         # Sceptre caches boto sessions process-wide: without this, a Sceptre call in this test
