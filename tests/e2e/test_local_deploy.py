@@ -16,11 +16,9 @@ Real build (podman, local base), real moto server, real container; no scanner ex
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -34,6 +32,7 @@ import pytest
 from delivery import local
 from delivery.emulator import aws_env, environment, port_in_use
 from delivery.environments import load
+from tests.cli import run_invoke
 from tests.e2e.conftest import require_container_tools
 from tests.unit.delivery.test_environments import git
 
@@ -47,17 +46,7 @@ DEPLOY_TIMEOUT_S = 900
 
 def invoke(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m invoke`` as a user runs it, against ``root``; AWS_* from the shell removed."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ["DELIVERY_PROJECT_ROOT"] = str(root)
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=DEPLOY_TIMEOUT_S,
-        check=False,
-    )
+    result = run_invoke(root, *args, ambient_aws=False, timeout=DEPLOY_TIMEOUT_S)
     print(f"$ invoke {' '.join(args)}\n{result.stdout}{result.stderr}")
     return result
 

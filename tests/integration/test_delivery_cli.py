@@ -6,9 +6,7 @@ Each case runs ``python -m invoke`` as a user would, against a sample project
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -16,10 +14,10 @@ import pytest
 
 from delivery import stacks
 from delivery.emulator import Emulator
+from tests.cli import run_invoke
 from tests.unit.delivery.test_environments import git, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 NO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": None,
     "AWS_SECRET_ACCESS_KEY": None,
@@ -32,22 +30,8 @@ NO_CREDENTIALS = {
 def invoke(
     project: Path, *args: str, env: dict[str, str | None] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m invoke <args>`` from the repository, pointed at ``project``."""
-    environ = {**os.environ, "DELIVERY_PROJECT_ROOT": str(project)}
-    for name, value in (env or {}).items():
-        if value is None:
-            environ.pop(name, None)
-        else:
-            environ[name] = value
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``python -m invoke <args>`` pointed at ``project``, in this process's AWS environment."""
+    return run_invoke(project, *args, env=env)
 
 
 def resources() -> tuple[list[str], list[str]]:

@@ -5,34 +5,23 @@ No AWS_* variables reach the command, so it manages its own emulator (or finds n
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from delivery import local
 from delivery.environments import load
+from tests.cli import run_invoke
 from tests.unit.delivery.test_environments import make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def invoke(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ["DELIVERY_PROJECT_ROOT"] = str(project)
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    """``python -m invoke <args>`` pointed at ``project``, without the shell's AWS settings."""
+    return run_invoke(project, *args, ambient_aws=False)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

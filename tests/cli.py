@@ -1,0 +1,46 @@
+"""Running the project's command line as a user does: ``python -m invoke`` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_invoke(
+    project: Path,
+    *args: str,
+    env: Mapping[str, str | None] | None = None,
+    ambient_aws: bool = True,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m invoke <args>`` from the repository, its tasks pointed at ``project``.
+
+    ``env`` overrides this process's environment (``None`` removes a variable); with
+    ``ambient_aws=False`` every ``AWS_*`` variable of the shell is dropped first, as on a machine
+    with no AWS configuration.
+    """
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if ambient_aws or not name.startswith("AWS_")
+    }
+    environ["DELIVERY_PROJECT_ROOT"] = str(project)
+    for name, value in (env or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
