@@ -1,8 +1,10 @@
 """Benchmark: bare WSGI vs bare Flask vs this service's ``GET /``, side by side.
 
-All three run under gunicorn with the same settings (gthread, same workers and threads,
-SO_REUSEPORT, keep-alive) on free 127.0.0.1 ports, and ``wrk`` loads them in alternating rounds so
-that the machine's drift hits every target alike. The service runs exactly as in production
+A fourth server, Flask answering with the service's response contract but uninstrumented
+(bench/contract_flask.py), shows how much of the gap is the response itself. All of them run
+under gunicorn with the same settings (gthread, same workers and threads, SO_REUSEPORT,
+keep-alive) on free 127.0.0.1 ports, and ``wrk`` loads them in alternating rounds so that the
+machine's drift hits every target alike. The service runs exactly as in production
 (``--config python:app.gunicorn_conf``): JSON access line, multiprocess metrics, request ids and
 security headers on every request. Its access lines go to a file and are counted at the end, to
 show that every request was logged.
@@ -13,6 +15,7 @@ Usage: ``uv run nox -s bench`` or ``uv run python -m bench.service [--rounds 3 -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -71,7 +74,7 @@ def free_port() -> int:
 
 
 def targets(workers: int, threads: int) -> list[Target]:
-    """The three servers, on identical gunicorn settings."""
+    """The servers, on identical gunicorn settings."""
     common = (
         "--worker-class",
         "gthread",
@@ -88,6 +91,8 @@ def targets(workers: int, threads: int) -> list[Target]:
     return [
         Target("bare WSGI", (*common, "bench.bare_wsgi:app"), "/"),
         Target("bare Flask", (*common, "bench.bare_flask:app"), "/"),
+        # Not a target: shows how much of the gap is the response contract, not instrumentation.
+        Target("Flask+contract", (*common, "bench.contract_flask:app"), "/"),
         Target(
             "this app",
             ("--config", "python:app.gunicorn_conf", "app.wsgi:app"),
@@ -243,12 +248,12 @@ def main(argv: list[str] | None = None) -> int:
                 with serve(target, workers, threads, tmp, logdir) as (_, took, _log):
                     results[target.name].startup_s.append(took)
 
-        with (
-            serve(all_targets[0], workers, threads, tmp, logdir) as s0,
-            serve(all_targets[1], workers, threads, tmp, logdir) as s1,
-            serve(all_targets[2], workers, threads, tmp, logdir) as s2,
-        ):
-            urls = {t.name: s[0] + "/" for t, s in zip(all_targets, (s0, s1, s2), strict=True)}
+        with contextlib.ExitStack() as running:
+            served = {
+                t.name: running.enter_context(serve(t, workers, threads, tmp, logdir))
+                for t in all_targets
+            }
+            urls = {name: base + "/" for name, (base, _took, _log) in served.items()}
             sent_to_app = 1  # the readiness poll that answered 200
             for round_no in range(1, opts.rounds + 1):
                 for target in all_targets:
@@ -263,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
                     if target.service:
                         sent_to_app += warm_requests + requests
                     print(
-                        f"  round {round_no} {target.name:<10} {rps:9.0f} req/s  "
+                        f"  round {round_no} {target.name:<14} {rps:9.0f} req/s  "
                         f"p99 {p99:6.2f} ms  errors {errors}",
                         flush=True,
                     )
-        logged = s2[2].access_lines  # after the server exited: every line is in
+        service = next(t.name for t in all_targets if t.service)
+        logged = served[service][2].access_lines  # after the server exited: every line is in
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(logdir, ignore_errors=True)
@@ -275,20 +281,26 @@ def main(argv: list[str] | None = None) -> int:
     return report(results, sent_to_app, logged)
 
 
+def _ratio(numerators: list[float], denominators: list[float]) -> float:
+    """Median of the per-round ratios (rounds alternate, so each pair shares its conditions)."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
 def report(results: dict[str, Result], completed: int, logged: int) -> int:
     """Print the table and the verdict; 0 when every target is met."""
     print()
     print(
-        f"{'target':<12}{'req/s (median)':>16}{'p99 ms (median)':>17}{'errors':>8}{'startup s':>11}"
+        f"{'target':<16}{'req/s (median)':>16}{'p99 ms (median)':>17}{'errors':>8}{'startup s':>11}"
     )
     for name, r in results.items():
         print(
-            f"{name:<12}{statistics.median(r.rps):>16.0f}{statistics.median(r.p99_ms):>17.2f}"
+            f"{name:<16}{statistics.median(r.rps):>16.0f}{statistics.median(r.p99_ms):>17.2f}"
             f"{r.errors:>8}{statistics.median(r.startup_s):>11.3f}"
         )
     flask, app = results["bare Flask"], results["this app"]
-    throughput = statistics.median(a / f for a, f in zip(app.rps, flask.rps, strict=True))
-    p99 = statistics.median(a / f for a, f in zip(app.p99_ms, flask.p99_ms, strict=True))
+    contract = results["Flask+contract"]
+    throughput = _ratio(app.rps, flask.rps)
+    p99 = _ratio(app.p99_ms, flask.p99_ms)
     startup = statistics.median(app.startup_s)
     print()
     print(
@@ -298,6 +310,10 @@ def report(results: dict[str, Result], completed: int, logged: int) -> int:
     print(
         f"app/flask p99 (median of per-round ratios):        {p99:.2f}x"
         f"  (target <= {TARGET_P99:.2f}x)"
+    )
+    print(
+        f"for reference, Flask+contract/flask throughput:   {_ratio(contract.rps, flask.rps):.2f}x,"
+        f" app/(Flask+contract): {_ratio(app.rps, contract.rps):.2f}x"
     )
     print(
         f"app start-up, launch -> first 200 on /health/ready: {startup:.3f} s"
