@@ -32,10 +32,15 @@ class Call:
 
 @dataclass
 class FakeRunner:
-    """Answers commands by argv prefix (first matching rule wins); anything else exits 0."""
+    """Answers commands by argv prefix (first matching rule wins); anything else exits 0.
+
+    ``effects`` run on every call, before the answer: what the real command would leave behind
+    (an image id file, an archive, downloaded wheels, a root filesystem).
+    """
 
     rules: list[tuple[tuple[str, ...], Completed]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    effects: list[Callable[[Sequence[str]], None]] = field(default_factory=list)
 
     def on(self, *prefix: str, returncode: int = 0, stdout: str = "", stderr: str = "") -> None:
         self.rules.append((prefix, Completed(prefix, returncode, stdout, stderr)))
@@ -49,6 +54,8 @@ class FakeRunner:
         timeout: float | None = None,
     ) -> Completed:
         self.calls.append(Call(tuple(argv), dict(env or {}), stdin))
+        for effect in self.effects:
+            effect(argv)
         for prefix, result in self.rules:
             if tuple(argv[: len(prefix)]) == prefix:
                 return Completed(tuple(argv), result.returncode, result.stdout, result.stderr)
@@ -184,18 +191,11 @@ def test_podman_build_keeps_healthcheck_caches_layers_and_has_no_network(tmp_pat
     runner = FakeRunner()
     iid = "sha256:" + "a" * 64
 
-    def build_then_write_iid(
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        result = runner(argv, env=env, stdin=stdin, timeout=timeout)
+    def write_iid(argv: Sequence[str]) -> None:
         Path(argv[argv.index("--iidfile") + 1]).write_text(iid)
-        return result
 
-    podman = ContainerEngine("podman", "podman", {"CONTAINERS_CONF": "c"}, build_then_write_iid)
+    runner.effects.append(write_iid)
+    podman = ContainerEngine("podman", "podman", {"CONTAINERS_CONF": "c"}, runner)
     got = podman.build(
         tmp_path,
         tmp_path / "Dockerfile",
@@ -397,18 +397,11 @@ def test_manifest_is_v2s2_with_the_image_id_as_config_and_sha256_of_its_bytes(
     config, layers = b'{"architecture":"amd64"}', [b"layer-one", b"layer-two!"]
     runner = FakeRunner()
 
-    def save_writes_an_archive(
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        runner(argv, env=env, stdin=stdin, timeout=timeout)
+    def save_writes_an_archive(argv: Sequence[str]) -> None:
         _docker_archive(Path(argv[argv.index("--output") + 1]), config, layers)
-        return Completed(tuple(argv), 0)
 
-    podman = ContainerEngine("podman", "podman", {}, save_writes_an_archive)
+    runner.effects.append(save_writes_an_archive)
+    podman = ContainerEngine("podman", "podman", {}, runner)
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs()[0][:4] == ("podman", "save", "--format", "docker-archive")
     assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
@@ -519,22 +512,16 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
     runner = FakeRunner()
     runner.on("uv", "export", stdout=requirements)
 
-    def download(
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        result = runner(argv, env=env, stdin=stdin, timeout=timeout)
+    def download(argv: Sequence[str]) -> None:
         if "download" in argv:
             for name, data in files.items():
                 (dest / name).write_bytes(data)
-        return result
+
+    runner.effects.append(download)
 
     dest.mkdir()
     (dest / "stale-0.1-py3-none-any.whl").write_bytes(b"old")
-    first = image.prepare_wheels(dest, project_dir=project, runner=download, arch="x86_64")
+    first = image.prepare_wheels(dest, project_dir=project, runner=runner, arch="x86_64")
     assert first.downloaded
     assert sorted(path.name for path in first.files) == sorted(files)
     assert not (dest / "stale-0.1-py3-none-any.whl").exists()
@@ -548,12 +535,12 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
     assert "manylinux2014_x86_64" in pip
 
     runner.calls.clear()
-    second = image.prepare_wheels(dest, project_dir=project, runner=download)
+    second = image.prepare_wheels(dest, project_dir=project, runner=runner)
     assert not second.downloaded
     assert [argv[:2] for argv in runner.argvs()] == [("uv", "export")]
 
     (project / "uv.lock").write_text("lock v2")  # a new lock: the Dockerfile's check would fail
-    assert image.prepare_wheels(dest, project_dir=project, runner=download).downloaded
+    assert image.prepare_wheels(dest, project_dir=project, runner=runner).downloaded
 
 
 def test_uv_missing_is_one_line(tmp_path: Path) -> None:
@@ -599,13 +586,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
     runner.on("podman", "image", "exists", returncode=1)
     runner.on("podman", "image", "inspect", stdout="sha256:" + "d" * 64)
 
-    def fake_debootstrap(
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
+    def fake_debootstrap(argv: Sequence[str]) -> None:
         if argv[0] == "debootstrap":
             rootfs = Path(argv[-2])
             (rootfs / "var/cache/apt/archives").mkdir(parents=True)
@@ -615,9 +596,9 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
             (rootfs / "usr/share/doc/python3/changelog.gz").write_text("long")
             (rootfs / "usr/bin").mkdir(parents=True)
             (rootfs / "usr/bin/python3").write_text("elf")
-        return runner(argv, env=env, stdin=stdin, timeout=timeout)
 
-    podman = ContainerEngine("podman", "podman", {}, fake_debootstrap)
+    runner.effects.append(fake_debootstrap)
+    podman = ContainerEngine("podman", "podman", {}, runner)
     ref = localbase.ensure_local_base(
         podman,
         work_dir=tmp_path,
