@@ -8,28 +8,7 @@ from collections.abc import Callable
 import requests
 
 from tests.integration.conftest import Server
-
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-ACCESS_FIELDS = {
-    "timestamp",
-    "level",
-    "logger",
-    "message",
-    "version",
-    "request_id",
-    "method",
-    "route",
-    "path",
-    "status",
-    "duration_ms",
-    "remote_addr",
-}
+from tests.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
 
 
 def test_every_endpoint_answers(start_service: Callable[..., Server]) -> None:

@@ -14,14 +14,8 @@ from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
 from app.lifecycle.drain import DrainState
+from tests.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
 PATHS = ["/", "/health", "/health/ready", "/version", "/metrics", "/openapi.json"]
 
 
@@ -193,20 +187,7 @@ def test_one_access_line_per_request_with_every_field(
     access = [line for line in lines if line["logger"] == "app.access"]
     assert [line["request_id"] for line in access] == ["one", "two"]
     first = access[0]
-    assert set(first) == {
-        "timestamp",
-        "level",
-        "logger",
-        "message",
-        "version",
-        "request_id",
-        "method",
-        "route",
-        "path",
-        "status",
-        "duration_ms",
-        "remote_addr",
-    }
+    assert set(first) == ACCESS_FIELDS
     assert (first["method"], first["route"], first["path"], first["status"]) == (
         "GET",
         "/",
