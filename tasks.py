@@ -159,13 +159,7 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
         )
         image = delivery_deploy.push(plan, progress=say)
     if output:
-        reference = {
-            "uri": image.image_uri,
-            "repository": image.registry.uri,
-            "digest": image.digest,
-            "version": image.version,
-        }
-        Path(output).write_text(json.dumps(reference, indent=2) + "\n")
+        Path(output).write_text(json.dumps(image.reference(), indent=2) + "\n")
     say(f"pushed {image.image_uri} ({image.version})")
 
 

@@ -90,6 +90,15 @@ class Published:
         """``<repository-uri>@sha256:...``."""
         return registry.image_uri(self.registry.uri, self.digest)
 
+    def reference(self) -> dict[str, str]:
+        """The build's output artifact (image.json) that the deploy actions promote."""
+        return {
+            "uri": self.image_uri,
+            "repository": self.registry.uri,
+            "digest": self.digest,
+            "version": self.version,
+        }
+
 
 @dataclass(frozen=True)
 class Built:

@@ -158,3 +158,15 @@ def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert deploy.poll_for(environments.load("dev", project)) is None
     assert deploy.poll_for(environments.load("local", project)) == stacks.EMULATOR_POLL_S
+
+
+def test_published_image_reference_is_what_the_deploy_actions_read() -> None:
+    uri = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate"
+    digest = "sha256:" + "c" * 64
+    published = deploy.Published(deploy.Registry(uri, "flask-fargate"), digest, "1.4.0")
+    assert published.reference() == {
+        "uri": f"{uri}@{digest}",
+        "repository": uri,
+        "digest": digest,
+        "version": "1.4.0",
+    }
