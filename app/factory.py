@@ -9,10 +9,15 @@ from flask import Flask
 from app.config import AppConfig
 from app.errors import ExcInfo, log_exception, register_error_handlers
 from app.lifecycle.drain import DrainState
+from app.observability.flusher import Flusher
 from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.middleware import ServiceMiddleware
 from app.routes import register_routes
+
+# How late an access line or a request's metrics may be written (app.observability.flusher):
+# short enough to read as live, long enough to batch ~100 requests per write under load.
+FLUSH_INTERVAL_SECONDS = 0.05
 
 
 class ServiceFlask(Flask):
@@ -42,14 +47,16 @@ def create_app(config: AppConfig) -> Flask:
     register_routes(app, config, metrics, drain)
     register_error_handlers(app)
     access_log = AccessLog(formatter, enabled=logging.getLogger().isEnabledFor(logging.INFO))
+    flusher = Flusher(FLUSH_INTERVAL_SECONDS, access_log.flush, metrics.flush)
     # Kept on the app for tests and tooling (e.g. to start a drain in-process).
     app.extensions["flask_fargate"] = {
         "config": config,
         "metrics": metrics,
         "drain": drain,
         "access_log": access_log,
+        "flusher": flusher,
     }
     app.wsgi_app = ServiceMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, metrics, access_log, config.max_request_bytes
+        app.wsgi_app, metrics, access_log, flusher, config.max_request_bytes
     )
     return app

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.errors import JSON, error_body
 from app.http_headers import SECURITY_HEADERS
+from app.observability.flusher import Flusher
 from app.observability.logging import AccessLog
 from app.observability.metrics import KNOWN_METHODS, UNMATCHED_ROUTE, Metrics
 from app.observability.request_id import ENVIRON_KEY, HEADER, from_header
@@ -35,6 +36,7 @@ class ServiceMiddleware:
         app: the wrapped WSGI application (Flask's ``wsgi_app``).
         metrics: where to record requests.
         access_log: where to write the access line.
+        flusher: writes out the metrics and access lines this middleware only buffers.
         max_request_bytes: larger declared bodies get a JSON 413 without reaching ``app``.
     """
 
@@ -43,6 +45,7 @@ class ServiceMiddleware:
         app: WSGIApplication,
         metrics: Metrics,
         access_log: AccessLog,
+        flusher: Flusher,
         max_request_bytes: int,
     ) -> None:
         self.app = app
@@ -50,8 +53,9 @@ class ServiceMiddleware:
         self.access_log = access_log
         self.max_request_bytes = max_request_bytes
         # Bound methods looked up once: this runs on every request.
-        self._in_flight_inc = metrics.in_flight.inc
-        self._in_flight_dec = metrics.in_flight.dec
+        self._ensure_flusher = flusher.ensure_started
+        self._started = metrics.request_started
+        self._finished = metrics.request_finished
         self._log = access_log.write
         self._log_enabled = access_log.enabled
 
@@ -76,7 +80,9 @@ class ServiceMiddleware:
             headers.extend(extra_headers)
             return start_response(status, headers, exc_info)
 
-        self._in_flight_inc()
+        self._ensure_flusher()
+        method = environ.get("REQUEST_METHOD", "")
+        self._started()
         try:
             if self._too_large(environ):
                 body: Iterable[bytes] = self._error(capture, 413, request_id)
@@ -89,12 +95,12 @@ class ServiceMiddleware:
             )
             body = self._error(capture, 500, request_id, sys.exc_info())
         finally:
-            self._in_flight_dec()
+            elapsed_ns = _perf_counter_ns() - started
+            status = status_line[:3]
+            self._finished(
+                route, method if method in KNOWN_METHODS else "other", status, elapsed_ns / 1e9
+            )
 
-        elapsed_ns = _perf_counter_ns() - started
-        method = environ.get("REQUEST_METHOD", "")
-        status = status_line[:3]
-        self._record(route, method, status, elapsed_ns / 1e9)
         if self._log_enabled:
             self._log(
                 request_id,
@@ -107,13 +113,6 @@ class ServiceMiddleware:
                 environ.get("REMOTE_ADDR", ""),
             )
         return body
-
-    def _record(self, route: str, method: str, status: str, seconds: float) -> None:
-        count, observe = self.metrics.recorder(
-            route, method if method in KNOWN_METHODS else "other", status
-        )
-        count()
-        observe(seconds)
 
     def _too_large(self, environ: WSGIEnvironment) -> bool:
         length = environ.get("CONTENT_LENGTH")

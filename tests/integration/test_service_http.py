@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import requests
@@ -73,6 +74,11 @@ def test_metrics_sum_over_all_workers(start_service: Callable[..., Server]) -> N
     n = 90
     for _ in range(n):  # a new connection each: SO_REUSEPORT spreads them over the workers
         assert requests.get(server.url("/"), timeout=5).status_code == 200
+    # Each worker writes its counts every 50 ms (app.observability.flusher): wait one interval.
+    deadline = time.monotonic() + 5
+    while _counter(requests.get(server.url("/metrics"), timeout=5).text, "/") < n:
+        assert time.monotonic() < deadline, "the workers' counts never added up"
+        time.sleep(0.02)
     writers = list(server.metrics_dir.glob("counter_*.db"))
     assert len(writers) >= 2, "the requests should have been served by several workers"
     for _ in range(5):  # whichever worker answers the scrape, it reports the whole total

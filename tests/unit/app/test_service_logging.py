@@ -6,10 +6,12 @@ import json
 import logging
 import os
 import re
+import select
 import time
 
 import pytest
 
+from app.observability import logging as logging_module
 from app.observability.logging import (
     CLOCK,
     AccessLog,
@@ -44,12 +46,16 @@ def _read_lines(read_fd: int) -> list[dict[str, object]]:
     return [json.loads(line) for line in data.splitlines()]
 
 
-def test_access_log_batches_whole_lines_and_flushes() -> None:
+def test_access_log_queues_lines_until_flushed_then_writes_them_in_order() -> None:
     read_fd, write_fd = os.pipe()
     try:
-        log = AccessLog(JsonLineFormatter({"version": "v"}), fd=write_fd, flush_interval=60)
+        log = AccessLog(JsonLineFormatter({"version": "v"}), fd=write_fd)
         for i in range(50):
             log.write(f"id{i}", "GET", "/", "/", 200, 0.5, "127.0.0.1")
+        os.set_blocking(read_fd, False)
+        with pytest.raises(BlockingIOError):  # nothing written before the flush
+            os.read(read_fd, 1)
+        os.set_blocking(read_fd, True)
         log.flush()
         lines = _read_lines(read_fd)
         assert [line["request_id"] for line in lines] == [f"id{i}" for i in range(50)]
@@ -59,26 +65,31 @@ def test_access_log_batches_whole_lines_and_flushes() -> None:
         os.close(write_fd)
 
 
-def test_access_log_flusher_thread_writes_without_an_explicit_flush() -> None:
-    read_fd, write_fd = os.pipe()
-    try:
-        log = AccessLog(JsonLineFormatter(), fd=write_fd, flush_interval=0.01)
-        log.write("late", "GET", "/", "/", 200, 0.5, "127.0.0.1")
-        assert [line["request_id"] for line in _read_lines(read_fd)] == ["late"]
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+def test_access_log_writes_batches_of_whole_lines_within_pipe_buf(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writes: list[bytes] = []
+    log = AccessLog(JsonLineFormatter(), fd=-1)
+    monkeypatch.setattr(log, "_write", writes.append)
+    for i in range(200):
+        log.write(f"id{i}", "GET", "/", "/" + "p" * 100, 200, 0.5, "127.0.0.1")
+    log.flush()
+    assert len(writes) > 1
+    assert all(len(batch) <= select.PIPE_BUF and batch.endswith(b"\n") for batch in writes)
+    ids = [json.loads(line)["request_id"] for line in b"".join(writes).splitlines()]
+    assert ids == [f"id{i}" for i in range(200)]
 
 
-def test_access_log_unbuffered_mode_writes_at_once() -> None:
-    read_fd, write_fd = os.pipe()
-    try:
-        log = AccessLog(JsonLineFormatter(), fd=write_fd, flush_interval=0)
-        log.write("now", "GET", "/", "/", 200, 0.5, "127.0.0.1")
-        assert [line["request_id"] for line in _read_lines(read_fd)] == ["now"]
-    finally:
-        os.close(read_fd)
-        os.close(write_fd)
+def test_access_log_writes_on_the_request_thread_when_the_queue_overflows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(logging_module, "_MAX_PENDING", 3)
+    writes: list[bytes] = []
+    log = AccessLog(JsonLineFormatter(), fd=-1)
+    monkeypatch.setattr(log, "_write", writes.append)
+    for i in range(4):
+        log.write(f"id{i}", "GET", "/", "/", 200, 0.5, "127.0.0.1")
+    assert len(b"".join(writes).splitlines()) == 4  # the 4th line pushed all of them out
 
 
 def test_line_handler_writes_one_json_line(capfd: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,99 @@
+"""Batched request metrics: the same exposition as prometheus-client's write-through calls."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from app.observability.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[3]
+# On bucket bounds, between them, below the first and above the last (+Inf).
+DURATIONS = [0.0, 0.004, 0.005, 0.0051, 0.01, 0.3, 0.3, 2.5, 7.0, 10.0, 11.0, 500.0]
+
+
+def _series(text: str, prefix: str) -> dict[str, float]:
+    """Every sample of the metrics named ``prefix*`` (no _created), labels sorted, by line."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith(prefix) and "_created" not in line:
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
+
+
+def _reference(durations: list[float]) -> str:
+    """What prometheus-client itself exposes after one inc()/observe() per request."""
+    registry = CollectorRegistry()
+    requests = Counter("http_requests", "", ["route", "method", "status"], registry=registry)
+    latency = Histogram("http_request_duration_seconds", "", ["route", "method"], registry=registry)
+    for seconds in durations:
+        requests.labels("/", "GET", "200").inc()
+        latency.labels("/", "GET").observe(seconds)
+    requests.labels("/x", "POST", "500").inc()
+    latency.labels("/x", "POST").observe(0.02)
+    return generate_latest(registry).decode()
+
+
+def _record_and_render(durations: list[float], multiprocess_dir: Path | None) -> str:
+    metrics = Metrics("1.0", "abc", multiprocess_dir)
+    for seconds in durations:
+        metrics.request_started()
+        metrics.request_finished("/", "GET", "200", seconds)
+    metrics.request_started()
+    metrics.request_finished("/x", "POST", "500", 0.02)
+    return metrics.render().decode()
+
+
+@pytest.mark.parametrize("multiprocess", [False, True])
+def test_batched_recording_exposes_what_observe_would(tmp_path: Path, multiprocess: bool) -> None:
+    if multiprocess:
+        # prometheus-client picks mmap-backed values at import: a fresh interpreter with the
+        # directory set, as in a gunicorn worker.
+        script = (
+            "import sys\n"
+            "from pathlib import Path\n"
+            "from tests.unit.app.test_service_metrics import DURATIONS, _record_and_render\n"
+            "sys.stdout.write(_record_and_render(DURATIONS, Path(sys.argv[1])))\n"
+        )
+        text = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        assert list(tmp_path.glob("*.db")), "the values should live in mmap files"
+    else:
+        text = _record_and_render(DURATIONS, None)
+    expected = _reference(DURATIONS)
+    for prefix in ("http_requests_total", "http_request_duration_seconds"):
+        assert _series(text, prefix) == _series(expected, prefix), prefix
+
+
+def test_nothing_reaches_prometheus_client_before_a_flush() -> None:
+    metrics = Metrics("1.0", "abc", None)
+    metrics.request_started()
+    metrics.request_finished("/", "GET", "200", 0.1)
+    # Straight from the registry, without render() (which flushes first).
+    assert "http_requests_total" not in _series(generate_latest(metrics.registry).decode(), "http")
+    metrics.flush()
+    after = generate_latest(metrics.registry).decode()
+    assert 'http_requests_total{method="GET",route="/",status="200"} 1.0' in after
+
+
+def test_in_flight_counts_started_minus_finished_at_the_flush() -> None:
+    metrics = Metrics("1.0", "abc", None)
+    for _ in range(3):
+        metrics.request_started()
+    metrics.request_finished("/", "GET", "200", 0.1)
+    text = metrics.render().decode()
+    assert re.search(r"^http_requests_in_flight 2\.0$", text, re.MULTILINE)
