@@ -13,13 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from delivery import loopback
 from delivery.errors import DeliveryError
 
 HOST = "127.0.0.1"
@@ -146,13 +146,8 @@ class Emulator:
 
     def is_up(self) -> bool:
         """Whether the server answers its own API."""
-        try:
-            with urllib.request.urlopen(  # noqa: S310 - fixed loopback http URL  # nosec B310
-                f"{self.endpoint}/moto-api/data.json", timeout=1
-            ) as response:
-                return int(response.status) == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        status, _ = loopback.get(f"{self.endpoint}/moto-api/data.json", timeout_s=1)
+        return status == 200
 
     def reset(self) -> None:
         """Wipe every resource the emulator holds."""

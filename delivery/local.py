@@ -28,8 +28,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,7 +38,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import credentials, deploy, registry
+from delivery import credentials, deploy, loopback, registry
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
@@ -413,13 +411,7 @@ def service_running(service: LocalService) -> bool:
 
 
 def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback  # nosec B310
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (urllib.error.URLError, OSError):
-        return 0, b""
+    return loopback.get(url, timeout_s=2)
 
 
 def wait_ready(service: LocalService, timeout_s: float = READY_TIMEOUT_S) -> float:
