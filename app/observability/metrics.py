@@ -64,7 +64,7 @@ class Metrics:
         )
         self.in_flight = Gauge(
             "http_requests_in_flight",
-            "Requests being processed right now, summed over live workers.",
+            "Requests being processed, summed over live workers (as of their last flush).",
             multiprocess_mode="livesum",
             registry=self.registry,
         )
