@@ -14,6 +14,7 @@ from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.middleware import ServiceMiddleware
 from app.routes import register_routes
+from app.stateless_session import StatelessSessionInterface
 
 # How late an access line or a request's metrics may be written (app.observability.flusher):
 # short enough to read as live, long enough to batch ~100 requests per write under load.
@@ -42,6 +43,7 @@ def create_app(config: AppConfig) -> Flask:
         SECRET_KEY=config.secret_key,
         JSON_SORT_KEYS=False,
     )
+    app.session_interface = StatelessSessionInterface()
     metrics = Metrics(config.app_version, config.git_sha, config.metrics_dir)
     drain = DrainState(config.drain_flag)
     register_routes(app, config, metrics, drain)
