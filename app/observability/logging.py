@@ -27,6 +27,8 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 ACCESS_LOGGER = "app.access"
 _STDOUT = 1
 _time = time.time
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 # Writes up to this size are atomic on a pipe: batches never split or interleave lines.
 _PIPE_BUF = select.PIPE_BUF
 # Beyond this many queued lines the request thread writes them itself (slow or blocked sink).
@@ -94,14 +96,6 @@ class JsonLineFormatter(OrjsonFormatter):
         """
         return orjson.dumps(log_data, default=self.json_default, option=self._LINE_OPTIONS)
 
-    def encode_access_line(self, log_data: dict[str, Any]) -> bytes:
-        """:meth:`encode_line` for the access line, whose keys are all strings.
-
-        Without OPT_NON_STR_KEYS orjson takes its fast path for dict keys: measured at half the
-        encoding time of this, the most frequent line.
-        """
-        return orjson.dumps(log_data, default=self.json_default, option=orjson.OPT_APPEND_NEWLINE)
-
 
 def write_line(fd: int, line: bytes) -> None:
     """Write one line to ``fd`` with a single ``write`` in the common case.
@@ -150,15 +144,14 @@ class AccessLog:
     def __init__(
         self, formatter: JsonLineFormatter, enabled: bool = True, fd: int = _STDOUT
     ) -> None:
-        self._encode_line = formatter.encode_access_line
+        self._default = formatter.json_default
         self._fd = fd
-        # Fields that never change, copied into each line's dict after the timestamp.
-        self._static: dict[str, Any] = {
-            "level": "INFO",
-            "logger": ACCESS_LOGGER,
-            "message": "request",
-            **formatter.static_fields,
-        }
+        # The line is spliced from parts orjson encodes: the timestamp, the fields that never
+        # change (encoded once, here) and the request's own fields. The bytes are exactly those
+        # of formatter.encode_line() on the whole dict (tested), at about 60% of its cost.
+        static = {"level": "INFO", "logger": ACCESS_LOGGER, "message": "request"}
+        static.update(formatter.static_fields)
+        self._middle = b'",' + orjson.dumps(static, default=self._default)[1:-1] + b","
         self.enabled = enabled
         # deque.append/popleft are atomic: request threads never wait for each other here.
         self._pending: deque[bytes] = deque()
@@ -176,20 +169,22 @@ class AccessLog:
         remote_addr: str,
     ) -> None:
         """Queue the access line of one finished request (see the class docstring)."""
+        fields = _dumps(
+            {
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "remote_addr": remote_addr,
+            },
+            default=self._default,
+            option=_NEWLINE,
+        )
+        # The timestamp is ASCII digits and punctuation: nothing in it needs escaping.
         self._append(
-            self._encode_line(
-                {
-                    "timestamp": CLOCK.iso(_time()),
-                    **self._static,
-                    "request_id": request_id,
-                    "method": method,
-                    "route": route,
-                    "path": path,
-                    "status": status,
-                    "duration_ms": duration_ms,
-                    "remote_addr": remote_addr,
-                }
-            )
+            b"".join((b'{"timestamp":"', CLOCK.iso(_time()).encode(), self._middle, fields[1:]))
         )
         if len(self._pending) > _MAX_PENDING:
             # The flusher cannot keep up (slow sink): write on this thread, which bounds memory

@@ -65,6 +65,44 @@ def test_access_log_queues_lines_until_flushed_then_writes_them_in_order() -> No
         os.close(write_fd)
 
 
+@pytest.mark.parametrize(
+    ("version", "path", "remote_addr"),
+    [
+        ("1.2.3", "/", "127.0.0.1"),
+        ('v"2\\', '/a "quoted" \\ path/\u00e9\u2603\x01\n', ""),
+        ("0.0.0-dev.gabc", "/" + "x" * 5000, "2001:db8::1"),
+    ],
+)
+def test_the_access_line_is_byte_for_byte_what_the_formatter_encodes(
+    monkeypatch: pytest.MonkeyPatch, version: str, path: str, remote_addr: str
+) -> None:
+    formatter = JsonLineFormatter({"version": version})
+    log = AccessLog(formatter, fd=-1)
+    writes: list[bytes] = []
+    monkeypatch.setattr(log, "_write", writes.append)
+    monkeypatch.setattr(logging_module, "_time", lambda: 1_780_000_000.25)
+    log.write("rid-1", "GET", "/<route>", path, 404, 12.345, remote_addr)
+    log.flush()
+    expected = formatter.encode_line(
+        {
+            "timestamp": "2026-05-28T20:26:40.250Z",
+            "level": "INFO",
+            "logger": "app.access",
+            "message": "request",
+            "version": version,
+            "request_id": "rid-1",
+            "method": "GET",
+            "route": "/<route>",
+            "path": path,
+            "status": 404,
+            "duration_ms": 12.345,
+            "remote_addr": remote_addr,
+        }
+    )
+    assert writes == [expected]
+    assert json.loads(writes[0])["path"] == path
+
+
 def test_access_log_writes_batches_of_whole_lines_within_pipe_buf(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
