@@ -13,9 +13,11 @@ the other workers' requests up to one flush interval late, well inside any scrap
 
 from __future__ import annotations
 
+import itertools
 import platform
 import threading
 from bisect import bisect_left
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import (
@@ -81,21 +83,26 @@ class Metrics:
         self._bounds = tuple(self.latency._upper_bounds)
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._in_flight = 0
+        # Starts are counted by an itertools.count: next() on it is one atomic C call, with no
+        # lock and no Python frame (the idiom threading.py uses for thread names). Reading it
+        # also counts, so flush() keeps track of its own reads.
+        self._starts = itertools.count()
+        self._own_reads = 0
+        self._finished = 0
         # (route, method, status) -> [sum of seconds, count in bucket 0, bucket 1, ...]
         self._pending: dict[tuple[str, str, str], list[float]] = {}
 
-    def request_started(self) -> None:
-        """Count one more request in flight."""
-        with self._lock:
-            self._in_flight += 1
+    @property
+    def request_started(self) -> Callable[[], object]:
+        """The function to call when a request starts (counts it as in flight)."""
+        return self._starts.__next__
 
     def request_finished(self, route: str, method: str, status: str, seconds: float) -> None:
         """Record a finished request; ``method`` must be normalised already (KNOWN_METHODS)."""
         bucket = bisect_left(self._bounds, seconds) + 1
         key = (route, method, status)
         with self._lock:
-            self._in_flight -= 1
+            self._finished += 1
             pending = self._pending.get(key)
             if pending is None:
                 pending = self._pending[key] = [0.0] * (len(self._bounds) + 1)
@@ -107,7 +114,10 @@ class Metrics:
         with self._flush_lock:
             with self._lock:
                 pending, self._pending = self._pending, {}
-                in_flight = self._in_flight
+                # Exact: no request can finish while the lock is held, and every finish
+                # counted began before this read of the starts.
+                in_flight = next(self._starts) - self._own_reads - self._finished
+                self._own_reads += 1
             for (route, method, status), sums in pending.items():
                 self.requests.labels(route, method, status).inc(sum(sums[1:]))
                 _add_observations(self.latency.labels(route, method), sums[0], sums[1:])

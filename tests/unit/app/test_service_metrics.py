@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,51 @@ def test_in_flight_counts_started_minus_finished_at_the_flush() -> None:
     metrics.request_finished("/", "GET", "200", 0.1)
     text = metrics.render().decode()
     assert re.search(r"^http_requests_in_flight 2\.0$", text, re.MULTILINE)
+
+
+def _in_flight(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value("http_requests_in_flight")
+    assert value is not None
+    return value
+
+
+def test_in_flight_stays_within_bounds_under_concurrent_requests_and_flushes() -> None:
+    metrics = Metrics("1.0", "abc", None)
+    threads, rounds = 4, 3000
+    seen: list[float] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        for _ in range(rounds):
+            metrics.request_started()
+            metrics.request_finished("/", "GET", "200", 0.001)
+
+    def scrape() -> None:
+        while not done.is_set():
+            metrics.flush()
+            seen.append(_in_flight(metrics))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        scraper = threading.Thread(target=scrape)
+        scraper.start()
+        workers = [threading.Thread(target=serve) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        done.set()
+        scraper.join()
+    finally:
+        sys.setswitchinterval(interval)
+    # Each thread has at most one request in flight at any moment, and never fewer than none.
+    assert seen
+    assert all(0 <= value <= threads for value in seen), sorted(set(seen))
+    metrics.request_started()
+    metrics.request_started()
+    metrics.flush()
+    assert _in_flight(metrics) == 2
+    text = metrics.render().decode()
+    total = f'http_requests_total{{method="GET",route="/",status="200"}} {threads * rounds}.0'
+    assert total in text
