@@ -64,7 +64,6 @@ class ServiceMiddleware:
         started = _perf_counter_ns()
         request_id = from_header(environ.get("HTTP_X_REQUEST_ID"))
         environ[ENVIRON_KEY] = request_id
-        extra_headers = [*SECURITY_HEADERS, (HEADER, request_id)]
         status_line = "500 Internal Server Error"
         route = UNMATCHED_ROUTE
 
@@ -77,14 +76,16 @@ class ServiceMiddleware:
             rule = getattr(request, "url_rule", None)
             if rule is not None:
                 route = rule.rule
-            headers.extend(extra_headers)
+            headers.extend(SECURITY_HEADERS)
+            headers.append((HEADER, request_id))
             return start_response(status, headers, exc_info)
 
         self._ensure_flusher()
         method = environ.get("REQUEST_METHOD", "")
         self._started()
         try:
-            if self._too_large(environ):
+            # Most requests declare no body: skip the parse for them.
+            if "CONTENT_LENGTH" in environ and self._too_large(environ):
                 body: Iterable[bytes] = self._error(capture, 413, request_id)
             else:
                 body = self.app(environ, capture)
