@@ -196,10 +196,9 @@ def deploy_role(
                     ],
                     ["*"],
                 ),
-                policy.allow(
-                    ["ecr:BatchGetImage", "ecr:DescribeImageScanFindings", "ecr:DescribeImages"],
-                    [repository_arn],
-                ),
+                # The image a deploy names must exist in the registry (delivery.registry); the
+                # scan gate ran at build time (Trivy), so no DescribeImageScanFindings here.
+                policy.allow(["ecr:BatchGetImage", "ecr:DescribeImages"], [repository_arn]),
                 policy.allow(
                     ["iam:PassRole"],
                     [

@@ -138,3 +138,12 @@ def test_protection_statement_grants_nothing_else(rendered: Rendered) -> None:
 def test_hooked_stacks_reads_the_hook_tag() -> None:
     assert "prod/service" in hooked_stacks()
     assert not {p for p in hooked_stacks() if p.startswith(("dev/", "local/"))}
+
+
+@pytest.mark.parametrize("role", ["DeployDevRole", "DeployProdRole"])
+def test_deploy_roles_only_read_the_image_they_deploy(rendered: Rendered, role: str) -> None:
+    """A deploy checks that its digest is in the registry; it pushes nothing and reads no scan."""
+    pipeline = rendered["shared"]["pipeline"]
+    assert _actions(pipeline, role, "ecr:") == {"ecr:BatchGetImage", "ecr:DescribeImages"}
+    for action in ("ecr:BatchGetImage", "ecr:DescribeImages"):
+        assert granted(pipeline, role, action) == [{"Ref": "RepositoryArn"}], action
