@@ -108,26 +108,26 @@ def task_case(
     case_id: str, *argv: str, message: str, env: Mapping[str, str | None] | None = None
 ) -> Case:
     """A bad task option, through ``python -m invoke`` on the sample project and the emulator."""
-    return Case(
-        id=f"task {case_id}",
-        kind="task",
-        argv=(*INVOKE, *argv),
-        env=env or {},
-        message=rf"^error: {message}",
-        aws=True,
-    )
+    return _invoke_case("task", case_id, argv, message, env)
 
 
 def emulator_case(
-    case_id: str,
-    *argv: str,
-    message: str,
-    env: Mapping[str, str | None] | None = None,
+    case_id: str, *argv: str, message: str, env: Mapping[str, str | None] | None = None
 ) -> Case:
     """An emulator failure of a local-environment command."""
+    return _invoke_case("emulator", case_id, argv, message, env)
+
+
+def _invoke_case(
+    kind: str,
+    case_id: str,
+    argv: tuple[str, ...],
+    message: str,
+    env: Mapping[str, str | None] | None,
+) -> Case:
     return Case(
-        id=f"emulator {case_id}",
-        kind="emulator",
+        id=f"{kind} {case_id}",
+        kind=kind,
         argv=(*INVOKE, *argv),
         env=env or {},
         message=rf"^error: {message}",
