@@ -198,11 +198,31 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     """
     started = time.monotonic()
     target = environments.load(env, ROOT)
-    if not target.emulator:
-        if keep or emulator_port or serve != "auto":
-            raise DeliveryError(
-                f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
-            )
+    if target.emulator:
+        # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
+        local.check_serve(serve)
+        if image is not None:
+            delivery_deploy.parse_image(image)
+        else:
+            scanner.check(threshold, skip=skip_scan)
+    elif keep or emulator_port or serve != "auto":
+        raise DeliveryError(
+            f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
+        )
+    emulated = (
+        local.session(
+            target,
+            keep=keep,
+            port=emulator_port,
+            serve=serve,
+            engine=engine,
+            ready_timeout_s=ready_timeout,
+            progress=say,
+        )
+        if target.emulator
+        else contextlib.nullcontext()
+    )
+    with emulated as session:
         result = delivery_deploy.deploy(
             env,
             image,
@@ -210,49 +230,23 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             threshold=threshold,
             engine=engine,
             root=ROOT,
+            steps=session.steps() if session else None,
             progress=say,
             timeout_s=timeout * 60,
         )
-        say(f"deployed {result.version} to {result.env}: {result.image_uri}")
-        if result.service_url:
-            say(f"service: {result.service_url}")
-        say(f"took {time.monotonic() - started:.1f} s")
-        return
-    # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
-    local.check_serve(serve)
-    if image is not None:
-        delivery_deploy.parse_image(image)
-    else:
-        scanner.check(threshold, skip=skip_scan)
-    with local.session(
-        target,
-        keep=keep,
-        port=emulator_port,
-        serve=serve,
-        engine=engine,
-        ready_timeout_s=ready_timeout,
-        progress=say,
-    ) as session:
-        result = delivery_deploy.deploy(
-            env,
-            image,
-            skip_scan=skip_scan,
-            threshold=threshold,
-            engine=engine,
-            root=ROOT,
-            steps=session.steps(),
-            progress=say,
-        )
-        live = session.service
+        live = session.service if session else None
     say(f"deployed {result.version} to {result.env}: {result.image_uri}")
     if skip_scan and image is None:
         say(f"WARNING: {result.version} was NOT scanned for vulnerabilities (--skip-scan)")
+    if session is None and result.service_url:  # on an emulator the ALB's URL leads nowhere
+        say(f"service: {result.service_url}")
     if live is not None:
         say(f"service: {live.url} version {live.version}")
-    if session.kept:
-        say(f"emulator: kept at {session.endpoint}; stop both with `invoke stop --env {env}`")
-    else:
-        say("emulator and local service stopped (pass --keep to leave them running)")
+    if session is not None:
+        if session.kept:
+            say(f"emulator: kept at {session.endpoint}; stop both with `invoke stop --env {env}`")
+        else:
+            say("emulator and local service stopped (pass --keep to leave them running)")
     say(f"took {time.monotonic() - started:.1f} s")
 
 
