@@ -46,6 +46,7 @@ from pathlib import Path
 import requests
 
 from bench.service import HOST, ROOT, free_port, run_wrk, wait_ready
+from bench.service import stop as stop_server
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -129,13 +130,7 @@ def serve(workdir: Path, **env: str) -> Iterator[Service]:
 
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a master we started: SIGQUIT (gunicorn's quick stop, no drain), SIGKILL if stuck."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGQUIT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_server(process, signal.SIGQUIT, timeout_s=15)
 
 
 def children(pid: int) -> list[int]:

@@ -178,9 +178,15 @@ def serve(
             raise RuntimeError(f"{target.name} did not start:\n{log.tail()}") from None
         yield base, time.perf_counter() - started, log
     finally:
-        process.send_signal(signal.SIGTERM)
+        stop(process, signal.SIGTERM, timeout_s=30)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int, timeout_s: float) -> None:
+    """Stop a server this benchmark started with ``sig``; SIGKILL if it outlives ``timeout_s``."""
+    if process.poll() is None:
+        process.send_signal(sig)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
