@@ -20,7 +20,7 @@ import pytest
 from delivery import deploy, destroy, preview, registry, rollback, scan, stacks, status
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import make_project
+from tests.unit.delivery.test_environments import break_registry_template, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -228,18 +228,7 @@ def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> No
         finished.append("built")
         return deploy.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=SHA)
 
-    (project / "templates" / "registry.json").write_text(
-        json.dumps(
-            {
-                "Resources": {
-                    "Service": {
-                        "Type": "AWS::ECS::Service",
-                        "Properties": {"Cluster": "nope", "TaskDefinition": "nope:1"},
-                    }
-                }
-            }
-        )
-    )
+    break_registry_template(project)
     steps = fake_steps("1.0.0")
     steps.build_image = slow_build
     with pytest.raises(DeliveryError, match=r"launch local/registry\.yaml failed"):

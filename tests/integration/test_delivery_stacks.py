@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import boto3
@@ -11,7 +10,7 @@ import pytest
 from delivery import deploy, environments, stacks
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import make_project
+from tests.unit.delivery.test_environments import break_registry_template, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 DIGEST_A = "sha256:" + "a" * 64
@@ -69,18 +68,7 @@ def test_sample_project_new_image_gives_a_new_task_definition(
 
 def test_launch_failure_is_one_line(tmp_path: Path, aws: Emulator) -> None:
     root = make_project(tmp_path)
-    (root / "templates" / "registry.json").write_text(
-        json.dumps(
-            {
-                "Resources": {
-                    "Service": {
-                        "Type": "AWS::ECS::Service",
-                        "Properties": {"Cluster": "nope", "TaskDefinition": "nope:1"},
-                    }
-                }
-            }
-        )
-    )
+    break_registry_template(root)
     with pytest.raises(DeliveryError) as info:
         stacks.launch("local/registry.yaml", root=root, poll=0.01)
     assert str(info.value).startswith(

@@ -130,6 +130,19 @@ def make_project(root: Path, *, git_init: bool = False) -> Path:
     return root
 
 
+def break_registry_template(root: Path) -> None:
+    """Make the registry stack of ``make_project`` fail to launch (ECS service, no cluster)."""
+    failing = {
+        "Resources": {
+            "Service": {
+                "Type": "AWS::ECS::Service",
+                "Properties": {"Cluster": "nope", "TaskDefinition": "nope:1"},
+            }
+        }
+    }
+    (root / "templates" / "registry.json").write_text(json.dumps(failing))
+
+
 def test_environments_are_the_config_folders_except_shared(tmp_path: Path) -> None:
     make_project(tmp_path)
     (tmp_path / "config" / ".hidden").mkdir()
