@@ -71,9 +71,6 @@ class JsonLineFormatter(OrjsonFormatter):
         static_fields: fields added to every line (the service adds ``version``).
     """
 
-    # The same options python-json-logger's OrjsonFormatter uses, plus the newline of a line.
-    _LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE
-
     def __init__(self, static_fields: dict[str, Any] | None = None) -> None:
         super().__init__(
             fmt=["levelname", "name", "message"],
@@ -87,14 +84,6 @@ class JsonLineFormatter(OrjsonFormatter):
         """Put the timestamp first, in the same format as the access line, then the usual fields."""
         log_data["timestamp"] = CLOCK.iso(record.created)
         super().add_fields(log_data, record, message_dict)
-
-    def encode_line(self, log_data: dict[str, Any]) -> bytes:
-        """One complete UTF-8 JSON line (newline included) for ``log_data``, ready to write.
-
-        Skips the str round trip of ``format()``: orjson produces bytes, which is what
-        ``os.write`` wants.
-        """
-        return orjson.dumps(log_data, default=self.json_default, option=self._LINE_OPTIONS)
 
 
 def write_line(fd: int, line: bytes) -> None:
@@ -147,8 +136,8 @@ class AccessLog:
         self._default = formatter.json_default
         self._fd = fd
         # The line is spliced from parts orjson encodes: the timestamp, the fields that never
-        # change (encoded once, here) and the request's own fields. The bytes are exactly those
-        # of formatter.encode_line() on the whole dict (tested), at about 60% of its cost.
+        # change (encoded once, here) and the request's own fields. The bytes are exactly what
+        # formatter.format() writes for the same line as a LogRecord (tested), at ~1/5 the cost.
         static = {"level": "INFO", "logger": ACCESS_LOGGER, "message": "request"}
         static.update(formatter.static_fields)
         self._middle = b'",' + orjson.dumps(static, default=self._default)[1:-1] + b","
