@@ -81,6 +81,26 @@ class Environment:
         return sorted(p.stem for p in self.config_dir.glob("*.yaml") if p.name != "config.yaml")
 
 
+def stack_region(root: Path, path: str) -> str:
+    """The region Sceptre deploys the stack at ``path`` (``dev/budget``) to.
+
+    Sceptre's rule: the stack file's ``region``, else the nearest folder ``config.yaml`` that sets
+    one (``config/<group>/``, then ``config/``), else ``DEFAULT_REGION``. Per-stack regions exist
+    for resource types that are not in every region (AWS Budgets: us-east-1).
+    """
+    group, _, stack = path.partition("/")
+    config = root / "config"
+    for candidate in (
+        config / group / f"{stack}.yaml",
+        config / group / "config.yaml",
+        config / "config.yaml",
+    ):
+        region = read_yaml(candidate).get("region")
+        if region:
+            return str(region)
+    return DEFAULT_REGION
+
+
 def names(root: Path = PROJECT_ROOT) -> list[str]:
     """Environment names: the folders under ``config/`` except ``shared``, sorted."""
     config = root / "config"

@@ -26,3 +26,7 @@ class StackSettings(BaseModel):
     environment: EnvironmentName
     # Keep data (ECR images, logs, keys, buckets) when the stack or the resource goes away.
     retain: bool = False
+    # Refuse deletion by accident: CloudFormation termination protection on the stack (set after
+    # each launch by the ``!termination_protection`` hook, following this value both ways), and
+    # where a resource has its own switch (the ALB), that too. Turn it off, deploy, then destroy.
+    deletion_protection: bool = False

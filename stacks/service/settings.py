@@ -163,7 +163,6 @@ class Settings(StackSettings):
     health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2_147_483_647)] = 60
     certificate_arn: Annotated[str, Field(pattern=CERTIFICATE_ARN)] | None = None
     access_logs_bucket: Annotated[str, Field(pattern=BUCKET_NAME)] | None = None
-    deletion_protection: bool = False
     test_listener_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     # Who may reach the test listener (the new version before it takes traffic); none by default.
     test_ingress_cidrs: list[IPv4Network] = Field(default_factory=list)

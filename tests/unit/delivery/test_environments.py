@@ -209,3 +209,14 @@ def test_no_config_folder_means_no_environments(tmp_path: Path) -> None:
     assert environments.names(tmp_path) == []
     with pytest.raises(DeliveryError, match="none found under config/"):
         environments.load("dev", tmp_path)
+
+
+def test_stack_region_follows_sceptre_nearest_config_wins(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    config = tmp_path / "config"
+    (config / "dev" / "budget.yaml").write_text("template:\n  path: b.json\nregion: us-east-1\n")
+    assert environments.stack_region(tmp_path, "dev/budget") == "us-east-1"
+    assert environments.stack_region(tmp_path, "dev/service") == "eu-north-1"  # config/config.yaml
+    (config / "dev" / "config.yaml").write_text("region: eu-west-1\n")
+    assert environments.stack_region(tmp_path, "dev/service") == "eu-west-1"
+    assert environments.stack_region(tmp_path, "dev/budget") == "us-east-1"
