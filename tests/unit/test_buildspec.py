@@ -6,6 +6,8 @@ import functools
 import importlib.util
 import re
 import shlex
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,8 @@ def test_uv_is_pinned_like_bootstrap() -> None:
     assert pinned is not None
     for name in BUILDSPECS:
         assert load(name)["env"]["variables"]["UV_VERSION"] == pinned.group(1)
+    release = (ROOT / ".github" / "workflows" / "release.yml").read_text()
+    assert re.findall(r"uv==([0-9.]+)", release) == [pinned.group(1)]
 
 
 def test_build_runs_the_gate_scans_pushes_and_reports() -> None:
@@ -297,3 +301,42 @@ def test_variables_read_sees_reads_and_ignores_local_assignments() -> None:
         }
     }
     assert variables_read(spec) == {"FOO", "BAR", "QUX"}
+
+
+# --- the shell CodeBuild runs the commands with -------------------------------------------------
+
+# CodeBuild runs each phase command with /bin/sh unless the buildspec's `env: shell` names another
+# (buildspec reference, "env/shell": bash or /bin/sh on Linux); on its Ubuntu standard images
+# /bin/sh is dash, which has no `pipefail` and no arrays.
+CODEBUILD_SHELLS = {"sh": "dash", "/bin/sh": "dash", "bash": "bash"}
+# `set -e`, `set -euo pipefail`...: the option words up to the end of the statement.
+_SET_OPTIONS = re.compile(r"^\s*set\s+([-+][^\n;&|]*)", re.MULTILINE)
+
+
+def codebuild_shell(spec: dict[str, Any]) -> str:
+    """The shell CodeBuild would run ``spec``'s commands with, as a program on this machine."""
+    declared = str(spec.get("env", {}).get("shell", "sh"))
+    assert declared in CODEBUILD_SHELLS, f"CodeBuild on Linux has no shell {declared!r}"
+    return CODEBUILD_SHELLS[declared]
+
+
+@pytest.mark.parametrize("name", BUILDSPECS)
+def test_every_command_parses_and_sets_only_options_its_shell_has(name: str) -> None:
+    """Fault 7: `set -euo pipefail` under CodeBuild's default sh (dash) is a fatal error."""
+    spec = load(name)
+    shell = shutil.which(codebuild_shell(spec))
+    assert shell, f"{codebuild_shell(spec)} is not installed"
+    for command in commands(spec):
+        syntax = subprocess.run([shell, "-n", "-c", command], capture_output=True, text=True)
+        assert syntax.returncode == 0, f"{name}: {shell} cannot parse {command!r}: {syntax.stderr}"
+        for options in _SET_OPTIONS.findall(command):
+            run = subprocess.run([shell, "-c", f"set {options}"], capture_output=True, text=True)
+            assert run.returncode == 0, f"{name}: {shell}: set {options}: {run.stderr.strip()}"
+
+
+def test_dash_is_what_refuses_pipefail() -> None:
+    """The check above can fail: CodeBuild's default shell rejects the option bash accepts."""
+    dash, bash = shutil.which("dash"), shutil.which("bash")
+    assert dash and bash
+    assert subprocess.run([dash, "-c", "set -euo pipefail"], capture_output=True).returncode != 0
+    assert subprocess.run([bash, "-c", "set -euo pipefail"], capture_output=True).returncode == 0
