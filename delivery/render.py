@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from delivery import sceptre_yaml
+from delivery.environments import stack_region
 from delivery.sceptre_yaml import Tagged
 from stacks.common.errors import SettingsError
 
@@ -34,13 +35,17 @@ Unresolved = Tagged
 
 @dataclass(frozen=True)
 class StackConfig:
-    """One stack's config file: where it lives, its handler module and its user data."""
+    """One stack's config file: where it lives, its handler module and its user data.
+
+    ``region`` is where Sceptre deploys the stack (``environments.stack_region``).
+    """
 
     environment: str
     name: str
     path: Path
     handler: str
     user_data: Any
+    region: str
 
 
 def _find_unresolved(value: Any) -> Unresolved | None:
@@ -81,6 +86,8 @@ def read_stack_config(path: Path, environment: str) -> StackConfig:
         path=path,
         handler=f"templates.{Path(template_path).stem}",
         user_data=user_data,
+        # A Sceptre project's config folder is <project>/config.
+        region=stack_region(path.parent.parent.parent, f"{environment}/{path.stem}"),
     )
 
 
@@ -114,18 +121,22 @@ def render_stack(stack: StackConfig) -> str:
         raise SettingsError(f"{stack.environment}/{stack.path.name}: {exc}") from None
 
 
+def write_template(out: Path, stack: StackConfig, body: str) -> Path:
+    """Write ``body`` to ``out/<env>/<stack>.json``; the path written."""
+    target = out / stack.environment / f"{stack.name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body + "\n", encoding="utf-8")
+    return target
+
+
 def render(
     out: Path, environments: Sequence[str] = (), config_dir: Path = CONFIG_DIR
 ) -> list[Path]:
     """Render the stacks of ``environments`` (default all) to ``out/<env>/<stack>.json``."""
-    written = []
-    for stack in stack_configs(config_dir, environments):
-        body = render_stack(stack)
-        target = out / stack.environment / f"{stack.name}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(body + "\n", encoding="utf-8")
-        written.append(target)
-    return written
+    return [
+        write_template(out, stack, render_stack(stack))
+        for stack in stack_configs(config_dir, environments)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

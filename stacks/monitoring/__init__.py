@@ -1,4 +1,4 @@
-"""The monitoring stack: alarm topic, golden-signal and SLO alarms, log errors, dashboard, budget.
+"""The monitoring stack: alarm topic, golden-signal and SLO alarms, log errors, dashboard.
 
 It reads the service stack's outputs as parameters; the service stack never reads this one
 (its deployment alarms live with it), so there is no cycle.
@@ -9,15 +9,18 @@ this stack's topic ARN in the service stack, i.e. a cycle (monitoring reads the 
 outputs) or a third stack for the topic. ECS's own "deployment failed" event is also the better
 signal: it fires for every rollback (deployment alarm or circuit breaker), once per deployment,
 whether the deploy came from the pipeline or from a person, and it names the reason.
+
+The cost budget is not here: AWS::Budgets::Budget exists only in us-east-1 (stacks/budget.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Parameter, Ref, Sub, Template, budgets, events, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, Template, events, logs
 
 from stacks.common.alarms import Alarm, Metric, add_alarm
+from stacks.common.kms import CLOUDWATCH, EVENTS
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.monitoring.alarms import burn_rate, golden_signals
@@ -36,11 +39,14 @@ PARAMETERS = (
     "BlueTargetGroupFullName",
     "GreenTargetGroupFullName",
 )
-# Who publishes to the alarm topic: CloudWatch alarms and AWS Budgets (any source in this
-# account), and EventBridge (only through the deployment-failed rule).
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-EVENTS = "events.amazonaws.com"
+# Who publishes to the alarm topic: CloudWatch alarms (any alarm of this account), and EventBridge
+# (only through the deployment-failed rule).
+PUBLISHERS = (CLOUDWATCH,)
 DEPLOYMENT_FAILED_RULE = "DeploymentFailedRule"
+
+# Every optional feature on: what CloudFormation may be asked to create for this stack in any
+# environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
+EVERY_FEATURE = Settings(environment="every-feature", alarm_email="alerts@example.com")
 
 
 def _deployment_failed(template: Template, topic: Any) -> events.Rule:
@@ -100,48 +106,9 @@ def _error_logs(template: Template, settings: Settings, namespace: str, topic: A
     )
 
 
-def _budget(template: Template, settings: Settings, topic: Any) -> None:
-    """Monthly cost budget of this environment (its cost tag): 80 % actual, 100 % forecast."""
-    subscribers = [budgets.Subscriber(SubscriptionType="SNS", Address=Ref(topic))]
-    if settings.alarm_email:
-        subscribers.append(
-            budgets.Subscriber(SubscriptionType="EMAIL", Address=settings.alarm_email)
-        )
-    notifications = [
-        budgets.NotificationWithSubscribers(
-            Notification=budgets.Notification(
-                NotificationType=kind,
-                ComparisonOperator="GREATER_THAN",
-                Threshold=threshold,
-                ThresholdType="PERCENTAGE",
-            ),
-            Subscribers=subscribers,
-        )
-        for kind, threshold in (
-            ("ACTUAL", settings.budget_alert_percent),
-            ("FORECASTED", 100.0),
-        )
-    ]
-    template.add_resource(
-        budgets.Budget(
-            "CostBudget",
-            Budget=budgets.BudgetData(
-                BudgetType="COST",
-                TimeUnit="MONTHLY",
-                BudgetLimit=budgets.Spend(Amount=settings.monthly_budget_usd, Unit="USD"),
-                # Cost-allocation tag filter: "user:<key>$<value>".
-                CostFilters={
-                    "TagKeyValue": [f"user:{settings.cost_tag_key}${settings.environment}"]
-                },
-            ),
-            NotificationsWithSubscribers=notifications,
-        )
-    )
-
-
 def build(settings: Settings) -> Template:
     """The monitoring template for ``settings``."""
-    template = new_template(f"{settings.environment} monitoring: alarms, dashboard, budget")
+    template = new_template(f"{settings.environment} monitoring: alarms, dashboard")
     for name in PARAMETERS:
         template.add_parameter(
             Parameter(name, Type="String", Description=f"service stack output {name}")
@@ -159,7 +126,6 @@ def build(settings: Settings) -> Template:
     burn_rate(template, settings, topic)
     _error_logs(template, settings, namespace, topic)
     add_dashboard(template, namespace)
-    _budget(template, settings, topic)
     add_output(template, "AlarmTopicArn", Ref(topic), "where alarms are sent")
     add_output(template, "DashboardName", Ref("Dashboard"), "the golden-signals dashboard")
     return template

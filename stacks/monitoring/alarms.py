@@ -99,6 +99,17 @@ def golden_signals(template: Template, settings: Settings, topic: Any) -> None:
         add_alarm(template, logical_id, replace(alarm, actions=actions))
 
 
+# Failed requests over all requests. RequestCount counts only requests the ALB routed to a target
+# ("requests that are rejected before a target is chosen are not reflected in this metric"):
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+# The ALB's own 5xx (no healthy target, say) are failed requests too: they go into numerator and
+# denominator, so the ratio stays within 0..1 even when no request reaches a target.
+ERROR_RATIO = (
+    "IF(FILL(m2, 0) + FILL(m1, 0) > 0, "
+    "(FILL(m0, 0) + FILL(m1, 0)) / (FILL(m2, 0) + FILL(m1, 0)), 0)"
+)
+
+
 def _error_ratio(period: int, burn: float, settings: Settings, label: str) -> Alarm:
     threshold = round(burn * (1 - settings.availability_slo), 6)
     return Alarm(
@@ -108,7 +119,7 @@ def _error_ratio(period: int, burn: float, settings: Settings, label: str) -> Al
             Metric(ALB, "HTTPCode_ELB_5XX_Count", _lb()),
             Metric(ALB, "RequestCount", _lb()),
         ],
-        expression="IF(m2 > 0, (FILL(m0, 0) + FILL(m1, 0)) / m2, 0)",
+        expression=ERROR_RATIO,
         threshold=threshold,
         period=period,
         periods=1,

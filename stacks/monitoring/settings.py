@@ -1,4 +1,4 @@
-"""The monitoring stack's settings: who is told, SLO, thresholds, budget."""
+"""The monitoring stack's settings: who is told, SLO, thresholds."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from stacks.common.settings import StackSettings
-
-Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
-Percent = Annotated[float, Field(gt=0, le=100)]
+from stacks.common.settings import Email, Percent, StackSettings
 
 
 class Settings(StackSettings):
@@ -24,7 +21,3 @@ class Settings(StackSettings):
     cpu_percent: Percent = 80.0
     memory_percent: Percent = 80.0
     error_log_lines_per_5_minutes: Annotated[int, Field(ge=1)] = 10
-    monthly_budget_usd: Annotated[float, Field(gt=0, le=1_000_000)] = 100.0
-    budget_alert_percent: Percent = 80.0
-    # The cost-allocation tag that tells environments apart (Sceptre's stack tag).
-    cost_tag_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$")] = "Environment"
