@@ -2,13 +2,94 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from awacs.aws import Action, Allow, Principal, Statement
+from awacs.aws import (
+    Action,
+    Allow,
+    ArnLike,
+    Condition,
+    ConditionElement,
+    Principal,
+    Statement,
+    StringEquals,
+)
 from troposphere import GetAtt, Sub, Template, kms
 
 from stacks.common.iam import action, document
 from stacks.common.template import retain
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+BUDGETS = "budgets.amazonaws.com"
+EVENTS = "events.amazonaws.com"
+CODESTAR_NOTIFICATIONS = "codestar-notifications.amazonaws.com"
+
+
+def _this_account() -> ConditionElement:
+    return StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})
+
+
+def _through_sns() -> ConditionElement:
+    """Only SNS in this stack's region may use the key on the service's behalf."""
+    return StringEquals({"kms:ViaService": Sub("sns.${AWS::Region}.amazonaws.com")})
+
+
+# How each AWS service that publishes to an SSE-KMS topic may use the topic's key: the conditions
+# AWS documents for that service, no more (a condition key the service does not send would make
+# KMS refuse, and the notification is lost without an error anyone sees).
+PUBLISHER_CONDITIONS: dict[str, Callable[[], list[ConditionElement]]] = {
+    # Confused-deputy keys for AWS services that publish to encrypted topics:
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+    CLOUDWATCH: lambda: [
+        _this_account(),
+        ArnLike(
+            {
+                "aws:SourceArn": Sub(
+                    "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+                )
+            }
+        ),
+    ],
+    # https://docs.aws.amazon.com/cost-management/latest/userguide/budgets-sns-policy.html
+    # (budgets are global: no region in their ARN).
+    BUDGETS: lambda: [
+        _this_account(),
+        ArnLike({"aws:SourceArn": Sub("arn:${AWS::Partition}:budgets::${AWS::AccountId}:*")}),
+    ],
+    # https://docs.aws.amazon.com/dtconsole/latest/userguide/set-up-sns.html
+    CODESTAR_NOTIFICATIONS: lambda: [_through_sns()],
+    # SNS's key-management page: aws:SourceAccount/aws:SourceArn are not supported for
+    # EventBridge-to-encrypted-topic delivery, so only the path is pinned here; the topic policy
+    # pins the one rule that may publish (aws:SourceArn on sns:Publish).
+    EVENTS: lambda: [_through_sns()],
+}
+
+
+def _sid(service: str) -> str:
+    """``codestar-notifications.amazonaws.com`` -> ``CodestarNotificationsEncryptsThroughSns``."""
+    words = service.split(".", maxsplit=1)[0].split("-")
+    return "".join(word.capitalize() for word in words) + "EncryptsThroughSns"
+
+
+def publisher_statement(service: str) -> Statement:
+    """What ``service`` needs to publish to a topic encrypted with this key, under its conditions.
+
+    Raises ``ValueError`` for a service without documented conditions: add it to
+    ``PUBLISHER_CONDITIONS`` with its AWS source rather than granting it unconditionally.
+    """
+    conditions = PUBLISHER_CONDITIONS.get(service)
+    if conditions is None:
+        known = ", ".join(sorted(PUBLISHER_CONDITIONS))
+        raise ValueError(f"no documented key-policy conditions for {service} (known: {known})")
+    return Statement(
+        Sid=_sid(service),
+        Effect=Allow,
+        Principal=Principal("Service", [service]),
+        Action=[action("kms:Decrypt"), action("kms:GenerateDataKey")],
+        # In a key policy "*" means this key.
+        Resource=["*"],
+        Condition=Condition(conditions()),
+    )
 
 
 def kms_key(
@@ -20,6 +101,9 @@ def kms_key(
     keep: bool,
 ) -> kms.Key:
     """A symmetric key, yearly rotation, usable by the account's IAM and by ``services``.
+
+    ``services`` are AWS services that publish to an SNS topic encrypted with the key; each gets
+    its own statement with the conditions AWS documents for it (``PUBLISHER_CONDITIONS``).
 
     The account-root statement with ``kms:*`` is AWS's default key policy and the only wildcard
     action any Allow in this project has (the other wildcard is the artifact bucket's TLS-only
@@ -33,20 +117,7 @@ def kms_key(
         Action=[Action("kms", "*")],
         Resource=["*"],
     )
-    statements = [root]
-    if services:
-        statements.append(
-            Statement(
-                Sid="ServicesEncryptForThisAccount",
-                Effect=Allow,
-                Principal=Principal("Service", list(services)),
-                Action=[action("kms:Decrypt"), action("kms:GenerateDataKey")],
-                # In a key policy "*" means this key. No SourceAccount condition: services that
-                # publish to an encrypted SNS topic (CloudWatch, Budgets, CodeStar
-                # Notifications) call KMS through SNS and do not all send it.
-                Resource=["*"],
-            )
-        )
+    statements = [root, *(publisher_statement(service) for service in sorted(set(services)))]
     key = template.add_resource(
         kms.Key(
             logical_id,

@@ -17,6 +17,10 @@ RetentionDays = Literal[
 
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
+# Who is told (alarms, budget alerts): one address, checked for shape only.
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
+Percent = Annotated[float, Field(gt=0, le=100)]
+
 
 class StackSettings(BaseModel):
     """Common to all stacks: strict (unknown keys are errors), immutable, named environment."""

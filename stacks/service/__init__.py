@@ -1,8 +1,9 @@
 """The service stack: ECS cluster, Fargate task, ALB and blue/green service, autoscaling.
 
 Parameters ``ImageUri`` and ``AppVersion`` change on every deploy (a deploy or rollback is a
-stack update with new values and the same template); the network and registry come in as
-parameters from those stacks' outputs (Sceptre ``!stack_output``).
+stack update with new values and the same template), and so may ``ProductionTargetGroup`` (which
+group serves production before the update: stacks/service/production.py); the network and
+registry come in as parameters from those stacks' outputs (Sceptre ``!stack_output``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from stacks.common.template import (
     target_group_full_name,
 )
 from stacks.service.deployment import add_cluster, add_service, deployment_alarms
-from stacks.service.loadbalancer import add_load_balancing, url
+from stacks.service.domain import add_alias, url
+from stacks.service.loadbalancer import add_load_balancing
+from stacks.service.production import add_production_target_group
 from stacks.service.scaling import add_scaling
-from stacks.service.settings import Settings
+from stacks.service.settings import AccessLogs, Domain, Settings, Waf
 from stacks.service.task import add_task
 from stacks.service.waf import add_waf
 
@@ -36,6 +39,16 @@ IMAGE_URI_PATTERN = (
 SEMVER_PATTERN = (
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
+
+
+# Every optional feature on: what CloudFormation may be asked to create for this stack in any
+# environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
+EVERY_FEATURE = Settings(
+    environment="every-feature",
+    domain=Domain(name="service.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ"),
+    access_logs=AccessLogs(),
+    waf=Waf(),
 )
 
 
@@ -72,9 +85,11 @@ def build(settings: Settings) -> Template:
     """The service template for ``settings``."""
     template = new_template(f"{settings.environment} service: ECS Fargate behind an ALB")
     p = _parameters(template)
+    add_production_target_group(template)
     lb = add_load_balancing(
         template, settings, Ref(p["VpcId"]), Ref(p["VpcCidr"]), Ref(p["PublicSubnetIds"])
     )
+    add_alias(template, settings, lb.load_balancer)
     if settings.waf is not None:
         add_waf(template, settings.waf, lb.load_balancer)
     task = add_task(
@@ -96,6 +111,9 @@ def build(settings: Settings) -> Template:
     add_output(template, "ClusterName", Ref(cluster), "ECS cluster name")
     add_output(template, "ServiceName", GetAtt(service, "Name"), "ECS service name")
     add_output(template, "ServiceUrl", url(settings, lb.load_balancer), "the service's URL")
+    # Read by the deploy: "false" means the environment serves plain HTTP (no certificate_arn
+    # and no domain in its settings), which it should say out loud.
+    add_output(template, "Https", str(settings.https).lower(), "whether the ALB serves HTTPS")
     add_output(template, "TaskDefinitionArn", Ref(task.definition), "current task definition")
     add_output(template, "LogGroupName", Ref(task.log_group), "the app's log group")
     add_output(

@@ -1,4 +1,6 @@
-"""The ALB in front of the service: security groups, blue/green target groups, listeners, rules.
+"""The ALB in front of the service: security groups, blue/green target groups, access logs.
+
+Listeners and rules: stacks/service/listeners.py; certificate and DNS: stacks/service/domain.py.
 
 Timings (see docs/ARCHITECTURE.md, the app's drain contract):
 - health check every 5 s, healthy after 2 passes: a new task takes traffic ~10 s after it is
@@ -15,19 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Join, Ref, Template, ec2
+from troposphere import Ref, Template, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
 from stacks.common.template import name_tags, skip_checks
+from stacks.service.access_logs import add_access_log_bucket
+from stacks.service.domain import certificate
+from stacks.service.listeners import HTTP_PORT, HTTPS_PORT, add_listeners
 from stacks.service.settings import Settings
 
 CONTAINER_PORT = 8000
 READY_PATH = "/health/ready"
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-HTTP_ONLY_REASON = (
-    "no certificate_arn in this environment's settings: HTTP until one is set, then HTTPS with "
-    "TLS 1.3 and an HTTP->HTTPS redirect"
-)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ def _security_groups(
     template: Template, settings: Settings, vpc_id: Any, vpc_cidr: Any
 ) -> tuple[Any, Any]:
     """ALB: web ports from anywhere, test port from ``test_ingress_cidrs``; tasks: only the ALB."""
-    public_ports = [443, 80] if settings.https else [80]
+    public_ports = [HTTPS_PORT, HTTP_PORT] if settings.https else [HTTP_PORT]
     ingress = [
         ec2.SecurityGroupRule(
             Description=f"public web traffic on {port}",
@@ -119,17 +119,23 @@ def _security_groups(
 
 
 def _load_balancer(template: Template, settings: Settings, subnets: Any, sg: Any) -> Any:
-    attributes = {
+    attributes: dict[str, Any] = {
         "idle_timeout.timeout_seconds": str(settings.idle_timeout_seconds),
         # Requests with malformed headers are dropped, not passed to the app (smuggling).
         "routing.http.drop_invalid_header_fields.enabled": "true",
         "routing.http.desync_mitigation_mode": "strictest",
         "deletion_protection.enabled": str(settings.deletion_protection).lower(),
-        "access_logs.s3.enabled": str(settings.access_logs_bucket is not None).lower(),
+        "access_logs.s3.enabled": str(settings.access_logs is not None).lower(),
     }
-    if settings.access_logs_bucket:
-        attributes["access_logs.s3.bucket"] = settings.access_logs_bucket
+    depends_on = []
+    if settings.access_logs is not None:
+        bucket, policy = add_access_log_bucket(
+            template, settings.access_logs, settings.environment, keep=settings.retain
+        )
+        attributes["access_logs.s3.bucket"] = Ref(bucket)
         attributes["access_logs.s3.prefix"] = settings.environment
+        # Enabling access logs fails unless ELB can already write to the bucket.
+        depends_on.append(policy.title)
     alb = template.add_resource(
         elb.LoadBalancer(
             "LoadBalancer",
@@ -143,9 +149,11 @@ def _load_balancer(template: Template, settings: Settings, subnets: Any, sg: Any
             Tags=name_tags("alb"),
         )
     )
+    if depends_on:
+        alb.DependsOn = depends_on
     reasons = {}
-    if not settings.access_logs_bucket:
-        reasons["CKV_AWS_91"] = "no access_logs_bucket in this environment's settings"
+    if settings.access_logs is None:
+        reasons["CKV_AWS_91"] = "no access_logs in this environment's settings"
     return skip_checks(alb, reasons)
 
 
@@ -175,85 +183,6 @@ def _target_group(template: Template, settings: Settings, logical_id: str, vpc_i
     )
 
 
-def _not_found() -> elb.Action:
-    """Listener default: requests no rule matches get a plain 404."""
-    return elb.Action(
-        Type="fixed-response",
-        FixedResponseConfig=elb.FixedResponseConfig(
-            StatusCode="404", ContentType="text/plain", MessageBody="not found"
-        ),
-    )
-
-
-def _listener(template: Template, settings: Settings, logical_id: str, alb: Any, port: int) -> Any:
-    props: dict[str, Any] = {
-        "LoadBalancerArn": Ref(alb),
-        "Port": port,
-        "DefaultActions": [_not_found()],
-    }
-    if settings.https:
-        props.update(
-            Protocol="HTTPS",
-            SslPolicy=TLS_POLICY,
-            Certificates=[elb.Certificate(CertificateArn=settings.certificate_arn)],
-        )
-    else:
-        props["Protocol"] = "HTTP"
-    listener = template.add_resource(elb.Listener(logical_id, **props))
-    if not settings.https:
-        skip_checks(listener, {"CKV_AWS_2": HTTP_ONLY_REASON, "CKV_AWS_103": HTTP_ONLY_REASON})
-    return listener
-
-
-def _redirect(template: Template, alb: Any) -> None:
-    template.add_resource(
-        elb.Listener(
-            "HttpRedirectListener",
-            LoadBalancerArn=Ref(alb),
-            Port=80,
-            Protocol="HTTP",
-            DefaultActions=[
-                elb.Action(
-                    Type="redirect",
-                    RedirectConfig=elb.RedirectConfig(
-                        Protocol="HTTPS", Port="443", StatusCode="HTTP_301"
-                    ),
-                )
-            ],
-        )
-    )
-
-
-def _forward_rule(template: Template, logical_id: str, listener: Any, blue: Any, green: Any) -> Any:
-    """A catch-all rule forwarding to blue (weight 100) and green (0).
-
-    ECS owns the weights afterwards: during a deployment it shifts them between the two groups.
-    """
-    return template.add_resource(
-        elb.ListenerRule(
-            logical_id,
-            ListenerArn=Ref(listener),
-            Priority=1,
-            Conditions=[
-                elb.Condition(
-                    Field="path-pattern", PathPatternConfig=elb.PathPatternConfig(Values=["/*"])
-                )
-            ],
-            Actions=[
-                elb.ListenerRuleAction(
-                    Type="forward",
-                    ForwardConfig=elb.ForwardConfig(
-                        TargetGroups=[
-                            elb.TargetGroupTuple(TargetGroupArn=Ref(blue), Weight=100),
-                            elb.TargetGroupTuple(TargetGroupArn=Ref(green), Weight=0),
-                        ]
-                    ),
-                )
-            ],
-        )
-    )
-
-
 def add_load_balancing(
     template: Template, settings: Settings, vpc_id: Any, vpc_cidr: Any, public_subnets: Any
 ) -> LoadBalancing:
@@ -262,22 +191,13 @@ def add_load_balancing(
     alb = _load_balancer(template, settings, public_subnets, alb_sg)
     blue = _target_group(template, settings, "BlueTargetGroup", vpc_id)
     green = _target_group(template, settings, "GreenTargetGroup", vpc_id)
-    production = _listener(
-        template, settings, "ProductionListener", alb, 443 if settings.https else 80
-    )
-    if settings.https:
-        _redirect(template, alb)
-    test = _listener(template, settings, "TestListener", alb, settings.test_listener_port)
+    served = certificate(template, settings) if settings.https else None
+    rules = add_listeners(template, settings, alb, served, blue=blue, green=green)
     return LoadBalancing(
         load_balancer=alb,
         blue=blue,
         green=green,
-        production_rule=_forward_rule(template, "ProductionListenerRule", production, blue, green),
-        test_rule=_forward_rule(template, "TestListenerRule", test, blue, green),
+        production_rule=rules.production,
+        test_rule=rules.test,
         task_security_group=task_sg,
     )
-
-
-def url(settings: Settings, alb: Any) -> Any:
-    """The service's base URL (scheme from the TLS setting, host from the ALB's DNS name)."""
-    return Join("", ["https://" if settings.https else "http://", GetAtt(alb, "DNSName")])

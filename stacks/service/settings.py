@@ -1,4 +1,4 @@
-"""The service stack's settings: task size, drain timings, ALB, deployment, scaling, alarms."""
+"""The service stack's settings: task size, drain timings, ALB and domain, deployment, alarms."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ CERTIFICATE_ARN = (
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/"
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
-BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+# A fully qualified DNS name (RFC 1035 labels, lowercase), no trailing dot.
+DOMAIN_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+HOSTED_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
 
 Minutes = Annotated[int, Field(ge=0, le=1440)]
 
@@ -129,10 +131,32 @@ class Scaling(_Part):
 
 
 class Alarms(_Part):
-    """Deployment alarms: either one rolls a deployment back."""
+    """Deployment alarms on the new version's target group: either one rolls a deployment back."""
 
-    target_5xx_per_minute: Annotated[int, Field(ge=1)] = 5
+    # Target 5xx as a share of the group's requests: a rate, so a 10 % canary is judged on its
+    # own traffic however little of it there is.
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
+    # Below this many requests a minute the error rate does not judge (one 5xx of 3 requests is
+    # 33 %, and says nothing).
+    min_requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 20
     p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = 1.5
+
+
+class Domain(_Part):
+    """The service's DNS name in a Route 53 hosted zone of this account.
+
+    The stack then creates the ACM certificate (validated through that zone) unless
+    ``certificate_arn`` brings one, and the alias record pointing the name at the ALB.
+    """
+
+    name: Annotated[str, Field(pattern=DOMAIN_NAME, max_length=253)]
+    hosted_zone_id: Annotated[str, Field(pattern=HOSTED_ZONE_ID)]
+
+
+class AccessLogs(_Part):
+    """ALB access logs to an S3 bucket of this stack (SSE-S3, TLS only, expiring)."""
+
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
 
 class Waf(_Part):
@@ -147,7 +171,6 @@ class Settings(StackSettings):
     cpu: FargateCpu = 256
     memory: int = 512
     cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
-    desired_count: Annotated[int, Field(ge=1, le=100)] = 2
     # App environment (docs/ARCHITECTURE.md).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     greeting: Annotated[str, Field(min_length=1, max_length=200)] = "Hello, world!"
@@ -161,8 +184,10 @@ class Settings(StackSettings):
     idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)] = 60
     deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
     health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2_147_483_647)] = 60
+    # HTTPS: a certificate you bring (certificate_arn), or one the stack creates for `domain`.
     certificate_arn: Annotated[str, Field(pattern=CERTIFICATE_ARN)] | None = None
-    access_logs_bucket: Annotated[str, Field(pattern=BUCKET_NAME)] | None = None
+    domain: Domain | None = None
+    access_logs: AccessLogs | None = None
     test_listener_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
     # Who may reach the test listener (the new version before it takes traffic); none by default.
     test_ingress_cidrs: list[IPv4Network] = Field(default_factory=list)
@@ -196,15 +221,9 @@ class Settings(StackSettings):
                 f"keepalive_seconds={self.keepalive_seconds} must exceed idle_timeout_seconds="
                 f"{self.idle_timeout_seconds}, or the ALB reuses closed connections (502s)"
             )
-        scaling = self.scaling
-        if not scaling.min_count <= self.desired_count <= scaling.max_count:
-            raise ValueError(
-                f"desired_count={self.desired_count} must be within scaling.min_count.."
-                f"scaling.max_count ({scaling.min_count}..{scaling.max_count})"
-            )
         return self
 
     @property
     def https(self) -> bool:
-        """Whether the ALB terminates TLS (a certificate is configured)."""
-        return self.certificate_arn is not None
+        """Whether the ALB terminates TLS (a certificate brought or created for the domain)."""
+        return self.certificate_arn is not None or self.domain is not None

@@ -66,6 +66,8 @@ def test_sceptre_launch_local(aws: Emulator, fast_polling: None) -> None:
             f"image_uri={image}",
             "--var",
             f"app_version={APP_VERSION}",
+            "--var",
+            "production_target_group=Blue",
             "launch",
             "-y",
             "local",

@@ -44,8 +44,10 @@ def test_eventbridge_may_publish_only_from_that_rule(rendered: Rendered, env: st
     }
     # The topic is KMS-encrypted: EventBridge must be able to use the key, or delivery fails.
     key = one(monitoring, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
-    services = next(s for s in key if s.get("Sid") == "ServicesEncryptForThisAccount")
-    assert "events.amazonaws.com" in services["Principal"]["Service"]
+    services = {
+        service for statement in key for service in statement["Principal"].get("Service", [])
+    }
+    assert services == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
 
 
 @pytest.mark.parametrize("env", ENVS)

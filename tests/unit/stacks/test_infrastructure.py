@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.unit.stacks.cfn import Template, one, resources
+from tests.unit.stacks.metric_math import evaluate
 
 Rendered = dict[str, dict[str, Template]]
 
@@ -64,10 +67,40 @@ def test_monitoring_golden_signals_and_burn_rates(rendered: Rendered) -> None:
     }
     log_filter = one(monitoring, "AWS::Logs::MetricFilter")["Properties"]
     assert log_filter["FilterPattern"] == '{ $.level = "ERROR" }'
-    budget = one(monitoring, "AWS::Budgets::Budget")["Properties"]["Budget"]
-    assert budget["CostFilters"] == {"TagKeyValue": ["user:Environment$prod"]}
     assert "KmsMasterKeyId" in one(monitoring, "AWS::SNS::Topic")["Properties"]
     assert one(monitoring, "AWS::CloudWatch::Dashboard")
+
+
+def _burn_ratio(
+    template: Template, alarm: str, target_5xx: float, elb_5xx: float, routed: float
+) -> float | None:
+    """The burn alarm's error ratio for one period's target 5xx, ALB 5xx and RequestCount."""
+    metrics = template["Resources"][alarm]["Properties"]["Metrics"]
+    names = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m}
+    values = {"HTTPCode_Target_5XX_Count": target_5xx, "HTTPCode_ELB_5XX_Count": elb_5xx}
+    values["RequestCount"] = routed
+    (expression,) = [m["Expression"] for m in metrics if m.get("ReturnData")]
+    return evaluate(expression, {id_: values[name] for id_, name in names.items()})
+
+
+@pytest.mark.parametrize("alarm", ["FastBurnLongAlarm", "FastBurnShortAlarm", "SlowBurnLongAlarm"])
+def test_slo_error_ratio_counts_alb_errors_in_both_terms(rendered: Rendered, alarm: str) -> None:
+    """RequestCount leaves out requests the ALB failed before choosing a target: the ratio must
+    count those in the denominator too, so it is a share (0..1) and an outage reads as 1."""
+    monitoring = rendered["prod"]["monitoring"]
+    # Every request refused by the ALB (no healthy target): RequestCount is 0.
+    assert _burn_ratio(monitoring, alarm, 0, 120, 0) == 1.0
+    # 100 routed requests (10 of them app 5xx) and 50 the ALB failed: 60 of 150 failed.
+    assert _burn_ratio(monitoring, alarm, 10, 50, 100) == pytest.approx(0.4)
+    assert _burn_ratio(monitoring, alarm, 0, 0, 0) == 0
+    assert _burn_ratio(monitoring, alarm, 0, 0, 500) == 0
+    counts = [0, 1, 7, 100, 5000]
+    for target_5xx, elb_5xx, routed in itertools.product(counts, repeat=3):
+        if target_5xx > routed:
+            continue  # target 5xx are routed requests
+        ratio = _burn_ratio(monitoring, alarm, target_5xx, elb_5xx, routed)
+        assert ratio is not None
+        assert 0 <= ratio <= 1, (target_5xx, elb_5xx, routed)
 
 
 def test_pipeline_stages_trigger_and_projects(rendered: Rendered) -> None:
@@ -91,7 +124,11 @@ def test_pipeline_stages_trigger_and_projects(rendered: Rendered) -> None:
     build = projects["Build"]["Properties"]
     assert build["Source"]["BuildSpec"] == "buildspec.yml"
     assert build["Environment"]["PrivilegedMode"] is True
-    assert build["Cache"]["Modes"] == ["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
+    assert build["Cache"]["Modes"] == [
+        "LOCAL_DOCKER_LAYER_CACHE",
+        "LOCAL_SOURCE_CACHE",
+        "LOCAL_CUSTOM_CACHE",
+    ]
     assert projects["DeployProd"]["Properties"]["Source"]["BuildSpec"] == "buildspec-deploy.yml"
     assert one(pipeline, "AWS::CodeStarNotifications::NotificationRule")
 

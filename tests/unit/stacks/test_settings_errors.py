@@ -13,7 +13,7 @@ import yaml
 
 from delivery.render import render
 from stacks.common.errors import SettingsError
-from templates import monitoring, network, pipeline, registry, service
+from templates import budget, monitoring, network, pipeline, registry, service
 from tests.unit.stacks.cfn import ROOT
 
 CASES: list[tuple[Any, dict[str, Any], str]] = [
@@ -25,10 +25,31 @@ CASES: list[tuple[Any, dict[str, Any], str]] = [
         "service: cpu=256 memory=4096 is not a valid Fargate pair; valid memory for 256 CPU: "
         "512, 1024, 2048",
     ),
+    (service, {"desired_count": 2}, "service: unknown key 'desired_count' (accepted: "),
     (
         service,
-        {"desired_count": 5, "scaling": {"min_count": 1, "max_count": 4}},
-        "service: desired_count=5 must be within scaling.min_count..scaling.max_count (1..4)",
+        {"domain": {"name": "api.example.com"}},
+        "service: domain.hosted_zone_id is required",
+    ),
+    (
+        service,
+        {"domain": {"name": "API example", "hosted_zone_id": "Z0123"}},
+        "service: domain.name='API example': String should match pattern",
+    ),
+    (
+        service,
+        {"alarms": {"error_rate_percent": 0}},
+        "service: alarms.error_rate_percent=0: Input should be greater than 0",
+    ),
+    (
+        service,
+        {"alarms": {"min_requests_per_minute": 0}},
+        "service: alarms.min_requests_per_minute=0: Input should be greater than or equal to 1",
+    ),
+    (
+        service,
+        {"access_logs_bucket": "my-logs"},
+        "service: unknown key 'access_logs_bucket' (accepted: access_logs, ",
     ),
     (service, {"certificate_arn": "arn:aws:acm:x"}, "service: certificate_arn='arn:aws:acm:x': "),
     (
@@ -79,6 +100,14 @@ CASES: list[tuple[Any, dict[str, Any], str]] = [
     (registry, {"untagged_expiry_days": 0}, "registry: untagged_expiry_days=0: Input should be"),
     (monitoring, {"availability_slo": 1.5}, "monitoring: availability_slo=1.5: Input should be"),
     (monitoring, {"alarm_email": "not-an-email"}, "monitoring: alarm_email='not-an-email': "),
+    (
+        monitoring,
+        {"monthly_budget_usd": 10},
+        "monitoring: unknown key 'monthly_budget_usd' (accepted: ",
+    ),
+    (budget, {"monthly_budget_usd": 0}, "budget: monthly_budget_usd=0: Input should be greater"),
+    (budget, {"alert_email": "nobody"}, "budget: alert_email='nobody': String should match"),
+    (budget, {"budget_alert_percent": 120}, "budget: budget_alert_percent=120: Input should be"),
     (pipeline, {}, "pipeline: repository is required"),
 ]
 
