@@ -51,6 +51,13 @@ class Settings(StackSettings):
         return blocks[: self.az_count], blocks[8 : 8 + self.az_count]
 
 
+# Every optional feature on: what CloudFormation may be asked to create for this stack in any
+# environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
+EVERY_FEATURE = Settings(
+    environment="every-feature", az_count=3, nat_gateways="per_az", vpc_endpoints=True
+)
+
+
 def _vpc(template: Template, settings: Settings) -> ec2.VPC:
     vpc = template.add_resource(
         ec2.VPC(

@@ -47,6 +47,11 @@ class Settings(StackSettings):
     keep_images: Annotated[int, Field(ge=10, le=10000)] = 200
 
 
+# Every optional feature on: what CloudFormation may be asked to create for this stack in any
+# environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
+EVERY_FEATURE = Settings(environment="every-feature", encryption="KMS")
+
+
 def lifecycle_policy(settings: Settings) -> str:
     """The ECR lifecycle policy text: untagged, dev builds, releases, a cap on anything else.
 

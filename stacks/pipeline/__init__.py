@@ -16,6 +16,7 @@ from troposphere import codepipeline as cp
 
 from stacks.common.kms import kms_key
 from stacks.common.logs import log_group
+from stacks.common.naming import CLOUDFORMATION_ROLES_PATH, REGISTRY_PATH
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.pipeline import roles
@@ -34,6 +35,13 @@ IMAGE_ARTIFACT = "Image"
 # their own env: block and CodeBuild's built-ins (tests/unit/test_buildspec.py checks it).
 REPOSITORY_URI = "REPOSITORY_URI"  # Build: the shared ECR repository (buildspec.yml)
 DEPLOY_ENV = "DEPLOY_ENV"  # Deploy*: the environment to deploy (buildspec-deploy.yml)
+# The Build action's variables namespace: #{Build.IMAGE_VERSION} is buildspec.yml's exported
+# IMAGE_VERSION, the version of the image it pushed.
+BUILD_NAMESPACE = "Build"
+BUILD_VERSION_VARIABLE = "IMAGE_VERSION"
+# A released version, as `invoke version` prints it on a tagged commit (Java regex syntax: the
+# VariableCheck rule's MATCHES operator).
+RELEASE_PATTERN = r"^[0-9]+\.[0-9]+\.[0-9]+$"
 NOTIFIER = "codestar-notifications.amazonaws.com"
 NOTIFY_EVENTS = (
     "codepipeline-pipeline-pipeline-execution-failed",
@@ -72,10 +80,7 @@ def _project(
                     for k, v in sorted(variables.items())
                 ],
             ),
-            # Docker layers and the git clone stay on the build host between close builds.
-            Cache=codebuild.ProjectCache(
-                Type="LOCAL", Modes=["LOCAL_DOCKER_LAYER_CACHE", "LOCAL_SOURCE_CACHE"]
-            ),
+            Cache=codebuild.ProjectCache(Type="LOCAL", Modes=_cache_modes(privileged)),
             EncryptionKey=GetAtt(key, "Arn"),
             TimeoutInMinutes=timeout,
             LogsConfig=codebuild.LogsConfig(
@@ -85,6 +90,17 @@ def _project(
             ),
         )
     )
+
+
+def _cache_modes(privileged: bool) -> list[str]:
+    """What stays on the build host between close builds (CodeBuild's local caching).
+
+    The git clone (source cache) and the buildspecs' ``cache: paths`` (custom cache: uv's and
+    Trivy's downloads); docker layers only where docker runs, i.e. in privileged mode, the only
+    mode CodeBuild's docker layer cache works in.
+    """
+    modes = ["LOCAL_SOURCE_CACHE", "LOCAL_CUSTOM_CACHE"]
+    return ["LOCAL_DOCKER_LAYER_CACHE", *modes] if privileged else modes
 
 
 def _codebuild_action(name: str, project: Any, inputs: list[str], **extra: Any) -> cp.Actions:
@@ -135,15 +151,47 @@ def _stages(
                 [SOURCE_ARTIFACT],
                 Configuration={"ProjectName": Ref(build)},
                 OutputArtifacts=[cp.OutputArtifacts(Name=IMAGE_ARTIFACT)],
+                Namespace=BUILD_NAMESPACE,
             )
         ],
     )
     stages = [source, build_stage]
     for stage in settings.deploy:
-        if stage.approval:
-            stages.append(_approval(stage, topic))
-        stages.append(_deploy_stage(stage, deploys[stage.environment]))
+        entered = [_approval(stage, topic)] if stage.approval else []
+        entered.append(_deploy_stage(stage, deploys[stage.environment]))
+        if stage.releases_only:
+            for declared in entered:
+                declared.BeforeEntry = _only_releases()
+        stages += entered
     return stages
+
+
+def _only_releases() -> cp.BeforeEntryConditions:
+    """Enter the stage only for a released version's build; skip it (not fail) for any other.
+
+    CodePipeline's stage conditions: an entry condition whose rules fail engages its result, and
+    SKIP is allowed with the VariableCheck rule.
+    """
+    return cp.BeforeEntryConditions(
+        Conditions=[
+            cp.Condition(
+                Result="SKIP",
+                Rules=[
+                    cp.RuleDeclaration(
+                        Name="ReleasedVersion",
+                        RuleTypeId=cp.RuleTypeId(
+                            Category="Rule", Owner="AWS", Provider="VariableCheck", Version="1"
+                        ),
+                        Configuration={
+                            "Variable": f"#{{{BUILD_NAMESPACE}.{BUILD_VERSION_VARIABLE}}}",
+                            "Operator": "MATCHES",
+                            "Value": RELEASE_PATTERN,
+                        },
+                    )
+                ],
+            )
+        ]
+    )
 
 
 def _approval(stage: DeployStage, topic: Any) -> cp.Stages:
@@ -249,7 +297,7 @@ def build(settings: Settings) -> Template:
             stage.environment,
             common,
             repository_arn,
-            protected=settings.termination_protected,
+            shared=(REGISTRY_PATH, CLOUDFORMATION_ROLES_PATH),
         )
         deploys[stage.environment] = _project(
             template,
@@ -285,7 +333,10 @@ def build(settings: Settings) -> Template:
                         Push=[
                             cp.GitPushFilter(
                                 Branches=cp.GitBranchFilterCriteria(Includes=[settings.branch])
-                            )
+                            ),
+                            cp.GitPushFilter(
+                                Tags=cp.GitTagFilterCriteria(Includes=[settings.release_tags])
+                            ),
                         ],
                     ),
                 )
@@ -295,6 +346,9 @@ def build(settings: Settings) -> Template:
     template.add_resource(
         codestarnotifications.NotificationRule(
             "PipelineNotifications",
+            # CodeStar Notifications checks, when the rule is created, that it may publish to
+            # the topic: the topic's policy must exist first.
+            DependsOn=[f"{topic.title}Policy"],
             Name=Sub("${AWS::StackName}-pipeline"),
             DetailType="FULL",
             Resource=Sub(

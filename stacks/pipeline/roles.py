@@ -14,13 +14,11 @@ from awacs.aws import StringEquals
 from troposphere import GetAtt, Join, Ref, Sub, Template, iam
 
 from stacks.common import iam as policy
+from stacks.common.naming import REGISTRY_PATH, cloudformation_role_arn, stack_arn, stack_name
 
-PROJECT = "flask-fargate"
-# The account's shared registry (config/shared/registry.yaml): Sceptre names stacks
-# <project_code>-<group>-<stack>. Every environment's service stack depends on it.
-REGISTRY_PATH = "shared/registry"
 # What ``invoke push`` does to the one repository: docker/podman push (layer upload, manifest),
-# pull of the layer cache, and describe-images (the cache lookup in buildspec.yml, the digest).
+# pull of the layer cache, and describe-images (the cache lookup in buildspec.yml, the digest, and
+# whether a tag already holds it: a re-run pushes nothing).
 # No DescribeImageScanFindings: the scan that gates a push is Trivy's, run in the build.
 ECR_PUSH = (
     "ecr:BatchCheckLayerAvailability",
@@ -32,9 +30,9 @@ ECR_PUSH = (
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 )
-# What a service-stack update with a new image needs, through CloudFormation (caller's rights).
-CLOUDFORMATION = (
-    "cloudformation:CreateChangeSet",
+# What a deploy reads of its environment's stacks (Sceptre's launch and wait, `invoke diff`'s
+# change sets, `invoke status`, the live target group through the production listener rule).
+CLOUDFORMATION_READ = (
     "cloudformation:DeleteChangeSet",
     "cloudformation:DescribeChangeSet",
     "cloudformation:DescribeStackEvents",
@@ -45,22 +43,21 @@ CLOUDFORMATION = (
     "cloudformation:GetTemplate",
     "cloudformation:GetTemplateSummary",
     "cloudformation:ListStackResources",
+)
+# What changes a stack: allowed only through the environment's CloudFormation service role
+# (the `cloudformation:RoleArn` condition key; ExecuteChangeSet has none, but a change set runs
+# with the role it was created with). CloudFormation then acts with that role's rights, never
+# with the deploy role's.
+CLOUDFORMATION_CHANGE = (
+    "cloudformation:ContinueUpdateRollback",
+    "cloudformation:CreateChangeSet",
+    "cloudformation:CreateStack",
     "cloudformation:UpdateStack",
 )
 
 
 def _arn(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
-
-
-def stack_name(path: str) -> str:
-    """Sceptre's CloudFormation name of the stack at ``path`` (``prod/service``)."""
-    return f"{PROJECT}-{path.replace('/', '-')}"
-
-
-def stack_arn(path: str) -> Sub:
-    """The ARN pattern of the stack at ``path`` (any stack id: it changes on re-creation)."""
-    return _arn("cloudformation", f"stack/{stack_name(path)}/*")
 
 
 def artifacts(bucket: Any, key: Any) -> list[AwacsStatement]:
@@ -137,81 +134,57 @@ def deploy_role(
     common: Sequence[AwacsStatement],
     repository_arn: Any,
     *,
-    protected: Sequence[str] = (),
+    shared: Sequence[str] = (REGISTRY_PATH,),
 ) -> iam.Role:
-    """A deploy project of one environment: update that environment's service stack only.
+    """A deploy project of one environment: update that environment's stacks, nothing else.
 
-    ``invoke deploy`` launches the environment with Sceptre: stacks whose template and
-    parameters are unchanged answer "no updates", the service stack is updated with the new
-    image, and CloudFormation acts with these rights: register the task definition, update the
-    service, pass the stack's own roles to ECS. Infrastructure changes (new template versions
-    of network or monitoring) are not a deploy: a platform role applies them with
-    ``sceptre launch``, so this role never needs EC2, ELB or IAM write access.
-
-    ``protected``: Sceptre paths of the stacks with the ``!termination_protection`` hook. The
-    hook runs after every launch, deploys included, with this role; it may set protection on
-    those of them this deploy launches (its environment's and the registry), nothing else.
+    ``invoke deploy`` launches the stacks of ``config/<environment>/`` (never the account's shared
+    stacks: those are an administrator's, ``invoke bootstrap``) through the environment's
+    CloudFormation service role, which holds what the resources need. This role itself may only
+    ask CloudFormation to change the environment's stacks with that role, pass that role to
+    CloudFormation, and read what a deploy checks: the image in the registry, the shared stacks'
+    outputs (``shared``: Sceptre paths), the service's deployments and its live target group.
+    Its environment's stacks may live in several regions (a budget in us-east-1), hence ``*``.
     """
-    stack = f"{PROJECT}-{environment}"
-    launched = [p for p in protected if p.split("/")[0] == environment or p == REGISTRY_PATH]
-    protection = (
-        [
-            policy.allow(
-                ["cloudformation:UpdateTerminationProtection"], [stack_arn(p) for p in launched]
-            )
-        ]
-        if launched
-        else []
-    )
+    own = stack_arn(f"{environment}-*", region="*")
+    service_role = cloudformation_role_arn(environment)
     return template.add_resource(
         policy.role(
             logical_id,
             "codebuild.amazonaws.com",
             [
                 *common,
+                policy.allow(list(CLOUDFORMATION_READ), [own]),
                 policy.allow(
-                    list(CLOUDFORMATION),
-                    [
-                        _arn("cloudformation", f"stack/{stack}-*/*"),
-                        # Sceptre launches the env's dependency, the account's registry (no-op).
-                        stack_arn(REGISTRY_PATH),
-                    ],
+                    list(CLOUDFORMATION_CHANGE),
+                    [own],
+                    StringEquals({"cloudformation:RoleArn": [service_role]}),
                 ),
-                *protection,
+                # The !termination_protection hook runs after each launch and follows the stack's
+                # deletion_protection setting.
+                policy.allow(["cloudformation:UpdateTerminationProtection"], [own]),
                 policy.allow(
-                    ["ecs:DescribeServices", "ecs:UpdateService"],
-                    [_arn("ecs", f"service/{stack}-service-*/*")],
-                ),
-                policy.allow(
-                    ["ecs:TagResource"], [_arn("ecs", f"task-definition/{stack}-service:*")]
+                    ["cloudformation:DescribeStacks"], [stack_arn(path) for path in shared]
                 ),
                 policy.allow(
-                    [
-                        "ecs:RegisterTaskDefinition",
-                        "ecs:DeregisterTaskDefinition",
-                        "ecs:DescribeTaskDefinition",
-                        "cloudwatch:DescribeAlarms",
-                        "elasticloadbalancing:DescribeTargetGroups",
-                        "elasticloadbalancing:DescribeTargetHealth",
-                    ],
-                    ["*"],
+                    ["iam:PassRole"],
+                    [service_role],
+                    StringEquals({"iam:PassedToService": "cloudformation.amazonaws.com"}),
                 ),
+                # Waiting for ECS: the service's deployments (rolling or blue/green).
+                policy.allow(
+                    ["ecs:DescribeServices", "ecs:ListServiceDeployments"],
+                    [_arn("ecs", f"service/{stack_name(environment)}-service-*/*")],
+                ),
+                policy.allow(
+                    ["ecs:DescribeServiceDeployments"],
+                    [_arn("ecs", f"service-deployment/{stack_name(environment)}-service-*/*")],
+                ),
+                # The live target group: the production listener rule's forward weights.
+                policy.allow(["elasticloadbalancing:DescribeRules"], ["*"]),
                 # The image a deploy names must exist in the registry (delivery.registry); the
                 # scan gate ran at build time (Trivy), so no DescribeImageScanFindings here.
                 policy.allow(["ecr:BatchGetImage", "ecr:DescribeImages"], [repository_arn]),
-                policy.allow(
-                    ["iam:PassRole"],
-                    [
-                        Sub(
-                            f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack}-service-*"
-                        )
-                    ],
-                    # Task and execution roles go to ECS tasks; the infrastructure role (blue/green
-                    # listener shifts) goes to ECS itself with every service update.
-                    StringEquals(
-                        {"iam:PassedToService": ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"]}
-                    ),
-                ),
             ],
         )
     )

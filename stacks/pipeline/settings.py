@@ -23,10 +23,10 @@ class DeployStage(BaseModel):
 
     environment: EnvironmentName
     approval: bool = False
-
-
-# A Sceptre stack path, <group>/<stack> (config/<group>/<stack>.yaml), e.g. prod/service.
-StackPath = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,15}/[a-z][a-z0-9-]{0,63}$")]
+    # Only released versions (X.Y.Z, from a v* tag) reach this environment: for other builds the
+    # stage (and its approval) is skipped, not failed. Keep equal to the environment's own
+    # `releases_only` (config/<env>/config.yaml), which `invoke deploy` enforces.
+    releases_only: bool = False
 
 
 class Settings(StackSettings):
@@ -34,6 +34,9 @@ class Settings(StackSettings):
 
     repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
     branch: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] = "main"
+    # Pushed release tags also start the pipeline (commitizen tags v<version>: pyproject.toml);
+    # their builds are X.Y.Z and may go on to `releases_only` stages.
+    release_tags: Annotated[str, Field(pattern=r"^[A-Za-z0-9._/*-]{1,100}$")] = "v*"
     build_image: str = "aws/codebuild/standard:7.0"
     compute_type: Literal[
         "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
@@ -43,14 +46,9 @@ class Settings(StackSettings):
     deploy: list[DeployStage] = Field(
         default_factory=lambda: [
             DeployStage(environment="dev"),
-            DeployStage(environment="prod", approval=True),
+            DeployStage(environment="prod", approval=True, releases_only=True),
         ]
     )
-    # Stacks whose Sceptre config runs the ``!termination_protection`` hook after every launch
-    # (delivery/sceptre_hooks.py). A deploy launches its environment and the registry it depends
-    # on, so the deploy role must be allowed to set protection on exactly these stacks.
-    # tests/unit/stacks/test_pipeline_wiring.py keeps this list equal to the hooks in config/.
-    termination_protected: list[StackPath] = Field(default_factory=list)
     artifact_retention_days: Annotated[int, Field(ge=1, le=365)] = 30
     log_retention_days: RetentionDays = 30
     notification_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")] | None = (

@@ -1,20 +1,21 @@
 """The pipeline's roles grant what the build and the deploys do, on the stacks they touch.
 
 Build: ``invoke push`` pushes to the one repository and reads the registry stack's outputs.
-Deploy: ``invoke deploy`` launches the environment (and the registry it depends on) with
-Sceptre, whose ``!termination_protection`` hook runs after every launch of the hooked stacks.
+Deploy: ``invoke deploy`` launches its environment's stacks (never the shared ones) through the
+environment's CloudFormation service role, which it may pass and nothing else may; it reads the
+image, the shared stacks' outputs, the service's deployments and the live target group.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
+import re
 from typing import Any
 
 import pytest
 import yaml
 
-from delivery import sceptre_yaml
-from stacks.pipeline import roles
+from stacks.common import naming
 from tests.unit.stacks.cfn import ROOT, Template, resources
 
 Rendered = dict[str, dict[str, Template]]
@@ -30,24 +31,6 @@ ECR_PUSH = {
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 }
-
-
-def load_config(path: Path) -> Any:
-    """One Sceptre config file, its resolver and hook tags kept as ``Tagged`` values."""
-    return sceptre_yaml.read(path)
-
-
-def hooked_stacks(hook: str = "!termination_protection") -> set[str]:
-    """Sceptre paths (``prod/service``) whose config runs ``hook`` after launch."""
-    found = set()
-    for path in sorted(CONFIG.glob("*/*.yaml")):
-        if path.name == "config.yaml":
-            continue
-        config = load_config(path)
-        after = (config.get("hooks") or {}).get("after_launch") or []
-        if any(isinstance(h, sceptre_yaml.Tagged) and h.tag == hook for h in after):
-            found.add(f"{path.parent.name}/{path.stem}")
-    return found
 
 
 def stack_arn(path: str) -> dict[str, str]:
@@ -83,16 +66,17 @@ def _actions(template: Template, role: str, prefix: str) -> set[str]:
 
 
 def test_registry_path_is_the_shared_registry_config() -> None:
-    assert (CONFIG / f"{roles.REGISTRY_PATH}.yaml").is_file()
-    assert roles.PROJECT == PROJECT_CODE
-    assert roles.stack_name("prod/service") == f"{PROJECT_CODE}-prod-service"
+    assert (CONFIG / f"{naming.REGISTRY_PATH}.yaml").is_file()
+    assert (CONFIG / f"{naming.CLOUDFORMATION_ROLES_PATH}.yaml").is_file()
+    assert naming.PROJECT == PROJECT_CODE
+    assert naming.stack_name("prod/service") == f"{PROJECT_CODE}-prod-service"
 
 
 def test_build_role_reads_registry_outputs_and_pushes_nothing_more(rendered: Rendered) -> None:
     pipeline = rendered["shared"]["pipeline"]
     assert _actions(pipeline, "BuildRole", "cloudformation:") == {"cloudformation:DescribeStacks"}
     assert granted(pipeline, "BuildRole", "cloudformation:DescribeStacks") == [
-        stack_arn(roles.REGISTRY_PATH)
+        stack_arn(naming.REGISTRY_PATH)
     ]
     assert _actions(pipeline, "BuildRole", "ecr:") == {*ECR_PUSH, "ecr:GetAuthorizationToken"}
     for action in ECR_PUSH:
@@ -100,44 +84,146 @@ def test_build_role_reads_registry_outputs_and_pushes_nothing_more(rendered: Ren
     assert granted(pipeline, "BuildRole", "ecr:GetAuthorizationToken") == ["*"]
 
 
-def test_pipeline_setting_lists_exactly_the_hooked_stacks(rendered: Rendered) -> None:
-    config = load_config(CONFIG / "shared" / "pipeline.yaml")
-    deployed = {stage["environment"] for stage in config["sceptre_user_data"]["deploy"]}
-    relevant = {
-        p for p in hooked_stacks() if p.split("/")[0] in deployed or p == roles.REGISTRY_PATH
+DEPLOYS = [("DeployDevRole", "dev"), ("DeployProdRole", "prod")]
+
+
+def own_stacks(environment: str) -> dict[str, str]:
+    """Every stack of ``environment``, in any region (a budget lives in us-east-1)."""
+    return {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:"
+        f"stack/{PROJECT_CODE}-{environment}-*/*"
     }
-    assert relevant == {"prod/network", "prod/service", "prod/monitoring", "shared/registry"}
-    assert set(config["sceptre_user_data"]["termination_protected"]) == relevant
 
 
-@pytest.mark.parametrize(
-    ("role", "environment"), [("DeployDevRole", "dev"), ("DeployProdRole", "prod")]
-)
-def test_deploy_role_may_protect_exactly_the_hooked_stacks_it_launches(
+def service_role(environment: str) -> dict[str, str]:
+    return {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cloudformation/"
+        f"{PROJECT_CODE}-{environment}"
+    }
+
+
+@pytest.mark.parametrize(("role", "environment"), DEPLOYS)
+def test_deploy_role_changes_its_stacks_only_through_their_cloudformation_role(
     rendered: Rendered, role: str, environment: str
 ) -> None:
-    """The hook runs after every launch, a deploy's too: without the right it fails the deploy."""
+    """Faults 3 and 4: CloudFormation must act with the environment's service role, not ours."""
     pipeline = rendered["shared"]["pipeline"]
-    launched = {
-        p for p in hooked_stacks() if p.split("/")[0] == environment or p == roles.REGISTRY_PATH
+    changes = [
+        s
+        for s in statements(pipeline, role)
+        if {"cloudformation:CreateStack", "cloudformation:UpdateStack"} & set(s["Action"])
+    ]
+    assert len(changes) == 1
+    (change,) = changes
+    assert change["Resource"] == [own_stacks(environment)]
+    assert change["Condition"] == {
+        "StringEquals": {"cloudformation:RoleArn": [service_role(environment)]}
     }
-    allowed = granted(pipeline, role, "cloudformation:UpdateTerminationProtection")
-    assert sorted(map(str, allowed)) == sorted(str(stack_arn(p)) for p in launched)
-    assert roles.REGISTRY_PATH in launched
+    passes = [s for s in statements(pipeline, role) if "iam:PassRole" in s["Action"]]
+    assert passes == [
+        {
+            "Action": ["iam:PassRole"],
+            "Condition": {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            "Effect": "Allow",
+            "Resource": [service_role(environment)],
+        }
+    ]
 
 
-def test_protection_statement_grants_nothing_else(rendered: Rendered) -> None:
+@pytest.mark.parametrize(("role", "environment"), DEPLOYS)
+def test_deploy_role_writes_nothing_but_its_stacks(
+    rendered: Rendered, role: str, environment: str
+) -> None:
+    """No EC2/ELB/IAM/ECS/ECR/Logs/CloudWatch write: CloudFormation's role does all of that."""
     pipeline = rendered["shared"]["pipeline"]
-    for role in ("DeployDevRole", "DeployProdRole"):
-        for statement in statements(pipeline, role):
-            if "cloudformation:UpdateTerminationProtection" in statement["Action"]:
-                assert statement["Action"] == ["cloudformation:UpdateTerminationProtection"]
-    assert not granted(pipeline, "BuildRole", "cloudformation:UpdateTerminationProtection")
+    actions = {
+        a
+        for s in statements(pipeline, role)
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    writes = {
+        a
+        for a in actions
+        if a.split(":")[0] in {"ec2", "elasticloadbalancing", "ecs", "application-autoscaling",
+                               "cloudwatch", "iam", "ecr", "logs"}
+        and not a.split(":")[1].startswith(("Describe", "List", "Get", "BatchGet"))
+    }  # fmt: skip
+    # Its own build logs are the one other thing it writes.
+    assert writes == {"iam:PassRole", "logs:CreateLogStream", "logs:PutLogEvents"}
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        (log_stream,) = granted(pipeline, role, action)
+        assert log_stream["Fn::Sub"][1] == {"G": {"Ref": "BuildLogGroup"}}
+    for action in ("cloudformation:UpdateTerminationProtection", "cloudformation:DescribeStacks"):
+        assert own_stacks(environment) in granted(pipeline, role, action)
+    other = "prod" if environment == "dev" else "dev"
+    text = json.dumps(statements(pipeline, role))
+    assert own_stacks(other)["Fn::Sub"] not in text
+    assert service_role(other)["Fn::Sub"] not in text
 
 
-def test_hooked_stacks_reads_the_hook_tag() -> None:
-    assert "prod/service" in hooked_stacks()
-    assert not {p for p in hooked_stacks() if p.startswith(("dev/", "local/"))}
+@pytest.mark.parametrize(("role", "environment"), DEPLOYS)
+def test_deploy_role_only_reads_the_shared_stacks(
+    rendered: Rendered, role: str, environment: str
+) -> None:
+    """A deploy never launches the account's shared stacks: an administrator does."""
+    pipeline = rendered["shared"]["pipeline"]
+    for path in (naming.REGISTRY_PATH, naming.CLOUDFORMATION_ROLES_PATH):
+        arn = stack_arn(path)
+        grants = {
+            a for s in statements(pipeline, role) if arn in s["Resource"] for a in s["Action"]
+        }
+        assert grants == {"cloudformation:DescribeStacks"}, path
+
+
+def test_release_only_stages_are_skipped_for_other_builds(rendered: Rendered) -> None:
+    """Prod takes released versions only: main's builds stop after dev, without failing."""
+    pipeline = rendered["shared"]["pipeline"]["Resources"]["Pipeline"]["Properties"]
+    stages = {stage["Name"]: stage for stage in pipeline["Stages"]}
+    (build,) = stages["Build"]["Actions"]
+    assert build["Namespace"] == "Build"
+    for name in ("ApproveProd", "DeployProd"):
+        (condition,) = stages[name]["BeforeEntry"]["Conditions"]
+        assert condition["Result"] == "SKIP"
+        (rule,) = condition["Rules"]
+        assert rule["RuleTypeId"]["Provider"] == "VariableCheck"
+        assert rule["Configuration"]["Variable"] == "#{Build.IMAGE_VERSION}"
+        pattern = re.compile(rule["Configuration"]["Value"])
+        assert pattern.match("1.4.2")
+        assert not pattern.match("1.4.2-dev.g1a2b3c4d5e6f")
+    assert "BeforeEntry" not in stages["DeployDev"]
+    pushes = pipeline["Triggers"][0]["GitConfiguration"]["Push"]
+    assert {"Branches": {"Includes": ["main"]}} in pushes
+    assert {"Tags": {"Includes": ["v*"]}} in pushes
+    exported = yaml.safe_load((ROOT / "buildspec.yml").read_text())["env"]["exported-variables"]
+    assert "IMAGE_VERSION" in exported
+
+
+def test_only_the_privileged_build_asks_for_a_docker_layer_cache(rendered: Rendered) -> None:
+    """CodeBuild's docker layer cache works in privileged mode only; buildspec cache paths need
+    the custom cache mode."""
+    projects = resources(rendered["shared"]["pipeline"], "AWS::CodeBuild::Project")
+    for name, project in projects.items():
+        props = project["Properties"]
+        modes = props["Cache"]["Modes"]
+        assert ("LOCAL_DOCKER_LAYER_CACHE" in modes) == props["Environment"]["PrivilegedMode"]
+        buildspec = yaml.safe_load((ROOT / props["Source"]["BuildSpec"]).read_text())
+        if buildspec.get("cache", {}).get("paths"):
+            assert "LOCAL_CUSTOM_CACHE" in modes, name
+
+
+def test_notification_rule_waits_for_the_topic_policy(rendered: Rendered) -> None:
+    pipeline = rendered["shared"]["pipeline"]["Resources"]
+    rule = pipeline["PipelineNotifications"]
+    (target,) = rule["Properties"]["Targets"]
+    topic = target["TargetAddress"]["Ref"]
+    policies = [
+        name
+        for name, resource in pipeline.items()
+        if resource["Type"] == "AWS::SNS::TopicPolicy"
+        and {"Ref": topic} in resource["Properties"]["Topics"]
+    ]
+    assert policies
+    assert set(policies) <= set(rule["DependsOn"])
 
 
 @pytest.mark.parametrize("role", ["DeployDevRole", "DeployProdRole"])

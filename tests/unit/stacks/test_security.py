@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import pytest
+from troposphere import Template as TroposphereTemplate
+
+from stacks import cloudformation_roles
 from stacks.common.iam import STAR_RESOURCE_ACTIONS
+from stacks.common.kms import kms_key
 from tests.unit.stacks.cfn import Template, walk
 
 Rendered = dict[str, dict[str, Template]]
@@ -37,24 +43,39 @@ def test_no_wildcard_actions_except_key_admin_and_deny(rendered: Rendered) -> No
         assert statement["Principal"]["AWS"][0]["Fn::Sub"].endswith(":root"), where
 
 
+# The CloudFormation service roles' policies are generated from the provider schemas, with
+# Resource "*" wherever CloudFormation names the resource itself (tests/unit/stacks/
+# test_cloudformation_roles.py holds them to their own rules: IAM confined to the environment).
+GENERATED = f"shared/{cloudformation_roles.STACK}"
+
+
 def test_star_resource_only_for_actions_without_resource_types(rendered: Rendered) -> None:
     for where, statement in _statements(rendered):
         if statement["Effect"] != "Allow" or statement.get("Resource") != ["*"]:
             continue
         if "Principal" in statement:  # a key policy: "*" means the key itself
             continue
+        if where == GENERATED:
+            assert statement["Sid"].endswith("AnyResource"), where
+            assert not [a for a in _actions(statement) if a.startswith("iam:")], where
+            continue
         assert set(_actions(statement)) <= STAR_RESOURCE_ACTIONS, where
 
 
-def test_iam_passrole_is_scoped_to_ecs(rendered: Rendered) -> None:
-    passes = [s for _, s in _statements(rendered) if "iam:PassRole" in _actions(s)]
+def test_iam_passrole_goes_only_to_the_service_that_needs_it(rendered: Rendered) -> None:
+    """A deploy passes only its environment's CloudFormation role, to CloudFormation; that role
+    passes the roles of its own environment's stacks (scoped by name) to the services."""
+    passes = [(w, s) for w, s in _statements(rendered) if "iam:PassRole" in _actions(s)]
     assert passes
-    for statement in passes:
-        assert statement["Condition"] == {
-            "StringEquals": {
-                "iam:PassedToService": ["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"]
-            }
-        }
+    services = set()
+    for where, statement in passes:
+        if where == GENERATED:
+            (resource,) = statement["Resource"]
+            assert resource["Fn::Sub"].endswith(("-dev-*", "-prod-*")), resource
+            continue
+        passed_to = statement["Condition"]["StringEquals"]["iam:PassedToService"]
+        services.add(json.dumps(passed_to, sort_keys=True))
+    assert services == {json.dumps("cloudformation.amazonaws.com")}
 
 
 def test_every_log_group_has_retention(rendered: Rendered) -> None:
@@ -90,3 +111,52 @@ def test_encryption_everywhere(rendered: Rendered) -> None:
                     assert "EncryptionKey" in props
                 if resource["Type"] == "AWS::KMS::Key":
                     assert props["EnableKeyRotation"] is True
+
+
+# What each service that publishes to an SSE-KMS topic may use the topic's key under: the
+# condition keys AWS documents for it (stacks/common/kms.py cites the pages).
+ALARMS = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+KEY_CONDITIONS = {
+    "cloudwatch.amazonaws.com": {
+        "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}},
+        "ArnLike": {"aws:SourceArn": {"Fn::Sub": ALARMS}},
+    },
+    "budgets.amazonaws.com": {
+        "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}},
+        "ArnLike": {
+            "aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:budgets::${AWS::AccountId}:*"}
+        },
+    },
+    "events.amazonaws.com": {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
+    },
+    "codestar-notifications.amazonaws.com": {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
+    },
+}
+
+
+def test_key_policies_grant_services_only_under_their_documented_conditions(
+    rendered: Rendered,
+) -> None:
+    seen = set()
+    for env, stacks in rendered.items():
+        for stack, template in stacks.items():
+            for resource in template["Resources"].values():
+                if resource["Type"] != "AWS::KMS::Key":
+                    continue
+                for statement in resource["Properties"]["KeyPolicy"]["Statement"]:
+                    services = statement["Principal"].get("Service")
+                    if services is None:
+                        continue
+                    where = f"{env}/{stack} {statement.get('Sid')}"
+                    (service,) = services  # one service per statement: its own conditions
+                    assert statement["Condition"] == KEY_CONDITIONS[service], where
+                    assert sorted(_actions(statement)) == ["kms:Decrypt", "kms:GenerateDataKey"]
+                    seen.add(service)
+    assert seen == set(KEY_CONDITIONS)
+
+
+def test_a_publisher_without_documented_conditions_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"no documented key-policy conditions for s3"):
+        kms_key(TroposphereTemplate(), "Key", "test", ["s3.amazonaws.com"], keep=False)
