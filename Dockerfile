@@ -8,10 +8,13 @@
 #   has downloaded the same wheels into build/wheels/ (with requirements.txt exported from uv.lock);
 #   the build stage installs only those, hash-checked, with no index at all.
 # The base is a build argument so machines without a registry can pass a local Debian base
-# (delivery/localbase.py); the default is the real public image, fully qualified so engines that
-# refuse short names (podman with short-name-mode disabled) resolve it too.
-ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
-# checkov:skip=CKV_DOCKER_7:the base is this build argument, whose default is the versioned tag above; checkov cannot resolve ARG values and reads it as untagged
+# (delivery/localbase.py). The default is the official image from its ECR Public mirror (Docker
+# Hub's anonymous pull limit hits CodeBuild's shared addresses), fully qualified so engines that
+# refuse short names resolve it too, and pinned by digest: a rebuild of a commit starts from the
+# same bytes. The tag stays in the reference for Renovate/Dependabot; engines pull by the digest.
+# delivery.container.DEFAULT_BASE_IMAGE holds the same value (a test keeps them equal).
+ARG BASE_IMAGE=public.ecr.aws/docker/library/python:3.11-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
+# checkov:skip=CKV_DOCKER_7:the base is this build argument, whose default is the digest-pinned tag above; checkov cannot resolve ARG values and reads it as untagged
 
 FROM ${BASE_IMAGE} AS build
 # uv only exports uv.lock to a requirements file on the standalone path; pinned like everything else.
@@ -52,22 +55,31 @@ RUN python3 -m venv /opt/venv \
 # Bytecode compiled once here, because the read-only root filesystem means Python could never write
 # it: without it every process (gunicorn master, each worker, each HEALTHCHECK) recompiles in memory,
 # measured 0.7-1.1 s instead of 0.3 s to import the stack, for 4-5 MB more image. unchecked-hash: the
-# .pyc files stay valid whatever the files' timestamps become in later COPY steps.
+# .pyc files stay valid whatever the files' timestamps become in later COPY steps. Byte-identical
+# on every build: a fixed hash seed (set constants are written in hash order) and one process (how
+# marshal flags shared objects depends on what that process compiled before).
 COPY app/ /srv/app/
-RUN python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv/lib /srv/app
+RUN PYTHONHASHSEED=0 python3 -m compileall -q --invalidation-mode unchecked-hash /opt/venv/lib /srv/app
 
 FROM ${BASE_IMAGE} AS runtime
 # A fixed, high uid/gid that clashes with no base image user; -l (no lastlog entry) keeps a huge
-# sparse /var/log/lastlog out of the layer. Pip, setuptools and wheel are removed from the base's own
-# Python too (the public base ships them; the local Debian base has none), so nothing in the image can
-# install packages at run time.
+# sparse /var/log/lastlog out of the layer. useradd writes the day of the build into /etc/shadow
+# (last password change), which alone gave every day's build a new digest: the account has no
+# password, so aging is switched off (an empty field) and the shadow backup holding the dated line
+# goes. Pip, setuptools and wheel are removed from the base's own Python too (the public base ships
+# them; the local Debian base has none), so nothing in the image can install packages at run time;
+# without writing bytecode for the interpreter that runs pip (it would differ between builds).
+# /tmp stays the world-writable sticky directory the VOLUME below hands to Fargate.
 RUN groupadd --system --gid 10001 app \
     && useradd --system --no-log-init --uid 10001 --gid app --no-create-home \
          --home-dir /nonexistent --shell /usr/sbin/nologin app \
-    && if python3 -m pip --version >/dev/null 2>&1; then \
-         python3 -m pip uninstall --yes --quiet pip setuptools wheel; \
+    && chage --lastday -1 app \
+    && rm -f /etc/shadow- \
+    && if PYTHONDONTWRITEBYTECODE=1 python3 -m pip --version >/dev/null 2>&1; then \
+         PYTHONDONTWRITEBYTECODE=1 python3 -m pip uninstall --yes --quiet pip setuptools wheel; \
        fi \
-    && rm -rf /usr/share/python-wheels /root/.cache
+    && rm -rf /usr/share/python-wheels /root/.cache \
+    && chmod 1777 /tmp
 
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
@@ -81,6 +93,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PORT=8000 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
+# The task definition mounts an empty volume at /tmp (the only writable path on a read-only root).
+# On Fargate that is a bind mount owned by root, mode 0755 (uid 10001 could not create
+# /tmp/prometheus there), unless the image declares a VOLUME at the same path: then ECS copies the
+# image's /tmp, 1777, into it. https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html
+VOLUME /tmp
 USER 10001:10001
 EXPOSE 8000
 # gunicorn drains on SIGTERM (readiness 503 for DRAIN_SECONDS, then a graceful stop); ECS sends it too.
@@ -90,7 +107,10 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
 
-ARG APP_VERSION=unknown
+# The image is its commit: the same bits whatever version the commit is released as, so a
+# release promotes the digest main's build already pushed and tested (the version is a tag on it,
+# and the task definition's APP_VERSION). Hence no version here: with one, a release build of
+# the commit would be another image than the one tested.
 ARG GIT_SHA=unknown
 ARG BUILD_TIME=unknown
 ARG SOURCE_URL=unknown
@@ -98,12 +118,10 @@ LABEL org.opencontainers.image.title="flask-fargate" \
       org.opencontainers.image.description="Reference Flask service for ECS Fargate" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="${SOURCE_URL}" \
-      org.opencontainers.image.version="${APP_VERSION}" \
       org.opencontainers.image.revision="${GIT_SHA}" \
       org.opencontainers.image.created="${BUILD_TIME}"
-# /version reports these; a deploy may override APP_VERSION in the task definition.
-ENV APP_VERSION=${APP_VERSION} \
-    GIT_SHA=${GIT_SHA} \
+# /version reports these, and APP_VERSION from the task definition (the deploy sets it).
+ENV GIT_SHA=${GIT_SHA} \
     BUILD_TIME=${BUILD_TIME}
 
 CMD ["gunicorn", "--config", "python:app.gunicorn_conf", "app.wsgi:app"]

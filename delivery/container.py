@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -25,17 +24,20 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
+from delivery import platforms, reproducible
 from delivery.errors import DeliveryError
 from delivery.localbase import LOCAL_BASE_REF, ensure_local_base
+from delivery.platforms import DEFAULT_PLATFORM, platform_for
 
 __all__ = [
     "BASE_PYTHON",
     "DEFAULT_BASE_IMAGE",
+    "DEFAULT_PLATFORM",
     "LOCAL_BASE_REF",
+    "Bind",
     "Completed",
     "ContainerEngine",
     "ImageBuild",
@@ -48,6 +50,7 @@ __all__ = [
     "ensure_local_base",
     "export_requirements",
     "manifest_from_archive",
+    "platform_for",
     "prepare_wheels",
     "running",
 ]
@@ -55,8 +58,17 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = PROJECT_ROOT / ".local" / "containers"
 WHEELS_DIR = PROJECT_ROOT / "build" / "wheels"
-# The Dockerfile's own default; build_image() passes a base only when it differs.
-DEFAULT_BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"
+# The Dockerfile's own default (a test keeps the two equal); build_image() passes a base only when
+# it differs. The official image from its ECR Public mirror, not Docker Hub, whose anonymous pull
+# limit CodeBuild's shared addresses hit. Pinned by the digest of its multi-architecture index
+# (amd64 and arm64 builds resolve their own image from it), the tag kept for Renovate/Dependabot.
+# The digest is python:3.11.13-slim-bookworm, what 3.11-slim-bookworm named on 2025-10-01: seen
+# resolved by BuildKit in a GitHub Actions log of that day and pinned for that tag in public
+# Dockerfiles.
+DEFAULT_BASE_IMAGE = (
+    "public.ecr.aws/docker/library/python:3.11-slim-bookworm"
+    "@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1"
+)
 # The Python of both bases (the public python:3.11 image and Debian bookworm's python3).
 BASE_PYTHON = "3.11"
 
@@ -68,18 +80,21 @@ DOCKER_V2_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_V2_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 # Build arguments that become the image's environment and OCI labels (see ContainerEngine.build).
-METADATA_ENV = ("APP_VERSION", "GIT_SHA", "BUILD_TIME")
+# No version among them: the image is its commit, whatever version that is released as
+# (the Dockerfile says why); the version is a tag in the registry and the task's APP_VERSION.
+METADATA_ENV = ("GIT_SHA", "BUILD_TIME")
 METADATA_LABELS = {
-    "APP_VERSION": "org.opencontainers.image.version",
     "GIT_SHA": "org.opencontainers.image.revision",
     "BUILD_TIME": "org.opencontainers.image.created",
     "SOURCE_URL": "org.opencontainers.image.source",
 }
 
 INFO_TIMEOUT_S = 20.0
-# The one writable path in a running container (a tmpfs there), not this machine's /tmp.
-CONTAINER_TMP = "/tmp"  # noqa: S108 - inside the container  # nosec B108
 BUILD_TIMEOUT_S = 1800.0
+# BuildKit rewrites the file times in layers to SOURCE_DATE_EPOCH from this version on
+# (the image exporter's rewrite-timestamp option).
+BUILDKIT_REWRITES_TIMESTAMPS = (0, 13)
+_BUILDKIT_VERSION = re.compile(r"^\s*BuildKit(?: version)?:\s*v?(\d+)\.(\d+)", re.I | re.M)
 COMMAND_TIMEOUT_S = 300.0
 
 
@@ -224,6 +239,15 @@ def _run_root(state: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class Bind:
+    """A host directory mounted into a container at ``target`` (``--mount type=bind``)."""
+
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class ContainerEngine:
     """One container engine CLI (docker, podman or buildah) and the environment it runs with."""
 
@@ -275,18 +299,24 @@ class ContainerEngine:
         tags: Sequence[str],
         build_args: Mapping[str, str] | None = None,
         *,
+        platform: str = DEFAULT_PLATFORM,
+        source_date_epoch: int | None = None,
         network_none: bool = True,
         target: str | None = None,
         log_path: Path | None = None,
         cache_from: Sequence[str] = (),
+        no_cache: bool = False,
     ) -> str:
         """Build ``dockerfile`` in ``context``, tag it, and return the image id (``sha256:...``).
 
         Podman and buildah build ``--format docker`` (the OCI format drops HEALTHCHECK) with the
-        layer cache on. ``cache_from`` names images (usually the registry's last build) whose
-        layers may be reused. The full build output goes to ``log_path`` when given; a failure is
-        one line naming the log.
+        layer cache on (``no_cache`` turns it off). ``cache_from`` names images (usually the
+        registry's last build) whose layers may be reused. ``source_date_epoch`` pins every
+        timestamp the build writes (``reproducible``); podman/buildah images then lose the build
+        container's identity from their config too. The full build output goes to ``log_path``
+        when given; a failure is one line naming the log.
         """
+        rewrite = source_date_epoch is not None and self.rewrites_timestamps()
         with tempfile.TemporaryDirectory(prefix="image-build-") as tmp:
             iidfile = Path(tmp) / "iid"
             argv = self.build_argv(
@@ -295,9 +325,13 @@ class ContainerEngine:
                 tags,
                 build_args or {},
                 iidfile=iidfile,
+                platform=platform,
+                source_date_epoch=source_date_epoch,
+                rewrite_timestamps=rewrite,
                 network_none=network_none,
                 target=target,
                 cache_from=cache_from,
+                no_cache=no_cache,
             )
             result = self.command(*argv, timeout=BUILD_TIMEOUT_S)
             if log_path is not None:
@@ -311,7 +345,50 @@ class ContainerEngine:
             image_id = iidfile.read_text().strip() if iidfile.exists() else ""
         if not image_id:
             image_id = self.image_id(tags[0])
-        return image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
+        image_id = image_id if image_id.startswith("sha256:") else f"sha256:{image_id}"
+        if source_date_epoch is not None and self.name in ("podman", "buildah"):
+            image_id = self.without_build_identity(image_id, tags)
+        return image_id
+
+    def rewrites_timestamps(self) -> bool:
+        """Whether ``build`` can stamp SOURCE_DATE_EPOCH on the files of new layers.
+
+        podman and buildah always can (``--timestamp``). docker only through BuildKit v0.13 or
+        later (the image exporter's ``rewrite-timestamp``), asked of the builder here. Without
+        it a docker build pins the config's times only: a rebuild that reuses the layer cache
+        gives the same digest, one without the cache (another machine) does not.
+        """
+        if self.name != "docker":
+            return True
+        inspected = self.command("buildx", "inspect")
+        match = _BUILDKIT_VERSION.search(inspected.stdout) if inspected.ok else None
+        if match is None:
+            return False
+        return (int(match.group(1)), int(match.group(2))) >= BUILDKIT_REWRITES_TIMESTAMPS
+
+    def without_build_identity(self, image_id: str, tags: Sequence[str]) -> str:
+        """Re-store image ``image_id`` with a normalized config (``reproducible``); its new id.
+
+        Layers stay as they are; the image keeps ``tags``. An already normalized image is left
+        alone. The superseded image is removed (it is never more than a cache entry).
+        """
+        with tempfile.TemporaryDirectory(prefix="image-normalize-") as tmp:
+            saved, normalized = Path(tmp) / "saved.tar", Path(tmp) / "normalized.tar"
+            self.save(tags[0], saved)  # by name: buildah's docker-archive needs one
+            new_id = reproducible.normalize_archive(saved, normalized)
+            if new_id is None:
+                return image_id
+            if self.name == "buildah":
+                load = ["pull", "--quiet", f"docker-archive:{normalized}"]
+            else:
+                load = ["load", "--quiet", "--input", str(normalized)]
+            self.check(*load, what="store the normalized image", timeout=BUILD_TIMEOUT_S)
+        for tag in tags:
+            # buildah would qualify a short name with docker.io/library/; the build named it
+            # localhost/, as podman does.
+            self.tag(new_id, _qualified(tag) if self.name == "buildah" else tag)
+        self.command("rmi", image_id)
+        return new_id
 
     def build_argv(
         self,
@@ -321,38 +398,55 @@ class ContainerEngine:
         build_args: Mapping[str, str],
         *,
         iidfile: Path,
+        platform: str = DEFAULT_PLATFORM,
+        source_date_epoch: int | None = None,
+        rewrite_timestamps: bool = False,
         network_none: bool = True,
         target: str | None = None,
         cache_from: Sequence[str] = (),
+        no_cache: bool = False,
     ) -> list[str]:
-        """The arguments after the engine's name for ``build`` (exposed for tests)."""
+        """The arguments after the engine's name for ``build`` (exposed for tests).
+
+        ``source_date_epoch`` becomes podman/buildah's ``--timestamp`` (config and file times) or
+        docker's ``SOURCE_DATE_EPOCH`` build argument (config times), plus, with
+        ``rewrite_timestamps``, BuildKit's exporter option that stamps it on the files too
+        (https://github.com/moby/buildkit/blob/master/docs/build-repro.md).
+        """
         argv = ["build"]
         if self.name in ("podman", "buildah"):
             argv += ["--format", "docker", "--layers"]
-        # docker, podman and buildah all spell it --cache-from, once per image.
+        # All three spell these the same; --platform picks the base image's variant and the
+        # architecture every RUN step executes (emulated when it is not this machine's).
+        argv += ["--platform", platform]
+        if no_cache:
+            argv.append("--no-cache")
         for source in cache_from:
             argv += ["--cache-from", source]
         if network_none:
             argv += ["--network", "none"]
         argv += ["--file", str(dockerfile), "--iidfile", str(iidfile)]
+        if source_date_epoch is not None:
+            argv += self._timestamp_argv(source_date_epoch, rewrite_timestamps)
+            if self.name == "docker":
+                build_args = {**build_args, "SOURCE_DATE_EPOCH": str(source_date_epoch)}
         for tag in tags:
             argv += ["--tag", tag]
         for key, value in sorted(build_args.items()):
             argv += ["--build-arg", f"{key}={value}"]
         if self.name in ("podman", "buildah"):
-            # buildah's layer cache ignores build-argument values in LABEL and ENV steps
-            # (buildah issue 5501): a cached image would report the previous build's version. So
-            # the per-build metadata is also set on the final image directly, which it always
-            # applies, and which leaves the cached layers above it untouched.
-            for key, value in sorted(build_args.items()):
-                if key in METADATA_ENV:
-                    argv += ["--env", f"{key}={value}"]
-                if key in METADATA_LABELS:
-                    argv += ["--label", f"{METADATA_LABELS[key]}={value}"]
+            argv += _final_metadata_argv(build_args)
         if target:
             argv += ["--target", target]
         argv.append(str(context))
         return argv
+
+    def _timestamp_argv(self, source_date_epoch: int, rewrite_timestamps: bool) -> list[str]:
+        if self.name in ("podman", "buildah"):
+            return ["--timestamp", str(source_date_epoch)]
+        # docker reads SOURCE_DATE_EPOCH from the build arguments; type=docker keeps the image in
+        # the engine's own store, as a build without --output does.
+        return ["--output", "type=docker,rewrite-timestamp=true"] if rewrite_timestamps else []
 
     def image_exists(self, ref: str) -> bool:
         """Whether ``ref`` is in the engine's local image store."""
@@ -559,17 +653,18 @@ class ContainerEngine:
         name: str | None = None,
         user: str | None = None,
         read_only: bool = True,
-        tmpfs: Sequence[str] = (CONTAINER_TMP,),
+        binds: Sequence[Bind] = (),
         cap_drop_all: bool = True,
         no_new_privileges: bool = True,
         command: Sequence[str] = (),
     ) -> str:
         """Start a detached container from ``ref`` and return its id.
 
-        The defaults are production's: read-only root, writable tmpfs /tmp only, every capability
-        dropped, no privilege gain. ``publish`` maps host port -> container port, on 127.0.0.1
-        only. Environment values reach the engine through its own environment (``-e NAME``), so
-        they never appear on a command line.
+        The defaults are production's: read-only root, every capability dropped, no privilege
+        gain. The only writable paths are ``binds`` (host directories, what Fargate gives a task
+        volume; see delivery/taskvolumes.py): no tmpfs, which Fargate cannot give. ``publish``
+        maps host port -> container port, on 127.0.0.1 only. Environment values reach the engine
+        through its own environment (``-e NAME``), so they never appear on a command line.
         """
         argv = self.run_argv(
             ref,
@@ -578,7 +673,7 @@ class ContainerEngine:
             name=name,
             user=user,
             read_only=read_only,
-            tmpfs=tmpfs,
+            binds=binds,
             cap_drop_all=cap_drop_all,
             no_new_privileges=no_new_privileges,
             command=command,
@@ -595,7 +690,7 @@ class ContainerEngine:
         name: str | None = None,
         user: str | None = None,
         read_only: bool = True,
-        tmpfs: Sequence[str] = (CONTAINER_TMP,),
+        binds: Sequence[Bind] = (),
         cap_drop_all: bool = True,
         no_new_privileges: bool = True,
         command: Sequence[str] = (),
@@ -610,8 +705,13 @@ class ContainerEngine:
             argv += ["--name", name]
         if read_only:
             argv.append("--read-only")
-        for path in tmpfs:
-            argv += ["--tmpfs", f"{path}:rw,nosuid,nodev,mode=1777"]
+            if self.name == "podman":
+                # podman's default adds tmpfs on /tmp, /var/tmp and /run to a read-only root:
+                # writable paths a Fargate task does not have.
+                argv.append("--read-only-tmpfs=false")
+        for bind in binds:
+            mount = f"type=bind,source={bind.source},target={bind.target}"
+            argv += ["--mount", mount + (",readonly=true" if bind.read_only else "")]
         if cap_drop_all:
             argv.append("--cap-drop=ALL")
         if no_new_privileges:
@@ -625,6 +725,17 @@ class ContainerEngine:
         argv.append(ref)
         argv += list(command)
         return argv
+
+    def create(self, ref: str) -> str:
+        """Create (never start) a container of ``ref``; its id. For reading the image's files."""
+        return last_line(self.check("create", ref, what=f"create a container of {ref}").stdout)
+
+    def export(self, container: str, archive: Path) -> None:
+        """Write ``container``'s whole filesystem, owners and modes included, to a tar file."""
+        self.check(
+            "export", "--output", str(archive), container,
+            what=f"export {container}", timeout=BUILD_TIMEOUT_S,
+        )  # fmt: skip
 
     def exec(self, container: str, argv: Sequence[str]) -> Completed:
         """Run ``argv`` inside a running container; the result, whatever its exit code."""
@@ -662,6 +773,30 @@ class ContainerEngine:
     def remove_image(self, ref: str) -> None:
         """Remove image ``ref`` if present (used by tests and clean-ups)."""
         self.command("rmi", "--force", ref)
+
+
+def _qualified(name: str) -> str:
+    """``name`` with ``localhost/`` in front when it names no registry (a short name)."""
+    first, slash, _ = name.partition("/")
+    has_registry = slash and ("." in first or ":" in first or first == "localhost")
+    return name if has_registry else f"localhost/{name}"
+
+
+def _final_metadata_argv(build_args: Mapping[str, str]) -> list[str]:
+    """podman/buildah ``--env``/``--label`` arguments repeating the per-build metadata.
+
+    buildah's layer cache ignores build-argument values in LABEL and ENV steps (buildah issue
+    5501): a cached image would report the previous build's version. So the per-build metadata is
+    also set on the final image directly, which it always applies, and which leaves the cached
+    layers above it untouched.
+    """
+    argv: list[str] = []
+    for key, value in sorted(build_args.items()):
+        if key in METADATA_ENV:
+            argv += ["--env", f"{key}={value}"]
+        if key in METADATA_LABELS:
+            argv += ["--label", f"{METADATA_LABELS[key]}={value}"]
+    return argv
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -822,22 +957,29 @@ def prepare_wheels(
     *,
     project_dir: Path = PROJECT_ROOT,
     python_version: str = BASE_PYTHON,
-    arch: str | None = None,
+    platform: str = DEFAULT_PLATFORM,
     runner: Runner | None = None,
 ) -> Wheels:
-    """Download the wheels of the locked runtime dependencies into ``dest`` for the image's Python.
+    """Download the locked runtime dependencies' wheels into ``dest`` for the image's Python.
 
-    Writes ``requirements.txt`` (exported from uv.lock, with hashes) and ``uv.lock.sha256`` (the
-    Dockerfile refuses wheels prepared for another lock) beside them. Skips the download when both
-    are up to date and every wheel is there; drops wheels the lock no longer names, so the build
-    context stays small.
+    The wheels are for ``platform``, the image's architecture, whatever this machine's is.
+    Writes ``requirements.txt`` (exported from uv.lock, with hashes), ``uv.lock.sha256`` (the
+    Dockerfile refuses wheels prepared for another lock) and ``machine`` (the architecture they
+    are for) beside them. Skips the download when all are up to date and every wheel is there;
+    drops wheels the lock no longer names, so the build context stays small.
     """
     runner = runner or SubprocessRunner()
+    machine = platforms.machine_of(platform)
     requirements_text = export_requirements(project_dir, runner)
     lock_stamp = f"{hashlib.sha256((project_dir / 'uv.lock').read_bytes()).hexdigest()}  uv.lock\n"
     dest.mkdir(parents=True, exist_ok=True)
     requirements = dest / "requirements.txt"
     stamp = dest / "uv.lock.sha256"
+    machine_stamp = dest / "machine"
+    if not machine_stamp.exists() or machine_stamp.read_text().strip() != machine:
+        # Another architecture's wheels: none of them fits, and the lock names their hashes too.
+        for path in dest.glob("*.whl"):
+            path.unlink()
     wanted = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", requirements_text))
     present = {_sha256_file(path): path for path in dest.glob("*.whl")}
     wheel_count = len(re.findall(r"^[A-Za-z0-9][^\s=]*==", requirements_text, re.MULTILINE))
@@ -851,7 +993,7 @@ def prepare_wheels(
     if not up_to_date:
         requirements.write_text(requirements_text)
         result = runner(
-            [*_pip_command(), *pip_download_args(requirements, dest, python_version, arch)],
+            [*_pip_command(), *pip_download_args(requirements, dest, python_version, machine)],
             timeout=BUILD_TIMEOUT_S,
         )
         if not result.ok:
@@ -859,6 +1001,7 @@ def prepare_wheels(
                 f"downloading the runtime wheels failed: {last_line(result.stderr)}"
             )
         stamp.write_text(lock_stamp)
+        machine_stamp.write_text(f"{machine}\n")
         present = {_sha256_file(path): path for path in dest.glob("*.whl")}
     for digest, path in present.items():
         if digest not in wanted:
@@ -868,10 +1011,9 @@ def prepare_wheels(
 
 
 def pip_download_args(
-    requirements: Path, dest: Path, python_version: str = BASE_PYTHON, arch: str | None = None
+    requirements: Path, dest: Path, python_version: str = BASE_PYTHON, machine: str = "x86_64"
 ) -> list[str]:
-    """``pip download`` arguments for binary wheels that install on the image's Python and arch."""
-    machine = arch or _machine_arch()
+    """``pip download`` arguments for binary wheels for the image's Python and ``machine``."""
     # glibc 2.36 in bookworm: every manylinux tag up to 2_36 installs there.
     platforms = [f"manylinux_2_{minor}_{machine}" for minor in (36, 28, 17)] + [
         f"manylinux2014_{machine}"
@@ -884,11 +1026,6 @@ def pip_download_args(
     for tag in platforms:
         args += ["--platform", tag]
     return args
-
-
-def _machine_arch() -> str:
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
 def _pip_command() -> list[str]:
@@ -921,6 +1058,11 @@ class ImageBuild:
     base_image: str
     base_size_bytes: int
     seconds: float
+    platform: str = DEFAULT_PLATFORM
+    source_date_epoch: int = 0
+    # Whether the files' times are pinned too, so a rebuild without the layer cache (another
+    # machine, a re-run pipeline) gives the same digest (ContainerEngine.rewrites_timestamps).
+    reproducible: bool = True
 
     @property
     def above_base_bytes(self) -> int:
@@ -934,7 +1076,8 @@ def build_image(
     git_sha: str,
     *,
     engine: ContainerEngine | None = None,
-    build_time: str | None = None,
+    platform: str = DEFAULT_PLATFORM,
+    source_date_epoch: int | None = None,
     local_base: bool | None = None,
     base_image: str | None = None,
     source_url: str | None = None,
@@ -943,26 +1086,40 @@ def build_image(
     wheels_dir: Path | None = None,
     log_path: Path | None = None,
     cache_from: Sequence[str] = (),
+    no_cache: bool = False,
 ) -> ImageBuild:
     """Build the service image offline and tag it ``<name>:<version>`` and ``<name>:<git_sha>``.
 
+    For ``platform``, the task definition's architecture (``platform_for(cpu_architecture)``);
+    a machine that cannot build it is refused before anything runs. Reproducible: the time is
+    ``source_date_epoch``, by default the committer time of ``git_sha`` in ``context``, and it is
+    also the image's BUILD_TIME, so one commit and lock give one digest (delivery/reproducible.py).
     Prepares the wheels on the host, then builds with ``--network none``. The base is
-    ``base_image`` when given; else the local Debian base (``ensure_local_base``) when
-    ``local_base`` is true, or when it is None and the engine is podman/buildah (this project's
-    registry-less machines); else the Dockerfile's public default. ``cache_from`` images lend
-    their layers to the build (the engine's ``--cache-from``).
+    ``base_image`` when given; else the local Debian base (``ensure_local_base``, this machine's
+    architecture) when ``local_base`` is true, or when it is None and the engine is
+    podman/buildah (this project's registry-less machines); else the Dockerfile's default.
+    ``cache_from`` images lend their layers to the build (the engine's ``--cache-from``);
+    ``no_cache`` builds every layer anew.
     """
     engine = engine or detect_engine()
     started = time.monotonic()
+    platforms.check_buildable(engine, platform)
+    use_local = engine.name != "docker" if local_base is None else local_base
+    if base_image is None and use_local and platform != platforms.host_platform():
+        raise DeliveryError(
+            f"the local base image is built for this {platforms.host_platform()} machine, not "
+            f"for {platform} (the task definition's architecture): pass a base image for "
+            f"{platform}, or build on a machine of that architecture"
+        )
+    if source_date_epoch is None:
+        source_date_epoch = reproducible.commit_epoch(context, git_sha, engine.runner)
     wheels_dir = wheels_dir or context / "build" / "wheels"
-    prepare_wheels(wheels_dir, project_dir=context, runner=engine.runner)
+    prepare_wheels(wheels_dir, project_dir=context, platform=platform, runner=engine.runner)
     if base_image is None:
-        use_local = engine.name != "docker" if local_base is None else local_base
         base_image = ensure_local_base(engine) if use_local else DEFAULT_BASE_IMAGE
     build_args = {
-        "APP_VERSION": version,
         "GIT_SHA": git_sha,
-        "BUILD_TIME": build_time or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "BUILD_TIME": reproducible.iso_utc(source_date_epoch),
     }
     if base_image != DEFAULT_BASE_IMAGE:
         build_args["BASE_IMAGE"] = base_image
@@ -974,9 +1131,12 @@ def build_image(
         dockerfile or context / "Dockerfile",
         tags,
         build_args,
+        platform=platform,
+        source_date_epoch=source_date_epoch,
         network_none=True,
         log_path=log_path or context / "build" / "logs" / "image-build.log",
         cache_from=cache_from,
+        no_cache=no_cache,
     )
     return ImageBuild(
         image_id=image_id,
@@ -985,6 +1145,9 @@ def build_image(
         base_image=base_image,
         base_size_bytes=engine.image_size(base_image) if engine.image_exists(base_image) else 0,
         seconds=time.monotonic() - started,
+        platform=platform,
+        source_date_epoch=source_date_epoch,
+        reproducible=engine.rewrites_timestamps(),
     )
 
 

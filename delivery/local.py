@@ -8,10 +8,11 @@ A deploy to an emulator environment (``--env local``) runs inside a ``Session``:
   earlier ``deploy --keep`` whose process still answers;
 - clients reach the emulator only through the standard AWS variables (``emulator.environment``);
 - after the stacks are up, the service itself runs on this machine, configured from what the
-  emulator holds: the task definition the service stack registered (image, environment, port,
-  user, read-only root, dropped capabilities). As a container where an engine can run one, else
-  under gunicorn from the same entry point. Then readiness, and ``/version`` must report the
-  deployed version;
+  emulator holds: the task definition the service stack registered (image, environment, secrets,
+  port, user, read-only root, dropped capabilities, volumes). As a container where an engine can
+  run one, run as Fargate runs it (delivery/taskvolumes.py: no writable path Fargate would not
+  give), else under gunicorn from the same entry point. Then readiness, and ``/version`` must
+  report the deployed version;
 - at the end it stops what it started (service, emulator) unless ``keep``: then both stay up and
   are recorded, for ``status``/``rollback``/``diff`` and the AWS CLI. A failure always stops what
   this command started, so nothing is left running.
@@ -38,10 +39,11 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import credentials, deploy, loopback, registry
+from delivery import credentials, deploy, loopback, registry, tasksecrets, taskvolumes
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from delivery.taskvolumes import MountPoint
 
 if TYPE_CHECKING:
     from delivery.container import ContainerEngine
@@ -78,6 +80,9 @@ class ServiceSpec:
     read_only: bool = True
     drop_all: bool = True
     source: str = ""  # where the spec was read, for the progress line
+    volumes: tuple[str, ...] = ()  # the task definition's (bind mount) volumes, by name
+    mounts: tuple[MountPoint, ...] = ()  # the container's mount points of those volumes
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> valueFrom ("": none)
 
     @property
     def digest(self) -> str:
@@ -96,6 +101,7 @@ class LocalService:
     image: str  # the local image, or the project folder gunicorn runs from
     engine: str = ""  # container mode: docker or podman
     log: str = ""  # process mode: its output file
+    volumes: str = ""  # container mode: the host folder of its task volumes (removed at stop)
 
     @property
     def url(self) -> str:
@@ -200,9 +206,10 @@ def _reaped(pid: int) -> bool:
 # --- reading the service stack ----------------------------------------------------------------
 
 
-def _stack(name: str) -> dict[str, Any]:
+def _stack(name: str, region: str) -> dict[str, Any]:
     try:
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+        cfn = boto3.client("cloudformation", region_name=region)
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"reading stack {name} failed: {exc}") from None
     return dict(stacks[0])
@@ -215,22 +222,25 @@ def _app_container(definitions: list[dict[str, Any]], key: str) -> dict[str, Any
     return found[0] if found else None
 
 
-def _from_task_definition(arn: str) -> ServiceSpec | None:
+def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
     """The spec from the registered task definition; None when it has no container image.
 
     moto registers a complete revision when the stack is created, but the revision a stack
     *update* registers has empty container definitions (an emulator limit).
     """
     try:
-        described = boto3.client("ecs").describe_task_definition(taskDefinition=arn)
+        ecs = boto3.client("ecs", region_name=region)
+        described = ecs.describe_task_definition(taskDefinition=arn)
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"reading task definition {arn} failed: {exc}") from None
-    definitions = [dict(d) for d in described["taskDefinition"].get("containerDefinitions", [])]
+    task = described["taskDefinition"]
+    definitions = [dict(d) for d in task.get("containerDefinitions", [])]
     container = _app_container(definitions, "portMappings")
     if container is None or not container.get("image"):
         return None
     linux = container.get("linuxParameters") or {}
     ports = container.get("portMappings") or [{}]
+    source = f"task definition {arn.rsplit('/', 1)[-1]}"
     return ServiceSpec(
         image=str(container["image"]),
         version="",
@@ -239,12 +249,41 @@ def _from_task_definition(arn: str) -> ServiceSpec | None:
         user=container.get("user"),
         read_only=bool(container.get("readonlyRootFilesystem", False)),
         drop_all="ALL" in (linux.get("capabilities") or {}).get("drop", []),
-        source=f"task definition {arn.rsplit('/', 1)[-1]}",
+        source=source,
+        volumes=_bind_volumes([dict(v) for v in task.get("volumes", [])], "name", source),
+        mounts=tuple(
+            MountPoint(
+                str(m.get("sourceVolume", "")),
+                str(m.get("containerPath", "")),
+                bool(m.get("readOnly", False)),
+            )
+            for m in container.get("mountPoints", [])
+        ),
+        secrets={str(s["name"]): str(s.get("valueFrom", "")) for s in container.get("secrets", [])},
     )
 
 
+def _bind_volumes(volumes: list[dict[str, Any]], name_key: str, source: str) -> tuple[str, ...]:
+    """The names of ``volumes``; one line for a kind other than a bind mount.
+
+    A volume with no configuration (or ``host`` without a source path) is what Fargate provides
+    as a task-scoped bind mount; EFS and the rest cannot be made on this machine.
+    """
+    names = []
+    for volume in volumes:
+        name = str(volume.get(name_key, ""))
+        kinds = sorted(key for key, value in volume.items() if key != name_key and value)
+        if any(kind.lower() != "host" for kind in kinds):
+            raise DeliveryError(
+                f"{source}: volume {name} is {', '.join(kinds)}: the local run provides bind "
+                "mount volumes only (no configuration, as Fargate's scratch volumes)"
+            )
+        names.append(name)
+    return tuple(names)
+
+
 def _resolve(value: Any, parameters: Mapping[str, str]) -> str | None:
-    """A literal or a ``Ref`` to a parameter; anything else cannot be known without AWS."""
+    """A literal or a ``Ref`` to a parameter (or resource); anything else needs AWS to know."""
     if isinstance(value, str | int | float | bool):
         return str(value)
     if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
@@ -252,26 +291,53 @@ def _resolve(value: Any, parameters: Mapping[str, str]) -> str | None:
     return None
 
 
-def _from_template(stack_name: str, parameters: Mapping[str, str]) -> ServiceSpec:
+def _from_template(stack_name: str, parameters: Mapping[str, str], region: str) -> ServiceSpec:
     """The spec from the service stack's template as the emulator holds it, with its parameters.
 
     What CloudFormation registers for the stack; read here when moto's update left the new
     revision empty.
     """
     try:
-        body = boto3.client("cloudformation").get_template(StackName=stack_name)["TemplateBody"]
+        cfn = boto3.client("cloudformation", region_name=region)
+        body = cfn.get_template(StackName=stack_name)["TemplateBody"]
+        described = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"reading the template of {stack_name} failed: {exc}") from None
+    # A Ref to a resource is its physical id: for a secret, the ARN valueFrom takes.
+    resources = {
+        str(r.get("LogicalResourceId", "")): str(r.get("PhysicalResourceId", "")) for r in described
+    }
     template = body if isinstance(body, dict) else yaml.safe_load(body)
-    definitions = [
-        resource.get("Properties", {}).get("ContainerDefinitions", [])
+    return spec_from_template(
+        template,
+        parameters,
+        source=f"stack {stack_name}'s template (moto left the updated revision empty)",
+        resources=resources,
+    )
+
+
+def spec_from_template(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    *,
+    source: str,
+    resources: Mapping[str, str] | None = None,
+) -> ServiceSpec:
+    """The spec a service template's task definition gives, with its parameters' values.
+
+    ``resources`` maps logical ids to physical ids (a ``Ref`` to a resource is its physical id:
+    for a secret, the ARN ``valueFrom`` takes); a secret whose value cannot be known is "".
+    """
+    tasks = [
+        resource.get("Properties", {})
         for resource in template.get("Resources", {}).values()
         if resource.get("Type") == "AWS::ECS::TaskDefinition"
     ]
-    container = _app_container(definitions[0] if definitions else [], "PortMappings")
+    task = tasks[0] if tasks else {}
+    container = _app_container(task.get("ContainerDefinitions", []), "PortMappings")
     image = _resolve(container.get("Image"), parameters) if container else None
     if container is None or image is None:
-        raise DeliveryError(f"stack {stack_name} declares no task definition with an image")
+        raise DeliveryError(f"{source} declares no task definition with an image")
     environment = {
         str(item["Name"]): resolved
         for item in container.get("Environment", [])
@@ -287,7 +353,20 @@ def _from_template(stack_name: str, parameters: Mapping[str, str]) -> ServiceSpe
         user=_resolve(container.get("User"), parameters) if container.get("User") else None,
         read_only=str(container.get("ReadonlyRootFilesystem", False)).lower() == "true",
         drop_all="ALL" in (linux.get("Capabilities") or {}).get("Drop", []),
-        source=f"stack {stack_name}'s template (moto left the updated revision empty)",
+        source=source,
+        volumes=_bind_volumes(list(task.get("Volumes", [])), "Name", source),
+        mounts=tuple(
+            MountPoint(
+                str(m.get("SourceVolume", "")),
+                str(m.get("ContainerPath", "")),
+                str(m.get("ReadOnly", False)).lower() == "true",
+            )
+            for m in container.get("MountPoints", [])
+        ),
+        secrets={
+            str(s["Name"]): _resolve(s.get("ValueFrom"), {**(resources or {}), **parameters}) or ""
+            for s in container.get("Secrets", [])
+        },
     )
 
 
@@ -298,11 +377,14 @@ def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:
     ``AppVersion``: that is the wiring a deploy relies on.
     """
     name = env.stack_name(deploy.SERVICE_STACK)
-    stack = _stack(name)
+    region = deploy.service_stack(env).region  # where Sceptre put it, not the shell's default
+    stack = _stack(name, region)
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
     image, version = parameters.get("ImageUri", ""), parameters.get("AppVersion", "")
     arn = outputs.get("TaskDefinitionArn", "")
-    spec = (_from_task_definition(arn) if arn else None) or _from_template(name, parameters)
+    spec = (_from_task_definition(arn, region) if arn else None) or _from_template(
+        name, parameters, region
+    )
     if spec.image != image:
         raise DeliveryError(
             f"{spec.source} runs {spec.image}, but stack {name} has ImageUri {image}"
@@ -335,19 +417,40 @@ def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
 
 
 def start_container(
-    engine: ContainerEngine, spec: ServiceSpec, ref: str, port: int
+    engine: ContainerEngine,
+    spec: ServiceSpec,
+    ref: str,
+    port: int,
+    *,
+    project: Path,
+    secrets: Mapping[str, str] | None = None,
 ) -> LocalService:
-    """Run ``ref`` as the task definition says: its env, user, read-only root, no capabilities."""
-    container = engine.run(
-        ref,
-        env=spec.environment,
-        publish={port: spec.container_port},
-        name=f"{CONTAINER_PREFIX}-{port}",
-        user=spec.user,
-        read_only=spec.read_only,
-        cap_drop_all=spec.drop_all,
+    """Run ``ref`` as the task definition says, with nothing Fargate would not give it.
+
+    Its environment plus ``secrets`` (resolved values, passed like the environment: never on a
+    command line), user, read-only root, dropped capabilities, and its volumes as Fargate makes
+    them (taskvolumes: host folders under ``project``/.local/volumes/, gone when it stops).
+    """
+    name = f"{CONTAINER_PREFIX}-{port}"
+    root = taskvolumes.volumes_root(project, name)
+    binds = taskvolumes.prepare(engine, ref, spec.volumes, spec.mounts, root)
+    try:
+        container = engine.run(
+            ref,
+            env={**spec.environment, **(secrets or {})},
+            publish={port: spec.container_port},
+            name=name,
+            user=spec.user,
+            read_only=spec.read_only,
+            binds=binds,
+            cap_drop_all=spec.drop_all,
+        )
+    except BaseException:
+        taskvolumes.remove(root, engine)
+        raise
+    return LocalService(
+        "container", container, port, spec.version, ref, engine=engine.name, volumes=str(root)
     )
-    return LocalService("container", container, port, spec.version, ref, engine=engine.name)
 
 
 def start_process(root: Path, spec: ServiceSpec, port: int, log: Path) -> LocalService:
@@ -448,12 +551,16 @@ def live_version(service: LocalService) -> str | None:
 def stop_service(service: LocalService) -> None:
     """Stop it at once: nothing is in flight at a local tear-down, so no drain is waited out.
 
-    A container is killed and removed. gunicorn gets SIGQUIT, its quick shutdown (SIGTERM would
+    A container is killed and removed, and its volume folders with it. gunicorn gets SIGQUIT, its
+    quick shutdown (SIGTERM would
     run the app's drain): workers stop at once and the master still removes its metrics folder;
     whatever of the group is left after ``STOP_TIMEOUT_S`` is killed.
     """
     if service.mode == "container":
-        _engine(service.engine).discard(service.id)
+        engine = _engine(service.engine)
+        engine.discard(service.id)
+        if service.volumes:
+            taskvolumes.remove(Path(service.volumes), engine)
         return
     pid = int(service.id)
     # A recorded pid may have been reused by now: only a gunicorn is ours to stop.
@@ -657,11 +764,20 @@ class Session:
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
-            service = start_container(engine, spec, ref, port)
+            secrets, missing = tasksecrets.resolve(spec.secrets)
+            if missing:
+                progress(
+                    f"local service: secret {', '.join(missing)} not set: the emulator created "
+                    "no value for it (moto skips AWS::SecretsManager::Secret)"
+                )
+            service = start_container(
+                engine, spec, ref, port, project=plan.env.root, secrets=secrets
+            )
+            mounted = ", ".join(f"{m.source_volume} at {m.container_path}" for m in spec.mounts)
             progress(
                 f"local service: {engine.name} container {service.id[:12]} of {ref} "
                 f"(read-only: {spec.read_only}, user {spec.user or 'image default'}, "
-                f"caps dropped: {spec.drop_all}) on {service.url}"
+                f"caps dropped: {spec.drop_all}, volumes: {mounted or 'none'}) on {service.url}"
             )
         else:
             log = plan.env.root / ".local" / f"service-{port}.log"

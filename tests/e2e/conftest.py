@@ -1,5 +1,10 @@
 """Fixtures for the container tests: the engine, the real image built offline, a running container.
 
+Containers run as the local environment's task definition says Fargate runs them (rendered from
+the service stack, offline): its user, read-only root, dropped capabilities, and its volumes as
+Fargate provides them (delivery/taskvolumes.py), nothing more: no tmpfs. The environment is the
+tests' own (short drain timings).
+
 The container tests need podman + runc (and debootstrap for the local base, the first time). Where
 they are missing the tests skip with the reason, except in CI (``CI=true``), where a skip would hide
 a broken gate: there they fail.
@@ -7,6 +12,7 @@ a broken gate: there they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -18,14 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from delivery import local, render, taskvolumes
 from delivery.container import ContainerEngine, ImageBuild, build_image, detect_engine
 from delivery.emulator import HOST, free_port
+from delivery.reproducible import iso_utc
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_NAME = "flask-fargate-e2e"
 VERSION = "0.0.0-e2e"
-GIT_SHA = "e2e0000000000000000000000000000000000000"
-BUILD_TIME = "2026-01-02T03:04:05Z"
+GIT_SHA = "e2e0000000000000000000000000000000000000"  # no such commit: its time is given
+SOURCE_DATE_EPOCH = 1767323045
+BUILD_TIME = iso_utc(SOURCE_DATE_EPOCH)  # 2026-01-02T03:04:05Z
 # Short on purpose: the stop test waits DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS at most.
 DRAIN_SECONDS = 1
 GRACEFUL_TIMEOUT_SECONDS = 3
@@ -70,12 +79,24 @@ def service_image(engine: ContainerEngine) -> BuiltImage:
         VERSION,
         GIT_SHA,
         engine=engine,
-        build_time=BUILD_TIME,
+        source_date_epoch=SOURCE_DATE_EPOCH,
         local_base=True,
         context=ROOT,
         log_path=ROOT / "build" / "logs" / "e2e-image-build.log",
     )
     return BuiltImage(build=build, ref=build.tags[0])
+
+
+def task_definition() -> local.ServiceSpec:
+    """The local environment's task definition, as its service stack renders (no AWS)."""
+    (stack,) = [
+        s for s in render.stack_configs(render.CONFIG_DIR, ["local"]) if s.name == "service"
+    ]
+    return local.spec_from_template(
+        json.loads(render.render_stack(stack)),
+        {"ImageUri": f"{IMAGE_NAME}@sha256:{'0' * 64}", "AppVersion": VERSION},
+        source=f"{stack.environment}/{stack.path.name}",
+    )
 
 
 @dataclass(frozen=True)
@@ -90,22 +111,29 @@ class Running:
         return f"http://{HOST}:{self.port}"
 
 
-def start_service(engine: ContainerEngine, ref: str) -> Running:
-    """Run the image as production does: read-only, tmpfs /tmp, no capabilities, non-root."""
+def start_service(engine: ContainerEngine, ref: str, volumes: Path) -> Running:
+    """Run the image as the task definition says Fargate runs it, its volumes under ``volumes``.
+
+    Non-root, read-only root, every capability dropped, and /tmp the task's volume: an empty
+    root-owned 0755 folder, or the image's own /tmp when the image declares ``VOLUME /tmp``.
+    """
+    task = task_definition()
     port = free_port()
+    binds = taskvolumes.prepare(engine, ref, task.volumes, task.mounts, volumes)
     container = engine.run(
         ref,
         env={
+            # The task definition's: the deploy names the version (the image is its commit).
+            "APP_VERSION": VERSION,
             "DRAIN_SECONDS": str(DRAIN_SECONDS),
             "GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
             "WEB_CONCURRENCY": "2",
         },
-        publish={port: 8000},
-        user="10001:10001",
-        read_only=True,
-        tmpfs=("/tmp",),
-        cap_drop_all=True,
-        no_new_privileges=True,
+        publish={port: task.container_port},
+        user=task.user,
+        read_only=task.read_only,
+        binds=binds,
+        cap_drop_all=task.drop_all,
     )
     running = Running(container, port)
     try:
@@ -131,10 +159,14 @@ def wait_ready(engine: ContainerEngine, running: Running) -> None:
 
 
 @pytest.fixture(scope="module")
-def service(engine: ContainerEngine, service_image: BuiltImage) -> Iterator[Running]:
+def service(
+    engine: ContainerEngine, service_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
     """One running container for the read-only checks of a module; always removed."""
-    running = start_service(engine, service_image.ref)
+    volumes = tmp_path_factory.mktemp("volumes")
+    running = start_service(engine, service_image.ref, volumes)
     try:
         yield running
     finally:
         engine.remove(running.id)
+        taskvolumes.remove(volumes, engine)

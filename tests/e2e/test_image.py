@@ -1,4 +1,4 @@
-"""The real image, built offline from the real Dockerfile and run the way production runs it.
+"""The real image, built offline from the real Dockerfile and run the way Fargate runs it.
 
 Run with ``uv run pytest -m container tests/e2e/test_image.py`` (or ``nox -s container``). The
 first run debootstraps the local base (about a minute); after that a build takes seconds.
@@ -7,18 +7,22 @@ first run debootstraps the local base (about a minute); after that a build takes
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from delivery.container import ContainerEngine
+from delivery.container import ContainerEngine, build_image
 from tests.e2e.conftest import (
     BUILD_TIME,
     DRAIN_SECONDS,
     GIT_SHA,
     GRACEFUL_TIMEOUT_SECONDS,
+    IMAGE_NAME,
+    ROOT,
     VERSION,
     BuiltImage,
     Running,
@@ -62,9 +66,33 @@ def test_image_config_is_non_root_with_healthcheck_and_oci_labels(
     assert config.get("StopSignal") == "SIGTERM"
     assert config.get("Cmd") == ["gunicorn", "--config", "python:app.gunicorn_conf", "app.wsgi:app"]
     labels = config.get("Labels") or data.get("Labels") or {}
-    assert labels["org.opencontainers.image.version"] == VERSION
+    assert "org.opencontainers.image.version" not in labels  # the image is its commit
     assert labels["org.opencontainers.image.revision"] == GIT_SHA
     assert labels["org.opencontainers.image.created"] == BUILD_TIME
+    # Fargate copies a VOLUME's content and permissions into the task volume mounted there.
+    assert set(config.get("Volumes") or {}) == {"/tmp"}
+
+
+def test_the_service_starts_on_the_tmp_volume_fargate_gives_it(
+    engine: ContainerEngine, service_image: BuiltImage, tmp_path: Path
+) -> None:
+    # On Fargate the task's tmp volume at /tmp is an empty root-owned 0755 folder, unless the
+    # image declares VOLUME /tmp: then it holds the image's /tmp, with its permissions. An image
+    # without the VOLUME cannot start there (uid 10001 cannot create /tmp/prometheus).
+    running = start_service(engine, service_image.ref, tmp_path)
+    try:
+        assert engine.exec(running.id, ["stat", "-c", "%a %u", "/tmp"]).stdout.split() == [
+            "1777",
+            "0",
+        ]
+        assert engine.exec(running.id, ["test", "-d", "/tmp/prometheus"]).ok
+        mounts = engine.exec(running.id, ["cat", "/proc/mounts"]).stdout.splitlines()
+        tmp = [line.split() for line in mounts if line.split()[1] == "/tmp"]
+        assert tmp
+        assert tmp[0][2] != "tmpfs"  # the host folder, not a tmpfs Fargate could not give
+        assert not [line for line in mounts if line.split()[1] in ("/run", "/var/tmp")]
+    finally:
+        engine.remove(running.id)
 
 
 def test_health_and_version_report_the_build(service: Running) -> None:
@@ -108,9 +136,9 @@ def test_healthcheck_passes_in_the_running_container(
 
 
 def test_sigterm_drains_then_exits_zero_within_the_deadline(
-    engine: ContainerEngine, service_image: BuiltImage
+    engine: ContainerEngine, service_image: BuiltImage, tmp_path: Path
 ) -> None:
-    running = start_service(engine, service_image.ref)
+    running = start_service(engine, service_image.ref, tmp_path)
     deadline = DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS
     try:
         started = time.monotonic()
@@ -125,3 +153,30 @@ def test_sigterm_drains_then_exits_zero_within_the_deadline(
     # It drained first (readiness 503) rather than dying at once.
     assert elapsed >= DRAIN_SECONDS
     assert "draining" in logs
+
+
+def test_two_builds_of_one_commit_are_one_image(
+    engine: ContainerEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A pipeline re-run for a commit must push nothing new: ECR tags are immutable. The second
+    # build runs without the layer cache, as on another machine.
+    sha = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    builds = [
+        build_image(
+            f"{IMAGE_NAME}-repro", "0.0.0-repro", sha, engine=engine, local_base=True,
+            context=ROOT, no_cache=no_cache,
+            log_path=ROOT / "build" / "logs" / f"e2e-repro-{index}.log",
+        )
+        for index, no_cache in enumerate((False, True))
+    ]  # fmt: skip
+    digests = [(build.image_id, engine.manifest(build.tags[0])[2]) for build in builds]
+    with capsys.disabled():
+        for build, (image_id, manifest) in zip(builds, digests, strict=True):
+            print(
+                f"\nrepro build of {sha[:12]} (SOURCE_DATE_EPOCH {build.source_date_epoch}) in "
+                f"{build.seconds:.1f} s: image {image_id}, manifest {manifest}"
+            )
+    assert digests[0] == digests[1]
+    assert all(build.reproducible for build in builds)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 import subprocess
 import time
 import urllib.request
@@ -141,6 +142,12 @@ def emulator_view(root: Path) -> View:
         )
 
 
+def task_volumes(root: Path) -> list[Path]:
+    """The local service containers' volume folders (one per running container)."""
+    folder = root / ".local" / "volumes"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
 def deployed_version(result: subprocess.CompletedProcess[str]) -> str:
     found = re.search(r"^deployed (\S+) to local", result.stdout, re.MULTILINE)
     assert found is not None, result.stdout
@@ -155,6 +162,10 @@ def test_deploy_second_version_status_rollback_status_stop(project: Path) -> Non
     assert "WARNING: SCAN SKIPPED" in first.stdout  # honest about the missing scan
     url = last_line(first, "service: ").split()[1]
     assert version_of(url) == v1_version
+    # The task's tmp volume as Fargate gives it: the image's /tmp (VOLUME), world-writable.
+    (volume,) = task_volumes(project)
+    assert volume.name == f"flask-fargate-local-{url.rsplit(':', 1)[1]}"
+    assert stat.S_IMODE((volume / "tmp").stat().st_mode) == 0o1777
     view = emulator_view(project)
     assert set(view.statuses.values()) <= {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
     assert view.params["AppVersion"] == v1_version
@@ -212,6 +223,7 @@ def test_deploy_second_version_status_rollback_status_stop(project: Path) -> Non
     stopped = invoke(project, "stop", "--env", "local")
     assert stopped.returncode == 0, stopped.stderr
     assert local.read_record(load("local", project)) is None
+    assert task_volumes(project) == []
     assert not port_in_use(int(url.rsplit(":", 1)[1]))
     assert record.pid is not None
     assert not local._pid_alive(record.pid)
@@ -233,4 +245,5 @@ def test_without_keep_the_main_job_leaves_nothing_running(project: Path) -> None
     assert emulator is not None
     assert not port_in_use(int(emulator.group(1)))
     assert local.read_record(load("local", project)) is None
+    assert task_volumes(project) == []
     print(f"invoke deploy --env local: {took:.1f} s")

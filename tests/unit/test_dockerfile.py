@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from delivery.container import DEFAULT_BASE_IMAGE
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -86,8 +88,13 @@ def test_base_is_a_build_argument_declared_before_the_first_from(
     assert base_args
     assert base_args[0] < first_from
     default = parsed[base_args[0]][1].split("=", 1)[1]
-    # The real public image, fully qualified (podman with short names disabled resolves it too).
-    assert re.fullmatch(r"docker\.io/library/python:3\.11-slim-bookworm", default)
+    # One fact, one home: delivery/container.py passes a base only when it differs from this.
+    assert default == DEFAULT_BASE_IMAGE
+    # The official image from its ECR Public mirror (no Docker Hub pull limit in CodeBuild), fully
+    # qualified, pinned by digest with the tag kept for Renovate/Dependabot.
+    assert re.fullmatch(
+        r"public\.ecr\.aws/docker/library/python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", default
+    )
     froms = [args for key, args in parsed if key == "FROM"]
     assert len(froms) >= 2, "multi-stage: build stage and runtime stage"
     assert all(args.startswith("${BASE_IMAGE} AS ") for args in froms)
@@ -103,6 +110,39 @@ def test_runtime_stage_runs_as_a_fixed_non_root_user(parsed: list[tuple[str, str
     # Nothing runs as root after the switch: USER comes after every RUN and COPY.
     user_at = next(i for i, (key, _) in enumerate(runtime) if key == "USER")
     assert all(key not in {"RUN", "COPY", "ADD"} for key, _ in runtime[user_at:])
+
+
+def test_tmp_is_a_volume_fargate_fills_with_the_images_world_writable_tmp(
+    parsed: list[tuple[str, str]],
+) -> None:
+    # Fargate mounts the task's tmp volume at /tmp: an empty root-owned 0755 directory unless the
+    # image declares a VOLUME there, whose content and permissions are then copied in.
+    runtime = stage(parsed, "runtime")
+    volumes = [(i, args) for i, (key, args) in enumerate(runtime) if key == "VOLUME"]
+    assert [args for _, args in volumes] == ["/tmp"]
+    changes = [i for i, (key, _) in enumerate(runtime) if key in {"RUN", "COPY", "ADD"}]
+    assert volumes[0][0] > max(changes)  # later steps could no longer change /tmp
+    runs = " ".join(args for key, args in runtime if key == "RUN")
+    assert "chmod 1777 /tmp" in runs
+    env = " ".join(args for key, args in runtime if key == "ENV")
+    assert "PROMETHEUS_MULTIPROC_DIR=/tmp/" in env
+
+
+def test_every_build_step_writes_the_same_bytes_every_time(parsed: list[tuple[str, str]]) -> None:
+    (compile_step,) = [
+        args for key, args in stage(parsed, "build") if key == "RUN" and "compileall" in args
+    ]
+    # Set constants are marshalled in hash order, and parallel workers change how marshal
+    # shares objects: a fixed seed and one process.
+    assert compile_step.startswith("PYTHONHASHSEED=0 python3 -m compileall ")
+    assert " -j" not in compile_step
+    assert "--invalidation-mode unchecked-hash" in compile_step
+    runtime = " ".join(args for key, args in stage(parsed, "runtime") if key == "RUN")
+    # useradd dates /etc/shadow with the build day: aging off, and no dated backup left.
+    assert "chage --lastday -1 app" in runtime
+    assert "rm -f /etc/shadow-" in runtime
+    # The base's own Python writes no bytecode while it removes pip.
+    assert "PYTHONDONTWRITEBYTECODE=1 python3 -m pip uninstall" in runtime
 
 
 def test_runtime_copies_only_the_venv_and_the_app(parsed: list[tuple[str, str]]) -> None:
@@ -137,7 +177,6 @@ def test_runtime_contract(parsed: list[tuple[str, str]]) -> None:
     for setting in (
         "PYTHONDONTWRITEBYTECODE=1",
         "PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus",
-        "APP_VERSION=${APP_VERSION}",
         "GIT_SHA=${GIT_SHA}",
         "BUILD_TIME=${BUILD_TIME}",
     ):
@@ -147,12 +186,19 @@ def test_runtime_contract(parsed: list[tuple[str, str]]) -> None:
 def test_oci_labels_come_from_the_build_arguments(parsed: list[tuple[str, str]]) -> None:
     labels = " ".join(args for key, args in stage(parsed, "runtime") if key == "LABEL")
     for label, arg in (
-        ("version", "APP_VERSION"),
         ("revision", "GIT_SHA"),
         ("created", "BUILD_TIME"),
         ("source", "SOURCE_URL"),
     ):
         assert f'org.opencontainers.image.{label}="${{{arg}}}"' in labels
+
+
+def test_the_image_carries_its_commit_and_no_version(parsed: list[tuple[str, str]]) -> None:
+    """A release promotes the digest main's build pushed: building the tagged commit again must
+    give that very digest, so the version the commit is released as cannot be inside."""
+    text = " ".join(args for _, args in parsed)
+    assert "APP_VERSION" not in text
+    assert "org.opencontainers.image.version" not in text
 
 
 def test_dockerignore_is_an_allow_list_of_what_the_build_reads() -> None:

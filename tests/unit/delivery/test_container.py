@@ -1,8 +1,11 @@
 """The container-engine layer on a fake runner: detection, exact command lines, one-line errors.
 
-Nothing here starts a real engine: a ``FakeRunner`` answers every command from a script of
+Nothing here starts a real engine: a ``FakeRunner`` answers commands from a script of
 ``(argv prefix, result)`` rules and records what was run, so each test states the command line it
-expects. The e2e tests (tests/e2e/test_image.py) run the same code against real podman.
+expects; a command no rule answers fails the test (a fake that answers everything would let a
+dropped or mistyped command pass). The fakes behave as the real tools do where the code relies on
+it: a podman push prints no digest and writes it to ``--digestfile`` only; docker prints it. The
+e2e tests (tests/e2e/test_image.py) run the same code against real podman.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from delivery import container as image
-from delivery import localbase
+from delivery import localbase, platforms
 from delivery.container import Completed, ContainerEngine, detect_engine
 from delivery.errors import DeliveryError
 
@@ -30,9 +33,13 @@ class Call:
     stdin: str | None
 
 
+class UnscriptedError(AssertionError):
+    """A command the test did not script: the code ran something the test does not expect."""
+
+
 @dataclass
 class FakeRunner:
-    """Answers commands by argv prefix (first matching rule wins); anything else exits 0.
+    """Answers commands by argv prefix (first matching rule wins); anything else fails the test.
 
     ``effects`` run on every call, before the answer: what the real command would leave behind
     (an image id file, an archive, downloaded wheels, a root filesystem).
@@ -59,10 +66,47 @@ class FakeRunner:
         for prefix, result in self.rules:
             if tuple(argv[: len(prefix)]) == prefix:
                 return Completed(tuple(argv), result.returncode, result.stdout, result.stderr)
-        return Completed(tuple(argv), 0, "", "")
+        raise UnscriptedError(f"FakeRunner: no rule answers {' '.join(argv)}")
 
     def argvs(self) -> list[tuple[str, ...]]:
         return [call.argv for call in self.calls]
+
+
+# What podman 4 prints for a push, all of it on stderr: no digest anywhere (the digest goes to
+# --digestfile only). Captured from `podman push --format v2s2 --digestfile F IMAGE dir:D`.
+PODMAN_PUSH_STDERR = (
+    "Getting image source signatures\n"
+    "Copying blob sha256:dfb9d9bd3043af57edf2e549100f44102a5c2deea36509211350db83e96816d3\n"
+    "Copying config sha256:e70d051718a8d113d8472148571e28ad0c762bdcf4f7cff285fba5f91b4e3689\n"
+    "Writing manifest to image destination\n"
+    "Storing signatures\n"
+)
+
+
+def podman_push_writes(runner: FakeRunner, digest: str) -> None:
+    """Script ``podman push`` as podman behaves: progress on stderr, the digest in the file only.
+
+    podman writes the digest without a newline (``--digestfile``: "After copying the image,
+    write the digest of the resulting image to the file", podman-push(1)).
+    """
+    runner.on("podman", "push", stderr=PODMAN_PUSH_STDERR)
+
+    def write_digest(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("podman", "push") and "--digestfile" in argv:
+            Path(argv[argv.index("--digestfile") + 1]).write_text(digest)
+
+    runner.effects.append(write_digest)
+
+
+def docker_push_prints(runner: FakeRunner, tag: str, digest: str) -> None:
+    """Script ``docker push`` as docker behaves: ``<tag>: digest: sha256:... size: N`` on stdout."""
+    runner.on(
+        "docker", "push",
+        stdout=(
+            f"The push refers to repository [reg.example/svc]\n5f70bf18a086: Pushed\n"
+            f"{tag}: digest: {digest} size: 1570\n"
+        ),
+    )  # fmt: skip
 
 
 def which_of(*present: str) -> Callable[[str], str | None]:
@@ -79,6 +123,7 @@ def engine(name: image.EngineName = "podman", runner: FakeRunner | None = None) 
 
 def test_docker_is_preferred_when_its_engine_answers(tmp_path: Path) -> None:
     runner = FakeRunner()
+    runner.on("/usr/bin/docker", "info", stdout="27.3.1\n")
     found = detect_engine(
         runner=runner, which=which_of("docker", "podman"), environ={}, state_dir=tmp_path
     )
@@ -187,32 +232,40 @@ def test_engine_environment_keeps_variables_the_user_set(
 # --- command lines ----------------------------------------------------------------------------
 
 
+def write_iid(image_id: str) -> Callable[[Sequence[str]], None]:
+    """An effect: the build writes ``image_id`` to its ``--iidfile``, as the engines do."""
+
+    def effect(argv: Sequence[str]) -> None:
+        if "build" in argv[:2] and "--iidfile" in argv:
+            Path(argv[argv.index("--iidfile") + 1]).write_text(image_id)
+
+    return effect
+
+
 def test_podman_build_keeps_healthcheck_caches_layers_and_has_no_network(tmp_path: Path) -> None:
     runner = FakeRunner()
     iid = "sha256:" + "a" * 64
-
-    def write_iid(argv: Sequence[str]) -> None:
-        Path(argv[argv.index("--iidfile") + 1]).write_text(iid)
-
-    runner.effects.append(write_iid)
+    runner.on("podman", "build")
+    runner.effects.append(write_iid(iid))
     podman = ContainerEngine("podman", "podman", {"CONTAINERS_CONF": "c"}, runner)
     got = podman.build(
         tmp_path,
         tmp_path / "Dockerfile",
         ["svc:1.2.3", "svc:abc"],
-        {"GIT_SHA": "abc", "APP_VERSION": "1.2.3"},
+        {"GIT_SHA": "abc", "BUILD_TIME": "2026-01-01T00:00:00Z"},
         log_path=tmp_path / "build.log",
     )
     assert got == iid
     (argv,) = runner.argvs()
     iidfile = argv[argv.index("--iidfile") + 1]
     assert list(argv) == [
-        "podman", "build", "--format", "docker", "--layers", "--network", "none",
-        "--file", str(tmp_path / "Dockerfile"), "--iidfile", iidfile,
+        "podman", "build", "--format", "docker", "--layers", "--platform", "linux/amd64",
+        "--network", "none", "--file", str(tmp_path / "Dockerfile"), "--iidfile", iidfile,
         "--tag", "svc:1.2.3", "--tag", "svc:abc",
-        "--build-arg", "APP_VERSION=1.2.3", "--build-arg", "GIT_SHA=abc",
+        "--build-arg", "BUILD_TIME=2026-01-01T00:00:00Z", "--build-arg", "GIT_SHA=abc",
         # Also set on the final image directly: buildah's cache ignores ARG values in ENV/LABEL.
-        "--env", "APP_VERSION=1.2.3", "--label", "org.opencontainers.image.version=1.2.3",
+        "--env", "BUILD_TIME=2026-01-01T00:00:00Z",
+        "--label", "org.opencontainers.image.created=2026-01-01T00:00:00Z",
         "--env", "GIT_SHA=abc", "--label", "org.opencontainers.image.revision=abc",
         str(tmp_path),
     ]  # fmt: skip
@@ -226,7 +279,197 @@ def test_docker_build_has_no_format_flag(tmp_path: Path) -> None:
     )
     assert "--format" not in argv
     assert "--env" not in argv  # BuildKit evaluates ARG-based ENV/LABEL on every build
-    assert argv[:3] == ["build", "--network", "none"]
+    assert argv[:5] == ["build", "--platform", "linux/amd64", "--network", "none"]
+
+
+# --- reproducible builds ----------------------------------------------------------------------
+
+EPOCH = 1767225600  # 2026-01-01T00:00:00Z
+
+
+@pytest.mark.parametrize("name", ["podman", "buildah"])
+def test_podman_and_buildah_stamp_the_commit_time_on_config_and_files(
+    tmp_path: Path, name: image.EngineName
+) -> None:
+    argv = engine(name).build_argv(
+        tmp_path, tmp_path / "Dockerfile", ["x:1"], {}, iidfile=tmp_path / "i",
+        source_date_epoch=EPOCH, no_cache=True,
+    )  # fmt: skip
+    assert argv[argv.index("--timestamp") + 1] == str(EPOCH)
+    assert "--no-cache" in argv
+    assert not any(arg.startswith("SOURCE_DATE_EPOCH") for arg in argv)  # podman would warn
+
+
+def test_docker_gets_source_date_epoch_and_rewrites_file_times_where_buildkit_can(
+    tmp_path: Path,
+) -> None:
+    docker = engine("docker")
+    argv = docker.build_argv(
+        tmp_path, tmp_path / "Dockerfile", ["x:1"], {}, iidfile=tmp_path / "i",
+        source_date_epoch=EPOCH, rewrite_timestamps=True,
+    )  # fmt: skip
+    assert argv[argv.index("--build-arg") + 1] == f"SOURCE_DATE_EPOCH={EPOCH}"
+    assert argv[argv.index("--output") + 1] == "type=docker,rewrite-timestamp=true"
+    assert "--timestamp" not in argv
+    without = docker.build_argv(
+        tmp_path, tmp_path / "Dockerfile", ["x:1"], {}, iidfile=tmp_path / "i",
+        source_date_epoch=EPOCH, rewrite_timestamps=False,
+    )  # fmt: skip
+    assert "--output" not in without
+    assert f"SOURCE_DATE_EPOCH={EPOCH}" in without
+
+
+@pytest.mark.parametrize(
+    ("inspect_output", "returncode", "rewrites"),
+    [
+        ("Name: default\nDriver: docker\nBuildKit version: v0.16.0\n", 0, True),
+        ("Name: default\nDriver: docker\n Buildkit: v0.13.2\n", 0, True),
+        ("Name: default\nDriver: docker\n Buildkit: v0.12.5\n", 0, False),
+        ("", 1, False),  # no buildx: the classic builder cannot
+    ],
+)
+def test_docker_rewrites_file_times_only_with_buildkit_0_13_or_later(
+    inspect_output: str, returncode: int, rewrites: bool
+) -> None:
+    runner = FakeRunner()
+    runner.on("docker", "buildx", "inspect", returncode=returncode, stdout=inspect_output)
+    assert engine("docker", runner).rewrites_timestamps() is rewrites
+    assert engine("podman", FakeRunner()).rewrites_timestamps()  # --timestamp, no question asked
+
+
+def _image_archive(path: Path, config: Mapping[str, object], layer: bytes = b"layer") -> None:
+    """A docker-archive holding one image: ``config`` and one layer."""
+    body = json.dumps(config).encode()
+    name = hashlib.sha256(body).hexdigest() + ".json"
+    with tarfile.open(path, "w") as tar:
+        for member, data in (
+            (name, body),
+            ("0/layer.tar", layer),
+            ("manifest.json", json.dumps([{"Config": name, "Layers": ["0/layer.tar"]}]).encode()),
+        ):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+BUILDAH_1_28_CONFIG: dict[str, object] = {
+    "created": "2026-01-01T00:00:00Z",
+    "container": "3513202b6d0c2d7a227577ec53e5c1433e38e919feef2171127125c0f9abadaa",
+    "parent": "sha256:b90cd12b6387d1361fa30c01f2f9de606320ff0b2d9a70067d6cd125f5c496d2",
+    "config": {"Hostname": "122a4f24d0cc", "User": "10001:10001"},
+    "container_config": {"Hostname": "122a4f24d0cc", "User": "10001:10001"},
+    "history": [
+        {"created_by": "RUN useradd", "comment": "FROM localhost/base:1"},
+        {"created_by": "COPY app", "comment": "FROM dee72feb92cb"},
+    ],
+    "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "1" * 64]},
+}
+
+
+def test_a_podman_build_with_a_time_is_stored_without_the_build_containers_identity(
+    tmp_path: Path,
+) -> None:
+    runner = FakeRunner()
+    built = "sha256:" + "a" * 64
+    runner.on("podman", "build")
+    runner.effects.append(write_iid(built))
+    runner.on("podman", "save")
+    saved: list[bytes] = []
+
+    def save_and_capture_load(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("podman", "save"):
+            _image_archive(Path(argv[argv.index("--output") + 1]), BUILDAH_1_28_CONFIG)
+        if tuple(argv[:2]) == ("podman", "load"):
+            saved.append(Path(argv[argv.index("--input") + 1]).read_bytes())
+
+    runner.effects.append(save_and_capture_load)
+    runner.on("podman", "load")
+    runner.on("podman", "tag")
+    runner.on("podman", "rmi")
+    got = engine("podman", runner).build(
+        tmp_path, tmp_path / "Dockerfile", ["svc:1", "svc:abc"], {}, source_date_epoch=EPOCH
+    )
+    # The stored config: the same image minus the build container; its id is sha256 of it.
+    with tarfile.open(fileobj=io.BytesIO(saved[0])) as tar:
+        index = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        body = tar.extractfile(index[0]["Config"]).read()  # type: ignore[union-attr]
+        assert tar.extractfile("0/layer.tar").read() == b"layer"  # type: ignore[union-attr]
+    config = json.loads(body)
+    assert got == "sha256:" + hashlib.sha256(body).hexdigest()
+    assert "container" not in config
+    assert "parent" not in config
+    assert config["config"] == {"Hostname": "", "User": "10001:10001"}
+    assert config["history"] == [
+        {"created_by": "RUN useradd", "comment": "FROM localhost/base:1"},
+        {"created_by": "COPY app"},
+    ]
+    assert [argv[1:] for argv in runner.argvs()[1:]] == [
+        ("save", "--format", "docker-archive", "--output", ANY_PATH, "svc:1"),
+        ("load", "--quiet", "--input", ANY_PATH),
+        ("tag", got, "svc:1"),
+        ("tag", got, "svc:abc"),
+        ("rmi", built),
+    ]
+
+
+class _AnyPath(str):
+    """Equal to any string: an argv position holding a temporary path."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str)
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_PATH = _AnyPath()
+
+
+def test_buildah_names_the_normalized_image_as_its_build_did(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    built = "sha256:" + "c" * 64
+    runner.on("buildah", "build")
+    runner.effects.append(write_iid(built))
+    runner.on("buildah", "push")
+
+    def save(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("buildah", "push"):
+            archive = argv[3].removeprefix("docker-archive:").rsplit(":", 2)[0]
+            _image_archive(Path(archive), BUILDAH_1_28_CONFIG)
+
+    runner.effects.append(save)
+    runner.on("buildah", "pull")
+    runner.on("buildah", "tag")
+    runner.on("buildah", "rmi")
+    got = engine("buildah", runner).build(
+        tmp_path, tmp_path / "Dockerfile", ["svc:1", "reg.example/team/svc:1"], {},
+        source_date_epoch=EPOCH,
+    )  # fmt: skip
+    assert [argv[1:] for argv in runner.argvs() if argv[1] == "tag"] == [
+        # buildah's own tag would say docker.io/library/svc:1 for the short name.
+        ("tag", got, "localhost/svc:1"),
+        ("tag", got, "reg.example/team/svc:1"),
+    ]
+
+
+def test_an_already_clean_config_is_left_alone(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    built = "sha256:" + "b" * 64
+    runner.on("podman", "build")
+    runner.effects.append(write_iid(built))
+    runner.on("podman", "save")
+    clean = {"created": "2026-01-01T00:00:00Z", "config": {"Hostname": ""}, "history": []}
+
+    def save(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("podman", "save"):
+            _image_archive(Path(argv[argv.index("--output") + 1]), clean)
+
+    runner.effects.append(save)
+    got = engine("podman", runner).build(
+        tmp_path, tmp_path / "Dockerfile", ["svc:1"], {}, source_date_epoch=EPOCH
+    )
+    assert got == built
+    assert [argv[1] for argv in runner.argvs()] == ["build", "save"]  # no load, tag, rmi
 
 
 @pytest.mark.parametrize("name", ["podman", "buildah", "docker"])
@@ -262,9 +505,12 @@ def test_build_image_hands_cache_from_to_the_engine(tmp_path: Path) -> None:
     (tmp_path / "uv.lock").write_text("")
     runner = FakeRunner()
     runner.on("uv", "export", stdout="")
+    runner.on(*image._pip_command(), "download")
+    runner.on("docker", "buildx", "inspect", stdout="Platforms: linux/amd64\nBuildkit: v0.16.0\n")
+    runner.on("docker", "image", "inspect", returncode=1)  # the public base: not pulled yet
     image.build_image(
         "svc", "1.0.0", "a" * 40,
-        engine=Recording("docker", "docker", {}, runner),
+        engine=Recording("docker", "docker", {}, runner), source_date_epoch=EPOCH,
         context=tmp_path, wheels_dir=tmp_path / "w", cache_from=("repo/svc:0.9.0",),
     )  # fmt: skip
     assert seen["cache_from"] == ("repo/svc:0.9.0",)
@@ -283,7 +529,7 @@ def test_failed_build_is_one_line_naming_the_log(tmp_path: Path) -> None:
     )
 
 
-def test_run_is_locked_down_and_keeps_env_values_off_the_command_line() -> None:
+def test_run_is_locked_down_and_keeps_env_values_off_the_command_line(tmp_path: Path) -> None:
     runner = FakeRunner()
     runner.on("podman", "run", stdout="c0ffee\n")
     container = engine(runner=runner).run(
@@ -292,13 +538,17 @@ def test_run_is_locked_down_and_keeps_env_values_off_the_command_line() -> None:
         publish={18080: 8000},
         name="probe",
         user="10001:10001",
+        binds=[image.Bind(tmp_path / "tmp", "/tmp"), image.Bind(tmp_path / "cfg", "/cfg", True)],
     )
     assert container == "c0ffee"
     (call,) = runner.calls
     assert list(call.argv) == [
-        "podman", "run", "--detach", "--name", "probe", "--read-only",
-        "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777", "--cap-drop=ALL",
-        "--security-opt", "no-new-privileges", "--user", "10001:10001",
+        "podman", "run", "--detach", "--name", "probe",
+        # Read-only, and no tmpfs podman would add on its own: Fargate gives none.
+        "--read-only", "--read-only-tmpfs=false",
+        "--mount", f"type=bind,source={tmp_path / 'tmp'},target=/tmp",
+        "--mount", f"type=bind,source={tmp_path / 'cfg'},target=/cfg,readonly=true",
+        "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--user", "10001:10001",
         "--publish", "127.0.0.1:18080:8000",
         "--env", "DRAIN_SECONDS", "--env", "SECRET_KEY", "svc:1",
     ]  # fmt: skip
@@ -306,8 +556,18 @@ def test_run_is_locked_down_and_keeps_env_values_off_the_command_line() -> None:
     assert call.env["SECRET_KEY"] == "s3cret"  # noqa: S105 - a test value
 
 
+def test_docker_run_has_no_podman_only_flags() -> None:
+    argv = engine("docker").run_argv("svc:1")
+    assert argv == [
+        "run", "--detach", "--read-only", "--cap-drop=ALL",
+        "--security-opt", "no-new-privileges", "svc:1",
+    ]  # fmt: skip
+    assert not any(arg.startswith("--tmpfs") for arg in argv)
+
+
 def test_stop_waits_then_reports_the_exit_code() -> None:
     runner = FakeRunner()
+    runner.on("podman", "stop")
     runner.on("podman", "inspect", stdout=json.dumps([{"State": {"ExitCode": 0}}]))
     assert engine(runner=runner).stop("c1", timeout=7) == 0
     assert runner.argvs()[0] == ("podman", "stop", "--time", "7", "c1")
@@ -316,10 +576,12 @@ def test_stop_waits_then_reports_the_exit_code() -> None:
 def test_podman_push_logs_in_through_stdin_to_a_private_auth_file() -> None:
     runner = FakeRunner()
     digest = "sha256:" + "b" * 64
-    runner.on("podman", "push", stdout=f"Writing manifest\ndigest: {digest} size: 1234\n")
+    runner.on("podman", "login", stdout="Login Succeeded!\n")
+    podman_push_writes(runner, digest)
     got = engine(runner=runner).push(
         "svc:1", "123.dkr.ecr.eu-north-1.amazonaws.com/svc:1", "AWS", "tok3n"
     )
+    # The digest podman wrote to --digestfile: its output names none.
     assert got == digest
     login, push = runner.calls
     authfile = login.argv[login.argv.index("--authfile") + 1]
@@ -329,16 +591,34 @@ def test_podman_push_logs_in_through_stdin_to_a_private_auth_file() -> None:
     ]  # fmt: skip
     assert login.stdin == "tok3n"
     assert all("tok3n" not in " ".join(call.argv) for call in runner.calls)
-    assert list(push.argv[:6]) == ["podman", "push", "--authfile", authfile, "--format", "v2s2"]
-    assert push.argv[-2:] == ("svc:1", "docker://123.dkr.ecr.eu-north-1.amazonaws.com/svc:1")
+    digestfile = push.argv[push.argv.index("--digestfile") + 1]
+    assert list(push.argv) == [
+        "podman", "push", "--authfile", authfile, "--format", "v2s2", "--digestfile", digestfile,
+        "svc:1", "docker://123.dkr.ecr.eu-north-1.amazonaws.com/svc:1",
+    ]  # fmt: skip
+
+
+def test_a_podman_push_that_leaves_no_digest_is_one_line() -> None:
+    runner = FakeRunner()
+    runner.on("podman", "login")
+    runner.on("podman", "push", stderr=PODMAN_PUSH_STDERR)  # a push that wrote no digest file
+    with pytest.raises(DeliveryError) as info:
+        engine(runner=runner).push("svc:1", "reg.example/svc:1", "AWS", "pw")
+    assert str(info.value) == "podman: pushed reg.example/svc:1 but found no digest"
 
 
 def test_docker_push_uses_a_private_docker_config() -> None:
     runner = FakeRunner()
-    runner.on("docker", "push", stdout="1: digest: sha256:" + "c" * 64 + " size: 42\n")
+    runner.on("docker", "login", stdout="Login Succeeded\n")
+    runner.on("docker", "tag")
+    docker_push_prints(runner, "1", "sha256:" + "c" * 64)
     got = engine("docker", runner).push("svc:1", "reg.example/svc:1", "AWS", "pw")
     assert got == "sha256:" + "c" * 64
-    assert [call.argv[1] for call in runner.calls] == ["login", "tag", "push"]
+    assert [call.argv[1:] for call in runner.calls] == [
+        ("login", "--username", "AWS", "--password-stdin", "reg.example"),
+        ("tag", "svc:1", "reg.example/svc:1"),
+        ("push", "reg.example/svc:1"),
+    ]
     configs = {call.env["DOCKER_CONFIG"] for call in runner.calls}
     assert len(configs) == 1
     assert runner.calls[0].stdin == "pw"
@@ -360,6 +640,7 @@ def test_image_exists_per_engine() -> None:
     ]
     for name, expected in cases:
         runner = FakeRunner()
+        runner.on(*expected)
         assert engine(name, runner).image_exists("r")
         assert runner.argvs() == [expected]
 
@@ -401,6 +682,7 @@ def test_manifest_is_v2s2_with_the_image_id_as_config_and_sha256_of_its_bytes(
         _docker_archive(Path(argv[argv.index("--output") + 1]), config, layers)
 
     runner.effects.append(save_writes_an_archive)
+    runner.on("podman", "save")
     podman = ContainerEngine("podman", "podman", {}, runner)
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs()[0][:4] == ("podman", "save", "--format", "docker-archive")
@@ -484,6 +766,7 @@ def test_discard_kills_without_waiting_for_a_graceful_stop(
     name: image.EngineName, argv: tuple[str, ...]
 ) -> None:
     runner = FakeRunner()
+    runner.on(*argv)
     engine(name, runner).discard("c1")
     assert runner.argvs() == [argv]
 
@@ -511,6 +794,7 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
     )
     runner = FakeRunner()
     runner.on("uv", "export", stdout=requirements)
+    runner.on(*image._pip_command(), "download")
 
     def download(argv: Sequence[str]) -> None:
         if "download" in argv:
@@ -521,7 +805,7 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
 
     dest.mkdir()
     (dest / "stale-0.1-py3-none-any.whl").write_bytes(b"old")
-    first = image.prepare_wheels(dest, project_dir=project, runner=runner, arch="x86_64")
+    first = image.prepare_wheels(dest, project_dir=project, runner=runner)
     assert first.downloaded
     assert sorted(path.name for path in first.files) == sorted(files)
     assert not (dest / "stale-0.1-py3-none-any.whl").exists()
@@ -532,7 +816,9 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
     assert "--only-binary=:all:" in pip
     assert "--require-hashes" in pip
     assert pip[pip.index("--python-version") + 1] == "3.11"
+    # The task definition's architecture by default (X86_64), whatever this machine's is.
     assert "manylinux2014_x86_64" in pip
+    assert (dest / "machine").read_text() == "x86_64\n"
 
     runner.calls.clear()
     second = image.prepare_wheels(dest, project_dir=project, runner=runner)
@@ -541,6 +827,38 @@ def test_prepare_wheels_downloads_once_then_is_cached_and_prunes_strays(tmp_path
 
     (project / "uv.lock").write_text("lock v2")  # a new lock: the Dockerfile's check would fail
     assert image.prepare_wheels(dest, project_dir=project, runner=runner).downloaded
+
+
+def test_wheels_for_another_architecture_are_replaced_not_reused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "uv.lock").write_text("lock")
+    dest = tmp_path / "wheels"
+    amd64, arm64 = b"flask x86_64 build", b"flask aarch64 build"
+    hashes = [hashlib.sha256(amd64).hexdigest(), hashlib.sha256(arm64).hexdigest()]
+    requirements = (
+        f"flask==3.1.3 \\\n    --hash=sha256:{hashes[0]} \\\n    --hash=sha256:{hashes[1]}\n"
+    )
+    runner = FakeRunner()
+    runner.on("uv", "export", stdout=requirements)
+    runner.on(*image._pip_command(), "download")
+
+    def download(argv: Sequence[str]) -> None:
+        if "download" in argv:
+            machine = "aarch64" if "manylinux2014_aarch64" in argv else "x86_64"
+            (dest / f"flask-3.1.3-{machine}.whl").write_bytes(
+                arm64 if machine == "aarch64" else amd64
+            )
+
+    runner.effects.append(download)
+    image.prepare_wheels(dest, project_dir=project, runner=runner)
+    # The lock names both builds' hashes: only the recorded machine tells them apart.
+    arm = image.prepare_wheels(dest, project_dir=project, platform="linux/arm64", runner=runner)
+    assert arm.downloaded
+    assert [path.name for path in arm.files] == ["flask-3.1.3-aarch64.whl"]
+    pip = [argv for argv in runner.argvs() if "download" in argv][-1]
+    assert "manylinux_2_17_aarch64" in pip
+    assert not any("x86_64" in arg for arg in pip)
 
 
 def test_uv_missing_is_one_line(tmp_path: Path) -> None:
@@ -555,6 +873,7 @@ def test_uv_missing_is_one_line(tmp_path: Path) -> None:
 
 def test_local_base_present_is_just_returned() -> None:
     runner = FakeRunner()
+    runner.on("podman", "image", "exists")
     assert localbase.ensure_local_base(engine(runner=runner)) == localbase.LOCAL_BASE_REF
     assert runner.argvs() == [("podman", "image", "exists", localbase.LOCAL_BASE_REF)]
 
@@ -585,6 +904,9 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
     runner = FakeRunner()
     runner.on("podman", "image", "exists", returncode=1)
     runner.on("podman", "image", "inspect", stdout="sha256:" + "d" * 64)
+    runner.on("debootstrap")
+    runner.on("tar")
+    runner.on("podman", "import")
 
     def fake_debootstrap(argv: Sequence[str]) -> None:
         if argv[0] == "debootstrap":
@@ -641,37 +963,78 @@ def test_trim_keeps_copyright_files_and_drops_caches(tmp_path: Path) -> None:
 # --- the high-level build ---------------------------------------------------------------------
 
 
+def git_log_answers(runner: FakeRunner, context: Path, sha: str, epoch: int = EPOCH) -> None:
+    """Script git's committer time of ``sha``: the time a build of it carries."""
+    runner.on("git", "-C", str(context), "log", "-1", "--format=%ct", sha, stdout=f"{epoch}\n")
+
+
+def clean_save(runner: FakeRunner, engine_name: str = "podman") -> None:
+    """Script ``save`` writing an image whose config is already normalized (nothing to redo)."""
+    runner.on(engine_name, "save")
+
+    def save(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == (engine_name, "save"):
+            _image_archive(Path(argv[argv.index("--output") + 1]), {"config": {}, "history": []})
+
+    runner.effects.append(save)
+
+
+@pytest.fixture
+def amd64_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine is an amd64 one, whatever runs the tests."""
+    monkeypatch.setattr(platforms, "host_platform", lambda: "linux/amd64")
+
+
+@pytest.mark.usefixtures("amd64_host")
 def test_build_image_tags_version_and_sha_and_passes_the_build_args(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = FakeRunner()
+    git_log_answers(runner, tmp_path, "abc123")
+    runner.on("podman", "build")
+    runner.effects.append(write_iid("sha256:" + "e" * 64))
+    clean_save(runner)
     runner.on("podman", "image", "inspect", "--format", "{{.Size}}", stdout="1000\n")
-    runner.on("podman", "image", "inspect", stdout="sha256:" + "e" * 64)
+    runner.on("podman", "image", "exists")
     podman = engine(runner=runner)
-    prepared: list[Path] = []
-    monkeypatch.setattr(image, "prepare_wheels", lambda dest, **_: prepared.append(dest))
-    monkeypatch.setattr(image, "ensure_local_base", lambda _engine: "localhost/base:1")
-    built = image.build_image(
-        "svc", "1.2.3", "abc123", engine=podman, build_time="T", context=tmp_path
+    prepared: list[tuple[Path, str]] = []
+    monkeypatch.setattr(
+        image,
+        "prepare_wheels",
+        lambda dest, platform, **_: prepared.append((dest, platform)),
     )
-    assert prepared == [tmp_path / "build" / "wheels"]
+    monkeypatch.setattr(image, "ensure_local_base", lambda _engine: "localhost/base:1")
+    built = image.build_image("svc", "1.2.3", "abc123", engine=podman, context=tmp_path)
+    assert prepared == [(tmp_path / "build" / "wheels", "linux/amd64")]
     build = next(argv for argv in runner.argvs() if argv[1] == "build")
     args = [build[i + 1] for i, arg in enumerate(build) if arg == "--build-arg"]
     assert args == [
-        "APP_VERSION=1.2.3",
         "BASE_IMAGE=localhost/base:1",
-        "BUILD_TIME=T",
+        # The commit's time, not the clock's: a rebuild of the commit says the same.
+        "BUILD_TIME=2026-01-01T00:00:00Z",
         "GIT_SHA=abc123",
     ]
+    assert build[build.index("--timestamp") + 1] == str(EPOCH)
+    assert build[build.index("--platform") + 1] == "linux/amd64"
     assert built.tags == ("svc:1.2.3", "svc:abc123")
     assert built.base_image == "localhost/base:1"
     assert built.above_base_bytes == 0
+    assert (built.platform, built.source_date_epoch, built.reproducible) == (
+        "linux/amd64",
+        EPOCH,
+        True,
+    )
 
 
+@pytest.mark.usefixtures("amd64_host")
 def test_build_image_with_docker_uses_the_public_base_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = FakeRunner()
+    git_log_answers(runner, tmp_path, "f00")
+    runner.on("docker", "buildx", "inspect", stdout="Platforms: linux/amd64, linux/386\n")
+    runner.on("docker", "build")
+    runner.effects.append(write_iid("sha256:" + "e" * 64))
     runner.on("docker", "image", "inspect", "--format", "{{.Size}}", stdout="5\n")
     runner.on("docker", "image", "inspect", stdout="sha256:" + "e" * 64)
     monkeypatch.setattr(image, "prepare_wheels", lambda dest, **_: None)
@@ -686,3 +1049,38 @@ def test_build_image_with_docker_uses_the_public_base_by_default(
     build = next(argv for argv in runner.argvs() if argv[1] == "build")
     assert not any(arg.startswith("BASE_IMAGE=") for arg in build)
     assert built.base_image == image.DEFAULT_BASE_IMAGE
+    # No BuildKit version in the builder's answer: the config's times are pinned, the files' not,
+    # and the result says so.
+    assert f"SOURCE_DATE_EPOCH={EPOCH}" in build
+    assert "--output" not in build
+    assert not built.reproducible
+
+
+def test_a_build_whose_commit_time_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.on("git", returncode=128, stderr="fatal: bad object e2e0000\n")
+    with pytest.raises(DeliveryError) as info:
+        image.build_image("svc", "1.0.0", "e2e0000", engine=engine(runner=runner), context=tmp_path)
+    assert str(info.value) == (
+        f"cannot read the commit time of e2e0000 in {tmp_path}: fatal: bad object e2e0000 "
+        "(build from a git checkout of that commit)"
+    )
+    assert [argv[0] for argv in runner.argvs()] == ["git"]  # nothing built
+
+
+def test_the_local_base_is_refused_for_another_architecture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(platforms, "host_platform", lambda: "linux/arm64")
+    monkeypatch.setattr(platforms, "emulated", lambda platform, binfmt_dir=None: True)
+    runner = FakeRunner()
+    with pytest.raises(DeliveryError) as info:
+        image.build_image(
+            "svc", "1.0.0", "f00", engine=engine(runner=runner), context=tmp_path, local_base=True
+        )
+    assert str(info.value) == (
+        "the local base image is built for this linux/arm64 machine, not for linux/amd64 (the "
+        "task definition's architecture): pass a base image for linux/amd64, or build on a "
+        "machine of that architecture"
+    )
+    assert runner.argvs() == []

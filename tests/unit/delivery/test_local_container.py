@@ -1,0 +1,130 @@
+"""The local service's container, run exactly as the task definition says Fargate runs it.
+
+On the fake runner: the exact ``run`` command line (user, read-only root with no tmpfs, dropped
+capabilities, environment and secrets by name only, the task volumes as host folders) and the
+folders' life: made before the container starts, gone when it stops or fails to start.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from delivery import local
+from delivery.container import ContainerEngine
+from delivery.environments import load
+from delivery.errors import DeliveryError
+from delivery.taskvolumes import MountPoint
+from tests.unit.delivery.test_container import FakeRunner, engine
+from tests.unit.delivery.test_environments import make_project
+from tests.unit.delivery.test_taskvolumes import rootfs_tar
+
+SPEC = local.ServiceSpec(
+    image="1.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate@sha256:" + "a" * 64,
+    version="1.0.0",
+    environment={"APP_VERSION": "1.0.0", "LOG_LEVEL": "DEBUG"},
+    container_port=8000,
+    user="10001:10001",
+    read_only=True,
+    drop_all=True,
+    source="task definition flask-fargate-local-service:1",
+    volumes=("tmp",),
+    mounts=(MountPoint("tmp", "/tmp"),),
+    secrets={"SECRET_KEY": "arn:aws:secretsmanager:eu-north-1:1:secret:app-AbCdEf"},
+)
+NAME = "flask-fargate-local-18080"
+
+
+def podman_with_tmp_volume(runner: FakeRunner) -> ContainerEngine:
+    """A podman whose image declares VOLUME /tmp (a 1777 /tmp, as the Dockerfile's)."""
+    runner.on("podman", "inspect", stdout=json.dumps([{"Config": {"Volumes": {"/tmp": {}}}}]))
+    runner.on("podman", "create", stdout="reader\n")
+    runner.on("podman", "export")
+    runner.on("podman", "rm", "--force", "reader")
+
+    def export(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("podman", "export"):
+            rootfs_tar(Path(argv[argv.index("--output") + 1]), [("tmp", 0o1777, 0, None, "")])
+
+    runner.effects.append(export)
+    return engine("podman", runner)
+
+
+def test_the_container_runs_as_the_task_definition_says_and_nothing_more(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.on("podman", "run", stdout="c0ffee\n")
+    podman = podman_with_tmp_volume(runner)
+    service = local.start_container(
+        podman, SPEC, "flask-fargate:1.0.0", 18080,
+        project=tmp_path, secrets={"SECRET_KEY": "s3cret"},
+    )  # fmt: skip
+    volumes = tmp_path / ".local" / "volumes" / NAME
+    run = next(call for call in runner.calls if call.argv[1] == "run")
+    assert list(run.argv) == [
+        "podman", "run", "--detach", "--name", NAME,
+        "--read-only", "--read-only-tmpfs=false",
+        "--mount", f"type=bind,source={volumes / 'tmp'},target=/tmp",
+        "--cap-drop=ALL", "--security-opt", "no-new-privileges", "--user", "10001:10001",
+        "--publish", "127.0.0.1:18080:8000",
+        "--env", "APP_VERSION", "--env", "LOG_LEVEL", "--env", "SECRET_KEY",
+        "flask-fargate:1.0.0",
+    ]  # fmt: skip
+    # Values reach podman through its environment only.
+    assert "s3cret" not in " ".join(run.argv)
+    assert run.env["SECRET_KEY"] == "s3cret"  # noqa: S105 - a test value
+    assert run.env["LOG_LEVEL"] == "DEBUG"
+    # /tmp is the image's /tmp (VOLUME), as Fargate copies it: world-writable and sticky.
+    assert stat.S_IMODE((volumes / "tmp").stat().st_mode) == 0o1777
+    assert service == local.LocalService(
+        "container", "c0ffee", 18080, "1.0.0", "flask-fargate:1.0.0", "podman",
+        volumes=str(volumes),
+    )  # fmt: skip
+
+
+def test_stopping_the_container_removes_its_volume_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = FakeRunner()
+    runner.on("podman", "run", stdout="c0ffee\n")
+    runner.on("podman", "rm", "--force", "--time", "0", "c0ffee")
+    podman = podman_with_tmp_volume(runner)
+    monkeypatch.setattr(local, "_engine", lambda name: podman)
+    service = local.start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+    assert Path(service.volumes).is_dir()
+    local.stop_service(service)
+    assert runner.argvs()[-1] == ("podman", "rm", "--force", "--time", "0", "c0ffee")
+    assert not Path(service.volumes).exists()
+    assert (tmp_path / ".local" / "volumes").is_dir()  # other containers' folders stay
+
+
+def test_a_container_that_fails_to_start_leaves_no_volume_folder(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    runner.on("podman", "run", returncode=125, stderr="Error: name is already in use\n")
+    podman = podman_with_tmp_volume(runner)
+    with pytest.raises(DeliveryError, match="name is already in use"):
+        local.start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+    assert not (tmp_path / ".local" / "volumes" / NAME).exists()
+
+
+def test_a_record_written_before_volumes_were_recorded_still_reads(tmp_path: Path) -> None:
+    env = load("local", make_project(tmp_path))
+    local.state_path(env).parent.mkdir(parents=True, exist_ok=True)
+    local.state_path(env).write_text(
+        json.dumps(
+            {
+                "endpoint": "http://127.0.0.1:5000",
+                "region": "eu-north-1",
+                "pid": 1,
+                "service": {"mode": "container", "id": "c", "port": 1, "version": "1",
+                            "image": "i", "engine": "podman", "log": ""},
+            }
+        )
+    )  # fmt: skip
+    record = local.read_record(env)
+    assert record is not None
+    assert record.service is not None
+    assert record.service.volumes == ""

@@ -1,0 +1,147 @@
+"""What the local service reads from the emulator: the task definition's volumes, mounts, secrets.
+
+Read from the registered revision, and from the stack's template when moto leaves an updated
+revision empty; both must give the same spec. Secrets are read the way ECS reads them (Secrets
+Manager, optionally one JSON key; SSM parameters by name or ARN).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from delivery import local, tasksecrets
+from delivery.emulator import Emulator
+from delivery.errors import DeliveryError
+from delivery.taskvolumes import MountPoint
+
+pytestmark = [pytest.mark.emulator]
+
+REGION = "eu-north-1"
+STACK = "flask-fargate-local-service"
+IMAGE = "1.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate@sha256:" + "a" * 64
+
+
+def task_template(secret_from: Any, volumes: list[dict[str, Any]] | None = None) -> str:
+    """A service template like the real one: one tmp volume at /tmp, one secret."""
+    return json.dumps(
+        {
+            "Parameters": {"ImageUri": {"Type": "String"}},
+            "Resources": {
+                "TaskDefinition": {
+                    "Type": "AWS::ECS::TaskDefinition",
+                    "Properties": {
+                        "Family": STACK,
+                        "RequiresCompatibilities": ["FARGATE"],
+                        "NetworkMode": "awsvpc",
+                        "Cpu": "256",
+                        "Memory": "512",
+                        "Volumes": volumes if volumes is not None else [{"Name": "tmp"}],
+                        "ContainerDefinitions": [
+                            {
+                                "Name": "app",
+                                "Image": {"Ref": "ImageUri"},
+                                "User": "10001:10001",
+                                "ReadonlyRootFilesystem": True,
+                                "PortMappings": [{"ContainerPort": 8000}],
+                                "MountPoints": [{"SourceVolume": "tmp", "ContainerPath": "/tmp"}],
+                                "Secrets": [{"Name": "SECRET_KEY", "ValueFrom": secret_from}],
+                                "LinuxParameters": {"Capabilities": {"Drop": ["ALL"]}},
+                            }
+                        ],
+                    },
+                },
+                **(
+                    {
+                        "AppSecret": {
+                            "Type": "AWS::SecretsManager::Secret",
+                            "Properties": {"GenerateSecretString": {"PasswordLength": 64}},
+                        }
+                    }
+                    if secret_from == {"Ref": "AppSecret"}
+                    else {}
+                ),
+            },
+            "Outputs": {"TaskDefinitionArn": {"Value": {"Ref": "TaskDefinition"}}},
+        }
+    )
+
+
+def launch(template: str) -> str:
+    """Create the stack; the task definition revision it registered."""
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=template,
+        Parameters=[{"ParameterKey": "ImageUri", "ParameterValue": IMAGE}],
+    )
+    outputs = cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
+    return str(outputs[0]["OutputValue"])
+
+
+@pytest.mark.usefixtures("aws")
+def test_volumes_mounts_and_secrets_come_from_the_revision_and_the_template_alike() -> None:
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="app-secret", SecretString="s3cret"
+    )["ARN"]
+    arn = launch(task_template(secret))
+    registered = local._from_task_definition(arn, REGION)
+    from_template = local._from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    assert registered is not None
+    for spec in (registered, from_template):
+        assert spec.volumes == ("tmp",)
+        assert spec.mounts == (MountPoint("tmp", "/tmp", read_only=False),)
+        assert spec.secrets == {"SECRET_KEY": secret}
+        assert (spec.user, spec.read_only, spec.drop_all) == ("10001:10001", True, True)
+    assert tasksecrets.resolve(registered.secrets) == ({"SECRET_KEY": "s3cret"}, [])
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_secret_the_emulator_could_not_create_is_named_not_guessed() -> None:
+    # moto skips AWS::SecretsManager::Secret: the revision's secret has no valueFrom.
+    arn = launch(task_template({"Ref": "AppSecret"}))
+    spec = local._from_task_definition(arn, REGION)
+    assert spec is not None
+    assert spec.secrets == {"SECRET_KEY": ""}
+    assert tasksecrets.resolve(spec.secrets) == ({}, ["SECRET_KEY"])
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_volume_fargate_would_not_bind_mount_is_one_line() -> None:
+    efs = [{"Name": "tmp", "EFSVolumeConfiguration": {"FilesystemId": "fs-12345678"}}]
+    with pytest.raises(DeliveryError) as info:
+        launch_and_read_template(efs)
+    assert str(info.value) == (
+        f"stack {STACK}'s template (moto left the updated revision empty): volume tmp is "
+        "EFSVolumeConfiguration: the local run provides bind mount volumes only (no "
+        "configuration, as Fargate's scratch volumes)"
+    )
+
+
+def launch_and_read_template(volumes: list[dict[str, Any]]) -> local.ServiceSpec:
+    launch(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app", volumes))
+    return local._from_template(STACK, {"ImageUri": IMAGE}, REGION)
+
+
+def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> None:
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    arn = secrets.create_secret(Name="db", SecretString=json.dumps({"password": "pw"}))["ARN"]
+    ssm = boto3.client("ssm", region_name=REGION)
+    ssm.put_parameter(Name="/app/greeting", Value="hello", Type="SecureString")
+    ssm.put_parameter(Name="flat", Value="plain", Type="String")
+    values, missing = tasksecrets.resolve(
+        {
+            "DB_PASSWORD": f"{arn}:password::",
+            "GREETING": "arn:aws:ssm:eu-north-1:123456789012:parameter/app/greeting",
+            "FLAT": "flat",
+        }
+    )
+    assert values == {"DB_PASSWORD": "pw", "GREETING": "hello", "FLAT": "plain"}
+    assert missing == []
+    with pytest.raises(DeliveryError, match=r"^secret .*:db-\w+ has no JSON key 'user'"):
+        tasksecrets.read(f"{arn}:user::")
+    with pytest.raises(DeliveryError, match=r"^reading secret nope failed: ParameterNotFound"):
+        tasksecrets.read("nope")

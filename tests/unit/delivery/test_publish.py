@@ -1,0 +1,164 @@
+"""``publish`` on its AWS branch: a real push through the engine, ECR lookups on the emulator.
+
+The engine is the real ``ContainerEngine`` on a fake runner whose ``podman push`` behaves as
+podman does (progress on stderr, the digest in ``--digestfile`` only) and leaves in the registry
+what a push leaves: the manifest under the tag (recorded in the emulator's ECR, which has no
+registry endpoint to push to). ECR is the emulator's, tags IMMUTABLE as in the registry stack.
+
+A pipeline re-run for the same commit builds the same image (reproducible builds) and must pass:
+its tags are already there, so nothing is pushed. A tag holding another image is a one-line error
+before anything is pushed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import boto3
+import pytest
+
+from delivery import deploy, registry
+from delivery.container import ContainerEngine
+from delivery.emulator import Emulator
+from delivery.environments import load
+from delivery.errors import DeliveryError
+from tests.unit.delivery.test_container import FakeRunner, podman_push_writes
+from tests.unit.delivery.test_environments import make_project
+
+pytestmark = [pytest.mark.emulator]
+
+REGION = "eu-north-1"
+REPOSITORY = "flask-fargate"
+URI = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+BUILT = deploy.Built(ref="flask-fargate:1.4.0", version="1.4.0", sha=SHA)
+TAGS = ["1.4.0", "sha-0123456789ab"]
+V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def image(config: str) -> tuple[str, str]:
+    """An image as a registry holds it: (image id = config digest, manifest)."""
+    image_id = "sha256:" + hashlib.sha256(config.encode()).hexdigest()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": V2S2,
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": image_id,
+            },
+            "layers": [],
+        }
+    )
+    return image_id, manifest
+
+
+THIS_BUILD = image('{"architecture":"amd64","created":"2026-01-01T00:00:00Z"}')
+OTHER_BUILD = image('{"architecture":"amd64","created":"2026-01-02T00:00:00Z"}')
+
+
+def digest_of(manifest: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+
+
+@pytest.fixture
+def ecr(aws: Emulator) -> object:
+    client = registry.client(REGION)
+    client.create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")
+    return client
+
+
+def podman_holding(runner: FakeRunner, built: tuple[str, str]) -> ContainerEngine:
+    """podman with ``built`` in its store; its push puts the manifest in the emulator's ECR."""
+    image_id, manifest = built
+    runner.on("podman", "image", "inspect", "--format", "{{.Id}}", stdout=f"{image_id}\n")
+    runner.on("podman", "login", stdout="Login Succeeded!\n")
+    podman_push_writes(runner, digest_of(manifest))
+
+    def registry_receives(argv: Sequence[str]) -> None:
+        if tuple(argv[:2]) == ("podman", "push"):
+            tag = argv[-1].rsplit(":", 1)[1]
+            registry.record_image(REPOSITORY, tag, manifest, V2S2, registry.client(REGION))
+
+    runner.effects.append(registry_receives)
+    return ContainerEngine("podman", "podman", {}, runner)
+
+
+def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy.Published:
+    env = load("dev", make_project(tmp_path))
+    assert not env.emulator  # the AWS branch
+    plan = deploy.Plan(env=env, engine=engine)
+    return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+
+
+def tags_in_ecr() -> dict[str, str]:
+    described = boto3.client("ecr", region_name=REGION).describe_images(repositoryName=REPOSITORY)[
+        "imageDetails"
+    ]
+    return {tag: d["imageDigest"] for d in described for tag in d.get("imageTags", [])}
+
+
+@pytest.mark.usefixtures("ecr")
+def test_a_new_image_is_pushed_under_both_tags(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    lines: list[str] = []
+    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), lines)
+    digest = digest_of(THIS_BUILD[1])
+    assert published.digest == digest  # read from podman's --digestfile
+    assert [argv[-1] for argv in runner.argvs() if argv[1] == "push"] == [
+        f"docker://{URI}:{tag}" for tag in TAGS
+    ]
+    assert lines == [f"publish: pushed {URI}:{tag} {digest}" for tag in TAGS]
+    assert tags_in_ecr() == dict.fromkeys(TAGS, digest)
+
+
+@pytest.mark.usefixtures("ecr")
+def test_a_rerun_for_the_same_commit_pushes_nothing_and_says_so(tmp_path: Path) -> None:
+    publish(tmp_path / "first", podman_holding(FakeRunner(), THIS_BUILD), [])
+    runner = FakeRunner()
+    lines: list[str] = []
+    published = publish(tmp_path / "again", podman_holding(runner, THIS_BUILD), lines)
+    digest = digest_of(THIS_BUILD[1])
+    assert published.digest == digest
+    assert [argv[1] for argv in runner.argvs()] == ["image"]  # the local id only: no login/push
+    assert lines == [
+        f"publish: {URI}:{tag} is already there ({digest}): not pushed" for tag in TAGS
+    ]
+
+
+@pytest.mark.usefixtures("ecr")
+def test_a_tag_still_missing_gets_the_manifest_already_there(tmp_path: Path) -> None:
+    manifest = THIS_BUILD[1]
+    digest = registry.record_image(REPOSITORY, TAGS[0], manifest, V2S2, registry.client(REGION))
+    runner = FakeRunner()
+    lines: list[str] = []
+    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), lines)
+    assert published.digest == digest
+    assert not any(argv[1] in ("login", "push") for argv in runner.argvs())
+    assert lines == [
+        f"publish: {URI}:{TAGS[0]} is already there ({digest}): not pushed",
+        f"publish: tagged {URI}:{TAGS[1]} {digest} (image already there)",
+    ]
+    assert tags_in_ecr() == dict.fromkeys(TAGS, digest)
+
+
+@pytest.mark.usefixtures("ecr")
+def test_a_tag_naming_another_image_is_one_line_before_any_push(tmp_path: Path) -> None:
+    other_id, other_manifest = OTHER_BUILD
+    other = registry.record_image(
+        REPOSITORY, TAGS[1], other_manifest, V2S2, registry.client(REGION)
+    )
+    runner = FakeRunner()
+    with pytest.raises(DeliveryError) as info:
+        publish(tmp_path, podman_holding(runner, THIS_BUILD), [])
+    assert str(info.value) == (
+        f"tag '{TAGS[1]}' in '{REPOSITORY}' already names another image ({other}), not this "
+        f"build ({THIS_BUILD[0]}): tags are immutable, so build from a new commit"
+    )
+    assert not any(argv[1] in ("login", "push") for argv in runner.argvs())
+    assert tags_in_ecr() == {TAGS[1]: other}
+    assert other_id != THIS_BUILD[0]
