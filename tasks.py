@@ -15,13 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError
+from botocore.parsers import ResponseParserError
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from delivery import bootstrap as delivery_bootstrap
 from delivery import deploy as delivery_deploy
 from delivery import destroy as delivery_destroy
-from delivery import environments, local, preview, versioning
+from delivery import environments, local, preview, stacks, versioning
 from delivery import rollback as delivery_rollback
 from delivery import scan as scanner
 from delivery import status as delivery_status
@@ -42,6 +45,9 @@ KEEP_HELP = (
     ".local/emulator.json) for status/rollback/diff and the AWS CLI; `invoke stop --env local` "
     "stops them"
 )
+PRERELEASE_HELP = (
+    "releases-only envs (prod): deploy a pre-release (X.Y.Z-...) anyway; says so loudly"
+)
 
 
 def one_line_errors(body: F) -> F:
@@ -53,6 +59,12 @@ def one_line_errors(body: F) -> F:
             return body(*args, **kwargs)
         except DeliveryError as exc:
             raise Exit(f"error: {exc}", code=1) from None
+        # A last line of defence: delivery/ reports its own. ResponseParserError (an endpoint
+        # answering HTML, e.g. an emulator's 500) is not a BotoCoreError.
+        except (BotoCoreError, ResponseParserError) as exc:
+            raise Exit(
+                f"error: AWS could not be reached: {' '.join(str(exc).split())}", 1
+            ) from None
         except KeyboardInterrupt:
             raise Exit("error: interrupted", code=130) from None
 
@@ -107,6 +119,7 @@ def _any_env() -> environments.Environment:
         region=environments.DEFAULT_REGION,
         registry_group=environments.SHARED,
         destroy_protection=False,
+        releases_only=False,
         emulator=False,
         project_code=environments.DEFAULT_PROJECT_CODE,
         root=ROOT,
@@ -155,7 +168,12 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
     """Build, scan and push the image to the environment's registry (no deploy)."""
     with _emulator_if_needed(env):
         plan = delivery_deploy.validate(
-            env, build=True, skip_scan=skip_scan, threshold=threshold, engine=engine, root=ROOT
+            env,
+            skip_scan=skip_scan,
+            threshold=threshold,
+            engine=engine,
+            root=ROOT,
+            launch=False,
         )
         image = delivery_deploy.push(plan, progress=say)
     if output:
@@ -175,6 +193,7 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
         "emulator_port": "emulator envs: the emulator's port on 127.0.0.1 (default: a free one)",
         "serve": "emulator envs: run the service as a container, a gunicorn process, or auto",
         "ready_timeout": "emulator envs: seconds the local service has to become ready (30)",
+        "allow_prerelease": PRERELEASE_HELP,
     }
 )
 @one_line_errors
@@ -190,6 +209,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     emulator_port: int = 0,
     serve: str = "auto",
     ready_timeout: float = local.READY_TIMEOUT_S,
+    allow_prerelease: bool = False,
 ) -> None:
     """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS.
 
@@ -202,7 +222,9 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
         local.check_serve(serve)
         if image is not None:
-            delivery_deploy.parse_image(image)
+            ref = delivery_deploy.parse_image(image)
+            if ref.version:
+                delivery_deploy.check_release(target, ref.version, allow_prerelease)
         else:
             scanner.check(threshold, skip=skip_scan)
     elif keep or emulator_port or serve != "auto":
@@ -233,11 +255,13 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             steps=session.steps() if session else None,
             progress=say,
             timeout_s=timeout * 60,
+            allow_prerelease=allow_prerelease,
         )
         live = session.service if session else None
     say(f"deployed {result.version} to {result.env}: {result.image_uri}")
     if skip_scan and image is None:
         say(f"WARNING: {result.version} was NOT scanned for vulnerabilities (--skip-scan)")
+    _say_notices(target, result)
     if session is None and result.service_url:  # on an emulator the ALB's URL leads nowhere
         say(f"service: {result.service_url}")
     if live is not None:
@@ -248,6 +272,16 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         else:
             say("emulator and local service stopped (pass --keep to leave them running)")
     say(f"took {time.monotonic() - started:.1f} s")
+
+
+def _say_notices(target: environments.Environment, result: delivery_deploy.Result) -> None:
+    """The loud lines of a finished deploy or rollback: a pre-release, plain HTTP."""
+    for notice in (
+        delivery_deploy.prerelease_warning(target, result.version),
+        delivery_deploy.http_only_notice(target, result.outputs),
+    ):
+        if notice:
+            say(notice)
 
 
 @contextlib.contextmanager
@@ -283,9 +317,17 @@ def status(c: Context, env: str | None = None) -> None:
         say(line)
 
 
-@task(help={"env": ENV_HELP, "to": "the earlier version to put back (a tag in the registry)"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "to": "the earlier version to put back (a tag in the registry)",
+        "allow_prerelease": PRERELEASE_HELP,
+    }
+)
 @one_line_errors
-def rollback(c: Context, env: str | None = None, to: str | None = None) -> None:
+def rollback(
+    c: Context, env: str | None = None, to: str | None = None, allow_prerelease: bool = False
+) -> None:
     """Redeploy a named earlier version through the same stack update as a deploy.
 
     On an emulator env, the kept local service is restarted on the rolled-back image.
@@ -293,11 +335,34 @@ def rollback(c: Context, env: str | None = None, to: str | None = None) -> None:
     delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
     with _emulator_if_needed(env) as session:
         steps = session.steps() if session is not None else None
-        result = delivery_rollback.rollback(env, to, root=ROOT, steps=steps, progress=say)
+        result = delivery_rollback.rollback(
+            env, to, root=ROOT, steps=steps, progress=say, allow_prerelease=allow_prerelease
+        )
         live = session.service if session is not None else None
     say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
+    _say_notices(environments.load(env, ROOT), result)
     if live is not None:
         say(f"service: {live.url} version {live.version}")
+
+
+@task(
+    help={
+        "connection_arn": "also launch the pipeline, with this AVAILABLE GitHub connection "
+        "(creating the pipeline starts its first run)",
+    }
+)
+@one_line_errors
+def bootstrap(c: Context, connection_arn: str | None = None) -> None:
+    """Launch the account's shared stacks (registry, CloudFormation roles; pipeline) as an admin.
+
+    Once per account and after any change to config/shared/; deploys only read these stacks.
+    """
+    poll = stacks.EMULATOR_POLL_S if delivery_deploy.loopback_endpoint() else None
+    states = delivery_bootstrap.bootstrap(
+        ROOT, connection_arn=connection_arn, poll=poll, progress=say
+    )
+    for name, state in states.items():
+        say(f"{name}: {state}")
 
 
 @task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})

@@ -6,8 +6,9 @@ how an image reaches the registry (push, or put_image on the emulator, which has
 endpoint) and what happens after the stacks are up (wait for ECS, or e.g. run the service locally).
 
 Nothing is built or changed before ``validate`` has passed: unknown env, malformed ``--image``,
-missing scanner, missing container engine, invalid templates, missing credentials and a missing
-image are all one-line errors up front.
+a pre-release for a releases-only env, missing scanner, missing container engine, invalid
+templates, missing credentials, a missing image and a blue/green deployment still shifting traffic
+are all one-line errors up front.
 """
 
 from __future__ import annotations
@@ -22,11 +23,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from delivery import credentials, ecs, environments, registry, scan, stacks, versioning
+from delivery import (
+    credentials,
+    ecs,
+    environments,
+    platforms,
+    registry,
+    releases,
+    scan,
+    sceptre_yaml,
+    stacks,
+    traffic,
+    versioning,
+)
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+
     from delivery.container import ContainerEngine
 
 Progress = Callable[[str], None]
@@ -38,6 +53,7 @@ _VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
 PLACEHOLDER_VARIABLES = {
     "image_uri": "placeholder.invalid/flask-fargate@sha256:" + "0" * 64,
     "app_version": "0.0.0",
+    traffic.VARIABLE: traffic.DEFAULT,
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -75,6 +91,11 @@ class Registry:
 
     uri: str
     name: str
+    region: str  # the registry stack's region, where ECR is asked about it
+
+    def ecr(self) -> ECRClient:
+        """An ECR client for this repository's region."""
+        return registry.client(self.region)
 
 
 @dataclass(frozen=True)
@@ -133,11 +154,25 @@ class Plan:
     account: str = ""
     existing: Published | None = None  # the image ``--image`` named, once found in ECR
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S
+    allow_prerelease: bool = False  # a releases-only env takes a pre-release anyway (loudly)
+    platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
 
     @property
     def poll(self) -> float | None:
         """Sceptre's poll interval: short on the emulator, Sceptre's own on AWS."""
         return poll_for(self.env)
+
+
+def task_platform(env: Environment) -> str:
+    """The image platform the env's task definition runs (its service stack's
+    ``cpu_architecture``; the stack's default, X86_64, when the config sets none)."""
+    path = env.config_dir / f"{SERVICE_STACK}.yaml"
+    data = sceptre_yaml.read(path) if path.is_file() else {}
+    user_data = (data.get("sceptre_user_data") or {}) if isinstance(data, dict) else {}
+    architecture = user_data.get("cpu_architecture") if isinstance(user_data, dict) else None
+    if architecture is None:
+        return platforms.DEFAULT_PLATFORM
+    return platforms.platform_for(str(architecture))
 
 
 def check_settings(env: Environment) -> None:
@@ -193,11 +228,24 @@ def _detect_engine(preferred: str | None) -> ContainerEngine:
     return detect_engine(preferred)
 
 
+def registry_stack(env: Environment) -> environments.StackRef:
+    """Name and region of the registry stack ``env`` pushes to and pulls from."""
+    return env.stack_ref(REGISTRY_STACK, env.registry_group)
+
+
+def service_stack(env: Environment) -> environments.StackRef:
+    """Name and region of ``env``'s service stack."""
+    return env.stack_ref(SERVICE_STACK)
+
+
 def existing_registry(env: Environment) -> Registry:
     """The env's registry from its stack outputs (read-only; the stack must exist)."""
-    outputs = stacks.outputs(env.stack_name(REGISTRY_STACK, env.registry_group))
+    stack = registry_stack(env)
+    outputs = stacks.outputs(stack)
     try:
-        return Registry(uri=outputs["RepositoryUri"], name=outputs["RepositoryName"])
+        return Registry(
+            uri=outputs["RepositoryUri"], name=outputs["RepositoryName"], region=stack.region
+        )
     except KeyError as exc:
         raise DeliveryError(
             f"registry stack of '{env.name}' has no output {exc.args[0]}: redeploy it"
@@ -207,26 +255,76 @@ def existing_registry(env: Environment) -> Registry:
 def find_image(env: Environment, ref: ImageRef) -> Published:
     """The image ``ref`` names in the env's registry; one line naming repo/tag when absent."""
     repo = existing_registry(env)
+    ecr = repo.ecr()
     if ref.version:
-        digest = registry.find_version(repo.name, ref.version)
+        digest = registry.find_version(repo.name, ref.version, ecr)
         return Published(repo, digest, ref.version)
     digest = ref.digest or ""
-    if not registry.has_digest(repo.name, digest):
+    if not registry.has_digest(repo.name, digest, ecr):
         raise DeliveryError(f"image '{repo.name}@{digest}' does not exist in ECR")
-    tags = next((i.tags for i in registry.list_images(repo.name) if i.digest == digest), ())
-    versions = sorted(tag for tag in tags if versioning.SEMVER.match(tag))
-    if not versions:
+    tags = next((i.tags for i in registry.list_images(repo.name, ecr) if i.digest == digest), ())
+    # An image carries one version tag; should it carry more, the highest by SemVer precedence
+    # (1.10.0 above 1.9.0, a release above its pre-releases) names it.
+    version = releases.newest(tags)
+    if version is None:
         raise DeliveryError(
             f"image '{repo.name}@{digest}' has no version tag: deploy it by version instead"
         )
-    return Published(repo, digest, versions[-1])
+    return Published(repo, digest, version)
+
+
+def check_release(env: Environment, version: str, allow_prerelease: bool) -> None:
+    """A releases-only env takes ``X.Y.Z`` only, unless allowed; one line naming both."""
+    if env.releases_only and not allow_prerelease and not releases.is_release(version):
+        raise DeliveryError(
+            f"environment '{env.name}' takes released versions only (X.Y.Z), not the "
+            f"pre-release {version}: release it first, or pass --allow-prerelease to deploy it "
+            "anyway"
+        )
+
+
+def prerelease_warning(env: Environment, version: str) -> str | None:
+    """The loud line for a pre-release going to a releases-only env (None otherwise)."""
+    if not env.releases_only or releases.is_release(version):
+        return None
+    return (
+        f"WARNING: {version} is a pre-release, deployed to releases-only environment "
+        f"'{env.name}' because of --allow-prerelease"
+    )
+
+
+def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
+    """What to say when the service stack reports ``Https: "false"`` (None otherwise)."""
+    if env.emulator or outputs.get("Https", "").lower() != "false":
+        return None
+    url = outputs.get("ServiceUrl", "")
+    return (
+        f"NOTE: environment '{env.name}' serves plain HTTP only{f' ({url})' if url else ''}: "
+        f"to serve HTTPS, set the service's domain and its Route 53 hosted zone in "
+        f"config/{env.name}/service.yaml and deploy again"
+    )
 
 
 def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
-    """Launch the env's registry stack (and its dependencies); its repository."""
-    progress(f"registry: launching {plan.env.registry_path}")
-    stacks.launch(plan.env.registry_path, root=plan.env.root, progress=progress, poll=plan.poll)
-    return existing_registry(plan.env)
+    """The env's repository: its own registry stack launched first, or the account's read.
+
+    The account's shared registry is never launched by a deploy (an administrator's, with
+    ``invoke bootstrap``): a deploy role may not change what another environment relies on.
+    """
+    env = plan.env
+    if env.registry_group == env.name:
+        progress(f"registry: launching {env.registry_path}")
+        stacks.launch(
+            env.registry_path, root=env.root, progress=progress, poll=plan.poll, only_under=env.name
+        )
+        return existing_registry(env)
+    stack = registry_stack(env)
+    if stacks.state(stack).status not in stacks.SETTLED:
+        raise DeliveryError(
+            f"registry stack {stack.name} not found in {stack.region}: it is the account's, "
+            "launched once by an administrator with `invoke bootstrap`"
+        )
+    return existing_registry(env)
 
 
 def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
@@ -245,10 +343,17 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
         version,
         sha,
         engine=plan.engine,
+        platform=plan.platform,
         context=root,
         cache_from=tuple(cache_from),
     )
-    progress(f"build: {image.image_id[:19]} in {image.seconds:.1f} s")
+    progress(f"build: {image.image_id[:19]} ({plan.platform}) in {image.seconds:.1f} s")
+    if not image.reproducible:
+        progress(
+            f"WARNING: {plan.engine.name if plan.engine else 'the engine'} cannot rewrite layer "
+            "timestamps here: a rebuild of this commit without the layer cache gets another "
+            "digest, and pushing it again to the same tags will be refused"
+        )
     return Built(ref=image.tags[0], version=version, sha=sha)
 
 
@@ -263,33 +368,78 @@ def scan_image(plan: Plan, built: Built, progress: Progress = _quiet) -> scan.Sc
 def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quiet) -> Published:
     """Put the built image in the registry under its immutable tags; its digest.
 
-    AWS: a real push. The emulator has no registry endpoint, so the image's manifest is recorded
-    with put_image instead: same tags, same digest a push would give.
+    AWS: a real push, unless the tags already hold this very image (a re-run for the same
+    commit: builds are reproducible, so it is the same image): then nothing is pushed, and a tag
+    still missing gets the manifest already there. A tag that holds another image is a one-line
+    error before anything is pushed (tags are immutable). The emulator has no registry endpoint,
+    so the image's manifest is recorded with put_image instead: same tags, same digest a push
+    would give.
     """
     if plan.engine is None:
         raise DeliveryError("no container engine to publish the image with")
     tags = versioning.image_tags(built.version, built.sha)
+    ecr = repo.ecr()
     digest = ""
     if plan.env.emulator:
         media_type, body, digest = plan.engine.manifest(built.ref)
         for tag in tags:
-            recorded = registry.record_image(repo.name, tag, body.decode(), media_type)
+            recorded = registry.record_image(repo.name, tag, body.decode(), media_type, ecr)
             progress(f"publish: recorded {repo.name}:{tag} {recorded}")
             digest = recorded
-    else:
-        username, password, _ = registry.login(repo.uri)
+        return Published(repo, digest, built.version)
+    image_id = plan.engine.image_id(built.ref)
+    present = registry.tagged(repo.name, tags, ecr)
+    for tag, found in present.items():
+        if not found.is_image(image_id):
+            raise DeliveryError(
+                f"tag '{tag}' in '{repo.name}' already names another image ({found.digest}), "
+                f"not this build ({image_id}): tags are immutable, so build from a new commit"
+            )
+    if present:
+        there = present[next(tag for tag in tags if tag in present)]
         for tag in tags:
-            digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
-            progress(f"publish: pushed {repo.uri}:{tag} {digest}")
+            if tag in present:
+                progress(f"publish: {repo.uri}:{tag} is already there ({there.digest}): not pushed")
+            else:
+                added = registry.record_image(repo.name, tag, there.manifest, there.media_type, ecr)
+                progress(f"publish: tagged {repo.uri}:{tag} {added} (image already there)")
+        return Published(repo, there.digest, built.version)
+    username, password, _ = registry.login(repo.uri, ecr)
+    for tag in tags:
+        digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
+        progress(f"publish: pushed {repo.uri}:{tag} {digest}")
     return Published(repo, digest, built.version)
+
+
+def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str, str]:
+    """The Sceptre variables of a launch or preview: the image, and who serves production now.
+
+    ``production_target_group`` is read live, as late as possible: a deployment between
+    ``validate`` and the launch moves it.
+    """
+    return {
+        "image_uri": image_uri,
+        "app_version": version,
+        traffic.VARIABLE: traffic.production_target_group(service_stack(env)),
+    }
 
 
 def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
-    variables = {"image_uri": image.image_uri, "app_version": image.version}
-    progress(f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version})")
-    stacks.launch(plan.env.name, variables, root=plan.env.root, progress=progress, poll=plan.poll)
-    return stacks.outputs(plan.env.stack_name(SERVICE_STACK))
+    variables = stack_variables(plan.env, image.image_uri, image.version)
+    progress(
+        f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
+        f"production is on {variables[traffic.VARIABLE]}"
+    )
+    stacks.launch(
+        plan.env.name,
+        variables,
+        root=plan.env.root,
+        progress=progress,
+        poll=plan.poll,
+        only_under=plan.env.name,
+    )
+    return stacks.outputs(service_stack(plan.env))
 
 
 def _service_ids(outputs: dict[str, str]) -> tuple[str, str, str | None]:
@@ -306,13 +456,9 @@ def check_service(plan: Plan, outputs: dict[str, str], progress: Progress = _qui
     move its service to the new task definition revision, so that is not compared here.
     """
     cluster, service, expected = _service_ids(outputs)
-    described = ecs.client().describe_services(cluster=cluster, services=[service])
-    found = described.get("services", [])
-    if not found:
-        raise DeliveryError(f"ECS service {service} does not exist in cluster {cluster}")
-    for description in found:
-        ecs.check_rollout(dict(description), None)
-    progress(f"ecs: {service} updated to {(expected or '?').rsplit('/', 1)[-1]}")
+    description = ecs.describe_service(ecs.client(service_stack(plan.env).region), cluster, service)
+    ecs.check_rollout(description, None)
+    progress(f"ecs: {service} updated to {ecs.revision(expected or '?')}")
 
 
 def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
@@ -325,7 +471,14 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
         return
     cluster, service, expected = _service_ids(outputs)
     progress(f"ecs: waiting for {service} to run {expected or 'the new task definition'}")
-    ecs.wait_stable(cluster, service, expected, progress=progress, timeout_s=plan.timeout_s)
+    ecs.wait_stable(
+        cluster,
+        service,
+        expected,
+        ecs=ecs.client(service_stack(plan.env).region),
+        progress=progress,
+        timeout_s=plan.timeout_s,
+    )
 
 
 @dataclass
@@ -352,17 +505,29 @@ def validate(
     root: Path = environments.PROJECT_ROOT,
     steps: Steps | None = None,
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
+    allow_prerelease: bool = False,
+    launch: bool = True,
 ) -> Plan:
-    """Every check, cheapest first; AWS is only read, never written. The validated Plan."""
+    """Every check, cheapest first; AWS is only read, never written. The validated Plan.
+
+    ``launch=False`` validates a push: build, scan and publish only, no stack touched.
+    """
     steps = steps or Steps()
     env = environments.load(env_name, root)
     ref = parse_image(image) if image is not None else None
+    if ref is not None and ref.version:
+        check_release(env, ref.version, allow_prerelease)
     building = build and ref is None
     if building:
         scan.check(threshold, skip=skip_scan)
     elif skip_scan:
         scan.severities(threshold)
     container = steps.detect_engine(engine) if building else None
+    if building and env.releases_only and not allow_prerelease:
+        check_release(env, versioning.build_version(root), allow_prerelease)
+    platform = task_platform(env)
+    if container is not None:
+        platforms.check_buildable(container, platform)  # before anything is built or launched
     check_emulator_endpoint(env)
     steps.check_settings(env)
     account = steps.check_credentials(env)
@@ -374,9 +539,18 @@ def validate(
         threshold=threshold,
         account=account,
         timeout_s=timeout_s,
+        allow_prerelease=allow_prerelease,
+        platform=platform,
     )
     if ref is not None:
-        plan = replace(plan, existing=find_image(env, ref))
+        existing = find_image(env, ref)
+        check_release(env, existing.version, allow_prerelease)  # a digest's version shows here
+        plan = replace(plan, existing=existing)
+    if launch:
+        # The account's shared stacks (registry, CloudFormation roles) are read, never launched.
+        stacks.check_dependencies(env.name, PLACEHOLDER_VARIABLES, root=env.root)
+        # Refuse while ECS shifts production traffic: the update would collide with it.
+        traffic.production_target_group(service_stack(env))
     return plan
 
 
@@ -386,11 +560,14 @@ def registry_for_push(env: Environment) -> Registry:
     ``push`` runs in CodeBuild under a build role without CloudFormation rights; launching the
     registry stack is ``deploy``'s job, once per environment.
     """
-    name = env.stack_name(REGISTRY_STACK, env.registry_group)
-    if stacks.state(name).status == "NOT_CREATED":
-        raise DeliveryError(
-            f"registry stack {name} not found: run `invoke deploy --env {env.name}` once first"
+    stack = registry_stack(env)
+    if stacks.state(stack).status == "NOT_CREATED":
+        hint = (
+            "an administrator launches the account's with `invoke bootstrap`"
+            if env.registry_group != env.name
+            else f"run `invoke deploy --env {env.name}` once first"
         )
+        raise DeliveryError(f"registry stack {stack.name} not found in {stack.region}: {hint}")
     return existing_registry(env)
 
 
@@ -432,6 +609,8 @@ def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> 
         repo, built = _build_beside_registry(plan, steps, progress)
         steps.scan_image(plan, built, progress)
         image = steps.publish_image(plan, repo, built, progress)
+    if warning := prerelease_warning(plan.env, image.version):
+        progress(warning)
     outputs = launch_env(plan, image, progress)
     steps.after_launch(plan, outputs, progress)
     return Result(
@@ -455,6 +634,7 @@ def deploy(
     steps: Steps | None = None,
     progress: Progress = _quiet,
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
+    allow_prerelease: bool = False,
 ) -> Result:
     """Validate everything, then deploy ``image`` (version or digest) or a new build to ``env``."""
     steps = steps or Steps()
@@ -467,5 +647,6 @@ def deploy(
         root=root,
         steps=steps,
         timeout_s=timeout_s,
+        allow_prerelease=allow_prerelease,
     )
     return run(plan, steps, progress)

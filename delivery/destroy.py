@@ -1,7 +1,9 @@
 """``destroy``: delete an environment's stacks; prod-like environments need ``force``.
 
 Only the environment's own folder is deleted (``config/<env>/``), never ``config/shared/``.
-Resources with a Retain deletion policy (the registry's images, log groups) stay behind.
+Resources with a Retain deletion policy (the registry's images, log groups) stay behind. Stacks
+with termination protection (``deletion_protection: true``) refuse; the error says how to turn it
+off first.
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ def destroy(
     """Delete ``env_name``'s stacks in reverse dependency order; CloudFormation name -> status."""
     env = check(env_name, force, root)
     poll = poll_for(env)
-    # The config needs the image variables to render; deleting never uses them.
-    return stacks.delete(
-        env.name, root=root, progress=progress, poll=poll, variables=PLACEHOLDER_VARIABLES
-    )
+    try:
+        # The config needs the image variables to render; deleting never uses them.
+        return stacks.delete(
+            env.name, root=root, progress=progress, poll=poll, variables=PLACEHOLDER_VARIABLES
+        )
+    except DeliveryError as exc:
+        if "TerminationProtection" not in str(exc):
+            raise
+        raise DeliveryError(
+            f"{exc}: set deletion_protection: false in that stack's config under "
+            f"config/{env.name}/, deploy, then destroy"
+        ) from None

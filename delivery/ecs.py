@@ -1,11 +1,24 @@
 """The ECS side of a deploy: wait until the service runs the new task definition, or say why not.
 
 A deploy is a CloudFormation update of the service's task definition; CloudFormation itself waits
-for ECS and rolls the stack back when the deployment fails. This module is the second line:
-after the stack update it waits with boto3's ``services_stable`` waiter (one attempt per poll, so
-progress can be shown between attempts) and turns a failed rollout into a one-line error:
-a deployment whose ``rolloutState`` is FAILED (the circuit breaker or a deployment alarm fired),
-or a service that became stable on a different task definition (ECS rolled it back).
+for ECS and rolls the stack back when the deployment fails. This module is the second line: after
+the stack update it follows the service's deployment until it is finished, and turns a failed one
+into a one-line error.
+
+The service deploys with ECS-native blue/green or canary (deployment controller ECS, strategy
+BLUE_GREEN or CANARY). For those, ``DescribeServices`` names the service's current *service
+deployment* (``currentServiceDeployment``) and ``DescribeServiceDeployments`` reports its
+``status`` (PENDING, IN_PROGRESS, ... SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED)
+and ``lifecycleStage`` (SCALE_UP, TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, ...):
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html and
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html. A rollback
+creates no new service revision: the service goes back to the last successful one, i.e. the old
+task definition (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-revision.html).
+The ``deployments[]`` entries' ``rolloutState`` is documented for rolling updates only
+(https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html), so it is shown when
+present and never assumed. Without a current service deployment (rolling services of older API
+versions, the local emulator) the service is judged by ``deployments[]`` and boto3's
+``services_stable`` waiter.
 """
 
 from __future__ import annotations
@@ -27,38 +40,73 @@ Progress = Callable[[str], None]
 Sleep = Callable[[float], None]
 DEFAULT_TIMEOUT_S = 30 * 60
 DEFAULT_DELAY_S = 10.0
+SUCCESSFUL = "SUCCESSFUL"
+# Finished, unsuccessfully: the new revision does not serve (service-deployment.html above).
+UNSUCCESSFUL = ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED")
 
 
 @dataclass(frozen=True)
 class Deployment:
-    """One ECS deployment of a service, as ``describe_services`` reports it."""
+    """One entry of a ``describe_services`` service's ``deployments``."""
 
     id: str
     status: str  # PRIMARY, ACTIVE, INACTIVE
-    rollout_state: str  # IN_PROGRESS, COMPLETED, FAILED
+    rollout_state: str  # IN_PROGRESS, COMPLETED, FAILED; "" when ECS does not report one
     rollout_reason: str
     task_definition: str
     running: int
     desired: int
 
     def __str__(self) -> str:
-        revision = self.task_definition.rsplit("/", 1)[-1]
+        state = f"{self.rollout_state} " if self.rollout_state else ""
         return (
-            f"deployment {self.id} {self.status} {revision}: {self.rollout_state} "
+            f"deployment {self.id} {self.status} {revision(self.task_definition)}: {state}"
             f"{self.running}/{self.desired} running"
         )
 
 
-def client() -> ECSClient:
-    """An ECS client from the ambient AWS configuration."""
-    return boto3.client("ecs")
+@dataclass(frozen=True)
+class ServiceDeployment:
+    """A service deployment as ``describe_service_deployments`` reports it."""
+
+    arn: str
+    status: str
+    lifecycle_stage: str
+    reason: str  # the rollback's reason, else the status reason ("" when neither is given)
+
+    @property
+    def id(self) -> str:
+        """The last part of the ARN (``.../service-deployment/<cluster>/<service>/<id>``)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    def __str__(self) -> str:
+        stage = f" ({self.lifecycle_stage})" if self.lifecycle_stage else ""
+        return f"service deployment {self.id}: {self.status}{stage}"
 
 
-def _service(ecs: ECSClient, cluster: str, service: str) -> dict[str, Any]:
+def revision(task_definition: str) -> str:
+    """``family:revision`` of a task definition ARN."""
+    return task_definition.rsplit("/", 1)[-1]
+
+
+def client(region: str) -> ECSClient:
+    """An ECS client for ``region`` (explicit: boto3 ignores AWS_REGION, boto/boto3#3620)."""
+    return boto3.client("ecs", region_name=region)
+
+
+def _reason(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
+    return str(exc)
+
+
+def describe_service(ecs: ECSClient, cluster: str, service: str) -> dict[str, Any]:
+    """The service's ``describe_services`` entry; one line when it is missing or inactive."""
     try:
         response = ecs.describe_services(cluster=cluster, services=[service])
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading ECS service {service} failed: {exc}") from None
+        raise DeliveryError(f"reading ECS service {service} failed: {_reason(exc)}") from None
     services = response.get("services", [])
     if not services or services[0].get("status") == "INACTIVE":
         raise DeliveryError(f"ECS service {service} does not exist in cluster {cluster}")
@@ -71,7 +119,7 @@ def deployments(description: dict[str, Any]) -> list[Deployment]:
         Deployment(
             id=str(d.get("id", "?")),
             status=str(d.get("status", "?")),
-            rollout_state=str(d.get("rolloutState", "COMPLETED")),
+            rollout_state=str(d.get("rolloutState", "")),
             rollout_reason=str(d.get("rolloutStateReason", "")),
             task_definition=str(d.get("taskDefinition", "")),
             running=int(d.get("runningCount", 0)),
@@ -82,19 +130,80 @@ def deployments(description: dict[str, Any]) -> list[Deployment]:
     return sorted(found, key=lambda d: d.status != "PRIMARY")
 
 
+def service_deployment(ecs: ECSClient, description: dict[str, Any]) -> ServiceDeployment | None:
+    """The service's current service deployment; None when ECS names none (or cannot find it)."""
+    arn = description.get("currentServiceDeployment")
+    if not arn:
+        return None
+    try:
+        found = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(
+            f"reading ECS service deployment {arn} failed ({_reason(exc)}): the deploying role "
+            "needs ecs:DescribeServiceDeployments"
+        ) from None
+    entries = found.get("serviceDeployments", [])
+    if not entries:
+        return None
+    entry = entries[0]
+    return ServiceDeployment(
+        arn=arn,
+        status=entry.get("status", "?"),
+        lifecycle_stage=entry.get("lifecycleStage", ""),
+        reason=entry.get("rollback", {}).get("reason") or entry.get("statusReason", ""),
+    )
+
+
+def _check_task_definition(description: dict[str, Any], expected: str | None) -> None:
+    name = description.get("serviceName", "service")
+    current = description.get("taskDefinition")
+    if expected and current and current != expected:
+        raise DeliveryError(
+            f"ECS rolled {name} back to {revision(current)} instead of {revision(expected)}: "
+            "see the service's events"
+        )
+
+
 def check_rollout(description: dict[str, Any], expected_task_definition: str | None) -> None:
-    """Raise a one-line DeliveryError when the service's rollout failed or was rolled back."""
+    """Raise a one-line DeliveryError when a rolling update failed or was rolled back."""
     name = description.get("serviceName", "service")
     for deployment in deployments(description):
         if deployment.rollout_state == "FAILED":
             reason = deployment.rollout_reason or "no reason given"
             raise DeliveryError(f"ECS deployment of {name} failed and was rolled back: {reason}")
-    current = description.get("taskDefinition")
-    if expected_task_definition and current and current != expected_task_definition:
+    _check_task_definition(description, expected_task_definition)
+
+
+def check_service_deployment(
+    current: ServiceDeployment, description: dict[str, Any], expected: str | None
+) -> bool:
+    """Whether the service deployment finished successfully; one line when it did not."""
+    name = description.get("serviceName", "service")
+    reason = current.reason or "no reason given"
+    running = revision(description.get("taskDefinition", "?"))
+    if current.status == "ROLLBACK_SUCCESSFUL":
         raise DeliveryError(
-            f"ECS rolled {name} back to {current.rsplit('/', 1)[-1]} instead of "
-            f"{expected_task_definition.rsplit('/', 1)[-1]}: see the service's events"
+            f"ECS rolled back the deployment of {name} ({reason}): it runs {running} again"
+            + (f", not {revision(expected)}" if expected else "")
         )
+    if current.status == "ROLLBACK_FAILED":
+        raise DeliveryError(
+            f"ECS deployment of {name} failed and so did its rollback ({reason}): it runs "
+            f"{running}; see the service's events before deploying again"
+        )
+    if current.status == "STOPPED":
+        raise DeliveryError(f"ECS deployment of {name} was stopped ({reason}): deploy again")
+    if current.status != SUCCESSFUL:
+        return False
+    _check_task_definition(description, expected)
+    return True
+
+
+def _show(lines: list[str], last: list[str], progress: Progress) -> list[str]:
+    if lines != last:
+        for line in lines:
+            progress(line)
+    return lines
 
 
 def wait_stable(
@@ -102,38 +211,30 @@ def wait_stable(
     service: str,
     expected_task_definition: str | None = None,
     *,
-    ecs: ECSClient | None = None,
+    ecs: ECSClient,
     progress: Progress = lambda _: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    delay_s: float = DEFAULT_DELAY_S,
+    delay_s: float | None = None,
     sleep: Sleep = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Wait until the service is stable on ``expected_task_definition``; its description."""
-    ecs = ecs or client()
-    waiter = ecs.get_waiter("services_stable")
+    """Wait until the service's deployment finished on ``expected_task_definition``.
+
+    Returns the service's description; a one-line DeliveryError for a deployment that was
+    rolled back, stopped or did not finish within ``timeout_s``.
+    """
     deadline = clock() + timeout_s
     last: list[str] = []
     while True:
-        description = _service(ecs, cluster, service)
-        shown = [str(d) for d in deployments(description)]
-        if shown != last:
-            for line in shown:
-                progress(line)
-            last = shown
-        check_rollout(description, expected_task_definition)
-        try:
-            # One attempt per round: the waiter owns the "stable" rule, we own the pacing.
-            waiter.wait(
-                cluster=cluster,
-                services=[service],
-                WaiterConfig={"Delay": 1, "MaxAttempts": 1},
-            )
-        except WaiterError as exc:
-            if "terminal failure" in str(exc):
-                raise DeliveryError(f"ECS service {service} is no longer active") from None
-        else:
-            final = _service(ecs, cluster, service)
+        description = describe_service(ecs, cluster, service)
+        current = service_deployment(ecs, description)
+        shown = [str(current)] if current else []
+        last = _show(shown + [str(d) for d in deployments(description)], last, progress)
+        if current is not None:
+            if check_service_deployment(current, description, expected_task_definition):
+                return description
+        elif _rolled_out(ecs, cluster, service, description, expected_task_definition):
+            final = describe_service(ecs, cluster, service)
             check_rollout(final, expected_task_definition)
             return final
         if clock() >= deadline:
@@ -141,4 +242,21 @@ def wait_stable(
                 f"ECS service {service} did not become stable within {timeout_s:.0f} s: "
                 "check its events and the tasks' logs"
             )
-        sleep(delay_s)
+        sleep(DEFAULT_DELAY_S if delay_s is None else delay_s)
+
+
+def _rolled_out(
+    ecs: ECSClient, cluster: str, service: str, description: dict[str, Any], expected: str | None
+) -> bool:
+    """The rolling-update judgement: no failed rollout, and boto3's ``services_stable`` holds."""
+    check_rollout(description, expected)
+    try:
+        # One attempt per round: the waiter owns the "stable" rule, we own the pacing.
+        ecs.get_waiter("services_stable").wait(
+            cluster=cluster, services=[service], WaiterConfig={"Delay": 1, "MaxAttempts": 1}
+        )
+    except WaiterError as exc:
+        if "terminal failure" in str(exc):
+            raise DeliveryError(f"ECS service {service} is no longer active") from None
+        return False
+    return True

@@ -9,7 +9,12 @@ environment folder that only holds Sceptre's own keys still works:
   Defaults to the env itself when ``config/<env>/registry.yaml`` exists, else ``shared``;
 - ``destroy_protection``: prod-like; ``destroy`` refuses without ``--force``. Defaults to true only
   for ``prod``;
+- ``releases_only``: deploy and rollback take released versions only (``X.Y.Z``, no pre-release
+  such as ``1.3.0-dev.g<sha>``) unless ``--allow-prerelease``. Defaults to true only for ``prod``;
 - ``emulator``: the env is the local moto emulator. Defaults to true only for ``local``.
+
+Regions are Sceptre's: each stack lives where its config says (``stack_region``), and delivery
+reads it there, never in the region of the shell's AWS profile or ``AWS_DEFAULT_REGION``.
 """
 
 from __future__ import annotations
@@ -47,6 +52,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class StackRef:
+    """A CloudFormation stack as AWS identifies it: a name within a region."""
+
+    name: str
+    region: str
+
+
+@dataclass(frozen=True)
 class Environment:
     """One deployable environment and the facts delivery needs about it."""
 
@@ -54,6 +67,7 @@ class Environment:
     region: str
     registry_group: str
     destroy_protection: bool
+    releases_only: bool
     emulator: bool
     project_code: str
     root: Path
@@ -75,6 +89,13 @@ class Environment:
     def stack_name(self, stack: str, group: str | None = None) -> str:
         """CloudFormation name Sceptre gives a stack: ``<project_code>-<group>-<stack>``."""
         return f"{self.project_code}-{group or self.name}-{stack}"
+
+    def stack_ref(self, stack: str, group: str | None = None) -> StackRef:
+        """Name and region of one stack of this env (or of ``group``, e.g. ``shared``)."""
+        folder = group or self.name
+        return StackRef(
+            self.stack_name(stack, folder), stack_region(self.root, f"{folder}/{stack}")
+        )
 
     def stacks(self) -> list[str]:
         """Names of the stacks configured for this env (``config/<env>/*.yaml``, sorted)."""
@@ -144,6 +165,7 @@ def load(name: str | None, root: Path = PROJECT_ROOT) -> Environment:
         destroy_protection=_flag(
             own.get("destroy_protection"), name == "prod", path, "destroy_protection"
         ),
+        releases_only=_flag(own.get("releases_only"), name == "prod", path, "releases_only"),
         emulator=_flag(own.get("emulator"), name == "local", path, "emulator"),
         project_code=str(
             own.get("project_code") or top.get("project_code") or DEFAULT_PROJECT_CODE

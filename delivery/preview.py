@@ -4,24 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from delivery import credentials, deploy, environments, stacks
 
 
-def live_variables(env: environments.Environment) -> dict[str, str]:
-    """The image the env runs now, as Sceptre variables (empty when nothing is deployed)."""
-    name = env.stack_name(deploy.SERVICE_STACK)
-    try:
-        described = stacks.cloudformation().describe_stacks(StackName=name)["Stacks"][0]
-    except (ClientError, BotoCoreError):
-        return {}
-    params = {
-        p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])
-    }
+def live_image(env: environments.Environment) -> tuple[str, str] | None:
+    """(ImageUri, AppVersion) the env's service stack runs now; None when nothing is deployed."""
+    service = deploy.service_stack(env)
+    if stacks.state(service).status == "NOT_CREATED":
+        return None
+    params = stacks.parameters(service)
     if "ImageUri" not in params:
-        return {}
-    return {"image_uri": params["ImageUri"], "app_version": params.get("AppVersion", "")}
+        return None
+    return params["ImageUri"], params.get("AppVersion", "")
 
 
 def diff(
@@ -38,9 +32,17 @@ def diff(
     credentials.check(env.region)
     if ref is not None:
         found = deploy.find_image(env, ref)
-        variables = {"image_uri": found.image_uri, "app_version": found.version}
+        image_uri, version = found.image_uri, found.version
     else:
         # Nothing live means every stack would be created: the image does not matter yet.
-        variables = live_variables(env) or dict(deploy.PLACEHOLDER_VARIABLES)
+        placeholder = deploy.PLACEHOLDER_VARIABLES
+        image_uri, version = live_image(env) or (
+            placeholder["image_uri"],
+            placeholder["app_version"],
+        )
+    variables = deploy.stack_variables(env, image_uri, version)
     poll = deploy.poll_for(env)
-    return stacks.diff(env.name, variables, root=root, progress=progress, poll=poll)
+    # What a deploy would launch: the environment's own stacks, never the account's shared ones.
+    return stacks.diff(
+        env.name, variables, root=root, progress=progress, poll=poll, only_under=env.name
+    )

@@ -1,14 +1,17 @@
 """The ECR registry through boto3: login, image lookups, and recording an image where no push works.
 
-Clients are plain ``boto3.client("ecr")``: the endpoint (AWS or the local emulator) and the
-credentials come from the standard AWS environment, never from code here.
+Every function takes the ECR client to use: ``client(region)`` for the registry stack's region (the
+caller knows it from config; never the shell's default region). The endpoint (AWS or the local
+emulator) and the credentials come from the standard AWS environment, never from code here.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -34,9 +37,27 @@ class Image:
     pushed_at: str
 
 
-def client() -> ECRClient:
-    """An ECR client from the ambient AWS configuration."""
-    return boto3.client("ecr")
+@dataclass(frozen=True)
+class Tagged:
+    """What a tag names in a repository: the manifest, its digest and its config's digest."""
+
+    digest: str
+    manifest: str
+    media_type: str
+    # The image id a local engine knows the image by (None for a multi-platform index).
+    config_digest: str | None
+
+    def is_image(self, image_id: str) -> bool:
+        """Whether this is the local image ``image_id`` (``sha256:`` of its config).
+
+        Or of its manifest: docker's containerd image store names images that way.
+        """
+        return image_id in (self.digest, self.config_digest)
+
+
+def client(region: str) -> ECRClient:
+    """An ECR client for ``region`` (explicit: boto3 ignores AWS_REGION, boto/boto3#3620)."""
+    return boto3.client("ecr", region_name=region)
 
 
 def split_uri(repository_uri: str) -> tuple[str, str]:
@@ -54,11 +75,11 @@ def _reason(exc: ClientError | BotoCoreError) -> str:
     return str(exc)
 
 
-def login(repository_uri: str, ecr: ECRClient | None = None) -> tuple[str, str, str]:
+def login(repository_uri: str, ecr: ECRClient) -> tuple[str, str, str]:
     """(username, password, registry) for ``docker/podman login`` to the repository's registry."""
     registry, _ = split_uri(repository_uri)
     try:
-        data = (ecr or client()).get_authorization_token()["authorizationData"]
+        data = ecr.get_authorization_token()["authorizationData"]
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"ECR login failed: {_reason(exc)}") from None
     if not data:
@@ -68,12 +89,12 @@ def login(repository_uri: str, ecr: ECRClient | None = None) -> tuple[str, str, 
     return username, password, registry
 
 
-def image_digest(repository: str, tag: str, ecr: ECRClient | None = None) -> str:
+def image_digest(repository: str, tag: str, ecr: ECRClient) -> str:
     """The digest of ``repository:tag``; a one-line error naming both when there is none."""
     try:
-        images = (ecr or client()).describe_images(
-            repositoryName=repository, imageIds=[{"imageTag": tag}]
-        )["imageDetails"]
+        images = ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])[
+            "imageDetails"
+        ]
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
@@ -87,14 +108,14 @@ def image_digest(repository: str, tag: str, ecr: ECRClient | None = None) -> str
     return images[0]["imageDigest"]
 
 
-def has_digest(repository: str, digest: str, ecr: ECRClient | None = None) -> bool:
+def has_digest(repository: str, digest: str, ecr: ECRClient) -> bool:
     """Whether ``repository@digest`` exists."""
     try:
-        found = (ecr or client()).describe_images(
-            repositoryName=repository, imageIds=[{"imageDigest": digest}]
-        )["imageDetails"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in (
+        found = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+            "imageDetails"
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
             "ImageNotFoundException",
             "RepositoryNotFoundException",
         ):
@@ -105,16 +126,13 @@ def has_digest(repository: str, digest: str, ecr: ECRClient | None = None) -> bo
     return bool(found)
 
 
-def record_image(
-    repository: str, tag: str, manifest: str, media_type: str, ecr: ECRClient | None = None
-) -> str:
+def record_image(repository: str, tag: str, manifest: str, media_type: str, ecr: ECRClient) -> str:
     """Register ``manifest`` under ``tag`` with put_image; the digest ECR computed.
 
     Used where the image itself cannot be pushed (the local emulator has no registry endpoint):
     the repository then holds the same manifest, hence the same digest, a push would have given.
     Re-recording an identical manifest under the same tag is a no-op, not an error.
     """
-    ecr = ecr or client()
     # A registry's digest is sha256 of the manifest bytes; saying so keeps the emulator honest
     # (moto otherwise derives one from the layer list) and lets ECR check it.
     digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
@@ -139,9 +157,8 @@ def record_image(
     return image["imageId"]["imageDigest"]
 
 
-def list_images(repository: str, ecr: ECRClient | None = None) -> list[Image]:
+def list_images(repository: str, ecr: ECRClient) -> list[Image]:
     """Every image in ``repository``, newest push first."""
-    ecr = ecr or client()
     images: list[Image] = []
     try:
         for page in ecr.get_paginator("describe_images").paginate(repositoryName=repository):
@@ -155,16 +172,66 @@ def list_images(repository: str, ecr: ECRClient | None = None) -> list[Image]:
                 )
                 for detail in page["imageDetails"]
             )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "RepositoryNotFoundException":
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        if code == "RepositoryNotFoundException":
             raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
         raise DeliveryError(f"listing '{repository}' failed: {_reason(exc)}") from None
     return sorted(images, key=lambda image: image.pushed_at, reverse=True)
 
 
-def find_version(repository: str, version: str, ecr: ECRClient | None = None) -> str:
+def find_version(repository: str, version: str, ecr: ECRClient) -> str:
     """The digest tagged ``version`` (rollback and promote look versions up by tag)."""
     return image_digest(repository, version, ecr)
+
+
+# What ``tagged`` accepts back from ECR: every manifest kind an engine pushes.
+MANIFEST_MEDIA_TYPES = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+]
+
+
+def tagged(repository: str, tags: Sequence[str], ecr: ECRClient) -> dict[str, Tagged]:
+    """What each of ``tags`` names in ``repository`` now; a tag naming nothing is left out.
+
+    The lookup a push makes first, so an immutable tag that already holds this image is not
+    pushed again, and one holding another image is a clear error instead of the registry's
+    refusal halfway through. One ``BatchGetImage`` call per tag: a call naming two tags of one
+    image may answer once for both (the emulator does), which would hide a tag.
+    """
+    found: dict[str, Tagged] = {}
+    for tag in tags:
+        try:
+            images = ecr.batch_get_image(
+                repositoryName=repository,
+                imageIds=[{"imageTag": tag}],
+                acceptedMediaTypes=MANIFEST_MEDIA_TYPES,
+            ).get("images", [])
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            )
+            if code == "RepositoryNotFoundException":
+                raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
+            raise DeliveryError(
+                f"ECR lookup of '{repository}:{tag}' failed: {_reason(exc)}"
+            ) from None
+        for image in images[:1]:  # absent: in "failures" (ImageNotFound), not in "images"
+            manifest = image.get("imageManifest", "")
+            try:
+                config = json.loads(manifest).get("config") or {}
+            except ValueError:
+                config = {}
+            found[tag] = Tagged(
+                digest=image["imageId"].get("imageDigest", ""),
+                manifest=manifest,
+                media_type=image.get("imageManifestMediaType", ""),
+                config_digest=config.get("digest"),
+            )
+    return found
 
 
 def image_uri(repository_uri: str, digest: str) -> str:

@@ -30,8 +30,14 @@ def rollback(
     root: Path = environments.PROJECT_ROOT,
     steps: deploy.Steps | None = None,
     progress: deploy.Progress = deploy._quiet,
+    allow_prerelease: bool = False,
 ) -> deploy.Result:
-    """Redeploy version ``to`` (a tag in the env's registry) to ``env``."""
+    """Redeploy version ``to`` (a tag in the env's registry) to ``env``.
+
+    A releases-only env takes a pre-release only with ``allow_prerelease`` (checked first).
+    """
     version = target_version(env, to, root)
-    plan = deploy.validate(env, image=version, root=root, steps=steps)
+    plan = deploy.validate(
+        env, image=version, root=root, steps=steps, allow_prerelease=allow_prerelease
+    )
     return deploy.run(plan, steps, progress)

@@ -4,7 +4,8 @@ The only module that imports Sceptre. It drives Sceptre's Python API (``SceptreC
 ``SceptrePlan``, what ``sceptre launch`` itself uses) in-process, so user variables such as
 ``image_uri`` and ``app_version`` reach the config exactly as ``--var`` would. Reads that need no
 template (outputs, status, events) go straight to CloudFormation with boto3 by the stack's
-CloudFormation name, so they never have to render config or know the deploy's variables.
+CloudFormation name and region (``StackRef``), so they never have to render config or know the
+deploy's variables; every client is made for an explicit region, never the shell's default.
 
 Polling: Sceptre sleeps a fixed ``time.sleep(4)`` between stack-status polls (and 2 s between
 change-set polls) in ``sceptre.plan.actions``; it exposes no setting for it. Against the local
@@ -29,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
-from delivery.environments import PROJECT_ROOT
+from delivery.environments import PROJECT_ROOT, StackRef
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ResourceChangeTypeDef
 
 Progress = Callable[[str], None]
 EMULATOR_POLL_S = 0.1
@@ -59,18 +62,64 @@ class Change:
     """One line of a preview: what CloudFormation would do to a resource of a stack."""
 
     stack: str
-    action: str  # Add, Modify, Remove, Create (whole stack), or "none"
+    action: str  # Add, Modify, Remove, Import, Dynamic; Create (whole stack); or "none"
     resource: str = ""
     resource_type: str = ""
-    replacement: str = ""
+    replacement: str = ""  # True, False, Conditional
+    causes: tuple[str, ...] = ()  # what changes and why, e.g. "ContainerDefinitions <- ImageUri"
+    policy: str = ""  # what happens to the old resource: Delete, Retain, Snapshot, Replace...
 
     def __str__(self) -> str:
         if self.action == "none":
             return f"{self.stack}: no changes"
         if not self.resource:
             return f"{self.stack}: {self.action.lower()} stack"
-        replace = f" (replacement: {self.replacement})" if self.replacement else ""
-        return f"{self.stack}: {self.action} {self.resource} [{self.resource_type}]{replace}"
+        notes = [f"replacement: {self.replacement}"] if self.replacement else []
+        notes += [f"policy: {self.policy}"] if self.policy else []
+        shown = f" ({', '.join(notes)})" if notes else ""
+        causes = f": {'; '.join(self.causes)}" if self.causes else ""
+        return f"{self.stack}: {self.action} {self.resource} [{self.resource_type}]{shown}{causes}"
+
+
+# How each ChangeSource names what caused a change (CloudFormation API reference,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_ResourceChangeDetail.html).
+_CAUSES = {
+    "ParameterReference": "parameter {}",
+    "ResourceReference": "resource {}",
+    "ResourceAttribute": "attribute {}",
+    "DirectModification": "template",
+    "Automatic": "nested stack",
+}
+
+
+def change_of(stack: str, change: ResourceChangeTypeDef) -> Change:
+    """One ``ResourceChange`` of a DescribeChangeSet response as a preview line.
+
+    Each ``Details`` entry says which part of the resource changes (``Target``: a property by
+    ``Name``, or an attribute such as Tags) and what caused it (``ChangeSource`` and
+    ``CausingEntity``); ``Evaluation: Dynamic`` means CloudFormation only knows at update time.
+    """
+    causes: list[str] = []
+    for detail in change.get("Details", []):
+        target = detail.get("Target", {})
+        what = target.get("Name") or target.get("Attribute", "?")
+        source = detail.get("ChangeSource", "")
+        why = _CAUSES.get(source, source or "?").format(detail.get("CausingEntity", "?"))
+        dynamic = " (decided at update time)" if detail.get("Evaluation") == "Dynamic" else ""
+        line = f"{what} <- {why}{dynamic}"
+        if line not in causes:
+            causes.append(line)
+    if not causes:  # no details (e.g. Add/Remove): say which parts are in scope, if any
+        causes = list(change.get("Scope", []))
+    return Change(
+        stack,
+        change.get("Action", "Modify"),
+        change.get("LogicalResourceId", ""),
+        change.get("ResourceType", ""),
+        change.get("Replacement", ""),
+        tuple(causes),
+        change.get("PolicyAction", ""),
+    )
 
 
 class _PollClock:
@@ -185,15 +234,34 @@ def _sceptre_errors(action: str, path: str) -> Iterator[None]:
         raise DeliveryError(f"{action} {path} failed: {_one_line(exc)}") from None
 
 
-def cloudformation() -> CloudFormationClient:
-    """A CloudFormation client from the ambient AWS configuration."""
-    return boto3.client("cloudformation")
+def cloudformation(region: str) -> CloudFormationClient:
+    """A CloudFormation client for ``region``; endpoint and credentials from the environment.
+
+    The region is always explicit: boto3 reads only AWS_DEFAULT_REGION or the profile, never
+    AWS_REGION (https://github.com/boto/boto3/issues/3620), and Sceptre deploys each stack to the
+    region its config names, whatever the shell says.
+    """
+    return boto3.client("cloudformation", region_name=region)
 
 
-def failure_reason(stack_name: str, cfn: CloudFormationClient | None = None) -> str:
+def _describe(stack: StackRef, cfn: CloudFormationClient | None) -> Any | None:
+    """The stack's DescribeStacks entry; None when it does not exist; one line on any failure."""
+    try:
+        return (cfn or cloudformation(stack.region)).describe_stacks(StackName=stack.name)[
+            "Stacks"
+        ][0]
+    except ClientError as exc:
+        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+            return None
+        raise DeliveryError(f"reading stack {stack.name} failed: {_one_line(exc)}") from None
+    except BotoCoreError as exc:
+        raise DeliveryError(f"reading stack {stack.name} failed: {_one_line(exc)}") from None
+
+
+def failure_reason(stack: StackRef, cfn: CloudFormationClient | None = None) -> str:
     """The first failure reason among the stack's latest events (what actually went wrong)."""
     try:
-        events = (cfn or cloudformation()).describe_stack_events(StackName=stack_name)[
+        events = (cfn or cloudformation(stack.region)).describe_stack_events(StackName=stack.name)[
             "StackEvents"
         ]
     except (ClientError, BotoCoreError) as exc:
@@ -213,37 +281,65 @@ def failure_reason(stack_name: str, cfn: CloudFormationClient | None = None) -> 
     return "no reason recorded"
 
 
-def state(stack_name: str, cfn: CloudFormationClient | None = None) -> StackState:
+def state(stack: StackRef, cfn: CloudFormationClient | None = None) -> StackState:
     """The stack's status, ``NOT_CREATED`` when CloudFormation does not know it."""
-    try:
-        stacks = (cfn or cloudformation()).describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
-            return StackState(stack_name, "NOT_CREATED")
-        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
-    except BotoCoreError as exc:
-        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
-    stack = stacks[0]
-    return StackState(stack_name, stack["StackStatus"], stack.get("StackStatusReason", ""))
+    described = _describe(stack, cfn)
+    if described is None:
+        return StackState(stack.name, "NOT_CREATED")
+    return StackState(stack.name, described["StackStatus"], described.get("StackStatusReason", ""))
 
 
-def outputs(stack_name: str, cfn: CloudFormationClient | None = None) -> dict[str, str]:
+def _existing(stack: StackRef, cfn: CloudFormationClient | None) -> Any:
+    described = _describe(stack, cfn)
+    if described is None:
+        raise DeliveryError(
+            f"stack {stack.name} does not exist in {stack.region}: deploy the environment first"
+        )
+    return described
+
+
+def outputs(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict[str, str]:
     """The stack's outputs by key; a one-line error when the stack does not exist."""
+    described = _existing(stack, cfn)
+    return {o["OutputKey"]: o.get("OutputValue", "") for o in described.get("Outputs", [])}
+
+
+def parameters(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict[str, str]:
+    """The stack's current parameter values by key; a one-line error when it does not exist."""
+    described = _existing(stack, cfn)
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+
+
+def resource_ids(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict[str, str]:
+    """Physical id (an ARN for most types) of each resource of the stack, by logical id.
+
+    ListStackResources, every page: one read for all of them (and the emulator answers it for
+    every resource type, where its DescribeStackResource fails on types it does not model).
+    """
+    found: dict[str, str] = {}
     try:
-        stacks = (cfn or cloudformation()).describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
-            raise DeliveryError(
-                f"stack {stack_name} does not exist: deploy the environment first"
-            ) from None
-        raise DeliveryError(f"reading stack {stack_name} failed: {_one_line(exc)}") from None
-    return {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
+        pages = (cfn or cloudformation(stack.region)).get_paginator("list_stack_resources")
+        for page in pages.paginate(StackName=stack.name):
+            found |= {
+                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+                for r in page["StackResourceSummaries"]
+            }
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
+        raise DeliveryError(
+            f"reading the resources of stack {stack.name} failed: {_one_line(exc)}"
+        ) from None
+    return found
 
 
-def _failed(stack_name: str, status: str) -> DeliveryError:
-    live = state(stack_name)
+def _ref(sceptre_stack: Any) -> StackRef:
+    """Where Sceptre put one of its stacks: its CloudFormation name and its config's region."""
+    return StackRef(sceptre_stack.external_name, sceptre_stack.region)
+
+
+def _failed(stack: StackRef, status: str) -> DeliveryError:
+    live = state(stack)
     shown = live.status if live.status != "NOT_CREATED" else status
-    return DeliveryError(f"stack {stack_name} failed ({shown}): {failure_reason(stack_name)}")
+    return DeliveryError(f"stack {stack.name} failed ({shown}): {failure_reason(stack)}")
 
 
 def _unfinished(plan: Any) -> list[str]:
@@ -251,7 +347,7 @@ def _unfinished(plan: Any) -> list[str]:
     found = []
     with contextlib.suppress(Exception):  # only an aid for the message: never mask the error
         for stack in plan:
-            status = state(stack.external_name).status
+            status = state(_ref(stack)).status
             if status.endswith(("_IN_PROGRESS", "_FAILED")) or "ROLLBACK" in status:
                 found.append(stack.external_name)
     return found
@@ -265,12 +361,16 @@ def launch(
     progress: Progress = _quiet,
     poll: float | None = None,
     ignore_dependencies: bool = False,
+    only_under: str | None = None,
 ) -> dict[str, str]:
     """Create or update the stacks under ``path`` (an env folder or one ``<env>/<stack>.yaml``).
 
-    Dependencies are launched first unless ``ignore_dependencies``. Returns CloudFormation name ->
-    final status. A stack that fails raises a one-line DeliveryError with the failing stack and
-    its first failure event's reason.
+    Dependencies are launched first unless ``ignore_dependencies``. With ``only_under`` (a config
+    folder), dependencies outside that folder are not launched, only required to exist, settled:
+    a deploy changes its environment's stacks and never the account's shared ones (an
+    administrator's, ``invoke bootstrap``). Returns CloudFormation name -> final status. A stack
+    that fails raises a one-line DeliveryError with the failing stack and its first failure
+    event's reason.
     """
     fresh_connections()
     with (
@@ -279,6 +379,8 @@ def launch(
         poll_interval(poll),
     ):
         plan = _plan(path, variables or {}, root, ignore_dependencies)
+        if only_under is not None:
+            _keep_under(plan, only_under)
         try:
             results = plan.launch()
         except Exception as exc:
@@ -290,11 +392,50 @@ def launch(
             raise DeliveryError(
                 f"launch {path} failed: stack {unfinished[0]}: {_one_line(exc)}"
             ) from None
-        statuses = {stack.external_name: str(status) for stack, status in results.items()}
     for stack, status in results.items():
         if str(status) != "complete":
-            raise _failed(stack.external_name, str(status))
-    return {name: state(name).status for name in statuses}
+            raise _failed(_ref(stack), str(status))
+    return {stack.external_name: state(_ref(stack)).status for stack in results}
+
+
+# A stack another one depends on may be used in these states (CloudFormation's settled ones).
+SETTLED = frozenset(
+    {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
+)
+
+
+def check_dependencies(
+    folder: str, variables: Mapping[str, str] | None = None, *, root: Path = PROJECT_ROOT
+) -> None:
+    """The stacks ``folder``'s stacks depend on outside it exist, settled; one line otherwise.
+
+    A deploy checks this before it builds or launches anything.
+    """
+    fresh_connections()
+    with _sceptre_errors("read", folder):
+        _check_outside(_plan(folder, variables or {}, root, ignore_dependencies=False), folder)
+
+
+def _check_outside(plan: Any, folder: str) -> str:
+    plan.resolve("launch")
+    prefix = f"{folder.strip('/')}/"
+    for stack in plan:
+        if stack.name.startswith(prefix):
+            continue
+        live = state(_ref(stack))
+        if live.status not in SETTLED:
+            raise DeliveryError(
+                f"stack {stack.external_name} ({stack.name}), which {folder} depends on, is "
+                f"{live.status}: it is the account's, launched by an administrator with "
+                "`invoke bootstrap`, never by a deploy"
+            )
+    return prefix
+
+
+def _keep_under(plan: Any, folder: str) -> None:
+    """Drop the plan's stacks outside ``folder`` after checking that each exists, settled."""
+    prefix = _check_outside(plan, folder)
+    plan.filter(lambda stack: stack.name.startswith(prefix))
 
 
 def delete(
@@ -318,9 +459,9 @@ def delete(
         # Sceptre resolves delete in reverse order: stacks that depend on these go first.
         plan = _plan(path, variables or {}, root, ignore_dependencies=False)
         results = plan.delete()
-    failed = {s.external_name: str(v) for s, v in results.items() if str(v) != "complete"}
-    for name, status in failed.items():
-        raise _failed(name, status)
+    for stack, status in results.items():
+        if str(status) != "complete":
+            raise _failed(_ref(stack), str(status))
     return {stack.external_name: str(status) for stack, status in results.items()}
 
 
@@ -347,25 +488,33 @@ def generate(
         return {stack.external_name: str(body) for stack, body in plan.generate().items()}
 
 
-def _preview_stack(cfn: CloudFormationClient, stack: Any, name: str, poll: float) -> list[Change]:
-    """One stack's changes through a change set, created, read and deleted again.
+def change_set_request(stack: Any, change_set: str) -> dict[str, Any]:
+    """CreateChangeSet arguments for a Sceptre stack: its rendered template and parameters, and
+    its CloudFormation service role, as a launch passes it (a deploy role may create change sets
+    only with its environment's role: the ``cloudformation:RoleArn`` condition)."""
+    from sceptre.plan.actions import StackActions  # noqa: PLC0415
+
+    actions = StackActions(stack)
+    return {
+        "StackName": stack.external_name,
+        "ChangeSetName": change_set,
+        "ChangeSetType": "UPDATE",
+        "Parameters": actions._format_parameters(stack.parameters),
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        **actions._get_role_arn(),
+        **stack.template.get_boto_call_parameter(),
+    }
+
+
+def preview_stack(cfn: CloudFormationClient, request: dict[str, Any], poll: float) -> list[Change]:
+    """One stack's changes through a change set, created, read (every page) and deleted again.
 
     Driven with boto3 rather than Sceptre's change-set actions, which swallow errors (and
     CloudFormation's "No updates are to be performed" is an error on some endpoints).
     """
-    from sceptre.plan.actions import StackActions  # noqa: PLC0415
-
-    change_set = f"delivery-preview-{int(time.time() * 1000)}"
-    kwargs: dict[str, Any] = {
-        "StackName": name,
-        "ChangeSetName": change_set,
-        "ChangeSetType": "UPDATE",
-        "Parameters": StackActions(stack)._format_parameters(stack.parameters),
-        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        **stack.template.get_boto_call_parameter(),
-    }
+    name, change_set = request["StackName"], request["ChangeSetName"]
     try:
-        cfn.create_change_set(**kwargs)
+        cfn.create_change_set(**request)
     except ClientError as exc:
         if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
             return [Change(name, "none")]
@@ -381,17 +530,20 @@ def _preview_stack(cfn: CloudFormationClient, stack: Any, name: str, poll: float
             if "didn't contain changes" in reason or "No updates" in reason:
                 return [Change(name, "none")]
             raise DeliveryError(f"previewing {name} failed: {reason}")
-        found = [
-            Change(
-                name,
-                item["ResourceChange"].get("Action", "Modify"),
-                item["ResourceChange"].get("LogicalResourceId", ""),
-                item["ResourceChange"].get("ResourceType", ""),
-                item["ResourceChange"].get("Replacement", ""),
+        found = []
+        while True:
+            found += [
+                change_of(name, item["ResourceChange"])
+                for item in described.get("Changes", [])
+                if "ResourceChange" in item
+            ]
+            # Large change sets come in pages (DescribeChangeSet's NextToken).
+            token = described.get("NextToken")
+            if not token:
+                break
+            described = cfn.describe_change_set(
+                StackName=name, ChangeSetName=change_set, NextToken=token
             )
-            for item in described.get("Changes", [])
-            if "ResourceChange" in item
-        ]
         return found or [Change(name, "none")]
     finally:
         with contextlib.suppress(ClientError, BotoCoreError):
@@ -405,23 +557,29 @@ def diff(
     root: Path = PROJECT_ROOT,
     progress: Progress = _quiet,
     poll: float | None = None,
+    only_under: str | None = None,
 ) -> list[Change]:
     """Preview what a launch would change, through CloudFormation change sets (then deleted).
 
     Stacks that do not exist yet are reported as "create" without a change set, because a
-    change set on a new stack leaves an empty REVIEW_IN_PROGRESS stack behind.
+    change set on a new stack leaves an empty REVIEW_IN_PROGRESS stack behind. Each stack is
+    previewed in its own region. ``only_under`` previews what ``launch`` with it would launch:
+    that folder's stacks (the others must exist, settled).
     """
     fresh_connections()
     changes: list[Change] = []
-    cfn = cloudformation()
     with _sceptre_errors("diff", path), _sceptre_progress(progress):
         plan = _plan(path, variables or {}, root, ignore_dependencies=False)
         plan.resolve("launch")
+        if only_under is not None:
+            _keep_under(plan, only_under)
         for stack in plan:
             name = stack.external_name
-            if state(name, cfn).status == "NOT_CREATED":
+            cfn = cloudformation(stack.region)
+            if state(_ref(stack), cfn).status == "NOT_CREATED":
                 changes.append(Change(name, "Create"))
                 continue
             progress(f"diff: previewing {name}")
-            changes.extend(_preview_stack(cfn, stack, name, 2.0 if poll is None else poll))
+            request = change_set_request(stack, f"delivery-preview-{int(time.time() * 1000)}")
+            changes.extend(preview_stack(cfn, request, 2.0 if poll is None else poll))
     return changes

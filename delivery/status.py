@@ -1,15 +1,17 @@
-"""``status``: what runs in an environment, read-only (stacks, live version, ECS, registry)."""
+"""``status``: what runs in an environment, read-only (stacks, live version, ECS, registry).
+
+Every stack is read in its own region (``Environment.stack_ref``), the one Sceptre deployed it to.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from delivery import credentials, ecs, environments, registry, stacks
+from delivery import credentials, ecs, environments, registry, releases, stacks
 from delivery.deploy import REGISTRY_STACK, SERVICE_STACK
 from delivery.environments import Environment
+from delivery.errors import DeliveryError
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class Status:
     image_uri: str = ""
     service_url: str = ""
     deployments: list[ecs.Deployment] = field(default_factory=list)
-    versions: list[str] = field(default_factory=list)  # released versions in the registry
+    versions: list[str] = field(default_factory=list)  # versions in the registry, lowest first
+    service_deployment: ecs.ServiceDeployment | None = None
+    ecs_error: str = ""  # why ECS could not be read (the rest of the status still stands)
 
     def lines(self) -> list[str]:
         """Human-readable summary, one fact per line."""
@@ -32,59 +36,61 @@ class Status:
             out.append(f"  live version: {self.version} ({self.image_uri})")
         if self.service_url:
             out.append(f"  url: {self.service_url}")
+        if self.service_deployment is not None:
+            out.append(f"  {self.service_deployment}")
         out += [f"  {d}" for d in self.deployments]
+        if self.ecs_error:
+            out.append(f"  ecs: {self.ecs_error}")
         if self.versions:
             out.append(f"  versions in registry: {', '.join(self.versions)}")
         return out
 
 
-def _parameters(stack_name: str) -> dict[str, str]:
-    try:
-        described = stacks.cloudformation().describe_stacks(StackName=stack_name)["Stacks"][0]
-    except (ClientError, BotoCoreError):
-        return {}
-    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
-
-
 def _registry_versions(env: Environment) -> list[str]:
-    name = env.stack_name(REGISTRY_STACK, env.registry_group)
-    if stacks.state(name).status == "NOT_CREATED":
+    stack = env.stack_ref(REGISTRY_STACK, env.registry_group)
+    if stacks.state(stack).status == "NOT_CREATED":
         return []
-    repo = stacks.outputs(name).get("RepositoryName", "")
+    repo = stacks.outputs(stack).get("RepositoryName", "")
     if not repo:
         return []
-    tags = {tag for image in registry.list_images(repo) for tag in image.tags}
-    return sorted(tag for tag in tags if not tag.startswith("sha-"))
+    images = registry.list_images(repo, registry.client(stack.region))
+    return releases.ordered({tag for image in images for tag in image.tags})
+
+
+def _stack_refs(env: Environment) -> list[environments.StackRef]:
+    shared = (
+        [env.stack_ref(REGISTRY_STACK, env.registry_group)]
+        if env.registry_group != env.name
+        else []
+    )
+    return shared + [env.stack_ref(stack) for stack in env.stacks()]
 
 
 def status(env_name: str | None, root: Path = environments.PROJECT_ROOT) -> Status:
     """The state of ``env_name``'s stacks, the live version and the registry's versions."""
     env = environments.load(env_name, root)
     credentials.check(env.region)
-    names = (
-        [env.stack_name(REGISTRY_STACK, env.registry_group)]
-        if env.registry_group != env.name
-        else []
-    )
-    names += [env.stack_name(stack) for stack in env.stacks()]
-    states = [stacks.state(name) for name in names]
-    service_name = env.stack_name(SERVICE_STACK)
+    states = [stacks.state(stack) for stack in _stack_refs(env)]
+    service = env.stack_ref(SERVICE_STACK)
     result = Status(env=env.name, stacks=states, versions=_registry_versions(env))
-    service = next((s for s in states if s.name == service_name), None)
-    if service is None or service.status == "NOT_CREATED":
+    live = next((s for s in states if s.name == service.name), None)
+    if live is None or live.status == "NOT_CREATED":
         return result
-    params = _parameters(service_name)
-    outputs = stacks.outputs(service_name)
+    params = stacks.parameters(service)
+    outputs = stacks.outputs(service)
     found: list[ecs.Deployment] = []
+    current: ecs.ServiceDeployment | None = None
+    error = ""
     if outputs.get("ClusterName") and outputs.get("ServiceName"):
+        client = ecs.client(service.region)
         try:
-            described = ecs.client().describe_services(
-                cluster=outputs["ClusterName"], services=[outputs["ServiceName"]]
+            description = ecs.describe_service(
+                client, outputs["ClusterName"], outputs["ServiceName"]
             )
-            for item in described.get("services", []):
-                found += ecs.deployments(dict(item))
-        except (ClientError, BotoCoreError):
-            found = []
+            found = ecs.deployments(description)
+            current = ecs.service_deployment(client, description)
+        except DeliveryError as exc:  # a status shows what it can read, and says what not
+            error = str(exc)
     return Status(
         env=env.name,
         stacks=states,
@@ -93,4 +99,6 @@ def status(env_name: str | None, root: Path = environments.PROJECT_ROOT) -> Stat
         service_url=outputs.get("ServiceUrl", ""),
         deployments=found,
         versions=result.versions,
+        service_deployment=current,
+        ecs_error=error,
     )

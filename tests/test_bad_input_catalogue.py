@@ -168,12 +168,18 @@ CATALOGUE: list[Case] = [
     ),
     # --- stack settings (config/<env>/*.yaml, validated by the stacks' settings models) --------
     settings_case(
-        "desired count outside scaling bounds",
-        "dev/service.yaml",
-        "desired_count: 1",
-        "desired_count: 5",
-        r"service: desired_count=5 must be within "
-        r"scaling\.min_count\.\.scaling\.max_count \(1\.\.3\)$",
+        "domain without its hosted zone",
+        "prod/service.yaml",
+        "  # domain:\n  #   name: api.example.com\n",
+        "  domain:\n    name: api.example.com\n",
+        r"service: domain\.hosted_zone_id is required$",
+    ),
+    settings_case(
+        "budget alert address not an address",
+        "dev/budget.yaml",
+        "alert_email: platform-alerts@example.com",
+        "alert_email: platform-alerts",
+        r"budget: alert_email='platform-alerts': String should match pattern",
     ),
     settings_case(
         "invalid Fargate cpu/memory pair",
@@ -193,9 +199,9 @@ CATALOGUE: list[Case] = [
     settings_case(
         "unknown key (typo)",
         "dev/service.yaml",
-        "desired_count: 1",
-        "desired_count: 1\n  desried_count: 2",
-        r"service: unknown key 'desried_count' \(accepted: .*, desired_count, ",
+        "log_retention_days: 30",
+        "log_retention_days: 30\n  log_retension_days: 30",
+        r"service: unknown key 'log_retension_days' \(accepted: .*, log_retention_days, ",
     ),
     settings_case(
         "log level not a level",
@@ -296,6 +302,18 @@ CATALOGUE: list[Case] = [
         "image of an env never deployed",
         *("deploy", "--env", "local", "--image", "1.2.3"),
         message="stack flask-fargate-local-registry does not exist",
+    ),
+    task_case(
+        "pre-release to a releases-only env",
+        *("deploy", "--env", "prod", "--image", "1.3.0-dev.g0123456789ab"),
+        message=r"environment 'prod' takes released versions only \(X\.Y\.Z\), not the "
+        r"pre-release 1\.3\.0-dev\.g0123456789ab: release it first, or pass --allow-prerelease",
+    ),
+    task_case(
+        "rollback of a releases-only env to a pre-release",
+        *("rollback", "--env", "prod", "--to", "2.0.0-rc.1"),
+        message=r"environment 'prod' takes released versions only \(X\.Y\.Z\), not the "
+        r"pre-release 2\.0\.0-rc\.1: .* --allow-prerelease",
     ),
     task_case(
         "stop on a real env",

@@ -6,16 +6,18 @@ Each case runs ``python -m invoke`` as a user would, against a sample project
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import boto3
 import pytest
 
-from delivery import stacks
+from delivery import deploy, stacks
 from delivery.emulator import Emulator
 from tests.cli import run_invoke
-from tests.unit.delivery.test_environments import git, make_project
+from tests.integration.test_delivery_deploy import fake_steps
+from tests.unit.delivery.test_environments import git, launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 NO_CREDENTIALS = {
@@ -111,3 +113,33 @@ def test_unknown_option_is_invokes_own_one_line(project: Path) -> None:
     result = invoke(project, "deploy", "--nope")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+
+
+# --- the region comes from config, never from the shell -----------------------------------------
+# boto3 reads AWS_DEFAULT_REGION or the profile, never AWS_REGION (boto/boto3#3620); Sceptre
+# deploys to the config's region. Profile files are /dev/null here (the emulator's environment).
+
+ONLY_AWS_REGION = {"AWS_DEFAULT_REGION": None, "AWS_REGION": "eu-north-1"}
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [ONLY_AWS_REGION, {"AWS_DEFAULT_REGION": "us-west-2", "AWS_REGION": "us-west-2"}],
+    ids=["only AWS_REGION", "another default region"],
+)
+def test_status_and_diff_read_the_configs_region(
+    project: Path, shell: dict[str, str | None]
+) -> None:
+    assert os.environ["AWS_CONFIG_FILE"] == os.devnull  # no profile can name a region
+    launch_shared(project)
+    deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    shown = invoke(project, "status", "--env", "dev", env=shell)
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert "  stack flask-fargate-dev-service: CREATE_COMPLETE" in shown.stdout.splitlines()
+    assert "  live version: 1.0.0 (" in shown.stdout
+    previewed = invoke(project, "diff", "--env", "dev", env=shell)
+    assert (previewed.returncode, previewed.stderr) == (0, "")
+    assert previewed.stdout.splitlines() == [
+        "flask-fargate-shared-registry: no changes",
+        "flask-fargate-dev-service: no changes",
+    ]

@@ -19,11 +19,24 @@ import pytest
 
 from delivery import deploy, destroy, preview, registry, rollback, scan, stacks, status
 from delivery.emulator import Emulator
+from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import break_registry_template, make_project
+from tests.unit.delivery.test_environments import (
+    break_registry_template,
+    launch_shared,
+    make_project,
+)
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def commit_of(version: str) -> str:
+    """A made-up commit per version: one commit builds one image (its sha- tag is immutable)."""
+    return hashlib.sha1(version.encode()).hexdigest()  # noqa: S324 - a name, not security
+
+
+REGION = "eu-north-1"  # the sample project's config/config.yaml
+LOCAL_SERVICE = StackRef("flask-fargate-local-service", REGION)
 
 
 @dataclass(frozen=True)
@@ -52,12 +65,20 @@ class FakeEngine:
             "sha256:" + hashlib.sha256(body).hexdigest(),
         )
 
+    def image_id(self, ref: str) -> str:
+        """The id an engine knows the image by: its config's digest (as in ``manifest``)."""
+        return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
+
     def push(self, local_ref: str, remote_ref: str, username: str, password: str) -> str:
         """A push, as the emulator can take one: the manifest recorded under the tag."""
         assert (username, password) != ("", "")
-        repository, tag = remote_ref.split("/", 1)[1].rsplit(":", 1)
+        host, _, path = remote_ref.partition("/")
+        repository, tag = path.rsplit(":", 1)
+        region = host.split(".")[3]  # <account>.dkr.ecr.<region>.amazonaws.com
         media_type, body, _ = self.manifest(local_ref)
-        return registry.record_image(repository, tag, body.decode(), media_type)
+        return registry.record_image(
+            repository, tag, body.decode(), media_type, registry.client(region)
+        )
 
 
 def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
@@ -66,7 +87,7 @@ def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
     def build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
         if built is not None:
             built.append(version)
-        return deploy.Built(ref=f"flask-fargate:{version}", version=version, sha=SHA)
+        return deploy.Built(ref=f"flask-fargate:{version}", version=version, sha=commit_of(version))
 
     def no_scan(
         plan: deploy.Plan, image: deploy.Built, progress: deploy.Progress
@@ -85,6 +106,12 @@ def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
 @pytest.fixture
 def project(tmp_path: Path, aws: Emulator) -> Path:
     return make_project(tmp_path)
+
+
+@pytest.fixture
+def shared_stacks(project: Path) -> None:
+    """The account's shared stacks exist: an administrator's `invoke bootstrap`, never a deploy."""
+    launch_shared(project)
 
 
 def task_image(arn: str) -> str:
@@ -154,7 +181,7 @@ def test_deploy_promote_rollback_status_diff_destroy(project: Path) -> None:
 
     destroyed = destroy.destroy("local", root=project)
     assert destroyed["flask-fargate-local-service"] == "complete"
-    assert stacks.state("flask-fargate-local-service").status in ("NOT_CREATED", "DELETE_COMPLETE")
+    assert stacks.state(LOCAL_SERVICE).status in ("NOT_CREATED", "DELETE_COMPLETE")
     # The repository is retained: its images (every released version) survive the destroy.
     images = boto3.client("ecr").list_images(repositoryName="flask-fargate-local")["imageIds"]
     assert {i.get("imageTag") for i in images} >= {"1.0.0", "1.1.0"}
@@ -169,6 +196,7 @@ def test_diff_of_a_new_environment_is_all_creates(project: Path) -> None:
     assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
 
 
+@pytest.mark.usefixtures("shared_stacks")
 def test_promote_to_another_env_uses_the_same_digest(project: Path) -> None:
     """Build once, promote: dev and prod share the registry; prod gets dev's digest."""
     dev = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("2.0.0"))
@@ -184,7 +212,7 @@ def test_unknown_version_fails_before_any_change(project: Path) -> None:
     with pytest.raises(DeliveryError) as info:
         deploy.deploy("local", "9.9.9", root=project, steps=fake_steps("x"))
     assert str(info.value).startswith("image 'flask-fargate-local:9.9.9' does not exist in ECR")
-    assert stacks.state("flask-fargate-local-service").status == "NOT_CREATED"
+    assert stacks.state(LOCAL_SERVICE).status == "NOT_CREATED"
 
 
 def test_bad_settings_fail_before_any_change(project: Path) -> None:
@@ -199,16 +227,16 @@ def test_bad_settings_fail_before_any_change(project: Path) -> None:
 def test_push_reads_the_registry_and_never_launches_it(project: Path) -> None:
     """push runs under CodeBuild's build role, which has no CloudFormation rights."""
     steps = fake_steps("3.0.0")
-    plan = deploy.validate("dev", skip_scan=True, root=project, steps=steps)
+    plan = deploy.validate("dev", skip_scan=True, root=project, steps=steps, launch=False)
     with pytest.raises(DeliveryError) as info:
         deploy.push(plan, steps)
     assert str(info.value) == (
-        "registry stack flask-fargate-shared-registry not found: "
-        "run `invoke deploy --env dev` once first"
+        "registry stack flask-fargate-shared-registry not found in eu-north-1: "
+        "an administrator launches the account's with `invoke bootstrap`"
     )
     assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
 
-    stacks.launch("shared/registry.yaml", root=project, poll=stacks.EMULATOR_POLL_S)
+    launch_shared(project)
     cfn = boto3.client("cloudformation")
     before = cfn.describe_stack_events(StackName="flask-fargate-shared-registry")["StackEvents"]
     pushed = deploy.push(plan, steps)
@@ -216,7 +244,8 @@ def test_push_reads_the_registry_and_never_launches_it(project: Path) -> None:
     assert pushed.registry.name == "flask-fargate"
     after = cfn.describe_stack_events(StackName="flask-fargate-shared-registry")["StackEvents"]
     assert after == before  # read, not launched
-    assert registry.find_version("flask-fargate", "3.0.0") == pushed.digest
+    ecr = registry.client(REGION)
+    assert registry.find_version("flask-fargate", "3.0.0", ecr) == pushed.digest
 
 
 def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> None:
@@ -226,11 +255,196 @@ def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> No
     def slow_build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
         time.sleep(0.5)
         finished.append("built")
-        return deploy.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=SHA)
+        return deploy.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=commit_of("1.0.0"))
 
     break_registry_template(project)
     steps = fake_steps("1.0.0")
     steps.build_image = slow_build
-    with pytest.raises(DeliveryError, match=r"launch local/registry\.yaml failed"):
+    with pytest.raises(DeliveryError, match=r"flask-fargate-local-registry failed \(ROLLBACK"):
         deploy.deploy("local", skip_scan=True, root=project, steps=steps)
     assert finished == ["built"]
+
+
+# --- regions: delivery reads where Sceptre wrote (the config's region), whatever the shell says --
+
+
+def stack_names(region: str) -> list[str]:
+    """Live stacks the emulator holds in ``region`` (moto keeps each region apart, as AWS does)."""
+    summaries = boto3.client("cloudformation", region_name=region).list_stacks()["StackSummaries"]
+    return sorted(s["StackName"] for s in summaries if s["StackStatus"] != "DELETE_COMPLETE")
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_only_aws_region_set_is_enough(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """boto3 ignores AWS_REGION (boto/boto3#3620): every client takes the config's region."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", REGION)
+    result = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    assert result.version == "1.0.0"
+    summary = status.status("dev", project)
+    assert (summary.version, summary.versions) == ("1.0.0", ["1.0.0"])
+    assert [c.action for c in preview.diff("dev", root=project)] == ["none", "none"]
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_a_default_region_elsewhere_does_not_move_delivery(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shell points at us-west-2; Sceptre deploys to eu-north-1; delivery reads eu-north-1."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    result = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    assert result.image_uri.startswith(f"123456789012.dkr.ecr.{REGION}.amazonaws.com/")
+    assert stack_names(REGION) == ["flask-fargate-dev-service", "flask-fargate-shared-registry"]
+    assert stack_names("us-west-2") == []
+    summary = status.status("dev", project)
+    assert [(s.name, s.status) for s in summary.stacks] == [
+        ("flask-fargate-shared-registry", "CREATE_COMPLETE"),
+        ("flask-fargate-dev-service", "CREATE_COMPLETE"),
+    ]
+    assert summary.version == "1.0.0"
+    again = deploy.deploy("dev", "1.0.0", root=project, steps=fake_steps("x"))
+    assert again.digest == result.digest
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_a_stack_in_another_region_is_read_there(project: Path) -> None:
+    """A budget stack lives in us-east-1 (AWS::Budgets::Budget exists only there)."""
+    topic = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    (project / "templates" / "budget.json").write_text(json.dumps(topic))
+    (project / "config" / "dev" / "budget.yaml").write_text(
+        "template:\n  path: budget.json\nregion: us-east-1\n"
+    )
+    deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    assert stack_names("us-east-1") == ["flask-fargate-dev-budget"]
+    summary = status.status("dev", project)
+    assert ("flask-fargate-dev-budget", "CREATE_COMPLETE") in [
+        (s.name, s.status) for s in summary.stacks
+    ]
+    destroyed = destroy.destroy("dev", root=project)
+    assert destroyed["flask-fargate-dev-budget"] == "complete"
+    assert stack_names("us-east-1") == []
+
+
+# --- which target group serves production: read live, passed to every launch and preview -------
+
+
+def production_rule(project: Path) -> tuple[str, str, str]:
+    """(rule ARN, blue ARN, green ARN) of the dev service stack."""
+    cfn = boto3.client("cloudformation")
+    ids = {
+        logical: cfn.describe_stack_resource(
+            StackName="flask-fargate-dev-service", LogicalResourceId=logical
+        )["StackResourceDetail"]["PhysicalResourceId"]
+        for logical in ("ProductionListenerRule", "BlueTargetGroup", "GreenTargetGroup")
+    }
+    return ids["ProductionListenerRule"], ids["BlueTargetGroup"], ids["GreenTargetGroup"]
+
+
+def shift(project: Path, blue: int, green: int) -> None:
+    """What ECS does to the production listener rule during and after a blue/green deployment."""
+    rule, blue_arn, green_arn = production_rule(project)
+    boto3.client("elbv2").modify_rule(
+        RuleArn=rule,
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": blue_arn, "Weight": blue},
+                        {"TargetGroupArn": green_arn, "Weight": green},
+                    ]
+                },
+            }
+        ],
+    )
+
+
+def dev_parameters() -> dict[str, str]:
+    stack = boto3.client("cloudformation").describe_stacks(StackName="flask-fargate-dev-service")
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Stacks"][0]["Parameters"]}
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_the_live_production_group_is_passed_to_deploy_rollback_and_diff(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    assert dev_parameters()["ProductionTargetGroup"] == "Blue"  # a new stack: blue serves
+
+    shift(project, blue=0, green=100)  # ECS finished a deployment: green serves production now
+    deploy.deploy(
+        "dev", skip_scan=True, root=project, steps=fake_steps("1.1.0"), progress=seen.append
+    )
+    assert dev_parameters()["ProductionTargetGroup"] == "Green"
+    assert any(line.endswith("production is on Green") for line in seen)
+
+    previewed: list[dict[str, str]] = []
+    real_diff = stacks.diff
+
+    def spy(path: str, variables: dict[str, str], **options: object) -> list[stacks.Change]:
+        previewed.append(dict(variables))
+        return real_diff(path, variables, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stacks, "diff", spy)
+    preview.diff("dev", root=project)
+    assert previewed[-1]["production_target_group"] == "Green"
+
+    shift(project, blue=100, green=0)
+    rollback.rollback("dev", "1.0.0", root=project, steps=fake_steps("x"))
+    assert (dev_parameters()["ProductionTargetGroup"], dev_parameters()["AppVersion"]) == (
+        "Blue",
+        "1.0.0",
+    )
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_a_deployment_shifting_traffic_stops_deploy_and_diff_before_anything(
+    project: Path,
+) -> None:
+    first = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    shift(project, blue=90, green=10)  # a canary: 10 % on the new version
+    built: list[str] = []
+    service = first.outputs["ServiceName"]  # the ECS service (what `stop it` acts on)
+    expected = f"a deployment of {service} is in progress: wait for it or stop it"
+    with pytest.raises(DeliveryError) as info:
+        deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.1.0", built))
+    assert str(info.value) == expected
+    assert built == []
+    assert dev_parameters()["AppVersion"] == "1.0.0"
+    assert registry.list_images("flask-fargate", registry.client(REGION))[0].tags == (
+        "1.0.0",
+        f"sha-{commit_of('1.0.0')[:12]}",
+    )
+    with pytest.raises(DeliveryError, match="is in progress: wait for it or stop it"):
+        preview.diff("dev", root=project)
+    with pytest.raises(DeliveryError, match="is in progress: wait for it or stop it"):
+        rollback.rollback("dev", "1.0.0", root=project, steps=fake_steps("x"))
+
+
+# --- releases-only environments ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_prod_takes_a_prerelease_only_when_allowed_and_says_so(project: Path) -> None:
+    version = "2.1.0-dev.g0123456789ab"
+    dev = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps(version))
+    with pytest.raises(DeliveryError, match=r"takes released versions only.*--allow-prerelease"):
+        deploy.deploy("prod", version, root=project, steps=fake_steps("x"))
+    assert stacks.state(StackRef("flask-fargate-prod-service", REGION)).status == "NOT_CREATED"
+    seen: list[str] = []
+    prod = deploy.deploy(
+        "prod",
+        dev.digest,
+        root=project,
+        steps=fake_steps("x"),
+        progress=seen.append,
+        allow_prerelease=True,
+    )
+    assert prod.version == version
+    warning = (
+        f"WARNING: {version} is a pre-release, deployed to releases-only environment 'prod' "
+        "because of --allow-prerelease"
+    )
+    assert warning in seen

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-import boto3
 import pytest
 
 from delivery import registry
@@ -34,53 +34,57 @@ def manifest(seed: str) -> str:
 
 
 @pytest.fixture
-def repository(aws: Emulator) -> str:
-    ecr = boto3.client("ecr")
+def ecr(aws: Emulator) -> Any:
+    return registry.client(aws.region)
+
+
+@pytest.fixture
+def repository(ecr: Any) -> str:
     uri = ecr.create_repository(
         repositoryName="flask-fargate-local", imageTagMutability="IMMUTABLE"
     )["repository"]["repositoryUri"]
     return str(uri)
 
 
-def test_login_gives_registry_credentials(repository: str) -> None:
-    username, password, host = registry.login(repository)
+def test_login_gives_registry_credentials(repository: str, ecr: Any) -> None:
+    username, password, host = registry.login(repository, ecr)
     assert username == "AWS"
     assert password
     assert repository.startswith(host + "/")
 
 
-def test_record_then_find_by_tag_and_digest(repository: str) -> None:
+def test_record_then_find_by_tag_and_digest(repository: str, ecr: Any) -> None:
     _, name = registry.split_uri(repository)
-    digest = registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE)
+    digest = registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE, ecr)
     assert registry.DIGEST.match(digest)
-    assert registry.record_image(name, "sha-0123456789ab", manifest("a"), MEDIA_TYPE) == digest
-    assert registry.find_version(name, "1.0.0") == digest
-    assert registry.image_digest(name, "sha-0123456789ab") == digest
-    assert registry.has_digest(name, digest)
-    assert not registry.has_digest(name, "sha256:" + "0" * 64)
-    (image,) = registry.list_images(name)
+    assert registry.record_image(name, "sha-0123456789ab", manifest("a"), MEDIA_TYPE, ecr) == digest
+    assert registry.find_version(name, "1.0.0", ecr) == digest
+    assert registry.image_digest(name, "sha-0123456789ab", ecr) == digest
+    assert registry.has_digest(name, digest, ecr)
+    assert not registry.has_digest(name, "sha256:" + "0" * 64, ecr)
+    (image,) = registry.list_images(name, ecr)
     assert image.tags == ("1.0.0", "sha-0123456789ab")
     assert registry.image_uri(repository, digest) == f"{repository}@{digest}"
 
 
-def test_recording_the_same_image_again_is_idempotent(repository: str) -> None:
+def test_recording_the_same_image_again_is_idempotent(repository: str, ecr: Any) -> None:
     _, name = registry.split_uri(repository)
-    first = registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE)
-    assert registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE) == first
+    first = registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE, ecr)
+    assert registry.record_image(name, "1.0.0", manifest("a"), MEDIA_TYPE, ecr) == first
 
 
-def test_missing_tag_names_repository_and_tag(repository: str) -> None:
+def test_missing_tag_names_repository_and_tag(repository: str, ecr: Any) -> None:
     _, name = registry.split_uri(repository)
     with pytest.raises(DeliveryError) as info:
-        registry.find_version(name, "9.9.9")
+        registry.find_version(name, "9.9.9", ecr)
     assert str(info.value).startswith("image 'flask-fargate-local:9.9.9' does not exist in ECR")
 
 
-def test_missing_repository_is_one_line(aws: Emulator) -> None:
+def test_missing_repository_is_one_line(ecr: Any) -> None:
     with pytest.raises(DeliveryError, match=r"'nope:1\.0\.0' does not exist"):
-        registry.image_digest("nope", "1.0.0")
+        registry.image_digest("nope", "1.0.0", ecr)
     with pytest.raises(DeliveryError, match="repository 'nope' does not exist"):
-        registry.list_images("nope")
+        registry.list_images("nope", ecr)
 
 
 @pytest.mark.parametrize("uri", ["no-slash", "", "host/UPPER"])

@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import NoRegionError
+from botocore.parsers import ResponseParserError
 from invoke.collection import Collection
 from invoke.exceptions import Exit
 from invoke.loader import FilesystemLoader
 
 import tasks
+from delivery import deploy, environments
 from delivery.errors import DeliveryError
+from tests.unit.delivery.test_environments import make_project
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
-    "destroy", "render", "stop", "docs",
+    "destroy", "render", "stop", "docs", "bootstrap",
 }  # fmt: skip
 
 
@@ -57,6 +61,7 @@ def test_list_and_help_through_the_cli() -> None:
     ).stdout
     for option in ("--env", "--image", "--skip-scan", "--engine", "--threshold"):
         assert option in help_text
+    assert "--allow-prerelease" in help_text
 
 
 def test_delivery_error_becomes_exit_with_one_line() -> None:
@@ -68,3 +73,47 @@ def test_delivery_error_becomes_exit_with_one_line() -> None:
         failing()
     assert info.value.code == 1
     assert info.value.message == "error: something went wrong"
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (NoRegionError(), "You must specify a region."),
+        (ResponseParserError("Unable to parse response\n<!doctype html>"), "Unable to parse"),
+    ],
+)
+def test_a_botocore_error_that_escapes_delivery_is_one_line_too(
+    error: Exception, said: str
+) -> None:
+    @tasks.one_line_errors
+    def failing() -> None:
+        raise error
+
+    with pytest.raises(Exit) as info:
+        failing()
+    message = str(info.value.message)
+    assert info.value.code == 1
+    assert message.startswith(f"error: AWS could not be reached: {said}")
+    assert "\n" not in message
+
+
+def test_a_finished_deploy_says_loudly_what_needs_saying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prod = environments.load("prod", make_project(tmp_path))
+    result = deploy.Result(
+        env="prod",
+        version="1.3.0-dev.g0123456789ab",
+        digest="sha256:" + "a" * 64,
+        image_uri="x",
+        service_url="http://alb.example.invalid",
+        outputs={"Https": "false", "ServiceUrl": "http://alb.example.invalid"},
+    )
+    tasks._say_notices(prod, result)
+    assert capsys.readouterr().out.splitlines() == [
+        "WARNING: 1.3.0-dev.g0123456789ab is a pre-release, deployed to releases-only "
+        "environment 'prod' because of --allow-prerelease",
+        "NOTE: environment 'prod' serves plain HTTP only (http://alb.example.invalid): to serve "
+        "HTTPS, set the service's domain and its Route 53 hosted zone in "
+        "config/prod/service.yaml and deploy again",
+    ]

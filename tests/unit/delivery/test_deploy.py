@@ -1,21 +1,35 @@
-"""Deploy pieces without AWS: --image parsing, validation order, a failed stack's one line."""
+"""Deploy pieces without AWS: --image parsing, validation order, releases-only envs, the ECS wait
+on AWS (stubbed), promoting by digest, a failed stack's one line."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from delivery import deploy, environments, stacks
+from delivery import deploy, ecs, environments, registry, stacks, traffic
 from delivery.errors import DeliveryError
+from tests.unit.delivery import test_ecs
 from tests.unit.delivery.test_environments import make_project
 
 DIGEST = "sha256:" + "c" * 64
+REPO_URI = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate"
+
+
+def fake_client(service: Literal["ecr", "ecs"]) -> Any:
+    """A real boto3 client (for Stubber) that can never reach AWS."""
+    session = boto3.Session(
+        region_name="eu-north-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",  # noqa: S106
+    )
+    return session.client("ecr") if service == "ecr" else session.client("ecs")
 
 
 @pytest.mark.parametrize(
@@ -44,8 +58,16 @@ def test_malformed_image_is_one_line(value: str) -> None:
 class Recorder:
     """Steps that only record that they were reached."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Any = None) -> None:
         self.calls: list[str] = []
+        self.engine = engine
+
+    def traffic(self, stack: environments.StackRef) -> str:
+        self.calls.append("traffic")
+        return "Blue"
+
+    def shared(self, folder: str, variables: Any = None, *, root: Path) -> None:
+        self.calls.append("shared")
 
     def steps(self) -> deploy.Steps:
         def settings(env: environments.Environment) -> None:
@@ -57,7 +79,9 @@ class Recorder:
 
         def engine(name: str | None) -> Any:
             self.calls.append("engine")
-            raise DeliveryError("no container engine found")
+            if self.engine is None:
+                raise DeliveryError("no container engine found")
+            return self.engine
 
         return deploy.Steps(check_settings=settings, check_credentials=creds, detect_engine=engine)
 
@@ -68,6 +92,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_project(tmp_path)
 
 
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    found = Recorder()
+    monkeypatch.setattr(traffic, "production_target_group", found.traffic)
+    monkeypatch.setattr(stacks, "check_dependencies", found.shared)
+    return found
+
+
 def test_cheap_checks_come_before_aws(project: Path) -> None:
     recorder = Recorder()
     with pytest.raises(DeliveryError, match="no container engine"):
@@ -75,12 +107,15 @@ def test_cheap_checks_come_before_aws(project: Path) -> None:
     assert recorder.calls == ["engine"]  # settings and credentials never reached
 
 
-def test_promote_needs_no_engine_or_scanner(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    recorder = Recorder()
-    found = deploy.Published(deploy.Registry("h/r", "r"), DIGEST, "1.2.3")
+def test_promote_needs_no_engine_or_scanner(
+    project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
+) -> None:
+    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, "1.2.3")
     monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
     plan = deploy.validate("dev", image="1.2.3", root=project, steps=recorder.steps())
-    assert recorder.calls == ["settings", "credentials"]
+    # Last: the shared stacks must exist (never launched here), and nothing may start while
+    # ECS shifts production traffic.
+    assert recorder.calls == ["settings", "credentials", "shared", "traffic"]
     assert plan.existing == found
     assert plan.engine is None
     assert plan.poll == stacks.EMULATOR_POLL_S  # AWS-shaped env, but the emulator answers
@@ -97,6 +132,7 @@ def test_emulator_env_refuses_a_real_endpoint(
 @dataclass(frozen=True, eq=False)
 class FakeStack:
     external_name: str
+    region: str = "eu-north-1"
 
 
 class FakePlan:
@@ -116,7 +152,7 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
     now = datetime(2026, 1, 1, tzinfo=UTC)
     monkeypatch.setattr(stacks, "_plan", lambda *args: FakePlan())
     monkeypatch.setattr(stacks, "fresh_connections", lambda: None)
-    monkeypatch.setattr(stacks, "cloudformation", lambda: cfn)
+    monkeypatch.setattr(stacks, "cloudformation", lambda region: cfn)
     with Stubber(cfn) as stub:
         stub.add_response(
             "describe_stacks",
@@ -163,10 +199,217 @@ def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPa
 def test_published_image_reference_is_what_the_deploy_actions_read() -> None:
     uri = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate"
     digest = "sha256:" + "c" * 64
-    published = deploy.Published(deploy.Registry(uri, "flask-fargate"), digest, "1.4.0")
+    published = deploy.Published(
+        deploy.Registry(uri, "flask-fargate", "eu-north-1"), digest, "1.4.0"
+    )
     assert published.reference() == {
         "uri": f"{uri}@{digest}",
         "repository": uri,
         "digest": digest,
         "version": "1.4.0",
     }
+
+
+# --- releases-only environments (prod) -------------------------------------------------------
+
+
+def test_prod_refuses_a_prerelease_before_anything_else(project: Path, recorder: Recorder) -> None:
+    with pytest.raises(DeliveryError) as info:
+        deploy.validate(
+            "prod", image="1.3.0-dev.g0123456789ab", root=project, steps=recorder.steps()
+        )
+    assert str(info.value) == (
+        "environment 'prod' takes released versions only (X.Y.Z), not the pre-release "
+        "1.3.0-dev.g0123456789ab: release it first, or pass --allow-prerelease to deploy it anyway"
+    )
+    assert recorder.calls == []
+
+
+def test_prod_takes_a_prerelease_when_allowed_and_says_so(
+    project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
+) -> None:
+    version = "1.3.0-dev.g0123456789ab"
+    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, version)
+    monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
+    plan = deploy.validate(
+        "prod", image=version, root=project, steps=recorder.steps(), allow_prerelease=True
+    )
+    assert plan.allow_prerelease
+    assert deploy.prerelease_warning(plan.env, version) == (
+        f"WARNING: {version} is a pre-release, deployed to releases-only environment 'prod' "
+        "because of --allow-prerelease"
+    )
+    assert deploy.prerelease_warning(plan.env, "1.3.0") is None
+    dev = environments.load("dev", project)
+    assert deploy.prerelease_warning(dev, version) is None
+
+
+def test_prod_refuses_a_digest_whose_version_is_a_prerelease(
+    project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
+) -> None:
+    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, "2.0.0-rc.1")
+    monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
+    with pytest.raises(DeliveryError, match=r"not the pre-release 2\.0\.0-rc\.1: .*--allow"):
+        deploy.validate("prod", image=DIGEST, root=project, steps=recorder.steps())
+    assert "traffic" not in recorder.calls
+
+
+def test_prod_refuses_to_build_an_untagged_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    root = make_project(tmp_path, git_init=True)
+    recorder = Recorder(engine=object())
+    with pytest.raises(DeliveryError) as info:
+        deploy.validate("prod", skip_scan=True, root=root, steps=recorder.steps())
+    assert re.fullmatch(
+        r"environment 'prod' takes released versions only \(X\.Y\.Z\), not the pre-release "
+        r"\d+\.\d+\.\d+-dev\.g[0-9a-f]{12}: release it first, or pass --allow-prerelease to "
+        r"deploy it anyway",
+        str(info.value),
+    )
+    assert recorder.calls == ["engine"]  # settings and credentials never reached
+
+
+# --- promoting by digest -----------------------------------------------------------------------
+
+
+def test_a_digest_is_promoted_under_its_highest_version(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1.10.0 is newer than 1.9.0 (SemVer precedence, not string order)."""
+    ecr = fake_client("ecr")
+    repo = deploy.Registry(REPO_URI, "flask-fargate", "eu-north-1")
+    monkeypatch.setattr(deploy, "existing_registry", lambda env: repo)
+    monkeypatch.setattr(registry, "client", lambda region: ecr)
+    pushed = datetime(2026, 1, 1, tzinfo=UTC)
+    image = {
+        "registryId": "123456789012",
+        "repositoryName": "flask-fargate",
+        "imageDigest": DIGEST,
+        "imageTags": ["1.9.0", "1.10.0", "sha-0123456789ab"],
+        "imagePushedAt": pushed,
+    }
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_images", {"imageDetails": [image]})  # has_digest
+        stub.add_response("describe_images", {"imageDetails": [image]})  # list_images
+        found = deploy.find_image(environments.load("dev", project), deploy.ImageRef(digest=DIGEST))
+    assert (found.version, found.digest) == ("1.10.0", DIGEST)
+
+
+# --- waiting for ECS on AWS (the branch the emulator never takes) ------------------------------
+
+
+def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = fake_client("ecs")
+    regions: list[str] = []
+
+    def ecs_client(region: str) -> Any:
+        regions.append(region)
+        return client
+
+    monkeypatch.setattr(ecs, "client", ecs_client)
+    monkeypatch.setattr(ecs, "DEFAULT_DELAY_S", 0.0)
+    plan = deploy.Plan(env=environments.load("dev", project))
+    outputs = {
+        "ClusterName": test_ecs.CLUSTER,
+        "ServiceName": test_ecs.SERVICE,
+        "TaskDefinitionArn": test_ecs.NEW,
+    }
+    shifting = test_ecs.service(
+        test_ecs.NEW,
+        test_ecs.deployment("PRIMARY", test_ecs.NEW, 2),
+        test_ecs.deployment("ACTIVE", test_ecs.OLD, 2),
+        current=test_ecs.DEPLOYMENT_ARN,
+    )
+    done = test_ecs.service(
+        test_ecs.NEW,
+        test_ecs.deployment("PRIMARY", test_ecs.NEW, 2),
+        current=test_ecs.DEPLOYMENT_ARN,
+    )
+    seen: list[str] = []
+    with Stubber(client) as stub:
+        test_ecs.blue_green_round(
+            stub, shifting, test_ecs.service_deployment("IN_PROGRESS", "TEST_TRAFFIC_SHIFT")
+        )
+        test_ecs.blue_green_round(stub, done, test_ecs.service_deployment("SUCCESSFUL", "CLEAN_UP"))
+        deploy.wait_for_service(plan, outputs, seen.append)
+        stub.assert_no_pending_responses()
+    assert regions == ["eu-north-1"]  # the service stack's region, from config
+    assert seen[0] == f"ecs: waiting for {test_ecs.SERVICE} to run {test_ecs.NEW}"
+    assert "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)" in seen
+
+
+def test_wait_for_service_reports_a_blue_green_rollback_on_aws(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = fake_client("ecs")
+    monkeypatch.setattr(ecs, "client", lambda region: client)
+    plan = deploy.Plan(env=environments.load("dev", project))
+    outputs = {"ClusterName": test_ecs.CLUSTER, "ServiceName": test_ecs.SERVICE}
+    rolled_back = test_ecs.service(
+        test_ecs.OLD,
+        test_ecs.deployment("PRIMARY", test_ecs.OLD, 2),
+        current=test_ecs.DEPLOYMENT_ARN,
+    )
+    rollback = {"reason": "alarm in ALARM state", "startedAt": datetime(2026, 1, 1, tzinfo=UTC)}
+    with Stubber(client) as stub:
+        test_ecs.blue_green_round(
+            stub,
+            rolled_back,
+            test_ecs.service_deployment("ROLLBACK_SUCCESSFUL", "CLEAN_UP", rollback=rollback),
+        )
+        with pytest.raises(DeliveryError) as info:
+            deploy.wait_for_service(plan, outputs)
+    assert str(info.value) == (
+        f"ECS rolled back the deployment of {test_ecs.SERVICE} (alarm in ALARM state): "
+        "it runs flask-fargate-dev:6 again"
+    )
+
+
+def test_http_only_is_said_plainly(project: Path) -> None:
+    dev = environments.load("dev", project)
+    outputs = {"Https": "false", "ServiceUrl": "http://alb.example.invalid"}
+    assert deploy.http_only_notice(dev, outputs) == (
+        "NOTE: environment 'dev' serves plain HTTP only (http://alb.example.invalid): to serve "
+        "HTTPS, set the service's domain and its Route 53 hosted zone in "
+        "config/dev/service.yaml and deploy again"
+    )
+    assert deploy.http_only_notice(dev, {"Https": "true"}) is None
+    assert deploy.http_only_notice(dev, {}) is None  # a stack without the output says nothing
+    assert deploy.http_only_notice(environments.load("local", project), outputs) is None
+
+
+# --- the image's platform is the task definition's ------------------------------------------------
+
+
+def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault 16: an arm64 workstation shipped arm64 images to an X86_64 task definition."""
+    from delivery import platforms  # noqa: PLC0415
+    from delivery.container import ContainerEngine  # noqa: PLC0415
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    root = make_project(tmp_path, git_init=True)
+    dev = environments.load("dev", root)
+    assert deploy.task_platform(dev) == "linux/amd64"  # the stack's default, X86_64
+    service = root / "config" / "dev" / "service.yaml"
+    service.write_text(service.read_text() + "sceptre_user_data:\n  cpu_architecture: ARM64\n")
+    assert deploy.task_platform(dev) == "linux/arm64"
+
+    # A machine of the other architecture, with no emulator registered: refused before any
+    # setting, credential or stack is read.
+    other = "linux/amd64" if platforms.host_platform() == "linux/arm64" else "linux/arm64"
+    architecture = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}[other]
+    service.write_text(service.read_text().replace("ARM64", architecture))
+    monkeypatch.setattr(platforms, "BINFMT_DIR", tmp_path / "no-binfmt")
+    recorder = Recorder(engine=ContainerEngine(name="podman", executable="podman"))
+    with pytest.raises(DeliveryError) as info:
+        deploy.validate("dev", skip_scan=True, root=root, steps=recorder.steps())
+    assert str(info.value).startswith(
+        f"podman on this {platforms.host_platform()} machine cannot build {other} images"
+    )
+    assert recorder.calls == ["engine"]

@@ -1,7 +1,28 @@
-"""ECS deployment states and rollback detection, with ECS stubbed at the client (Stubber)."""
+"""ECS deployment states and rollback detection, with ECS stubbed at the client (Stubber).
+
+The service deploys with ECS-native blue/green (and canary): the responses below follow the ECS API
+reference for what ``DescribeServices`` and ``DescribeServiceDeployments`` return during and after
+such a deployment (Stubber also checks every request and response against botocore's model):
+
+- Service.currentServiceDeployment names the deployment
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html);
+- ServiceDeployment.status goes PENDING -> IN_PROGRESS -> SUCCESSFUL, or on a failure
+  ROLLBACK_REQUESTED/ROLLBACK_IN_PROGRESS -> ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED, with
+  ``lifecycleStage`` (SCALE_UP ... PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP) and ``rollback``
+  {reason, startedAt, serviceRevisionArn}
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html,
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html);
+- a rollback creates no new revision: the service returns to the last successful one, so it ends
+  on the OLD task definition
+  (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-revision.html);
+- ``deployments[].rolloutState`` is documented for rolling updates only
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html): the blue/green
+  responses carry none; blue and green both appear in ``deployments[]`` until the bake time ends.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -12,32 +33,64 @@ from delivery import ecs
 from delivery.errors import DeliveryError
 
 CLUSTER, SERVICE = "flask-fargate-dev", "flask-fargate-dev-service"
-OLD = "arn:aws:ecs:eu-north-1:123456789012:task-definition/flask-fargate-dev:6"
-NEW = "arn:aws:ecs:eu-north-1:123456789012:task-definition/flask-fargate-dev:7"
+ACCOUNT = "arn:aws:ecs:eu-north-1:123456789012"
+OLD = f"{ACCOUNT}:task-definition/flask-fargate-dev:6"
+NEW = f"{ACCOUNT}:task-definition/flask-fargate-dev:7"
+DEPLOYMENT_ARN = f"{ACCOUNT}:service-deployment/{CLUSTER}/{SERVICE}/ejGvqq2ilnbKT9qj0vLJe"
+OLD_REVISION = f"{ACCOUNT}:service-revision/{CLUSTER}/{SERVICE}/4980306466373577095"
+NEW_REVISION = f"{ACCOUNT}:service-revision/{CLUSTER}/{SERVICE}/4980306466373578954"
+STARTED = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+BAKE = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5}
 
 
-def deployment(status: str, task: str, rollout: str, running: int, **extra: Any) -> dict[str, Any]:
+def deployment(status: str, task: str, running: int, **extra: Any) -> dict[str, Any]:
     return {
         "id": f"ecs-svc/{task[-1]}",
         "status": status,
         "taskDefinition": task,
-        "rolloutState": rollout,
         "runningCount": running,
         "desiredCount": 2,
         **extra,
     }
 
 
-def service(task: str, *deployments: dict[str, Any]) -> dict[str, Any]:
+def rolling(status: str, task: str, rollout: str, running: int, **extra: Any) -> dict[str, Any]:
+    return deployment(status, task, running, rolloutState=rollout, **extra)
+
+
+def service(task: str, *deployments: dict[str, Any], current: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "serviceName": SERVICE,
+        "status": "ACTIVE",
+        "taskDefinition": task,
+        "desiredCount": 2,
+        "runningCount": sum(d["runningCount"] for d in deployments),
+        "deployments": list(deployments),
+    }
+    if current:
+        entry["currentServiceDeployment"] = current
+        entry["deploymentController"] = {"type": "ECS"}
+        entry["deploymentConfiguration"] = BAKE
+    return {"services": [entry], "failures": []}
+
+
+def service_deployment(status: str, stage: str, **extra: Any) -> dict[str, Any]:
     return {
-        "services": [
+        "serviceDeployments": [
             {
-                "serviceName": SERVICE,
-                "status": "ACTIVE",
-                "taskDefinition": task,
-                "desiredCount": 2,
-                "runningCount": sum(d["runningCount"] for d in deployments),
-                "deployments": list(deployments),
+                "serviceDeploymentArn": DEPLOYMENT_ARN,
+                "serviceArn": f"{ACCOUNT}:service/{CLUSTER}/{SERVICE}",
+                "clusterArn": f"{ACCOUNT}:cluster/{CLUSTER}",
+                "createdAt": STARTED,
+                "startedAt": STARTED,
+                "sourceServiceRevisions": [
+                    {"arn": OLD_REVISION, "requestedTaskCount": 2, "runningTaskCount": 2}
+                ],
+                "targetServiceRevision": {"arn": NEW_REVISION, "requestedTaskCount": 2},
+                "status": status,
+                "lifecycleStage": stage,
+                "deploymentConfiguration": BAKE,
+                **extra,
             }
         ],
         "failures": [],
@@ -45,6 +98,7 @@ def service(task: str, *deployments: dict[str, Any]) -> dict[str, Any]:
 
 
 EXPECTED = {"cluster": CLUSTER, "services": [SERVICE]}
+DEPLOYMENT = {"serviceDeploymentArns": [DEPLOYMENT_ARN]}
 
 
 @pytest.fixture
@@ -57,11 +111,131 @@ def client() -> Any:
     )
 
 
-def test_stable_on_the_new_task_definition(client: Any) -> None:
-    in_progress = service(
-        NEW, deployment("PRIMARY", NEW, "IN_PROGRESS", 1), deployment("ACTIVE", OLD, "COMPLETED", 2)
+def blue_green_round(stub: Stubber, services: dict[str, Any], deployment: dict[str, Any]) -> None:
+    """One poll of a service with a current service deployment: what wait_stable reads."""
+    stub.add_response("describe_services", services, EXPECTED)
+    stub.add_response("describe_service_deployments", deployment, DEPLOYMENT)
+
+
+def test_blue_green_waits_through_traffic_shift_and_bake_time(client: Any) -> None:
+    both = service(
+        NEW,
+        deployment("PRIMARY", NEW, 2),
+        deployment("ACTIVE", OLD, 2),
+        current=DEPLOYMENT_ARN,
     )
-    done = service(NEW, deployment("PRIMARY", NEW, "COMPLETED", 2))
+    done = service(NEW, deployment("PRIMARY", NEW, 2), current=DEPLOYMENT_ARN)
+    seen: list[str] = []
+    with Stubber(client) as stub:
+        blue_green_round(stub, both, service_deployment("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"))
+        blue_green_round(stub, both, service_deployment("IN_PROGRESS", "BAKE_TIME"))
+        blue_green_round(
+            stub,
+            done,
+            service_deployment(
+                "SUCCESSFUL", "CLEAN_UP", finishedAt=datetime(2026, 1, 1, 12, 9, tzinfo=UTC)
+            ),
+        )
+        result = ecs.wait_stable(
+            CLUSTER, SERVICE, NEW, ecs=client, progress=seen.append, sleep=lambda _: None
+        )
+        stub.assert_no_pending_responses()
+    assert result["taskDefinition"] == NEW
+    assert seen == [
+        "service deployment ejGvqq2ilnbKT9qj0vLJe: IN_PROGRESS (PRODUCTION_TRAFFIC_SHIFT)",
+        "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: 2/2 running",
+        "deployment ecs-svc/6 ACTIVE flask-fargate-dev:6: 2/2 running",
+        "service deployment ejGvqq2ilnbKT9qj0vLJe: IN_PROGRESS (BAKE_TIME)",
+        "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: 2/2 running",
+        "deployment ecs-svc/6 ACTIVE flask-fargate-dev:6: 2/2 running",
+        "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)",
+        "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: 2/2 running",
+    ]
+
+
+def test_blue_green_rollback_names_the_reason_and_the_old_revision(client: Any) -> None:
+    """An alarm fires during bake time: ECS shifts traffic back and the service runs :6 again."""
+    reason = "CloudWatch alarm flask-fargate-dev-green-5xx-rate is in ALARM state"
+    shifting_back = service(
+        NEW,
+        deployment("PRIMARY", NEW, 2),
+        deployment("ACTIVE", OLD, 2),
+        current=DEPLOYMENT_ARN,
+    )
+    rolled_back = service(OLD, deployment("PRIMARY", OLD, 2), current=DEPLOYMENT_ARN)
+    rollback = {"reason": reason, "startedAt": STARTED, "serviceRevisionArn": OLD_REVISION}
+    with Stubber(client) as stub:
+        blue_green_round(
+            stub,
+            shifting_back,
+            service_deployment("ROLLBACK_IN_PROGRESS", "BAKE_TIME", rollback=rollback),
+        )
+        blue_green_round(
+            stub,
+            rolled_back,
+            service_deployment(
+                "ROLLBACK_SUCCESSFUL", "CLEAN_UP", rollback=rollback, statusReason="rolled back"
+            ),
+        )
+        with pytest.raises(DeliveryError) as info:
+            ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
+        stub.assert_no_pending_responses()
+    assert str(info.value) == (
+        f"ECS rolled back the deployment of {SERVICE} ({reason}): it runs flask-fargate-dev:6 "
+        "again, not flask-fargate-dev:7"
+    )
+
+
+def test_blue_green_failed_rollback_is_one_line(client: Any) -> None:
+    failed = service(NEW, deployment("PRIMARY", NEW, 0), current=DEPLOYMENT_ARN)
+    with Stubber(client) as stub:
+        blue_green_round(
+            stub,
+            failed,
+            service_deployment(
+                "ROLLBACK_FAILED",
+                "SCALE_UP",
+                statusReason="ECS deployment circuit breaker: tasks failed to start.",
+            ),
+        )
+        with pytest.raises(DeliveryError) as info:
+            ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
+    assert str(info.value) == (
+        f"ECS deployment of {SERVICE} failed and so did its rollback (ECS deployment circuit "
+        "breaker: tasks failed to start.): it runs flask-fargate-dev:7; see the service's "
+        "events before deploying again"
+    )
+
+
+def test_blue_green_success_on_another_task_definition_is_a_rollback(client: Any) -> None:
+    done = service(OLD, deployment("PRIMARY", OLD, 2), current=DEPLOYMENT_ARN)
+    with Stubber(client) as stub:
+        blue_green_round(stub, done, service_deployment("SUCCESSFUL", "CLEAN_UP"))
+        with pytest.raises(DeliveryError, match=r"back to flask-fargate-dev:6 instead of .*:7"):
+            ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
+
+
+def test_missing_describe_permission_names_it(client: Any) -> None:
+    running = service(NEW, deployment("PRIMARY", NEW, 2), current=DEPLOYMENT_ARN)
+    with Stubber(client) as stub:
+        stub.add_response("describe_services", running, EXPECTED)
+        stub.add_client_error(
+            "describe_service_deployments", "AccessDeniedException", "not authorized"
+        )
+        with pytest.raises(DeliveryError, match=r"needs ecs:DescribeServiceDeployments$"):
+            ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
+
+
+# --- rolling updates and services without a current service deployment (e.g. the emulator) ---
+
+
+def test_rolling_update_stable_on_the_new_task_definition(client: Any) -> None:
+    in_progress = service(
+        NEW,
+        rolling("PRIMARY", NEW, "IN_PROGRESS", 1),
+        rolling("ACTIVE", OLD, "COMPLETED", 2),
+    )
+    done = service(NEW, rolling("PRIMARY", NEW, "COMPLETED", 2))
     seen: list[str] = []
     with Stubber(client) as stub:
         stub.add_response("describe_services", in_progress, EXPECTED)  # our read
@@ -81,8 +255,8 @@ def test_stable_on_the_new_task_definition(client: Any) -> None:
 def test_circuit_breaker_rollback_is_one_line(client: Any) -> None:
     failed = service(
         OLD,
-        deployment("PRIMARY", OLD, "IN_PROGRESS", 1),
-        deployment(
+        rolling("PRIMARY", OLD, "IN_PROGRESS", 1),
+        rolling(
             "ACTIVE",
             NEW,
             "FAILED",
@@ -101,7 +275,7 @@ def test_circuit_breaker_rollback_is_one_line(client: Any) -> None:
 
 
 def test_stable_on_the_old_task_definition_means_rolled_back() -> None:
-    description = service(OLD, deployment("PRIMARY", OLD, "COMPLETED", 2))["services"][0]
+    description = service(OLD, rolling("PRIMARY", OLD, "COMPLETED", 2))["services"][0]
     with pytest.raises(
         DeliveryError, match=r"rolled .* back to flask-fargate-dev:6 instead of .*:7"
     ):
@@ -110,8 +284,15 @@ def test_stable_on_the_old_task_definition_means_rolled_back() -> None:
     ecs.check_rollout(description, None)
 
 
+def test_an_unreported_rollout_state_is_not_shown_as_completed() -> None:
+    description = service(NEW, deployment("PRIMARY", NEW, 1))["services"][0]
+    (only,) = ecs.deployments(description)
+    assert only.rollout_state == ""
+    assert str(only) == "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: 1/2 running"
+
+
 def test_timeout_is_one_line(client: Any) -> None:
-    stuck = service(NEW, deployment("PRIMARY", NEW, "IN_PROGRESS", 0))
+    stuck = service(NEW, rolling("PRIMARY", NEW, "IN_PROGRESS", 0))
     ticks = iter([0.0, 100.0])
     with Stubber(client) as stub:
         stub.add_response("describe_services", stuck, EXPECTED)

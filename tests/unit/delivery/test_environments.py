@@ -2,7 +2,10 @@
 
 ``make_project`` (also used by the other delivery tests) writes a small Sceptre project in the
 shape of the real one: local (own registry, emulator), dev and prod (shared registry), shared.
-Its templates are plain JSON that moto can create, so tests never depend on stacks/.
+Its templates are plain JSON that moto can create, so tests never depend on stacks/. The service
+template has what the deploy reads of the real one: an ALB whose production listener rule
+forwards to a blue and a green target group (weights 100/0), the ``ProductionTargetGroup``
+parameter, and an ``Https`` output of "false" (no domain configured).
 """
 
 from __future__ import annotations
@@ -31,13 +34,86 @@ REGISTRY_TEMPLATE = {
     },
 }
 
+
+def _target_group() -> dict[str, object]:
+    return {
+        "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
+        "Properties": {
+            "Port": 8000,
+            "Protocol": "HTTP",
+            "TargetType": "ip",
+            "VpcId": {"Ref": "Vpc"},
+        },
+    }
+
+
+def _subnet(index: int) -> dict[str, object]:
+    return {
+        "Type": "AWS::EC2::Subnet",
+        "Properties": {
+            "VpcId": {"Ref": "Vpc"},
+            "CidrBlock": f"10.0.{index}.0/24",
+            "AvailabilityZone": {"Fn::Select": [index, {"Fn::GetAZs": ""}]},
+        },
+    }
+
+
+# Blue/green load balancing as the real service stack has it (stacks/service/loadbalancer.py).
+LOAD_BALANCING = {
+    "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+    "SubnetA": _subnet(0),
+    "SubnetB": _subnet(1),
+    "LoadBalancer": {
+        "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        "Properties": {"Subnets": [{"Ref": "SubnetA"}, {"Ref": "SubnetB"}]},
+    },
+    "BlueTargetGroup": _target_group(),
+    "GreenTargetGroup": _target_group(),
+    "ProductionListener": {
+        "Type": "AWS::ElasticLoadBalancingV2::Listener",
+        "Properties": {
+            "LoadBalancerArn": {"Ref": "LoadBalancer"},
+            "Port": 80,
+            "Protocol": "HTTP",
+            "DefaultActions": [
+                {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+            ],
+        },
+    },
+    "ProductionListenerRule": {
+        "Type": "AWS::ElasticLoadBalancingV2::ListenerRule",
+        "Properties": {
+            "ListenerArn": {"Ref": "ProductionListener"},
+            "Priority": 1,
+            "Conditions": [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/*"]}}],
+            "Actions": [
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": {"Ref": "BlueTargetGroup"}, "Weight": 100},
+                            {"TargetGroupArn": {"Ref": "GreenTargetGroup"}, "Weight": 0},
+                        ]
+                    },
+                }
+            ],
+        },
+    },
+}
+
 SERVICE_TEMPLATE = {
     "Parameters": {
         "RepositoryUri": {"Type": "String"},
         "ImageUri": {"Type": "String"},
         "AppVersion": {"Type": "String"},
+        "ProductionTargetGroup": {
+            "Type": "String",
+            "AllowedValues": ["Blue", "Green"],
+            "Default": "Blue",
+        },
     },
     "Resources": {
+        **LOAD_BALANCING,
         # Named: moto replaces an unnamed cluster on every stack update.
         "Cluster": {
             "Type": "AWS::ECS::Cluster",
@@ -71,6 +147,7 @@ SERVICE_TEMPLATE = {
         "ServiceName": {"Value": {"Fn::GetAtt": ["Service", "Name"]}},
         "TaskDefinitionArn": {"Value": {"Ref": "TaskDefinition"}},
         "ServiceUrl": {"Value": {"Fn::Sub": "http://${AWS::StackName}.example.invalid"}},
+        "Https": {"Value": "false"},
     },
 }
 
@@ -81,6 +158,7 @@ parameters:
   RepositoryUri: !stack_output {registry}/registry.yaml::RepositoryUri
   ImageUri: {{{{ var.image_uri }}}}
   AppVersion: "{{{{ var.app_version }}}}"
+  ProductionTargetGroup: "{{{{ var.production_target_group }}}}"
 """
 
 
@@ -161,6 +239,7 @@ def test_facts_come_from_config_with_fallbacks(tmp_path: Path) -> None:
     )
     assert (dev.emulator, dev.registry_group, dev.destroy_protection) == (False, "shared", False)
     assert prod.destroy_protection
+    assert (local.releases_only, dev.releases_only, prod.releases_only) == (False, False, True)
     assert dev.region == "eu-north-1"
     assert dev.registry_path == "shared/registry.yaml"
     assert dev.stack_name("service") == "flask-fargate-dev-service"
@@ -171,11 +250,14 @@ def test_facts_come_from_config_with_fallbacks(tmp_path: Path) -> None:
 def test_explicit_keys_override_and_jinja_lines_are_ignored(tmp_path: Path) -> None:
     make_project(tmp_path)
     (tmp_path / "config" / "dev" / "config.yaml").write_text(
-        "region: eu-west-1\ndestroy_protection: true\nregistry: local\n"
+        "region: eu-west-1\ndestroy_protection: true\nregistry: local\nreleases_only: true\n"
         "stack_tags:\n  owner: {{ var.owner }}\nsomething: !stack_output x.yaml::Y\n"
     )
     dev = environments.load("dev", tmp_path)
     assert (dev.region, dev.destroy_protection, dev.registry_group) == ("eu-west-1", True, "local")
+    assert dev.releases_only
+    (tmp_path / "config" / "prod" / "config.yaml").write_text("releases_only: false\n")
+    assert not environments.load("prod", tmp_path).releases_only
 
 
 def test_unknown_environment_names_the_valid_ones(tmp_path: Path) -> None:
@@ -194,6 +276,7 @@ def test_unknown_environment_names_the_valid_ones(tmp_path: Path) -> None:
     [
         ("region: [unclosed\n", "is not valid YAML"),
         ("destroy_protection: maybe\n", "'destroy_protection' must be true or false"),
+        ("releases_only: sometimes\n", "'releases_only' must be true or false"),
         ("registry: nowhere\n", "registry 'nowhere' is not a folder"),
     ],
 )
@@ -220,3 +303,33 @@ def test_stack_region_follows_sceptre_nearest_config_wins(tmp_path: Path) -> Non
     (config / "dev" / "config.yaml").write_text("region: eu-west-1\n")
     assert environments.stack_region(tmp_path, "dev/service") == "eu-west-1"
     assert environments.stack_region(tmp_path, "dev/budget") == "us-east-1"
+
+
+def test_a_stack_is_read_where_sceptre_deployed_it(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "config" / "dev" / "budget.yaml").write_text(
+        "template:\n  path: b.json\nregion: us-east-1\n"
+    )
+    dev = environments.load("dev", tmp_path)
+    assert dev.stack_ref("budget") == environments.StackRef("flask-fargate-dev-budget", "us-east-1")
+    assert dev.stack_ref("service") == environments.StackRef(
+        "flask-fargate-dev-service", "eu-north-1"
+    )
+    (tmp_path / "config" / "shared" / "config.yaml").write_text("region: eu-west-1\n")
+    assert dev.stack_ref("registry", "shared") == environments.StackRef(
+        "flask-fargate-shared-registry", "eu-west-1"
+    )
+
+
+def test_the_real_prod_takes_releases_only() -> None:
+    prod = environments.load("prod")
+    assert prod.releases_only
+    assert prod.destroy_protection
+
+
+def launch_shared(root: Path) -> None:
+    """The account's shared stacks of ``root``, as an administrator's ``invoke bootstrap``
+    leaves them (a deploy only reads them)."""
+    from delivery import bootstrap, stacks  # noqa: PLC0415 - Sceptre, only where stacks launch
+
+    bootstrap.bootstrap(root, poll=stacks.EMULATOR_POLL_S)
