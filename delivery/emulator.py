@@ -67,7 +67,10 @@ class Emulator:
     port: int = 0
     region: str = DEFAULT_REGION
     start_timeout_s: float = START_TIMEOUT_S
-    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "moto.server"])
+    # moto's server, made as strict as CloudFormation where moto is kinder (delivery.strict_moto).
+    command: list[str] = field(
+        default_factory=lambda: [sys.executable, "-m", "delivery.strict_moto"]
+    )
     # In a session of its own: a kept emulator outlives the command and its terminal's signals.
     detach: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
 import pytest
 
-from delivery import deploy, environments, stacks
+from delivery import deploy, destroy, environments, stacks, traffic
 from delivery.emulator import Emulator
+from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import break_registry_template, make_project
+from tests.integration.test_delivery_deploy import fake_steps
+from tests.unit.delivery.test_environments import (
+    SERVICE_CONFIG,
+    break_registry_template,
+    launch_shared,
+    make_project,
+)
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 REAL_LOCAL = environments.PROJECT_ROOT / "config" / "local" / "service.yaml"
+LOCAL_SERVICE = StackRef("flask-fargate-local-service", "eu-north-1")
 
 
 class SleepSpy:
@@ -33,7 +42,8 @@ class SleepSpy:
 
 
 def image_vars(uri: str, version: str) -> dict[str, str]:
-    return {"image_uri": uri, "app_version": version}
+    # The real config's service also takes which group serves production (a fresh stack: Blue).
+    return {"image_uri": uri, "app_version": version, "production_target_group": "Blue"}
 
 
 def test_sample_project_new_image_gives_a_new_task_definition(
@@ -49,11 +59,11 @@ def test_sample_project_new_image_gives_a_new_task_definition(
         "flask-fargate-local-registry": "CREATE_COMPLETE",
         "flask-fargate-local-service": "CREATE_COMPLETE",
     }
-    before = stacks.outputs("flask-fargate-local-service")["TaskDefinitionArn"]
+    before = stacks.outputs(LOCAL_SERVICE)["TaskDefinitionArn"]
     stacks.launch(
         "local/service.yaml", image_vars(f"r/x@{DIGEST_B}", "1.1.0"), root=root, poll=0.01
     )
-    after = stacks.outputs("flask-fargate-local-service")["TaskDefinitionArn"]
+    after = stacks.outputs(LOCAL_SERVICE)["TaskDefinitionArn"]
     assert (before.rsplit(":", 1)[1], after.rsplit(":", 1)[1]) == ("1", "2")
     # Sceptre asked for its 4 s sleeps; every one went through the capped clock.
     assert spy.requested
@@ -71,10 +81,11 @@ def test_launch_failure_is_one_line(tmp_path: Path, aws: Emulator) -> None:
     break_registry_template(root)
     with pytest.raises(DeliveryError) as info:
         stacks.launch("local/registry.yaml", root=root, poll=0.01)
+    # As on AWS: the create fails, rolls back, and the stack's events say why.
     assert str(info.value).startswith(
-        "launch local/registry.yaml failed: stack flask-fargate-local-registry: "
-        "ClusterNotFoundException"
+        "stack flask-fargate-local-registry failed (ROLLBACK_COMPLETE): "
     )
+    assert "ClusterNotFoundException" in str(info.value)
 
 
 def test_missing_config_path_is_one_line(tmp_path: Path, aws: Emulator) -> None:
@@ -99,7 +110,9 @@ def test_real_local_config_launches_and_takes_a_new_image(aws: Emulator) -> None
         "flask-fargate-local-network",
         "flask-fargate-local-service",
     }
-    service = env.stack_name("service")
+    service = env.stack_ref("service")
+    # What the next deploy reads first: the real template's production rule, live.
+    assert traffic.production_target_group(service) == "Blue"
     outputs = stacks.outputs(service)
     assert {"ClusterName", "ServiceName", "ServiceUrl", "TaskDefinitionArn", "LogGroupName"} <= set(
         outputs
@@ -107,6 +120,85 @@ def test_real_local_config_launches_and_takes_a_new_image(aws: Emulator) -> None
     stacks.launch("local", image_vars(f"{repo}@{DIGEST_B}", "1.1.0"), poll=stacks.EMULATOR_POLL_S)
     updated = stacks.outputs(service)["TaskDefinitionArn"]
     assert updated != outputs["TaskDefinitionArn"]
-    stack = boto3.client("cloudformation").describe_stacks(StackName=service)["Stacks"][0]
+    stack = boto3.client("cloudformation").describe_stacks(StackName=service.name)["Stacks"][0]
     params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     assert (params["ImageUri"], params["AppVersion"]) == (f"{repo}@{DIGEST_B}", "1.1.0")
+
+
+# --- termination protection follows deletion_protection (the hook) -----------------------------
+# moto 5.2.5 has no UpdateTerminationProtection, deletes protected stacks, and fails a create
+# inside CreateStack; the emulator's server (delivery/strict_moto.py) gives CloudFormation's
+# documented behaviour for exactly these three, so protection is observable here.
+
+PROD_SERVICE = StackRef("flask-fargate-prod-service", "eu-north-1")
+
+
+def protected_prod(root: Path, setting: str, template: str = "service.json") -> None:
+    """prod's service stack with the project's hook and ``deletion_protection: <setting>``."""
+    config = SERVICE_CONFIG.format(registry="shared").replace("service.json", template)
+    (root / "config" / "prod" / "service.yaml").write_text(
+        config
+        + "hooks:\n  after_launch:\n    - !termination_protection\n"
+        + f"sceptre_user_data:\n  deletion_protection: {setting}\n"
+    )
+
+
+def protection(stack: StackRef) -> bool:
+    cfn = boto3.client("cloudformation", region_name=stack.region)
+    described = cfn.describe_stacks(StackName=stack.name)["Stacks"][0]
+    return bool(described["EnableTerminationProtection"])
+
+
+def test_protection_off_then_destroy_works(tmp_path: Path, aws: Emulator) -> None:
+    """The documented teardown: deletion_protection false, deploy, destroy --force."""
+    root = make_project(tmp_path)
+    launch_shared(root)
+    protected_prod(root, "true")
+    dev = deploy.deploy("dev", skip_scan=True, root=root, steps=fake_steps("1.0.0"))
+    deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"))
+    assert protection(PROD_SERVICE)
+    with pytest.raises(DeliveryError) as refused:
+        destroy.destroy("prod", force=True, root=root)
+    assert "cannot be deleted while TerminationProtection is enabled" in str(refused.value)
+    assert str(refused.value).endswith(
+        "set deletion_protection: false in that stack's config under config/prod/, deploy, "
+        "then destroy"
+    )
+
+    protected_prod(root, "false")
+    seen: list[str] = []
+    again = deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"), progress=seen.append)
+    assert again.digest == dev.digest  # nothing else changed: a no-op update runs the hook too
+    assert not protection(PROD_SERVICE)
+    assert any("termination protection off (deletion_protection: false)" in s for s in seen)
+    destroyed = destroy.destroy("prod", force=True, root=root)
+    assert destroyed == {"flask-fargate-prod-service": "complete"}
+
+
+def test_a_failed_first_create_stays_deletable_and_is_retried(
+    tmp_path: Path, aws: Emulator
+) -> None:
+    root = make_project(tmp_path)
+    launch_shared(root)
+    deploy.deploy("dev", skip_scan=True, root=root, steps=fake_steps("1.0.0"))
+    failing = json.loads((root / "templates" / "service.json").read_text())
+    failing["Resources"]["Broken"] = {
+        "Type": "AWS::ECS::Service",
+        "Properties": {"Cluster": "nope", "TaskDefinition": "nope:1"},
+    }
+    (root / "templates" / "service-broken.json").write_text(json.dumps(failing))
+    protected_prod(root, "true", template="service-broken.json")
+    seen: list[str] = []
+    with pytest.raises(
+        DeliveryError, match=r"flask-fargate-prod-service failed \(ROLLBACK_COMPLETE\)"
+    ):
+        deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"), progress=seen.append)
+    assert not protection(PROD_SERVICE)
+    assert any(
+        "the create failed (ROLLBACK_COMPLETE): termination protection is off" in s for s in seen
+    )
+
+    protected_prod(root, "true")  # fixed: the retry deletes the failed stack, then creates it
+    deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"))
+    assert stacks.state(PROD_SERVICE).status == "CREATE_COMPLETE"
+    assert protection(PROD_SERVICE)

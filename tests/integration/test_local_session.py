@@ -199,9 +199,10 @@ def test_failing_stack_is_named_and_everything_stops(project: Path) -> None:
     seen = Seen()
     with pytest.raises(DeliveryError) as info:
         deploy_version(project, "1.0.0", seen)
+    # As on AWS: the create fails and rolls back; its events say why.
     assert str(info.value) == (
-        "launch local failed: stack flask-fargate-local-service: "
-        "ClusterNotFoundException: Cluster not found."
+        "stack flask-fargate-local-service failed (ROLLBACK_COMPLETE): "
+        "flask-fargate-local-service: ClusterNotFoundException: Cluster not found."
     )
     assert_nothing_left(project, seen)
 
