@@ -481,6 +481,12 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
     )
 
 
+def identify(plan: Plan) -> tuple[str, str]:
+    """(version, commit) of the image a build of the checkout would be."""
+    root = plan.env.root
+    return versioning.build_version(root), versioning.git_sha(root)
+
+
 @dataclass
 class Steps:
     """The pluggable parts of a deploy; defaults work for AWS and (minus the wait) the emulator."""
@@ -488,6 +494,7 @@ class Steps:
     check_settings: Callable[[Environment], None] = check_settings
     check_credentials: Callable[[Environment], str] = lambda env: credentials.check(env.region)
     detect_engine: Callable[[str | None], ContainerEngine] = _detect_engine
+    identify: Callable[[Plan], tuple[str, str]] = identify
     build_image: Callable[[Plan, Progress], Built] = build
     scan_image: Callable[[Plan, Built, Progress], scan.ScanResult] = scan_image
     publish_image: Callable[[Plan, Registry, Built, Progress], Published] = publish
@@ -577,12 +584,50 @@ def push(
     progress: Progress = _quiet,
     repo: Registry | None = None,
 ) -> Published:
-    """Build -> scan -> publish into ``repo`` (default: the env's existing registry, read only)."""
+    """Build -> scan -> publish into ``repo`` (default: the env's existing registry, read only).
+
+    Build once: when the registry already holds this commit's image (``sha-<commit>``, pushed and
+    scanned by an earlier run, e.g. main's build of the commit a release tag now names), nothing
+    is built again; the version's tag is added to that very digest (``promote_commit``).
+    """
     steps = steps or Steps()
     repo = repo or registry_for_push(plan.env)
+    version, sha = steps.identify(plan)
+    promoted = promote_commit(repo, version, sha, progress)
+    if promoted is not None:
+        return promoted
     built = steps.build_image(plan, progress)
     steps.scan_image(plan, built, progress)
     return steps.publish_image(plan, repo, built, progress)
+
+
+def promote_commit(
+    repo: Registry, version: str, sha: str, progress: Progress = _quiet
+) -> Published | None:
+    """Commit ``sha``'s image already in ``repo``, tagged ``version`` too; None when absent.
+
+    The image carries its commit, not its version, and builds are reproducible: the commit's
+    image is the release's. Re-tagging it (instead of trusting a rebuild to match byte for byte
+    on another build host) is what makes the release the digest that was tested.
+    """
+    tags = versioning.image_tags(version, sha)
+    ecr = repo.ecr()
+    present = registry.tagged(repo.name, tags, ecr)
+    commit = present.get(tags[-1])  # sha-<commit>
+    if commit is None:
+        return None
+    held = present.get(version)
+    if held is not None and held.digest != commit.digest:
+        raise DeliveryError(
+            f"tag '{version}' in '{repo.name}' already names {held.digest}, not this commit's "
+            f"image {commit.digest}: tags are immutable, so release a new version"
+        )
+    if held is None:
+        registry.record_image(repo.name, version, commit.manifest, commit.media_type, ecr)
+        progress(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
+    else:
+        progress(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
+    return Published(repo, commit.digest, version)
 
 
 def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tuple[Registry, Built]:

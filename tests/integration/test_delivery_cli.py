@@ -139,7 +139,4 @@ def test_status_and_diff_read_the_configs_region(
     assert "  live version: 1.0.0 (" in shown.stdout
     previewed = invoke(project, "diff", "--env", "dev", env=shell)
     assert (previewed.returncode, previewed.stderr) == (0, "")
-    assert previewed.stdout.splitlines() == [
-        "flask-fargate-shared-registry: no changes",
-        "flask-fargate-dev-service: no changes",
-    ]
+    assert previewed.stdout.splitlines() == ["flask-fargate-dev-service: no changes"]

@@ -96,6 +96,7 @@ def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
 
     return deploy.Steps(
         detect_engine=lambda _: FakeEngine(),  # type: ignore[arg-type,return-value]
+        identify=lambda plan: (version, commit_of(version)),
         build_image=build,
         scan_image=no_scan,
         # dev/prod are AWS-shaped envs served by the emulator here: one read, no ECS waiter.
@@ -188,12 +189,14 @@ def test_deploy_promote_rollback_status_diff_destroy(project: Path) -> None:
 
 
 def test_diff_of_a_new_environment_is_all_creates(project: Path) -> None:
+    """diff previews what a deploy would launch: the environment's own stacks, no shared one."""
+    with pytest.raises(DeliveryError, match=r"shared/registry.*is NOT_CREATED.*invoke bootstrap"):
+        preview.diff("dev", root=project)
+    launch_shared(project)
+    before = boto3.client("cloudformation").list_stacks()["StackSummaries"]
     changes = preview.diff("dev", root=project)
-    assert [str(c) for c in changes] == [
-        "flask-fargate-shared-registry: create stack",
-        "flask-fargate-dev-service: create stack",
-    ]
-    assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == []
+    assert [str(c) for c in changes] == ["flask-fargate-dev-service: create stack"]
+    assert boto3.client("cloudformation").list_stacks()["StackSummaries"] == before
 
 
 @pytest.mark.usefixtures("shared_stacks")
@@ -283,7 +286,7 @@ def test_only_aws_region_set_is_enough(project: Path, monkeypatch: pytest.Monkey
     assert result.version == "1.0.0"
     summary = status.status("dev", project)
     assert (summary.version, summary.versions) == ("1.0.0", ["1.0.0"])
-    assert [c.action for c in preview.diff("dev", root=project)] == ["none", "none"]
+    assert [c.action for c in preview.diff("dev", root=project)] == ["none"]
 
 
 @pytest.mark.usefixtures("shared_stacks")
@@ -448,3 +451,36 @@ def test_prod_takes_a_prerelease_only_when_allowed_and_says_so(project: Path) ->
         "because of --allow-prerelease"
     )
     assert warning in seen
+
+
+@pytest.mark.usefixtures("shared_stacks")
+def test_a_release_of_a_pushed_commit_tags_its_image_instead_of_building_again(
+    project: Path,
+) -> None:
+    """Build once: a v* tag's run promotes the digest main's run pushed for the same commit."""
+    steps = fake_steps("1.3.0-dev.g0123456789ab")
+    plan = deploy.validate("dev", skip_scan=True, root=project, steps=steps, launch=False)
+    first = deploy.push(plan, steps)
+    built: list[str] = []
+    release = fake_steps("1.3.0", built)
+    release.identify = lambda plan: ("1.3.0", commit_of("1.3.0-dev.g0123456789ab"))
+    seen: list[str] = []
+    second = deploy.push(plan, release, progress=seen.append)
+    assert built == []  # nothing built, scanned or pushed again
+    assert second.digest == first.digest
+    assert second.version == "1.3.0"
+    assert any("tagged" in line and ":1.3.0 on this commit's image" in line for line in seen)
+    ecr = registry.client(REGION)
+    assert registry.find_version("flask-fargate", "1.3.0", ecr) == first.digest
+    again = deploy.push(plan, release, progress=seen.append)  # a re-run: nothing to do
+    assert again.digest == first.digest
+    assert "is already there" in seen[-1]
+    # A version tag that already names another image is one line, and nothing changes.
+    other = fake_steps("1.4.0")
+    plan_other = deploy.validate("dev", skip_scan=True, root=project, steps=other, launch=False)
+    deploy.push(plan_other, other)
+    clash = fake_steps("1.4.0", built)
+    clash.identify = lambda plan: ("1.4.0", commit_of("1.3.0-dev.g0123456789ab"))
+    with pytest.raises(DeliveryError, match=r"tag '1\.4\.0' in 'flask-fargate' already names"):
+        deploy.push(plan, clash)
+    assert built == []
