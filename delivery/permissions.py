@@ -109,11 +109,13 @@ def needed_actions(templates: Mapping[str, tuple[Template, str]]) -> tuple[int, 
     from stacks.common.provider_schemas import (  # noqa: PLC0415 - the stacks group's data
         SchemaError,
         permissions,
+        template_permissions,
     )
 
     needed: set[str] = set()
     types: set[tuple[str, str]] = set()
     for template, region in templates.values():
+        needed |= template_permissions(template)  # Fn::GetAZs, AWS-specific parameter types
         for resource in template.get("Resources", {}).values():
             types.add((str(resource["Type"]), region))
     for kind, region in sorted(types):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -122,10 +123,11 @@ def render_stack(stack: StackConfig) -> str:
 
 
 def write_template(out: Path, stack: StackConfig, body: str) -> Path:
-    """Write ``body`` to ``out/<env>/<stack>.json``; the path written."""
+    """Write ``body`` to ``out/<env>/<stack>.json``, indented for review; the path written."""
     target = out / stack.environment / f"{stack.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(body + "\n", encoding="utf-8")
+    pretty = json.dumps(json.loads(body), indent=1, sort_keys=True)
+    target.write_text(pretty + "\n", encoding="utf-8")
     return target
 
 

@@ -36,7 +36,7 @@ from stacks.common.naming import (
     cloudformation_role_name,
     environment_role_arns,
 )
-from stacks.common.provider_schemas import permissions
+from stacks.common.provider_schemas import permissions, template_permissions
 from stacks.common.settings import EnvironmentName, StackSettings
 from stacks.common.template import add_output, new_template, skip_checks
 
@@ -105,19 +105,28 @@ def _module(name: str) -> ModuleType | None:
 
 
 @cache
-def resource_types(stack: str) -> frozenset[str]:
-    """Every resource type stack module ``stack`` creates with all its features turned on."""
+def _every_feature(stack: str) -> dict[str, Any]:
+    """Stack module ``stack``'s template with all its features turned on, as a dict."""
     module = _module(stack)
     if module is None:
         raise ValueError(f"no stack module stacks.{stack}")
-    template = module.build(module.EVERY_FEATURE)
-    return frozenset(resource.resource_type for resource in template.resources.values())
+    template: dict[str, Any] = module.build(module.EVERY_FEATURE).to_dict()
+    return template
+
+
+def resource_types(stack: str) -> frozenset[str]:
+    """Every resource type stack module ``stack`` creates with all its features turned on."""
+    resources = _every_feature(stack).get("Resources", {})
+    return frozenset(str(resource["Type"]) for resource in resources.values())
 
 
 def environment_actions(stacks: Iterable[str], regions: Sequence[str]) -> frozenset[str]:
-    """The IAM actions CloudFormation needs to create, update and delete ``stacks``' resources."""
+    """The IAM actions CloudFormation needs to create, update and delete ``stacks``' resources,
+    and to process their templates (Fn::GetAZs, AWS-specific parameter types)."""
+    stacks = list(stacks)
     types = set().union(*(resource_types(stack) for stack in stacks))
-    return frozenset().union(*(permissions(kind, regions) for kind in sorted(types)))
+    handlers = frozenset().union(*(permissions(kind, regions) for kind in sorted(types)))
+    return handlers.union(*(template_permissions(_every_feature(stack)) for stack in stacks))
 
 
 def _scope(action: str) -> str:

@@ -34,6 +34,12 @@ STAR_RESOURCE_ACTIONS = frozenset(
         "elasticloadbalancing:DescribeRules",
         # Reading alarm state during a deploy (which alarm rolled it back).
         "cloudwatch:DescribeAlarms",
+        # What CloudFormation checks while it processes a template: Fn::GetAZs and the values of
+        # AWS-specific parameter types (AWS::EC2::VPC::Id, List<AWS::EC2::Subnet::Id>).
+        "ec2:DescribeAccountAttributes",
+        "ec2:DescribeAvailabilityZones",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
     }
 )
 

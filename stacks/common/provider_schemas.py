@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -122,3 +122,44 @@ def permissions(
     # authorized by s3:PutLifecycleConfiguration; "s3:REST.PUT.OBJECT"): IAM never evaluates
     # them, so they grant nothing and are left out.
     return frozenset(action for action in found if is_iam_action(action))
+
+
+# What CloudFormation itself calls while it processes a template, beyond any resource's handlers
+# (so no schema lists it): Fn::GetAZs, which "needs permissions to the Amazon EC2
+# DescribeAvailabilityZones and DescribeAccountAttributes APIs" (CloudFormation template
+# reference, Fn::GetAZs), and AWS-specific parameter types, whose values CloudFormation checks
+# against the account's resources (template reference, "Parameters": AWS-specific types).
+TEMPLATE_FEATURES: dict[str, frozenset[str]] = {
+    "Fn::GetAZs": frozenset({"ec2:DescribeAccountAttributes", "ec2:DescribeAvailabilityZones"}),
+    "AWS::EC2::VPC::Id": frozenset({"ec2:DescribeVpcs"}),
+    "AWS::EC2::Subnet::Id": frozenset({"ec2:DescribeSubnets"}),
+    "AWS::EC2::SecurityGroup::Id": frozenset({"ec2:DescribeSecurityGroups"}),
+}
+
+
+def _features(template: Mapping[str, Any]) -> Iterator[str]:
+    """The intrinsic functions and AWS-specific parameter types ``template`` uses."""
+    for parameter in template.get("Parameters", {}).values():
+        kind = str(parameter.get("Type", ""))
+        yield kind.removeprefix("List<").removesuffix(">")
+
+    def walk(value: Any) -> Iterator[str]:
+        if isinstance(value, dict):
+            for key, child in value.items():
+                yield key
+                yield from walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                yield from walk(child)
+
+    yield from walk(template.get("Resources", {}))
+    yield from walk(template.get("Outputs", {}))
+
+
+def template_permissions(template: Mapping[str, Any]) -> frozenset[str]:
+    """What CloudFormation calls for ``template`` itself (``TEMPLATE_FEATURES``), with the
+    credentials it acts with: the stack's service role."""
+    used = set(_features(template))
+    return frozenset().union(
+        *(TEMPLATE_FEATURES[name] for name in used if name in TEMPLATE_FEATURES)
+    )

@@ -77,6 +77,30 @@ def _deployment_failed(template: Template, topic: Any) -> events.Rule:
     )
 
 
+def _undelivered(template: Template, rule: events.Rule, topic: Any) -> None:
+    """Alarm when the rollback notifications cannot reach the topic (the rule's target fails).
+
+    EventBridge publishes to the KMS-encrypted topic through a key-policy grant that no test can
+    exercise outside AWS (ECS's deployment event cannot be sent by hand): a refusal would drop
+    the notices silently. EventBridge counts such refusals (AWS/Events FailedInvocations); the
+    alarm reaches the topic through CloudWatch's own grant.
+    """
+    add_alarm(
+        template,
+        "DeploymentNotificationFailedAlarm",
+        Alarm(
+            description="rollback notices are not delivered: the deployment-failed rule's "
+            "invocations of the alarm topic fail",
+            metrics=[Metric("AWS/Events", "FailedInvocations", {"RuleName": Ref(rule)})],
+            threshold=0,
+            period=300,
+            periods=1,
+            datapoints=1,
+            actions=[Ref(topic)],
+        ),
+    )
+
+
 def _error_logs(template: Template, settings: Settings, namespace: str, topic: Any) -> None:
     """Count JSON log lines at level ERROR; alarm when they pile up."""
     template.add_resource(
@@ -121,7 +145,7 @@ def build(settings: Settings) -> Template:
         email=settings.alarm_email,
         sources={EVENTS: GetAtt(DEPLOYMENT_FAILED_RULE, "Arn")},
     )
-    _deployment_failed(template, topic)
+    _undelivered(template, _deployment_failed(template, topic), topic)
     golden_signals(template, settings, topic)
     burn_rate(template, settings, topic)
     _error_logs(template, settings, namespace, topic)

@@ -182,6 +182,18 @@ def deploy_role(
                 ),
                 # The live target group: the production listener rule's forward weights.
                 policy.allow(["elasticloadbalancing:DescribeRules"], ["*"]),
+                # CloudFormation checks typed parameters (VPC and subnet ids) and resolves
+                # Fn::GetAZs when a template arrives; AWS does not say whether with the caller's
+                # credentials or the service role's, so both may (read-only, no resource types).
+                policy.allow(
+                    [
+                        "ec2:DescribeAccountAttributes",
+                        "ec2:DescribeAvailabilityZones",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    ["*"],
+                ),
                 # The image a deploy names must exist in the registry (delivery.registry); the
                 # scan gate ran at build time (Trivy), so no DescribeImageScanFindings here.
                 policy.allow(["ecr:BatchGetImage", "ecr:DescribeImages"], [repository_arn]),

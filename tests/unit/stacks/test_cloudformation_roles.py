@@ -88,6 +88,25 @@ def test_a_role_holds_every_handler_permission_of_every_type_its_stacks_can_crea
     assert "AWS::EC2::VPCEndpoint" in roles.resource_types("network")  # EVERY_FEATURE: endpoints
 
 
+def test_what_cloudformation_calls_for_the_template_itself_is_granted_too() -> None:
+    """Fn::GetAZs (the network's subnets) and typed parameters are no resource's handler: no
+    schema lists their EC2 reads, yet CloudFormation makes them with the service role."""
+    from stacks.common.provider_schemas import template_permissions  # noqa: PLC0415
+
+    network = roles._every_feature("network")
+    assert template_permissions(network) == {
+        "ec2:DescribeAccountAttributes",
+        "ec2:DescribeAvailabilityZones",
+    }
+    assert template_permissions(roles._every_feature("service")) >= {
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+    }
+    template = build([{"name": "dev", "stacks": ["network", "service"]}])
+    granted = actions_of(policy_statements(template, "DevRole"))
+    assert {"ec2:DescribeAvailabilityZones", "ec2:DescribeAccountAttributes"} <= granted
+
+
 def test_role_is_for_cloudformation_only_and_named_off_the_environment_pattern() -> None:
     template = build([{"name": "dev", "stacks": ["network"]}])
     role = resources(template, "AWS::IAM::Role")["DevRole"]["Properties"]
