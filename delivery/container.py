@@ -812,25 +812,18 @@ def detect_engine(
 ) -> ContainerEngine:
     """The container engine to use: ``preferred``, else ``$CONTAINER_ENGINE``, else the first found.
 
-    Auto-detection order: docker when its engine answers ``docker info`` (a docker client alone
-    is not enough), then podman, then buildah (which only builds). Podman and buildah get the
-    project's generated configuration (``engine_environment``).
+    An engine is named (``podman``, looked up on PATH) or given by its absolute path
+    (``/usr/bin/podman``: an engine that is not on PATH, as the pipeline rehearsal gives the
+    stand-in for CodeBuild's docker). Auto-detection order: docker when its engine answers
+    ``docker info`` (a docker client alone is not enough), then podman, then buildah (which only
+    builds). Podman and buildah get the project's generated configuration
+    (``engine_environment``).
     """
     runner = runner or SubprocessRunner()
     env = os.environ if environ is None else environ
-    wanted = (preferred or env.get("CONTAINER_ENGINE") or "").strip().lower()
+    wanted = (preferred or env.get("CONTAINER_ENGINE") or "").strip()
     if wanted:
-        if wanted not in ENGINES:
-            raise DeliveryError(
-                f"unknown container engine {wanted!r}: use one of {', '.join(ENGINES)}"
-            )
-        path = which(wanted)
-        if not path:
-            raise DeliveryError(
-                f"container engine {wanted!r} not found on PATH: install it, or choose another "
-                "with --engine / CONTAINER_ENGINE"
-            )
-        name: EngineName = wanted
+        name, path = _named_engine(wanted, which)
         if name == "docker" and not _docker_answers(path, runner):
             raise DeliveryError(
                 "docker is installed but its engine does not answer `docker info`: start it, "
@@ -840,13 +833,45 @@ def detect_engine(
     docker = which("docker")
     if docker and _docker_answers(docker, runner):
         return _engine("docker", docker, runner, state_dir, which)
-    for name in ("podman", "buildah"):
-        path = which(name)
-        if path:
-            return _engine(name, path, runner, state_dir, which)
+    for candidate in ("podman", "buildah"):
+        found = which(candidate)
+        if found:
+            return _engine(candidate, found, runner, state_dir, which)
     raise DeliveryError(
         "no container engine found: install podman or docker, or set CONTAINER_ENGINE"
     )
+
+
+def _named_engine(wanted: str, which: Callable[[str], str | None]) -> tuple[EngineName, str]:
+    """(engine, executable) for a name or an absolute path; a one-line error for anything else."""
+    given = Path(wanted) if os.path.isabs(wanted) else None
+    named = (given.name if given else wanted).lower()
+    engine = next((e for e in ENGINES if e == named), None)
+    if engine is None:
+        raise DeliveryError(
+            f"unknown container engine {wanted!r}: use one of {', '.join(ENGINES)} "
+            "(or the absolute path of one)"
+        )
+    if given is not None:
+        if not (given.is_file() and os.access(given, os.X_OK)):
+            raise DeliveryError(f"container engine {wanted!r} is not an executable file")
+        return engine, str(given)
+    path = which(engine)
+    if not path:
+        raise DeliveryError(
+            f"container engine {engine!r} not found on PATH: install it, or choose another "
+            "with --engine / CONTAINER_ENGINE"
+        )
+    return engine, path
+
+
+def _beside(engine: str, tool: str, which: Callable[[str], str | None]) -> str | None:
+    """``tool`` on PATH, else in the folder of an engine given by its path (not on PATH)."""
+    found = which(tool)
+    if found or which(Path(engine).name) == engine:
+        return found
+    candidate = Path(engine).with_name(tool)
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
 def _docker_answers(path: str, runner: Runner) -> bool:
@@ -867,7 +892,9 @@ def _engine(
     env = engine_environment(state_dir) if name in ("podman", "buildah") else {}
     # podman and buildah share one image store (the same storage.conf), so buildah can read the
     # manifests podman stored.
-    reader = path if name == "buildah" else which("buildah") if name == "podman" else None
+    reader = (
+        path if name == "buildah" else _beside(path, "buildah", which) if name == "podman" else None
+    )
     return ContainerEngine(
         name=name, executable=path, env=env, runner=runner, manifest_reader=reader
     )

@@ -187,7 +187,36 @@ def test_explicit_choice_beats_the_variable(tmp_path: Path) -> None:
 def test_unknown_engine_name_is_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
         detect_engine("rkt", runner=FakeRunner(), which=which_of("rkt"), environ={})
-    assert str(info.value) == "unknown container engine 'rkt': use one of docker, podman, buildah"
+    assert str(info.value) == (
+        "unknown container engine 'rkt': use one of docker, podman, buildah (or the absolute path "
+        "of one)"
+    )
+
+
+def test_an_engine_given_by_its_path_needs_no_path_entry_and_finds_buildah_beside_it(
+    tmp_path: Path,
+) -> None:
+    # The pipeline rehearsal's stand-in for CodeBuild's docker: podman kept off the PATH, so a
+    # buildspec that calls podman itself fails there as it would on CodeBuild.
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    for tool in ("podman", "buildah"):
+        (folder / tool).write_text("#!/bin/sh\n")
+        (folder / tool).chmod(0o755)
+    found = detect_engine(
+        runner=FakeRunner(),
+        which=which_of(),
+        environ={"CONTAINER_ENGINE": str(folder / "podman")},
+        state_dir=tmp_path,
+    )
+    assert (found.name, found.executable) == ("podman", str(folder / "podman"))
+    assert found.manifest_reader == str(folder / "buildah")
+
+
+def test_an_engine_path_that_is_no_executable_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DeliveryError) as info:
+        detect_engine(str(tmp_path / "podman"), runner=FakeRunner(), which=which_of(), environ={})
+    assert str(info.value) == f"container engine '{tmp_path / 'podman'}' is not an executable file"
 
 
 def test_asked_for_engine_missing_from_path_is_one_line() -> None:
