@@ -204,9 +204,19 @@ def loopback_endpoint() -> bool:
     return host in ("127.0.0.1", "localhost", "::1")
 
 
+def on_emulator(env: Environment) -> bool:
+    """Whether the local emulator stands in for ``env``'s account now.
+
+    An emulator environment (``local``), or any environment whose AWS endpoint is this machine:
+    the pipeline rehearsal deploys ``dev`` and ``prod`` there. The emulator has no registry
+    endpoint (images are recorded with put_image) and runs no tasks (nothing to wait for).
+    """
+    return env.emulator or loopback_endpoint()
+
+
 def poll_for(env: Environment) -> float | None:
     """Sceptre's poll interval for ``env``: short when the emulator answers, else Sceptre's 4 s."""
-    return stacks.EMULATOR_POLL_S if env.emulator or loopback_endpoint() else None
+    return stacks.EMULATOR_POLL_S if on_emulator(env) else None
 
 
 def check_emulator_endpoint(env: Environment) -> None:
@@ -380,7 +390,7 @@ def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quie
     tags = versioning.image_tags(built.version, built.sha)
     ecr = repo.ecr()
     digest = ""
-    if plan.env.emulator:
+    if on_emulator(plan.env):
         media_type, body, digest = plan.engine.manifest(built.ref)
         for tag in tags:
             recorded = registry.record_image(repo.name, tag, body.decode(), media_type, ecr)
@@ -466,7 +476,7 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
 
     On the emulator, only ``check_service`` (it cannot run tasks, so nothing becomes stable).
     """
-    if plan.env.emulator:
+    if on_emulator(plan.env):
         check_service(plan, outputs, progress)
         return
     cluster, service, expected = _service_ids(outputs)

@@ -212,8 +212,13 @@ def wait_on_blue_green(cluster: str, service: str, task_definition: str) -> None
 
 
 def test_the_deploy_and_build_roles_hold_every_call_their_code_paths_make(
-    server: Emulator, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    server: Emulator,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The emulator plays the AWS account: the code paths under test are AWS's (a push, the wait).
+    monkeypatch.setattr(deploy, "on_emulator", lambda env: False)
     server.reset()
     enforce(server, False)
     with environment(server.env()):

@@ -312,6 +312,7 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
 
     monkeypatch.setattr(ecs, "client", ecs_client)
     monkeypatch.setattr(ecs, "DEFAULT_DELAY_S", 0.0)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
     plan = deploy.Plan(env=environments.load("dev", project))
     outputs = {
         "ClusterName": test_ecs.CLUSTER,
@@ -347,6 +348,7 @@ def test_wait_for_service_reports_a_blue_green_rollback_on_aws(
 ) -> None:
     client = fake_client("ecs")
     monkeypatch.setattr(ecs, "client", lambda region: client)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
     plan = deploy.Plan(env=environments.load("dev", project))
     outputs = {"ClusterName": test_ecs.CLUSTER, "ServiceName": test_ecs.SERVICE}
     rolled_back = test_ecs.service(
@@ -413,3 +415,23 @@ def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first
         f"podman on this {platforms.host_platform()} machine cannot build {other} images"
     )
     assert recorder.calls == ["engine"]
+
+
+@pytest.mark.parametrize(
+    ("env", "endpoint", "emulated"),
+    [
+        ("local", None, True),
+        ("dev", "http://127.0.0.1:5000", True),  # the pipeline rehearsal's dev
+        ("dev", "http://localhost:5000", True),
+        ("dev", None, False),
+        ("prod", "https://cloudformation.eu-north-1.amazonaws.com", False),
+    ],
+)
+def test_the_emulator_stands_in_for_an_env_whose_endpoint_is_this_machine(
+    project: Path, monkeypatch: pytest.MonkeyPatch, env: str, endpoint: str | None, emulated: bool
+) -> None:
+    if endpoint is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert deploy.on_emulator(environments.load(env, project)) is emulated
