@@ -1,0 +1,250 @@
+"""``smoke``: the image about to be pushed, run as an environment's task definition runs it.
+
+The pipeline's Build stage runs this between the build and the push, once per environment the
+pipeline deploys to, so an image that cannot start on Fargate never reaches the registry. The task
+definition is read from the environment's service template (rendered offline, as a deploy would
+render it), and the container gets what Fargate gives it and nothing more: the template's
+environment, user, read-only root, dropped capabilities and task volumes (``taskvolumes``: an
+empty root-owned directory unless the image declares the path a VOLUME). Then, in order:
+
+1. ``GET /health/ready`` answers 200 within the container health check's start period plus its
+   retries (what ECS allows before it replaces the task);
+2. ``GET /version`` reports the version the image was built as;
+3. the task definition's own container health check command exits 0 inside the container;
+4. the stop ECS makes (SIGTERM, SIGKILL after ``stopTimeout``) ends it with exit code 0.
+
+Secrets come from Secrets Manager on ECS: here each gets a throw-away random value, and the
+result says so.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from delivery import environments, loopback, platforms, taskvolumes, versioning
+from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
+from delivery.emulator import HOST, free_port
+from delivery.errors import DeliveryError
+from delivery.local import READY_PATH, VERSION_PATH, ServiceSpec, spec_from_template
+
+if TYPE_CHECKING:
+    from delivery.container import ContainerEngine
+
+Progress = Callable[[str], None]
+POLL_S = 0.2
+# ECS's defaults when the task definition's health check leaves them out.
+DEFAULT_START_PERIOD_S = 0
+DEFAULT_INTERVAL_S = 30
+DEFAULT_RETRIES = 3
+DEFAULT_STOP_TIMEOUT_S = 30
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink."""
+
+
+@dataclass(frozen=True)
+class TaskContainer:
+    """The app container of an environment's task definition, as the smoke test runs it."""
+
+    spec: ServiceSpec
+    health_check: tuple[str, ...]  # the command after "CMD" ("CMD-SHELL" becomes sh -c)
+    ready_within_s: float
+    stop_timeout_s: int
+
+
+@dataclass(frozen=True)
+class SmokeResult:
+    """What the smoke test saw, for the progress lines."""
+
+    env: str
+    image: str
+    version: str
+    ready_s: float
+    exit_code: int
+    stop_s: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _service_template(env: environments.Environment) -> dict[str, Any]:
+    from delivery import render  # noqa: PLC0415 - it needs the stacks group
+
+    path = env.config_dir / f"{SERVICE_STACK}.yaml"
+    if not path.is_file():
+        raise DeliveryError(f"environment '{env.name}' has no service stack ({path})")
+    try:
+        body = render.render_stack(render.read_stack_config(path, env.name))
+    except Exception as exc:  # SettingsError and the handlers' own: one line for users
+        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
+    template: dict[str, Any] = json.loads(body)
+    return template
+
+
+def _container_definition(template: Mapping[str, Any]) -> dict[str, Any]:
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::ECS::TaskDefinition":
+            for container in resource.get("Properties", {}).get("ContainerDefinitions", []):
+                if container.get("PortMappings"):
+                    return dict(container)
+    raise DeliveryError("the service template declares no task definition with a port")
+
+
+def _health_check(container: Mapping[str, Any]) -> tuple[tuple[str, ...], float]:
+    """(command, seconds ECS gives the container to become healthy)."""
+    check = container.get("HealthCheck") or {}
+    command = [str(part) for part in check.get("Command", [])]
+    if command[:1] == ["CMD-SHELL"]:
+        command = ["sh", "-c", " ".join(command[1:])]
+    elif command[:1] == ["CMD"]:
+        command = command[1:]
+    start = int(check.get("StartPeriod", DEFAULT_START_PERIOD_S))
+    interval = int(check.get("Interval", DEFAULT_INTERVAL_S))
+    retries = int(check.get("Retries", DEFAULT_RETRIES))
+    return tuple(command), float(start + interval * retries)
+
+
+def task_container(env: environments.Environment, image: str, version: str) -> TaskContainer:
+    """The app container ``env``'s task definition declares, running ``image`` as ``version``."""
+    template = _service_template(env)
+    parameters = {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
+    parameters |= {"ImageUri": image, "AppVersion": version}
+    spec = replace(
+        spec_from_template(template, parameters, source=f"{env.name}'s task definition"),
+        version=version,
+    )
+    container = _container_definition(template)
+    command, ready_within = _health_check(container)
+    stop = int(container.get("StopTimeout", DEFAULT_STOP_TIMEOUT_S))
+    return TaskContainer(spec, command, ready_within, stop)
+
+
+def _wait_ready(engine: ContainerEngine, container: str, url: str, within_s: float) -> float:
+    started = time.monotonic()
+    while True:
+        status, _ = loopback.get(url + READY_PATH, timeout_s=2)
+        if status == 200:
+            return time.monotonic() - started
+        state = engine.inspect(container).get("State", {})
+        if not state.get("Running", False):
+            raise DeliveryError(
+                f"the container exited (code {state.get('ExitCode')}) before it was ready: "
+                f"{_last_line(engine.logs(container))}"
+            )
+        if time.monotonic() - started >= within_s:
+            raise DeliveryError(
+                f"not ready within {within_s:g} s (the health check's start period plus its "
+                f"retries): {_last_line(engine.logs(container))}"
+            )
+        time.sleep(POLL_S)
+
+
+def _last_line(text: str, width: int = 300) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else "no output"
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def _live_version(url: str) -> str | None:
+    status, body = loopback.get(url + VERSION_PATH, timeout_s=2)
+    if status != 200:
+        return None
+    try:
+        return str(json.loads(body)["version"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def local_image(engine: ContainerEngine, root: Path) -> tuple[str, str]:
+    """(ref, version) of the image a build of this checkout made; one line when there is none."""
+    version = versioning.build_version(root)
+    ref = f"{IMAGE_NAME}:{version}"
+    if not engine.image_exists(ref):
+        raise DeliveryError(f"image {ref} is not built: run `invoke build` first")
+    return ref, version
+
+
+def smoke(
+    env_name: str,
+    engine: ContainerEngine,
+    *,
+    root: Path = environments.PROJECT_ROOT,
+    progress: Progress = _quiet,
+) -> SmokeResult:
+    """Run this checkout's image as ``env_name``'s task definition says; one line on failure."""
+    env = environments.load(env_name, root)
+    platform = task_platform(env)
+    if platform != platforms.host_platform():
+        raise DeliveryError(
+            f"{env.name}'s tasks run {platform}, this machine is {platforms.host_platform()}: "
+            "the image cannot be run here"
+        )
+    ref, version = local_image(engine, root)
+    task = task_container(env, ref, version)
+    notes: list[str] = []
+    given = {name: secrets.token_urlsafe(32) for name in task.spec.secrets}
+    if given:
+        notes.append(
+            f"secrets {', '.join(sorted(given))}: a throw-away value each (ECS reads them from "
+            "Secrets Manager)"
+        )
+    port = free_port()
+    name = f"{IMAGE_NAME}-smoke-{port}"
+    volumes = taskvolumes.volumes_root(root, name)
+    binds = taskvolumes.prepare(engine, ref, task.spec.volumes, task.spec.mounts, volumes)
+    progress(f"smoke: {ref} as {env.name}'s task definition runs it, on {HOST}:{port}")
+    try:
+        container = engine.run(
+            ref,
+            env={**task.spec.environment, **given},
+            publish={port: task.spec.container_port},
+            name=name,
+            user=task.spec.user,
+            read_only=task.spec.read_only,
+            binds=binds,
+            cap_drop_all=task.spec.drop_all,
+        )
+        try:
+            ready, stopped = _exercise(engine, container, task, f"http://{HOST}:{port}")
+        finally:
+            engine.discard(container)
+    finally:
+        taskvolumes.remove(volumes, engine)
+    return SmokeResult(env.name, ref, version, ready, 0, stopped, tuple(notes))
+
+
+def _exercise(
+    engine: ContainerEngine, container: str, task: TaskContainer, url: str
+) -> tuple[float, float]:
+    """Readiness, version, health check, stop: (seconds to ready, seconds to stop)."""
+    ready = _wait_ready(engine, container, url, task.ready_within_s)
+    live = _live_version(url)
+    if live != task.spec.version:
+        raise DeliveryError(
+            f"GET {VERSION_PATH} reports {live!r}, not the built {task.spec.version}"
+        )
+    if task.health_check:
+        checked = engine.exec(container, task.health_check)
+        if not checked.ok:
+            raise DeliveryError(
+                f"the task definition's health check fails in the container (exit "
+                f"{checked.returncode}): {_last_line(checked.stderr or checked.stdout)}"
+            )
+    started = time.monotonic()
+    code = engine.stop(container, timeout=task.stop_timeout_s)
+    stopped = time.monotonic() - started
+    if code != 0:
+        raise DeliveryError(
+            f"stopped as ECS stops it (SIGTERM, {task.stop_timeout_s} s), the container exited "
+            f"{code}, not 0: {_last_line(engine.logs(container))}"
+        )
+    return ready, stopped

@@ -1,0 +1,52 @@
+"""The smoke test reads each environment's task definition as ECS would run it."""
+
+from __future__ import annotations
+
+import pytest
+
+from delivery import environments, smoke
+from delivery.errors import DeliveryError
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_container_is_run_as_the_task_definition_declares(env: str) -> None:
+    task = smoke.task_container(environments.load(env), "flask-fargate:1.2.3", "1.2.3")
+    spec = task.spec
+    assert spec.image == "flask-fargate:1.2.3"
+    assert spec.version == "1.2.3"
+    assert spec.environment["APP_VERSION"] == "1.2.3"  # the parameter, resolved
+    assert spec.user == "10001:10001"
+    assert spec.read_only
+    assert spec.drop_all
+    assert [m.container_path for m in spec.mounts] == ["/tmp"]  # the task volume, not a tmpfs
+    assert set(spec.secrets) == {"SECRET_KEY"}
+    assert task.health_check[0] == "python"  # "CMD" dropped: run as argv, as ECS does
+    # ECS replaces a task that is not healthy after the start period plus its retries.
+    assert task.ready_within_s == 15 + 10 * 3
+    assert task.stop_timeout_s == 30
+
+
+def test_a_shell_health_check_runs_through_sh() -> None:
+    command, within = smoke._health_check(
+        {"HealthCheck": {"Command": ["CMD-SHELL", "curl -f localhost || exit 1"], "Retries": 2}}
+    )
+    assert command == ("sh", "-c", "curl -f localhost || exit 1")
+    assert within == 0 + 30 * 2  # ECS's defaults for the start period and interval
+
+
+def test_an_environment_without_a_service_is_one_line() -> None:
+    with pytest.raises(DeliveryError, match="no service stack"):
+        smoke.task_container(
+            environments.Environment(
+                "nothing",
+                "eu-north-1",
+                "shared",
+                False,
+                False,
+                False,
+                "x",
+                environments.PROJECT_ROOT / "tests",
+            ),
+            "img",
+            "1",
+        )
