@@ -7,9 +7,10 @@ reported as such (``ScanResult.skipped``), never as a pass.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from delivery.errors import DeliveryError
@@ -18,6 +19,9 @@ SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 DEFAULT_THRESHOLD = "HIGH"
 # Trivy exits 1 on its own errors too; a distinct code tells "vulnerabilities found" apart.
 FINDINGS_EXIT = 3
+# Set (to why) where no scanner can run, e.g. the pipeline rehearsal on a machine that cannot
+# download Trivy: every scan step then skips, saying so and why, instead of failing or pretending.
+SKIP_VARIABLE = "SCAN_SKIP_REASON"
 
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 Which = Callable[[str], "str | None"]
@@ -36,6 +40,12 @@ def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - argv built from validated options, no shell
         list(args), capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
     )
+
+
+def skip_reason(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why scanning is skipped here (``$SCAN_SKIP_REASON``), or None: scan."""
+    reason = (os.environ if environ is None else environ).get(SKIP_VARIABLE, "").strip()
+    return reason or None
 
 
 def severities(threshold: str) -> list[str]:
@@ -73,7 +83,7 @@ def check(
 ) -> None:
     """Validate scan options and scanner presence before anything is built."""
     severities(threshold)
-    if not skip and which("trivy") is None:
+    if not skip and not skip_reason() and which("trivy") is None:
         raise DeliveryError(
             "trivy is not installed, so the image cannot be scanned: install trivy "
             "(https://trivy.dev) or pass --skip-scan to deploy without a scan"
@@ -90,13 +100,18 @@ def scan(
     runner: Runner = _run,
     which: Which = shutil.which,
 ) -> ScanResult:
-    """Scan ``image``; a one-line DeliveryError when findings or errors block it."""
+    """Scan ``image``; a one-line DeliveryError when findings or errors block it.
+
+    ``skip`` (``--skip-scan``) or ``$SCAN_SKIP_REASON`` skips it, loudly.
+    """
     args = command(image, threshold, ignore_unfixed, image_src)
-    if skip:
+    reason = skip_reason()
+    if skip or reason:
+        why = f"{SKIP_VARIABLE}: {reason}" if reason else "--skip-scan"
         return ScanResult(
             image=image,
             skipped=True,
-            message=f"SCAN SKIPPED: {image} was NOT scanned for vulnerabilities (--skip-scan)",
+            message=f"SCAN SKIPPED: {image} was NOT scanned for vulnerabilities ({why})",
         )
     check(threshold, skip=False, which=which)
     result = runner(args)

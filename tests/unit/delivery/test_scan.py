@@ -83,3 +83,25 @@ def test_skip_is_loud_and_never_runs_the_scanner() -> None:
 def test_invalid_threshold_is_rejected_even_when_skipping(threshold: str) -> None:
     with pytest.raises(DeliveryError, match="invalid scan threshold"):
         scan.check(threshold, skip=True, which=installed)
+
+
+def test_a_skip_reason_skips_every_scan_loudly_and_says_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(scan.SKIP_VARIABLE, "no internet to download Trivy")
+    trivy = FakeTrivy(0)
+    scan.check(which=lambda _: None)  # no scanner installed, and that is fine now
+    result = scan.scan("app:1", runner=trivy, which=lambda _: None)
+    assert result.skipped
+    assert result.message == (
+        "SCAN SKIPPED: app:1 was NOT scanned for vulnerabilities "
+        "(SCAN_SKIP_REASON: no internet to download Trivy)"
+    )
+    assert trivy.calls == []
+
+
+def test_an_empty_skip_reason_skips_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(scan.SKIP_VARIABLE, "  ")
+    assert scan.skip_reason() is None
+    with pytest.raises(DeliveryError, match="trivy is not installed"):
+        scan.check(which=lambda _: None)
