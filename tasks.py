@@ -24,7 +24,7 @@ from invoke.tasks import task
 from delivery import bootstrap as delivery_bootstrap
 from delivery import deploy as delivery_deploy
 from delivery import destroy as delivery_destroy
-from delivery import environments, local, preview, stacks, versioning
+from delivery import environments, local, preview, stacks, trivy, versioning
 from delivery import rollback as delivery_rollback
 from delivery import scan as scanner
 from delivery import status as delivery_status
@@ -144,7 +144,51 @@ def scan(
     scanner.check(threshold)
     ref = image or f"flask-fargate:{versioning.build_version(ROOT)}"
     result = scanner.scan(ref, threshold, ignore_unfixed=not include_unfixed)
-    say(result.message)
+    say(("WARNING: " if result.skipped else "") + result.message)
+
+
+@task(help={"destination": "folder to put trivy in (default /usr/local/bin)"})
+@one_line_errors
+def install_scanner(c: Context, destination: str = str(trivy.DEFAULT_DESTINATION)) -> None:
+    """Install the pinned Trivy release, verified against its pin and its release checksums."""
+    if reason := scanner.skip_reason():
+        say(f"WARNING: no scanner installed ({scanner.SKIP_VARIABLE}: {reason})")
+        return
+    installed = trivy.install(Path(destination))
+    say(f"installed trivy {trivy.VERSION} at {installed}")
+
+
+@task(
+    help={
+        "env": "environment whose task definition to run the image as (repeatable)",
+        "engine": ENGINE_HELP,
+    },
+    iterable=["env"],
+)
+@one_line_errors
+def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -> None:
+    """Run the built image as each environment's Fargate task definition would, before a push.
+
+    It must become ready, report its version, pass the task definition's health check and stop
+    cleanly on SIGTERM: a broken image never reaches the registry.
+    """
+    from delivery import smoke as smoke_test  # noqa: PLC0415 - only this task needs the engine
+    from delivery.container import detect_engine  # noqa: PLC0415
+
+    names = env or []
+    if not names:
+        raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
+    for name in names:
+        environments.load(name, ROOT)  # every name checked before any container starts
+    container_engine = detect_engine(engine)
+    for name in names:
+        result = smoke_test.smoke(name, container_engine, root=ROOT, progress=say)
+        for note in result.notes:
+            say(f"smoke: {note}")
+        say(
+            f"smoke: {result.env}: ready in {result.ready_s:.1f} s, version {result.version}, "
+            f"health check passed, stopped cleanly in {result.stop_s:.1f} s (exit 0)"
+        )
 
 
 @task(

@@ -33,7 +33,6 @@ SOURCE_ARTIFACT = "Source"
 IMAGE_ARTIFACT = "Image"
 # Environment variables the projects define: the only names their buildspecs may read besides
 # their own env: block and CodeBuild's built-ins (tests/unit/test_buildspec.py checks it).
-REPOSITORY_URI = "REPOSITORY_URI"  # Build: the shared ECR repository (buildspec.yml)
 DEPLOY_ENV = "DEPLOY_ENV"  # Deploy*: the environment to deploy (buildspec-deploy.yml)
 # The Build action's variables namespace: #{Build.IMAGE_VERSION} is buildspec.yml's exported
 # IMAGE_VERSION, the version of the image it pushed.
@@ -75,10 +74,7 @@ def _project(
                 ComputeType=settings.compute_type,
                 Image=settings.build_image,
                 PrivilegedMode=privileged,
-                EnvironmentVariables=[
-                    codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT")
-                    for k, v in sorted(variables.items())
-                ],
+                **_variables(variables),
             ),
             Cache=codebuild.ProjectCache(Type="LOCAL", Modes=_cache_modes(privileged)),
             EncryptionKey=GetAtt(key, "Arn"),
@@ -90,6 +86,17 @@ def _project(
             ),
         )
     )
+
+
+def _variables(variables: dict[str, Any]) -> dict[str, Any]:
+    """The project's EnvironmentVariables property, left out when there are none."""
+    if not variables:
+        return {}
+    listed = [
+        codebuild.EnvironmentVariable(Name=k, Value=v, Type="PLAINTEXT")
+        for k, v in sorted(variables.items())
+    ]
+    return {"EnvironmentVariables": listed}
 
 
 def _cache_modes(privileged: bool) -> list[str]:
@@ -242,11 +249,6 @@ def build(settings: Settings) -> Template:
             Parameter("RepositoryArn", Type="String", Description="registry: RepositoryArn")
         )
     )
-    repository_uri = Ref(
-        template.add_parameter(
-            Parameter("RepositoryUri", Type="String", Description="registry: RepositoryUri")
-        )
-    )
     connection_arn = Ref(
         template.add_parameter(
             Parameter(
@@ -286,7 +288,7 @@ def build(settings: Settings) -> Template:
         group=group,
         privileged=True,
         timeout=settings.build_timeout_minutes,
-        variables={REPOSITORY_URI: repository_uri},
+        variables={},
     )
     deploys: dict[str, Any] = {}
     for stage in settings.deploy:
