@@ -3,7 +3,7 @@
 ``python -m delivery.strict_moto -H 127.0.0.1 -p PORT`` is what ``delivery.emulator.Emulator``
 runs (``bin/deploy``, the tests): every environment on the emulator gets these rules.
 
-moto 5.2.5 is kinder than CloudFormation in four ways the project's deploys depend on:
+moto 5.2.5 is kinder than CloudFormation in five ways the project's deploys depend on:
 
 - UpdateTerminationProtection is not implemented (the server answers HTTP 500). CloudFormation
   sets the flag and answers the StackId
@@ -45,6 +45,16 @@ moto 5.2.5 is kinder than CloudFormation in four ways the project's deploys depe
   What CloudFormation validates before it starts an update (the template parses, the parameters
   resolve) still fails the call itself, leaving the stack untouched, as on AWS.
 
+- an update of a listener rule's ``Priority`` is dropped: moto's rule update applies its conditions
+  and actions only. CloudFormation updates the priority in place ("Update requires: No
+  interruption",
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-elasticloadbalancingv2-listenerrule.html),
+  which is SetRulePriorities, refused with PriorityInUse when another rule of the listener has it
+  (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetRulePriorities.html):
+  here the new priority is set the same way, so a clash fails the update and rolls it back.
+  moto also never deletes a listener rule it made for a stack (a stack's deletion, or a rollback
+  that removes the rule, left it on the listener); here it is deleted with DeleteRule.
+
 It is stricter than AWS in one way the project's pipeline depends on: CreatePipeline refuses a
 role whose trust policy lists its service principals (``"Service": ["codepipeline..."]``), which
 the IAM policy grammar allows
@@ -74,6 +84,7 @@ from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
+from moto.elbv2.models import FakeListenerRule, elbv2_backends
 
 from delivery import emulator_resources
 
@@ -393,6 +404,30 @@ def _reading_service_lists(create_pipeline: Callable[..., Any]) -> Callable[...,
     return create_reading_lists
 
 
+def _updating_priority(update: Any) -> Any:
+    """A listener rule's update that also moves its priority, as SetRulePriorities does."""
+
+    def update_with_priority(cls: Any, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's signature: (original_resource, new_resource_name, cloudformation_json,
+        # account_id, region_name), by position or by name.
+        rule = update.__func__(cls, original_resource, *args, **kwargs)
+        names = ("new_resource_name", "cloudformation_json", "account_id", "region_name")
+        given = {**dict(zip(names, args, strict=False)), **kwargs}
+        wanted = given["cloudformation_json"].get("Properties", {}).get("Priority")
+        if wanted is not None and int(wanted) != int(original_resource.priority):
+            backend = elbv2_backends[given["account_id"]][given["region_name"]]
+            moved = {"RuleArn": original_resource.arn, "Priority": int(wanted)}
+            backend.set_rule_priorities([moved])
+        return rule
+
+    return classmethod(update_with_priority)
+
+
+def _delete_rule(self: Any, account_id: str, region_name: str) -> None:
+    """Delete a listener rule CloudFormation made (moto's CloudFormation leaves it behind)."""
+    elbv2_backends[account_id][region_name].delete_rule(self.arn)
+
+
 def install() -> None:
     """Patch moto's classes in this process (before the server starts)."""
     # First, before anything fills moto's model cache: the resource types moto has no model for.
@@ -410,6 +445,11 @@ def install() -> None:
     )
     parsing.parse_and_update_resource = _noting_failures(
         parsing.parse_and_update_resource, "UPDATE_FAILED"
+    )
+    rules = FakeListenerRule
+    rules.delete = _delete_rule  # type: ignore[attr-defined]
+    rules.update_from_cloudformation_json = _updating_priority(  # type: ignore[method-assign]
+        rules.update_from_cloudformation_json
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
