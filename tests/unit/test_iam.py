@@ -59,8 +59,8 @@ def test_a_call_becomes_its_requests_and_passing_a_role_is_one() -> None:
         f"(cloudformation:RoleArn={ROLE})",
         f"iam:PassRole on {ROLE} (iam:PassedToService=cloudformation.amazonaws.com)",
     ]
-    with pytest.raises(ValueError, match="no resource mapping for s3:PutObject"):
-        list(iam.requests(iam.Call("s3:PutObject", "eu-north-1", {})))
+    with pytest.raises(ValueError, match="no resource mapping for sqs:SendMessage"):
+        list(iam.requests(iam.Call("sqs:SendMessage", "eu-north-1", {})))
 
 
 def test_intrinsics_resolve_to_the_emulators_account() -> None:
