@@ -1,0 +1,1004 @@
+"""Run one CodeBuild build of a parsed buildspec on this machine, with CodeBuild's semantics.
+
+One job: execution. The buildspec comes validated from ``delivery.rehearsal.buildspec``; the caller
+supplies what the CodeBuild project and the image would (variables, the image's environment, the
+runtimes it offers, the timeout) and gets back what CodeBuild would report: the build status, each
+phase's status and failure context in CodeBuild's wording, the exported variables, the artifact and
+the report files. Everything the build prints goes to ``log_path``, streamed; nothing is printed.
+
+The judges are AWS's documents, cited next to the code that follows them:
+
+- the buildspec reference, https://docs.aws.amazon.com/codebuild/latest/userguide/build-spec-ref.html
+  ("the reference", cited with the anchor of each key);
+- build phase transitions,
+  https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html
+- environment variables in build environments,
+  https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html
+- shells and commands, https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-cmd.html
+- the API's build and phase statuses,
+  https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html and
+  https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BuildPhase.html
+
+Where they are silent the stricter behaviour is chosen, and the comment says so. Messages and log
+lines the docs do not spell out are CodeBuild's own, as its build logs print them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import BinaryIO
+
+from delivery.errors import DeliveryError
+from delivery.rehearsal.buildspec import (
+    PHASE_NAMES,
+    RESERVED_PREFIX,
+    Artifacts,
+    Buildspec,
+    OnFailure,
+    Phase,
+    Report,
+)
+
+DOCS_TRANSITIONS = (
+    "https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html"
+)
+
+# CodeBuild's phaseType names (API_BuildPhase) for the phases this rehearsal runs, in order.
+DOWNLOAD_SOURCE = "DOWNLOAD_SOURCE"
+UPLOAD_ARTIFACTS = "UPLOAD_ARTIFACTS"
+COMMAND_PHASES = {name: name.upper() for name in PHASE_NAMES}  # install -> INSTALL ...
+PHASE_TYPES = (DOWNLOAD_SOURCE, *COMMAND_PHASES.values(), UPLOAD_ARTIFACTS)
+
+# The variables CodeBuild documents (build-env-ref-env-vars) that only the caller can know.
+# CODEBUILD_SOURCE_VERSION_<id> and CODEBUILD_SOURCE_REPO_URL_<id> exist per secondary source.
+CALLER_BUILTINS = frozenset(
+    {
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "CODEBUILD_BATCH_BUILD_IDENTIFIER",
+        "CODEBUILD_BUILD_ARN",
+        "CODEBUILD_BUILD_IMAGE",
+        "CODEBUILD_INITIATOR",
+        "CODEBUILD_KMS_KEY_ID",
+        "CODEBUILD_LOG_PATH",
+        "CODEBUILD_PROJECT_ARN",
+        "CODEBUILD_PUBLIC_BUILD_URL",
+        "CODEBUILD_RESOLVED_SOURCE_VERSION",
+        "CODEBUILD_SOURCE_REPO_URL",
+        "CODEBUILD_SOURCE_VERSION",
+        "CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID",
+        "CODEBUILD_WEBHOOK_BASE_REF",
+        "CODEBUILD_WEBHOOK_EVENT",
+        "CODEBUILD_WEBHOOK_HEAD_REF",
+        "CODEBUILD_WEBHOOK_PREV_COMMIT",
+        "CODEBUILD_WEBHOOK_TRIGGER",
+    }
+)
+_PER_SOURCE_BUILTIN = re.compile(r"^CODEBUILD_(SOURCE_VERSION|SOURCE_REPO_URL)_[A-Za-z0-9_]+$")
+SUCCEEDING = "CODEBUILD_BUILD_SUCCEEDING"
+# TIMED_OUT is the phase's and the build's status (API_BuildPhase, API_Build); this context wording
+# is CodeBuild's as its console shows it: the docs do not spell it out.
+TIMED_OUT_REASON = "BUILD_TIMED_OUT: Build has timed out."
+# A secondary source identifier: "alphanumeric characters and underscores" (ProjectSource
+# sourceIdentifier, API reference); CODEBUILD_SRC_DIR_<id> must be a variable name.
+_SOURCE_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,127}$")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VARIABLE_REFERENCE = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
+# Kept from one command to the next by the rehearsal itself, never from a shell's dump: bash
+# raises SHLVL and sets _ in every shell it starts.
+_SHELL_BOOKKEEPING = ("SHLVL", "_")
+# The rehearsal's own tool to read a shell's exported environment, wherever the build's PATH
+# points: /usr/bin/env of this machine.
+_ENV_PROGRAM = next((p for p in ("/usr/bin/env", "/bin/env") if os.access(p, os.X_OK)), None)
+
+
+class Status(StrEnum):
+    """Build and phase statuses, as API_Build and API_BuildPhase name them, plus NOT_RUN.
+
+    CodeBuild leaves a phase that never ran out of the build's phase list; the rehearsal lists
+    every phase and marks those NOT_RUN, so a caller can see what was skipped.
+    """
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    NOT_RUN = "NOT_RUN"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build, as a CodePipeline CodeBuild action would start it.
+
+    ``base_environment`` is the image's environment (PATH, HOME, LANG, AWS credentials...): the
+    build sees only it, what CodeBuild sets, ``builtins`` and the merged variables, never this
+    process's ``os.environ``. ``builtins`` are the CodeBuild variables only the caller knows
+    (CODEBUILD_INITIATOR, AWS_REGION...); the rehearsal sets CODEBUILD_SRC_DIR(_<name>),
+    CODEBUILD_BUILD_ID, CODEBUILD_BUILD_NUMBER (from ``build_number``), CODEBUILD_BUILD_SUCCEEDING
+    and CODEBUILD_START_TIME. ``available_runtimes`` is what the image offers to
+    ``runtime-versions`` (runtime -> versions).
+    """
+
+    project: str
+    buildspec: Buildspec
+    primary: Path
+    output_dir: Path
+    log_path: Path
+    timeout_s: float
+    base_environment: Mapping[str, str]
+    secondaries: Mapping[str, Path] = field(default_factory=dict)
+    project_variables: Mapping[str, str] = field(default_factory=dict)
+    override_variables: Mapping[str, str] = field(default_factory=dict)
+    builtins: Mapping[str, str] = field(default_factory=dict)
+    available_runtimes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    build_number: int | None = None
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One phase: CodeBuild's phaseType, its status, how long, and why it failed.
+
+    ``reason`` is CodeBuild's phase context, ``<status code>: <message>``, e.g.
+    ``COMMAND_EXECUTION_ERROR: Error while executing command: make. Reason: exit status 2``.
+    """
+
+    name: str
+    status: Status
+    seconds: float = 0.0
+    failed_command: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """A report group's raw files found after the build.
+
+    ``incomplete`` is the report status INCOMPLETE: "the path to the test cases under the report
+    group in the buildspec file might be incorrect", or the build did not complete
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/test-report.html).
+    """
+
+    group: str
+    file_format: str
+    files: tuple[Path, ...]
+    incomplete: bool
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What CodeBuild would report for the build; ``reason`` is one line, or None."""
+
+    build_id: str
+    status: Status
+    phases: tuple[PhaseResult, ...]
+    exported_variables: Mapping[str, str]
+    artifact_dir: Path | None
+    reports: tuple[ReportResult, ...]
+    reason: str | None
+    log_path: Path
+
+    def phase(self, name: str) -> PhaseResult:
+        """The result of phase ``name`` (``BUILD``, ``POST_BUILD``...)."""
+        return next(result for result in self.phases if result.name == name)
+
+
+def run(request: BuildRequest) -> BuildResult:
+    """Run ``request``'s buildspec as CodeBuild would; DeliveryError if the request is unusable.
+
+    A failing build is a result, not an exception: only a request the rehearsal cannot run (a
+    reserved variable name, no shell on the image's PATH, an output directory already in use...)
+    raises.
+    """
+    _check(request)
+    program = _shell_program(request)
+    build_id = f"{request.project}:{uuid.uuid4()}"
+    request.log_path.parent.mkdir(parents=True, exist_ok=True)
+    request.log_path.write_bytes(b"")  # one log per build
+    with (
+        # Appending: the commands write into the same file, after the rehearsal's own lines.
+        request.log_path.open("ab") as log_file,
+        tempfile.TemporaryDirectory(prefix="codebuild-") as scratch,
+    ):
+        log = _Log(log_file)
+        shell = _Shell(
+            program=program,
+            environment=_environment(request, build_id),
+            cwd=request.primary.resolve(),
+            scratch=Path(scratch),
+            deadline=time.monotonic() + request.timeout_s,
+            log=log,
+        )
+        try:
+            return _Build(request, build_id, shell, log).run()
+        finally:
+            shell.kill_all(build_id)
+
+
+# --- the request --------------------------------------------------------------------------------
+
+
+def _check(request: BuildRequest) -> None:
+    """Refuse, in one line, a request CodeBuild would not accept or the rehearsal cannot run."""
+    if request.timeout_s <= 0:
+        raise DeliveryError(f"timeout {request.timeout_s}s is not positive: give the timeout")
+    if not request.primary.is_dir():
+        raise DeliveryError(f"primary source {request.primary} is not a directory: check it")
+    _check_output_dir(request.output_dir)
+    for name, directory in request.secondaries.items():
+        _check_secondary(name, directory)
+    _check_base_environment(request.base_environment)
+    _check_builtins(request.builtins)
+    for where, variables in (
+        ("project", request.project_variables),
+        ("override", request.override_variables),
+    ):
+        _check_variables(where, variables)
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    # A stale file there would pass for an artifact the build did not produce.
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise DeliveryError(f"artifact directory {output_dir} is not empty: give a fresh one")
+
+
+def _check_secondary(name: str, directory: Path) -> None:
+    if not _SOURCE_IDENTIFIER.match(name):
+        raise DeliveryError(
+            f"secondary source '{name}' cannot name CODEBUILD_SRC_DIR_{name}: use letters, "
+            "digits and _"
+        )
+    if not directory.is_dir():
+        raise DeliveryError(f"secondary source {name} ({directory}) is not a directory")
+
+
+def _check_base_environment(environment: Mapping[str, str]) -> None:
+    if "PATH" not in environment:
+        raise DeliveryError("the image's environment has no PATH: give base_environment a PATH")
+    reserved = sorted(name for name in environment if name.startswith(RESERVED_PREFIX))
+    if reserved:
+        raise DeliveryError(
+            f"the image's environment sets {', '.join(reserved)}: CodeBuild sets CODEBUILD_ "
+            "variables itself; pass them as builtins"
+        )
+
+
+def _check_builtins(builtins: Mapping[str, str]) -> None:
+    for name in builtins:
+        if name not in CALLER_BUILTINS and not _PER_SOURCE_BUILTIN.match(name):
+            raise DeliveryError(
+                f"builtin {name} is not a CodeBuild variable the caller can give "
+                "(build-env-ref-env-vars): remove it, or pass it as a project variable"
+            )
+
+
+def _check_variables(where: str, variables: Mapping[str, str]) -> None:
+    # "Do not set any environment variable with a name that starts with CODEBUILD_"
+    # (#build-spec.env.variables); the API refuses it for project and start-build variables too.
+    for name in variables:
+        if not _VARIABLE_NAME.match(name):
+            raise DeliveryError(f"{where} variable '{name}' is not a shell variable name")
+        if name.startswith(RESERVED_PREFIX):
+            raise DeliveryError(
+                f"{where} variable {name} uses the reserved prefix {RESERVED_PREFIX}: rename it"
+            )
+
+
+def _environment(request: BuildRequest, build_id: str) -> dict[str, str]:
+    """The build's environment, lowest precedence first.
+
+    "Any environment variables you set replace existing environment variables" of the image, and
+    for a name defined in several places "The value in the start build operation call takes
+    highest precedence", then "the build project definition", and "The value in the buildspec
+    declaration takes lowest precedence" (#build-spec.env.variables). CodePipeline's action
+    EnvironmentVariables are start-build overrides.
+    """
+    environment = dict(request.base_environment)
+    environment.update(request.builtins)
+    environment.update(_codebuild_variables(request, build_id))
+    environment.update(request.buildspec.variables)
+    environment.update(request.project_variables)
+    environment.update(request.override_variables)
+    return environment
+
+
+def _codebuild_variables(request: BuildRequest, build_id: str) -> dict[str, str]:
+    """The variables CodeBuild sets that the rehearsal knows (build-env-ref-env-vars)."""
+    variables = {
+        # "The directory path that CodeBuild uses for the build"; per secondary source
+        # CODEBUILD_SRC_DIR_<sourceIdentifier>, the identifier spelled as given.
+        "CODEBUILD_SRC_DIR": str(request.primary.resolve()),
+        # "The CodeBuild ID of the build (for example, codebuild-demo-project:b1e6661e-...)".
+        "CODEBUILD_BUILD_ID": build_id,
+        # "Set to 0 if the build is failing, or 1 if the build is succeeding."
+        SUCCEEDING: "1",
+        # "The start time of the build specified as a Unix timestamp in milliseconds."
+        "CODEBUILD_START_TIME": str(int(time.time() * 1000)),
+    }
+    for name, directory in request.secondaries.items():
+        variables[f"CODEBUILD_SRC_DIR_{name}"] = str(directory.resolve())
+    if request.build_number is not None:
+        variables["CODEBUILD_BUILD_NUMBER"] = str(request.build_number)
+    return variables
+
+
+def _shell_program(request: BuildRequest) -> str:
+    """The shell the commands run with, found on the image's PATH (never this process's).
+
+    env/shell (#build-spec.shell) names bash or /bin/sh on Linux; without it CodeBuild uses sh,
+    "Shell command language (sh)" (build-env-ref-cmd). On CodeBuild's Ubuntu images, as on
+    Debian, sh is dash: no pipefail, no arrays.
+    """
+    name = request.buildspec.shell or "sh"
+    path = request.base_environment["PATH"]
+    found = shutil.which(name, path=path)
+    if found is None:
+        raise DeliveryError(
+            f"the build image has no '{name}' on its PATH ({path}): install it in the image or "
+            "change env.shell"
+        )
+    if _ENV_PROGRAM is None:
+        raise DeliveryError("this machine has no /usr/bin/env: the rehearsal needs coreutils")
+    return found
+
+
+# --- the build log ------------------------------------------------------------------------------
+
+
+class _Log:
+    """The build log: CodeBuild's ``[Container] <time> <message>`` lines, commands' output between.
+
+    Commands write straight into the same file (appending), so long outputs are streamed, never
+    held in memory.
+    """
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def line(self, message: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
+        self.file.write(f"[Container] {stamp} {message}\n".encode(errors="replace"))
+        self.file.flush()
+
+    def phase_complete(self, result: PhaseResult) -> None:
+        # As CodeBuild logs it: "Phase complete: BUILD State: FAILED", then "Phase context status
+        # code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ...".
+        self.line(f"Phase complete: {result.name} State: {result.status}")
+        code, _, message = (result.reason or "").partition(": ")
+        self.line(f"Phase context status code: {code} Message: {message}")
+
+
+# --- one shell per command, the state carried over ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How one command ended: its exit code (negative: killed by that signal), or timed out."""
+
+    returncode: int
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    @property
+    def reason(self) -> str:
+        # As CodeBuild's logs word it, "Reason: exit status 1"; a signal as Go's exec package
+        # words it (the agent's language), "signal: killed".
+        if self.returncode < 0:
+            return f"signal: {signal.strsignal(-self.returncode) or -self.returncode}".lower()
+        return f"exit status {self.returncode}"
+
+
+class _Shell:
+    """Runs commands one at a time, each in a new shell that starts where the last one ended.
+
+    Version 0.2 keeps state between commands and phases: the reference says 0.1 ran each command
+    "in isolation from all other commands" so that one "that relies on the state of any previous
+    commands (for example, changing directories or setting environment variables)" could not work,
+    and that 0.2 "solves this issue" (#build-spec.phases, note). That documented state (exported
+    variables and the working directory) is what each command hands on: after it, its shell
+    dumps its exported environment and directory, and the next command starts with them. The
+    reference is silent on non-exported variables and shell options; they do not carry over, the
+    stricter reading.
+
+    Each command runs in its own process group; every group, and every process carrying this
+    build's CODEBUILD_BUILD_ID (a daemon that left its group), is killed when the build ends.
+    Background processes stay up until then: "use the nohup command to run a command as a task in
+    the background, even if the build process exits the shell"
+    (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-background-tasks.html).
+    """
+
+    def __init__(
+        self,
+        *,
+        program: str,
+        environment: dict[str, str],
+        cwd: Path,
+        scratch: Path,
+        deadline: float,
+        log: _Log,
+    ) -> None:
+        self.program = program
+        self.environment = environment
+        self.cwd = cwd
+        self.scratch = scratch
+        self.deadline = deadline
+        self.log = log
+        self.groups: list[int] = []
+        self.count = 0
+
+    def timed_out(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def run(self, command: str) -> _Outcome:
+        """Run ``command`` (its output into the log), then take on the state it left."""
+        if self.timed_out():
+            return _Outcome(returncode=-int(signal.SIGKILL), timed_out=True)
+        self.log.line(f"Running command {command}")
+        self.count += 1
+        script, cwd_file, env_file = self._script(command)
+        outcome = self._execute(script)
+        self._take_state(cwd_file, env_file)
+        return outcome
+
+    def _script(self, command: str) -> tuple[Path, Path, Path]:
+        # The EXIT trap runs however the command ends (exit N, set -e, a failing special
+        # builtin such as dash's `set -o pipefail`) and keeps the command's exit status.
+        # CodeBuild also runs each command from a script file of its own making.
+        base = self.scratch / f"command-{self.count}"
+        cwd_file, env_file = base.with_suffix(".cwd"), base.with_suffix(".env")
+        save = (
+            f"__codebuild_save() {{ __codebuild_rc=$?; pwd > {shlex.quote(str(cwd_file))}; "
+            f"{shlex.quote(str(_ENV_PROGRAM))} -0 > {shlex.quote(str(env_file))}; "
+            "exit $__codebuild_rc; }\n"
+            "trap __codebuild_save EXIT\n"
+        )
+        script = base.with_suffix(".sh")
+        script.write_text(save + command + "\n", encoding="utf-8")
+        return script, cwd_file, env_file
+
+    def _execute(self, script: Path) -> _Outcome:
+        try:
+            process = subprocess.Popen(  # noqa: S603 (the image's shell, given the buildspec's command)
+                [self.program, str(script)],
+                cwd=self.cwd,
+                env=self.environment,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log.file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            # The working directory a previous command moved to is gone, for one.
+            self.log.line(f"Cannot start {self.program}: {error.strerror}")
+            return _Outcome(returncode=127)
+        self.groups.append(process.pid)
+        try:
+            return _Outcome(returncode=process.wait(timeout=self.deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _kill_group(process.pid)
+            return _Outcome(returncode=process.wait(), timed_out=True)
+
+    def _take_state(self, cwd_file: Path, env_file: Path) -> None:
+        # No dump (the shell was killed, or exec'd another program): the state stays as it was.
+        if cwd_file.exists():
+            directory = cwd_file.read_text(encoding="utf-8", errors="surrogateescape")
+            self.cwd = Path(directory.removesuffix("\n"))
+        if env_file.exists():
+            dumped = _parse_env_dump(env_file.read_bytes())
+            for name in _SHELL_BOOKKEEPING:
+                dumped.pop(name, None)
+                if name in self.environment:
+                    dumped[name] = self.environment[name]
+            self.environment = dumped
+
+    def set(self, name: str, value: str) -> None:
+        """Set a variable for every later command (CodeBuild's own, such as SUCCEEDING)."""
+        self.environment[name] = value
+
+    def kill_all(self, build_id: str) -> None:
+        """Kill every process the build started: no process outlives the build."""
+        for group in self.groups:
+            _kill_group(group)
+        _kill_marked(f"CODEBUILD_BUILD_ID={build_id}".encode())
+
+
+def _parse_env_dump(data: bytes) -> dict[str, str]:
+    environment: dict[str, str] = {}
+    for entry in data.split(b"\0"):
+        name, separator, value = entry.partition(b"=")
+        if separator:
+            environment[os.fsdecode(name)] = os.fsdecode(value)
+    return environment
+
+
+def _kill_group(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+        os.killpg(group, signal.SIGKILL)
+
+
+def _kill_marked(marker: bytes, rounds: int = 100) -> None:
+    """Kill the processes whose environment holds ``marker``, until none is left (Linux /proc)."""
+    for _ in range(rounds):
+        found = list(_processes_with(marker))
+        if not found:
+            return
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)  # let the kernel finish them before looking again
+
+
+def _processes_with(marker: bytes) -> Iterator[int]:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # another user's process, or gone
+        if marker in environ.split(b"\0"):
+            yield int(entry.name)
+
+
+# --- the build ----------------------------------------------------------------------------------
+
+
+class _Build:
+    """The phases in CodeBuild's order, with its documented transitions after a failure."""
+
+    def __init__(self, request: BuildRequest, build_id: str, shell: _Shell, log: _Log) -> None:
+        self.request = request
+        self.spec = request.buildspec
+        self.build_id = build_id
+        self.shell = shell
+        self.log = log
+        self.results: list[PhaseResult] = []
+        self.exported: dict[str, str] = {}
+        self.reports: tuple[ReportResult, ...] = ()
+        self.artifact_dir: Path | None = None
+
+    def run(self) -> BuildResult:
+        carry_on = self.record(self.download_source())
+        for name in PHASE_NAMES:
+            if not carry_on:
+                self.record(PhaseResult(COMMAND_PHASES[name], Status.NOT_RUN))
+                continue
+            result = self.command_phase(name)
+            self.record(result)
+            carry_on = self.next_phase_runs(name, result)
+        if carry_on:
+            self.record(self.upload_artifacts())
+        else:
+            self.record(PhaseResult(UPLOAD_ARTIFACTS, Status.NOT_RUN))
+        return self.result()
+
+    def record(self, result: PhaseResult) -> bool:
+        """Keep ``result``; True if it succeeded."""
+        self.results.append(result)
+        if result.status in {Status.FAILED, Status.TIMED_OUT}:
+            self.shell.set(SUCCEEDING, "0")
+        return result.status is Status.SUCCEEDED
+
+    def next_phase_runs(self, name: str, result: PhaseResult) -> bool:
+        """Whether the phase after ``name`` runs, given how ``name`` ended.
+
+        on-failure (#build-spec.phases.on-failure): ABORT "Abort the build", CONTINUE "Continue to
+        the next phase"; without it "the failure process follows the transition phases"
+        (DOCS_TRANSITIONS): a failed INSTALL or PRE_BUILD goes straight to FINALIZING ("if a
+        command fails during the install phase, none of the commands in the pre_build, build, and
+        post_build phases are run", #build-spec.phases); a failed BUILD goes on to POST_BUILD and
+        a failed POST_BUILD to UPLOAD_ARTIFACTS ("The UPLOAD_ARTIFACTS phase is always attempted,
+        even if the BUILD phase fails"). A timeout ends the build. ABORT skips UPLOAD_ARTIFACTS
+        too: the reference is silent, aborting everything is the stricter reading.
+        """
+        if name == "post_build":
+            self.capture_exported()
+        if result.status is Status.SUCCEEDED:
+            return True
+        if result.status is Status.TIMED_OUT:
+            return False
+        phase = self.spec.phase(name)
+        on_failure = phase.on_failure if phase else None
+        if on_failure is not None:
+            return on_failure is OnFailure.CONTINUE
+        return name in {"build", "post_build"}
+
+    def download_source(self) -> PhaseResult:
+        """DOWNLOAD_SOURCE: where CodeBuild reads the buildspec and selects the runtimes.
+
+        A runtime the image does not offer fails this phase, before INSTALL, with a
+        YAML_FILE_ERROR: the troubleshooting guide's "the DOWNLOAD_SOURCE build phase fails with
+        the error YAML_FILE_ERROR: This build image requires selecting at least one runtime
+        version" (https://docs.aws.amazon.com/codebuild/latest/userguide/troubleshooting.html)
+        and the two-runtimes sample's log, where "Selecting 'golang' runtime version '1.13' based
+        on manual selections..." and the installs come before "Phase complete: DOWNLOAD_SOURCE"
+        (https://docs.aws.amazon.com/codebuild/latest/userguide/sample-runtime-two-major-version-runtimes.html).
+        """
+        started = time.monotonic()
+        self.log.line(f"Phase is {DOWNLOAD_SOURCE}")
+        for name, value in sorted(self.shell.environment.items()):
+            if name.startswith("CODEBUILD_SRC_DIR"):
+                self.log.line(f"{name}={value}")
+        self.log.line(f"YAML location is {self.spec.source}")
+        self.log.line("Processing environment variables")
+        failure = self.select_runtimes()
+        if failure is None:
+            self.log.line(f"Moving to directory {self.shell.cwd}")
+            self.log.line(f"Phases found in YAML: {len(self.spec.phases)}")
+            for phase in self.spec.phases:
+                self.log.line(f" {COMMAND_PHASES[phase.name]}: {len(phase.commands)} commands")
+        status = Status.SUCCEEDED if failure is None else Status.FAILED
+        result = PhaseResult(DOWNLOAD_SOURCE, status, time.monotonic() - started, reason=failure)
+        self.log.phase_complete(result)
+        return result
+
+    def select_runtimes(self) -> str | None:
+        """Check install's runtime-versions against the image's; the failure's reason, or None."""
+        install = self.spec.phase("install")
+        if install is None:
+            return None
+        offered = self.request.available_runtimes
+        for runtime, requested in install.runtime_versions.items():
+            version = self.expand(requested)
+            if runtime not in offered:
+                return (
+                    f"YAML_FILE_ERROR: Unknown runtime named '{runtime}'. This build image has "
+                    f"the following runtimes: {', '.join(sorted(offered))}"
+                )
+            chosen = _select_version(version, offered[runtime])
+            if chosen is None:
+                return (
+                    f"YAML_FILE_ERROR: Unknown runtime version named '{version}' of {runtime}. "
+                    f"This build image has the following versions: "
+                    f"{', '.join(offered[runtime])}"
+                )
+            self.log.line(
+                f"Selecting '{runtime}' runtime version '{chosen}' based on manual selections..."
+            )
+        return None
+
+    def expand(self, requested: str) -> str:
+        # "You can specify the runtime using a number or an environment variable", e.g.
+        # ruby: "$MY_RUBY_VAR" (#runtime-versions-in-build-spec).
+        match = _VARIABLE_REFERENCE.match(requested)
+        if match is None:
+            return requested
+        return self.shell.environment.get(match.group(1) or match.group(2), "")
+
+    def command_phase(self, name: str) -> PhaseResult:
+        """One of install, pre_build, build, post_build; an undeclared one simply succeeds.
+
+        "CodeBuild runs each command, one at a time, in the order listed"; after a failed command
+        "CodeBuild skips the remaining [...] commands and runs any commands in the finally
+        block"; "The phase is successful when all commands in the commands and the finally blocks
+        run successfully. If any command in a phase fails, the phase fails"
+        (#build-spec.phases.finally). A timeout stops the build there, finally included.
+        """
+        phase_type = COMMAND_PHASES[name]
+        phase = self.spec.phase(name) or Phase(name)
+        if self.shell.timed_out():
+            return self.timed_out(phase_type)
+        started = time.monotonic()
+        self.log.line(f"Entering phase {phase_type}")
+        failure = self.run_commands(phase.commands)
+        if failure is None or not failure[1].timed_out:
+            # The reference is silent on a failing finally command: the rest of the block is
+            # skipped, as for commands (the stricter reading).
+            late = self.run_commands(phase.finally_commands)
+            failure = failure or late
+        result = _phase_result(phase_type, failure, time.monotonic() - started)
+        self.log.phase_complete(result)
+        return result
+
+    def run_commands(self, commands: Sequence[str]) -> tuple[str, _Outcome] | None:
+        """Run ``commands`` until one fails; that command and how it ended, or None."""
+        for command in commands:
+            outcome = self.shell.run(command)
+            if not outcome.ok:
+                if not outcome.timed_out:
+                    self.log.line(f"Command did not exit successfully {command} {outcome.reason}")
+                    # The build is failing from here on: a finally block already sees 0
+                    # (build-env-ref-env-vars: "Set to 0 if the build is failing").
+                    self.shell.set(SUCCEEDING, "0")
+                return command, outcome
+        return None
+
+    def capture_exported(self) -> None:
+        """env/exported-variables, read when post_build ends.
+
+        "It can be updated between the start of the install phase and the end of the post_build
+        phase. After the post_build phase ends, the value of exported variables cannot change"
+        (#build-spec.env.exported-variables). Silent on a variable that is not set: it is left
+        out (and logged) rather than exported empty, the stricter reading.
+        """
+        for name in self.spec.exported_variables:
+            if name in self.shell.environment:
+                self.exported[name] = self.shell.environment[name]
+            else:
+                self.log.line(f"Exported variable {name} is not set: it is not exported")
+
+    def timed_out(self, phase_type: str) -> PhaseResult:
+        """The build's time ran out between commands, as ``phase_type`` was to start."""
+        result = PhaseResult(phase_type, Status.TIMED_OUT, reason=TIMED_OUT_REASON)
+        self.log.phase_complete(result)
+        return result
+
+    def upload_artifacts(self) -> PhaseResult:
+        """UPLOAD_ARTIFACTS: the report groups' files, then the artifact's into ``output_dir``."""
+        if self.shell.timed_out():
+            return self.timed_out(UPLOAD_ARTIFACTS)
+        started = time.monotonic()
+        self.log.line(f"Entering phase {UPLOAD_ARTIFACTS}")
+        self.reports = tuple(
+            self.collect_report(group, report) for group, report in self.spec.reports.items()
+        )
+        failure = None
+        if self.spec.artifacts is not None:
+            failure = self.collect_artifacts(self.spec.artifacts)
+        status = Status.SUCCEEDED if failure is None else Status.FAILED
+        result = PhaseResult(UPLOAD_ARTIFACTS, status, time.monotonic() - started, reason=failure)
+        self.log.phase_complete(result)
+        return result
+
+    def collect_report(self, group: str, report: Report) -> ReportResult:
+        """A report group's files. Missing files make the report INCOMPLETE, never the build fail.
+
+        test-report.html: INCOMPLETE when "the path to the test cases under the report group in
+        the buildspec file might be incorrect"; it says nothing of failing the build. A pattern
+        matching nothing makes the whole report INCOMPLETE (silent there: the stricter reading).
+        """
+        self.log.line(f"Preparing to copy {report.file_format} report files of {group}")
+        found = _expand(self.source_root(), report.files, report.base_directory, self.log)
+        if isinstance(found, str):
+            self.log.line(f"Report group {group}: {found}: the report is INCOMPLETE")
+            return ReportResult(group, report.file_format, (), incomplete=True)
+        files, missing = found
+        if missing:
+            self.log.line(f"Report group {group}: the report is INCOMPLETE")
+        return ReportResult(
+            group, report.file_format, tuple(path for path, _ in files), incomplete=bool(missing)
+        )
+
+    def collect_artifacts(self, artifacts: Artifacts) -> str | None:
+        """Copy the artifact's files into ``output_dir``; CodeBuild's failure reason, or None.
+
+        files, base-directory and discard-paths as #build-spec.artifacts.files,
+        #build-spec.artifacts.base-directory and #build-spec.artifacts.discard-paths describe
+        them. Nothing found fails the phase as CodeBuild's logs word it: "CLIENT_ERROR: no
+        matching artifact paths found" ("no matching base directory path found for <dir>" for
+        the base directory). CodeBuild logs "Skipping invalid file path <pattern>" for one
+        pattern that matches nothing while others match; the reference is silent, and the
+        rehearsal fails the phase for it too, the stricter reading.
+        """
+        found = _expand(self.source_root(), artifacts.files, artifacts.base_directory, self.log)
+        if isinstance(found, str):
+            return f"CLIENT_ERROR: {found}"
+        files, missing = found
+        if not files:
+            return "CLIENT_ERROR: no matching artifact paths found"
+        if missing:
+            return f"CLIENT_ERROR: no matching artifact paths found for {', '.join(missing)}"
+        return self.copy_artifacts(files, artifacts.discard_paths)
+
+    def copy_artifacts(self, files: Sequence[tuple[Path, str]], discard_paths: bool) -> str | None:
+        targets: dict[str, Path] = {}
+        for source, relative in files:
+            target = PurePosixPath(relative).name if discard_paths else relative
+            if target in targets and targets[target] != source:
+                # Silent in the reference: two files at one place would lose one; refused.
+                return f"CLIENT_ERROR: two artifact files would both be written to {target}"
+            targets[target] = source
+        output = self.request.output_dir
+        output.mkdir(parents=True, exist_ok=True)
+        for target, source in targets.items():
+            destination = output / target
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+        self.artifact_dir = output
+        self.log.line(f"Uploading {len(targets)} artifact file(s) to {output}")
+        return None
+
+    def source_root(self) -> Path:
+        # "relative to the original build location" (#build-spec.artifacts.files), whatever
+        # directory the last command ended in.
+        return self.request.primary.resolve()
+
+    def result(self) -> BuildResult:
+        statuses = [result.status for result in self.results]
+        if Status.TIMED_OUT in statuses:
+            status = Status.TIMED_OUT
+        elif Status.FAILED in statuses:
+            status = Status.FAILED
+        else:
+            status = Status.SUCCEEDED
+        reason = next((r.reason for r in self.results if r.status is status), None)
+        return BuildResult(
+            build_id=self.build_id,
+            status=status,
+            phases=tuple(self.results),
+            # A failed build exports nothing: the reference is silent, and CodePipeline runs no
+            # later action of a failed one to read them (the stricter reading).
+            exported_variables=MappingProxyType(
+                dict(self.exported) if status is Status.SUCCEEDED else {}
+            ),
+            artifact_dir=self.artifact_dir,
+            reports=self.reports or self.unreported(),
+            reason=reason,
+            log_path=self.request.log_path,
+        )
+
+    def unreported(self) -> tuple[ReportResult, ...]:
+        # UPLOAD_ARTIFACTS never ran: "The build was not completed" makes a report INCOMPLETE.
+        return tuple(
+            ReportResult(group, report.file_format, (), incomplete=True)
+            for group, report in self.spec.reports.items()
+        )
+
+
+def _phase_result(
+    phase_type: str, failure: tuple[str, _Outcome] | None, seconds: float
+) -> PhaseResult:
+    if failure is None:
+        return PhaseResult(phase_type, Status.SUCCEEDED, seconds)
+    command, outcome = failure
+    # CodeBuild quotes the command as written; a multi-line one is folded onto one line here so
+    # that the reason stays one line (failed_command keeps it exactly).
+    quoted = " ".join(command.split())
+    if outcome.timed_out:
+        return PhaseResult(
+            phase_type,
+            Status.TIMED_OUT,
+            seconds,
+            failed_command=command,
+            reason=TIMED_OUT_REASON,
+        )
+    return PhaseResult(
+        phase_type,
+        Status.FAILED,
+        seconds,
+        failed_command=command,
+        exit_code=outcome.returncode,
+        reason=(
+            f"COMMAND_EXECUTION_ERROR: Error while executing command: {quoted}. "
+            f"Reason: {outcome.reason}"
+        ),
+    )
+
+
+# --- versions and paths -------------------------------------------------------------------------
+
+
+def _select_version(requested: str, offered: Sequence[str]) -> str | None:
+    """The offered version ``requested`` selects, or None.
+
+    "Specify a runtime using a specific version, a major version followed by .x to specify that
+    CodeBuild uses that major version with its latest minor version, or latest to use the most
+    recent major and minor version" (#runtime-versions-in-build-spec; the table of
+    https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html: python: 3.12,
+    python: 3.x, golang: 1.x, java: corretto21.x, nodejs: latest).
+    """
+    if requested in offered:
+        return requested
+    if requested == "latest":
+        candidates = list(offered)
+    elif requested.endswith(".x"):
+        major = requested.removesuffix(".x")
+        candidates = [v for v in offered if v == major or v.startswith(f"{major}.")]
+    else:
+        return None
+    return max(candidates, key=_version_key) if candidates else None
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part)
+        for part in re.split(r"[.\-]", version)
+        if part
+    )
+
+
+def _expand(
+    root: Path, patterns: Sequence[str], base_directory: str | None, log: _Log
+) -> tuple[list[tuple[Path, str]], list[str]] | str:
+    """The files ``patterns`` match under the base directories, and the patterns matching none.
+
+    Returns ``[(file, path relative to its base directory)]`` and the unmatched patterns, or the
+    message when no base directory matches. Locations as the reference lists them: a file, a file
+    in a subdirectory, ``'**/*'`` (all files, recursively), ``dir/*`` (the files in dir),
+    ``dir/**/*``; base-directory may be a pattern such as ``'my-directory*'``
+    (#build-spec.artifacts.base-directory), and its own name is not part of the output paths.
+    """
+    log.line(f"Expanding base directory path: {base_directory or '.'}")
+    bases = [root] if base_directory is None else _directories(root, base_directory)
+    if not bases:
+        return f"no matching base directory path found for {base_directory}"
+    log.line("Assembling file list")
+    found: dict[Path, str] = {}
+    missing: list[str] = []
+    for pattern in patterns:
+        log.line(f"Expanding {pattern}")
+        matched = {file: rel for base in bases for file, rel in _glob(base, pattern)}
+        if not matched:
+            log.line(f"Skipping invalid file path {pattern}")
+            missing.append(pattern)
+        found.update(matched)
+    log.line(f"Found {len(found)} file(s)")
+    return sorted(found.items()), missing
+
+
+def _glob(base: Path, pattern: str) -> Iterator[tuple[Path, str]]:
+    """Files (not directories) under ``base`` whose relative path matches ``pattern``.
+
+    The walk starts below the pattern's literal leading directories, so ``image.json`` or
+    ``build/reports/*.xml`` never walk the whole source tree (a virtualenv, node_modules...).
+    """
+    parts = _pattern_parts(pattern)
+    literal = 0
+    while literal < len(parts) and not _is_glob(parts[literal]):
+        literal += 1
+    if literal == len(parts):
+        path = base.joinpath(*parts)
+        if path.is_file():
+            yield path, "/".join(parts)
+        return
+    start = base.joinpath(*parts[:literal])
+    for directory, _, names in os.walk(start):
+        for name in names:
+            path = Path(directory, name)
+            relative = path.relative_to(base).as_posix()
+            if path.is_file() and _matches(parts, tuple(relative.split("/"))):
+                yield path, relative
+
+
+def _directories(root: Path, pattern: str) -> list[Path]:
+    """The directories under ``root`` whose relative path matches ``pattern``."""
+    parts = _pattern_parts(pattern)
+    if not any(_is_glob(part) for part in parts):
+        candidate = root.joinpath(*parts)
+        return [candidate] if candidate.is_dir() else []
+    found = []
+    for directory, subdirectories, _ in os.walk(root):
+        for name in subdirectories:
+            path = Path(directory, name)
+            if _matches(parts, path.relative_to(root).parts):
+                found.append(path)
+    return sorted(found)
+
+
+def _pattern_parts(pattern: str) -> tuple[str, ...]:
+    return tuple(part for part in PurePosixPath(pattern).parts if part != ".")
+
+
+def _is_glob(part: str) -> bool:
+    return any(char in part for char in "*?[")
+
+
+def _matches(pattern: Sequence[str], path: Sequence[str]) -> bool:
+    """Segment-wise glob: ``*``, ``?`` and ``[...]`` within one segment, ``**`` any number."""
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_matches(rest, path[index:]) for index in range(len(path) + 1))
+    return bool(path) and fnmatchcase(path[0], head) and _matches(rest, path[1:])
