@@ -28,6 +28,7 @@ nox.options.sessions = [
     "drain",
     "container",
     "integration",
+    "rehearsal",
 ]
 
 PYTHON = "3.11"
@@ -45,10 +46,10 @@ GATE_PASSED = "QUALITY_GATE_PASSED"
 
 def _git(*args: str) -> str:
     done = subprocess.run(  # noqa: S603 - fixed git argv
-        ["git", *args],
+        ["git", *args],  # noqa: S607 - git from PATH, as every project command finds it
         capture_output=True,
         text=True,
-        check=False,  # noqa: S607
+        check=False,
     )
     return done.stdout.strip() if done.returncode == 0 else ""
 
@@ -223,6 +224,33 @@ def integration(session: nox.Session) -> None:
         "tests/e2e/test_local_deploy.py",
         *pytest_args(session, "integration"),
     )
+
+
+@nox.session(python=PYTHON)
+def rehearsal(session: nox.Session) -> None:
+    """The pipeline rehearsal's unhappy paths: a missing permission, a failing test, an image
+    that cannot run on Fargate, a deploy that rolls back; and a re-run pushing nothing."""
+    install(session, "dev", "stacks", "deploy", "release")
+    session.run(
+        "pytest", "tests/e2e/test_pipeline_rehearsal.py", *pytest_args(session, "rehearsal")
+    )
+
+
+@nox.session(python=PYTHON)
+def pipeline(session: nox.Session) -> None:
+    """The pipeline rehearsed on the emulator: every stage, each build under its own role,
+    approved through to prod (`invoke pipeline --env local --approve`; -- passes options).
+
+    ``-- --gate-passed`` (bin/test, after the gate passed) tells the Build stage so; it rehearses
+    a commit, so with uncommitted changes it is skipped, saying so, rather than rehearse HEAD.
+    """
+    install(session, "dev", "stacks", "deploy", "release")
+    if "--gate-passed" in session.posargs and _git("status", "--porcelain"):
+        session.skip(
+            "the working tree has uncommitted changes: the rehearsal runs commits; commit them "
+            "and run `uv run nox -s pipeline`"
+        )
+    session.run("invoke", "pipeline", "--env", "local", "--approve", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -409,6 +409,42 @@ def bootstrap(c: Context, connection_arn: str | None = None) -> None:
         say(f"{name}: {state}")
 
 
+@task(
+    help={
+        "env": "the emulator environment standing in for the account (local)",
+        "approve": "approve the manual approvals (without it the rehearsal stops at the first)",
+        "trigger": "tag: a release tag's run (v<next version> on this commit; the default), "
+        "push: a push to the pipeline's branch (release-only stages are skipped)",
+        "gate_passed": "the quality gate already passed for this commit: the Build stage is "
+        "told so (QUALITY_GATE_PASSED) instead of running it again",
+    }
+)
+@one_line_errors
+def pipeline(
+    c: Context,
+    env: str | None = None,
+    approve: bool = False,
+    trigger: str = "tag",
+    gate_passed: bool = False,
+) -> None:
+    """Rehearse the CodePipeline on the emulator: every stage from its own template, each
+    CodeBuild action under its own role, as AWS would run them."""
+    from delivery.rehearsal import report, runner  # noqa: PLC0415 - the rehearsal on use only
+
+    options = runner.Options(
+        root=ROOT, env=env or "", trigger=trigger, approve=approve, gate_passed=gate_passed
+    )
+    plan = runner.validate(options)
+    say(
+        f"rehearsing {plan.revision.short} ({report.trigger_line(plan.revision)}) in {plan.workdir}"
+    )
+    result = runner.rehearse(plan, progress=say)
+    for line in report.lines(result):
+        say(line)
+    if not result.succeeded:
+        raise DeliveryError(report.failure_line(result))
+
+
 @task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})
 @one_line_errors
 def destroy(c: Context, env: str | None = None, force: bool = False) -> None:

@@ -22,7 +22,7 @@ from tests.unit.delivery.test_environments import make_project
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
-    "destroy", "render", "stop", "docs", "bootstrap",
+    "destroy", "render", "stop", "docs", "bootstrap", "install-scanner", "smoke", "pipeline",
 }  # fmt: skip
 
 
