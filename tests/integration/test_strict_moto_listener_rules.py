@@ -34,14 +34,17 @@ def template(private_priority: int) -> dict[str, Any]:
             },
         }
 
-    subnet = {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}}}
+    def subnet(cidr: str, zone: str) -> dict[str, Any]:
+        return {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": cidr, "AvailabilityZone": zone},
+        }
+
     return {
         "Resources": {
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-            "A": {**subnet, "Properties": {**subnet["Properties"], "CidrBlock": "10.0.0.0/24",
-                                           "AvailabilityZone": "eu-north-1a"}},
-            "B": {**subnet, "Properties": {**subnet["Properties"], "CidrBlock": "10.0.1.0/24",
-                                           "AvailabilityZone": "eu-north-1b"}},
+            "A": subnet("10.0.0.0/24", "eu-north-1a"),
+            "B": subnet("10.0.1.0/24", "eu-north-1b"),
             "Balancer": {
                 "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
                 "Properties": {"Subnets": [{"Ref": "A"}, {"Ref": "B"}]},
