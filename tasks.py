@@ -175,14 +175,10 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     from delivery import smoke as smoke_test  # noqa: PLC0415 - only this task needs the engine
     from delivery.container import detect_engine  # noqa: PLC0415
 
-    names = env or []
-    if not names:
+    if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
-    for name in names:
-        environments.load(name, ROOT)  # every name checked before any container starts
     container_engine = detect_engine(engine)
-    for name in names:
-        result = smoke_test.smoke(name, container_engine, root=ROOT, progress=say)
+    for result in smoke_test.smoke_all(env, container_engine, root=ROOT, progress=say):
         for note in result.notes:
             say(f"smoke: {note}")
         say(

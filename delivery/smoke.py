@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,3 +249,23 @@ def _exercise(
             f"{code}, not 0: {_last_line(engine.logs(container))}"
         )
     return ready, stopped
+
+
+def smoke_all(
+    names: Sequence[str],
+    engine: ContainerEngine,
+    *,
+    root: Path = environments.PROJECT_ROOT,
+    progress: Progress = _quiet,
+) -> list[SmokeResult]:
+    """``smoke`` for each environment, side by side (each waits out its own drain); in order.
+
+    Every name is checked before any container starts; the first failure is the error.
+    """
+    if not names:
+        raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
+    for name in names:
+        environments.load(name, root)
+    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool:
+        running = [pool.submit(smoke, name, engine, root=root, progress=progress) for name in names]
+        return [future.result() for future in running]
