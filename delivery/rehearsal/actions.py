@@ -40,6 +40,7 @@ from delivery.rehearsal.source import Repository
 from delivery.rehearsal.variables import Namespaces
 
 Progress = Callable[[str], None]
+DENIED_LOG = "denied.jsonl"  # in each build's folder, beside build.log: every refused call
 SUCCEEDED, FAILED, SKIPPED, STOPPED, APPROVED = (
     "Succeeded",
     "Failed",
@@ -73,7 +74,6 @@ class Outcome:
     seconds: float
     detail: str = ""
     log: Path | None = None
-    commands_s: float = 0.0  # time in the buildspec's commands (the part AWS runs faster or not)
 
 
 @dataclass(frozen=True)
@@ -236,6 +236,52 @@ def _overrides(execution: Execution, action: Action, project: Project) -> dict[s
     return {**declared, **added}
 
 
+def _guarded_environment(
+    execution: Execution, project: Project, build_id: str, workspace: Path, toolbox: image.Toolbox
+) -> dict[str, str]:
+    """The build's environment: the image's, the account's endpoint, a session of the project's
+    role, and the guard judging each of its calls (refusals logged in ``denied.jsonl``)."""
+    role = execution.names.values[project.role]
+    session = execution.account.session(
+        execution.names.values[f"{project.role}.Arn"], build_id.replace(":", "-")[:64]
+    )
+    guard = GuardSettings(
+        principal=f"arn:aws:sts::{execution.account.id}:assumed-role/{role}/{build_id[:64]}",
+        role=project.role,  # the name stacks/pipeline gives it
+        statements=execution.pipeline.roles[project.role],
+        endpoint=execution.endpoint_environment["AWS_ENDPOINT_URL"],
+        account=execution.policy_account,
+        log=str(workspace / DENIED_LOG),
+    )
+    return {
+        **network_environment(),
+        **toolbox.environment(),
+        **execution.endpoint_environment,
+        **session,
+        **sitecustomize(workspace / "guard", guard),
+    }
+
+
+def _outcome(
+    execution: Execution, stage: str, action: Action, result: codebuild.BuildResult, seconds: float
+) -> Outcome:
+    """The action's outcome; a success hands its artifacts and variables on to later actions."""
+    refused = denials(result.log_path.parent / DENIED_LOG)
+    if result.status != codebuild.Status.SUCCEEDED:
+        # A refused call is the likeliest cause of a failure that follows it.
+        why = str(refused[-1]) if refused else (result.reason or result.status.value)
+        return Outcome(stage, action.name, FAILED, seconds, why, result.log_path)
+    artifact = result.artifact_dir
+    if action.outputs:
+        if artifact is None:
+            why = f"no output artifact {', '.join(action.outputs)}"
+            return Outcome(stage, action.name, FAILED, seconds, why, result.log_path)
+        execution.artifacts.update(dict.fromkeys(action.outputs, artifact))
+    execution.namespaces.export(action.namespace, result.exported_variables)
+    detail = f"{len(refused)} call(s) denied and tolerated" if refused else ""
+    return Outcome(stage, action.name, SUCCEEDED, seconds, detail, result.log_path)
+
+
 def run_codebuild(execution: Execution, stage: str, action: Action) -> Outcome:
     """Run one CodeBuild action; its outcome (a failed build is an outcome, not an error)."""
     project = action.project
@@ -253,65 +299,30 @@ def run_codebuild(execution: Execution, stage: str, action: Action) -> Outcome:
     toolbox = image.prepare(spec, workspace / "image")
     execution.lacking.update(toolbox.missing)
     build_id = f"{project.name}:{uuid.uuid4()}"
-    role = execution.names.values[project.role]
-    role_arn = execution.names.values[f"{project.role}.Arn"]
-    statements = execution.pipeline.roles[project.role]
     service = _codebuild_service_requests(execution, action, project, build_id)
     service += _report_requests(execution, project, list(parsed.reports))
-    refused = _denied(project.role, statements, service)
+    refused = _denied(project.role, execution.pipeline.roles[project.role], service)
     if refused:
         detail = f"{refused[0]} (CodeBuild's own call for the build)"
         return Outcome(stage, action.name, FAILED, time.monotonic() - started, detail)
-    session = execution.account.session(role_arn, build_id.replace(":", "-")[:64])
-    principal = f"arn:aws:sts::{execution.account.id}:assumed-role/{role}/{build_id[:64]}"
-    guard_log = workspace / "denied.jsonl"
-    guard = GuardSettings(
-        principal=principal,
-        role=project.role,  # the name stacks/pipeline gives it
-        statements=statements,
-        endpoint=execution.endpoint_environment["AWS_ENDPOINT_URL"],
-        account=execution.policy_account,
-        log=str(guard_log),
-    )
-    base = {
-        **network_environment(),
-        **toolbox.environment(),
-        **execution.endpoint_environment,
-        **session,
-        **sitecustomize(workspace / "guard", guard),
-    }
-    overrides = _overrides(execution, action, project)
+    environment = _guarded_environment(execution, project, build_id, workspace, toolbox)
     number = execution.build_numbers.get(project.name, 0) + 1
     execution.build_numbers[project.name] = number
-    output = execution.workdir / "artifacts" / f"{label}"
     result = codebuild.run(
         codebuild.BuildRequest(
             project=project.name,
             buildspec=parsed,
             primary=primary,
-            output_dir=output,
+            output_dir=execution.workdir / "artifacts" / label,
             log_path=workspace / "build.log",
             timeout_s=project.timeout_minutes * 60.0,
-            base_environment=base,
+            base_environment=environment,
             secondaries=secondaries,
             project_variables=project.variables,
-            override_variables=overrides,
+            override_variables=_overrides(execution, action, project),
             builtins=_builtins(execution, project, action.primary_source or ""),
             available_runtimes=spec.runtimes,
             build_number=number,
         )
     )
-    seconds = time.monotonic() - started
-    commands = sum(p.seconds for p in result.phases if p.name in codebuild.COMMAND_PHASES.values())
-    refused_calls = denials(guard_log)
-    if result.status != codebuild.Status.SUCCEEDED:
-        why = str(refused_calls[-1]) if refused_calls else (result.reason or result.status.value)
-        return Outcome(stage, action.name, FAILED, seconds, why, result.log_path, commands)
-    for name in action.outputs:
-        if result.artifact_dir is None:
-            why = f"no output artifact {name}"
-            return Outcome(stage, action.name, FAILED, seconds, why, result.log_path, commands)
-        execution.artifacts[name] = result.artifact_dir
-    execution.namespaces.export(action.namespace, result.exported_variables)
-    detail = f"{len(refused_calls)} call(s) denied and tolerated" if refused_calls else ""
-    return Outcome(stage, action.name, SUCCEEDED, seconds, detail, result.log_path, commands)
+    return _outcome(execution, stage, action, result, time.monotonic() - started)
