@@ -294,7 +294,8 @@ def pipeline_request(
     if stores is not None:
         declaration["artifactStores"] = _artifact_stores(stores)
     request = api_shape("codepipeline", "CreatePipelineInput")
-    assert isinstance(request, StructureShape)  # noqa: S101 - botocore's model says so
+    if not isinstance(request, StructureShape):  # botocore's model says it is one
+        raise TypeError("botocore's CreatePipelineInput is not a structure")
     return declaration, api_value(tags, request.members["tags"], "Properties.Tags")
 
 

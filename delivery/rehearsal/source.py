@@ -10,6 +10,7 @@ tree holds beyond the commit (uncommitted changes, other branches' work) is not 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,12 @@ GIT_TIMEOUT_S = 120.0
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise DeliveryError("git is not installed: install it (bin/bootstrap does)")
     try:
         done = subprocess.run(  # noqa: S603 - fixed git argv
-            ["git", *args],  # noqa: S607 - git from PATH, as every delivery step uses it
+            [git, *args],
             cwd=cwd,
             capture_output=True,
             text=True,
