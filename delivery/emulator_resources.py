@@ -169,8 +169,9 @@ def _store_project(backend: CodeBuildBackend, request: dict[str, Any]) -> dict[s
     return metadata
 
 
-class CodeBuildProject(CloudFormationModel):
-    """``AWS::CodeBuild::Project``: a project in moto's CodeBuild backend, by name."""
+class _ByName:
+    """A resource CloudFormation names by its ``Name`` property (else generates one); Ref gives
+    the name. A mixin: moto finds models as direct subclasses of CloudFormationModel."""
 
     def __init__(self, account_id: str, region_name: str, name: str, named: bool) -> None:
         self.account_id = account_id
@@ -182,6 +183,15 @@ class CodeBuildProject(CloudFormationModel):
     def cloudformation_name_type() -> str:
         return "Name"
 
+    @property
+    def physical_resource_id(self) -> str:
+        """What Ref gives: the name."""
+        return self.name
+
+
+class CodeBuildProject(_ByName, CloudFormationModel):
+    """``AWS::CodeBuild::Project``: a project in moto's CodeBuild backend, by name."""
+
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::CodeBuild::Project"
@@ -189,11 +199,6 @@ class CodeBuildProject(CloudFormationModel):
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in ("Arn", "Id")
-
-    @property
-    def physical_resource_id(self) -> str:
-        """What Ref gives: the project's name."""
-        return self.name
 
     @property
     def arn(self) -> str:
@@ -314,18 +319,8 @@ def _codepipeline(account_id: str, region_name: str) -> CodePipelineBackend:
     return codepipeline_backends[account_id][region_name]
 
 
-class CodePipelinePipeline(CloudFormationModel):
+class CodePipelinePipeline(_ByName, CloudFormationModel):
     """``AWS::CodePipeline::Pipeline``: a pipeline in moto's CodePipeline backend, by name."""
-
-    def __init__(self, account_id: str, region_name: str, name: str, named: bool) -> None:
-        self.account_id = account_id
-        self.region_name = region_name
-        self.name = name
-        self.named = named  # by its Name property, not generated
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
 
     @staticmethod
     def cloudformation_type() -> str:
@@ -334,11 +329,6 @@ class CodePipelinePipeline(CloudFormationModel):
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in ("Arn", "Version")
-
-    @property
-    def physical_resource_id(self) -> str:
-        """What Ref gives: the pipeline's name."""
-        return self.name
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         """``Fn::GetAtt``: Arn, or Version (the pipeline's current version, a string)."""

@@ -496,7 +496,8 @@ def service_logs(service: LocalService) -> str:
     return ""
 
 
-def _last_line(text: str, width: int = 300) -> str:
+def last_line(text: str, width: int = 300) -> str:
+    """The last non-empty line of a service's output, cut to ``width`` characters."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     line = lines[-1] if lines else "no output"
     return line if len(line) <= width else line[: width - 3] + "..."
@@ -529,17 +530,22 @@ def wait_ready(service: LocalService, timeout_s: float = READY_TIMEOUT_S) -> flo
         if now >= next_check:  # is it still running? (an engine call: not every poll)
             next_check = now + 1.0
             if not service_running(service):
-                last = _last_line(service_logs(service))
+                last = last_line(service_logs(service))
                 raise DeliveryError(f"service exited before it was ready: {last}")
         if now - started >= timeout_s:
-            last = _last_line(service_logs(service))
+            last = last_line(service_logs(service))
             raise DeliveryError(f"service not ready within {timeout_s:g} s: {last}")
         time.sleep(0.1)
 
 
 def live_version(service: LocalService) -> str | None:
     """What ``GET /version`` reports now (None when the service does not answer)."""
-    status, body = _get(service.url + VERSION_PATH)
+    return version_at(service.url)
+
+
+def version_at(url: str) -> str | None:
+    """What ``GET <url>/version`` reports now (None when nothing answers it)."""
+    status, body = _get(url + VERSION_PATH)
     if status != 200:
         return None
     try:

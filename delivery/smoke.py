@@ -32,7 +32,14 @@ from delivery import environments, loopback, platforms, taskvolumes, versioning
 from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
-from delivery.local import READY_PATH, VERSION_PATH, ServiceSpec, spec_from_template
+from delivery.local import (
+    READY_PATH,
+    VERSION_PATH,
+    ServiceSpec,
+    last_line,
+    spec_from_template,
+    version_at,
+)
 
 if TYPE_CHECKING:
     from delivery.container import ContainerEngine
@@ -139,30 +146,14 @@ def _wait_ready(engine: ContainerEngine, container: str, url: str, within_s: flo
         if not state.get("Running", False):
             raise DeliveryError(
                 f"the container exited (code {state.get('ExitCode')}) before it was ready: "
-                f"{_last_line(engine.logs(container))}"
+                f"{last_line(engine.logs(container))}"
             )
         if time.monotonic() - started >= within_s:
             raise DeliveryError(
                 f"not ready within {within_s:g} s (the health check's start period plus its "
-                f"retries): {_last_line(engine.logs(container))}"
+                f"retries): {last_line(engine.logs(container))}"
             )
         time.sleep(POLL_S)
-
-
-def _last_line(text: str, width: int = 300) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    line = lines[-1] if lines else "no output"
-    return line if len(line) <= width else line[: width - 3] + "..."
-
-
-def _live_version(url: str) -> str | None:
-    status, body = loopback.get(url + VERSION_PATH, timeout_s=2)
-    if status != 200:
-        return None
-    try:
-        return str(json.loads(body)["version"])
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def local_image(engine: ContainerEngine, root: Path) -> tuple[str, str]:
@@ -228,7 +219,7 @@ def _exercise(
 ) -> tuple[float, float]:
     """Readiness, version, health check, stop: (seconds to ready, seconds to stop)."""
     ready = _wait_ready(engine, container, url, task.ready_within_s)
-    live = _live_version(url)
+    live = version_at(url)
     if live != task.spec.version:
         raise DeliveryError(
             f"GET {VERSION_PATH} reports {live!r}, not the built {task.spec.version}"
@@ -238,7 +229,7 @@ def _exercise(
         if not checked.ok:
             raise DeliveryError(
                 f"the task definition's health check fails in the container (exit "
-                f"{checked.returncode}): {_last_line(checked.stderr or checked.stdout)}"
+                f"{checked.returncode}): {last_line(checked.stderr or checked.stdout)}"
             )
     started = time.monotonic()
     code = engine.stop(container, timeout=task.stop_timeout_s)
@@ -246,7 +237,7 @@ def _exercise(
     if code != 0:
         raise DeliveryError(
             f"stopped as ECS stops it (SIGTERM, {task.stop_timeout_s} s), the container exited "
-            f"{code}, not 0: {_last_line(engine.logs(container))}"
+            f"{code}, not 0: {last_line(engine.logs(container))}"
         )
     return ready, stopped
 
