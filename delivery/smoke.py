@@ -20,6 +20,7 @@ result says so.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -146,14 +147,27 @@ def _wait_ready(engine: ContainerEngine, container: str, url: str, within_s: flo
         if not state.get("Running", False):
             raise DeliveryError(
                 f"the container exited (code {state.get('ExitCode')}) before it was ready: "
-                f"{last_line(engine.logs(container))}"
+                f"{telling_line(engine.logs(container))}"
             )
         if time.monotonic() - started >= within_s:
             raise DeliveryError(
                 f"not ready within {within_s:g} s (the health check's start period plus its "
-                f"retries): {last_line(engine.logs(container))}"
+                f"retries): {telling_line(engine.logs(container))}"
             )
         time.sleep(POLL_S)
+
+
+_ERROR = re.compile(r"(Error|Exception)\b|\"level\": ?\"(ERROR|CRITICAL)\"")
+
+
+def telling_line(logs: str) -> str:
+    """The line of a container's output that says what went wrong: the last error or exception
+    (gunicorn ends with its own "Worker failed to boot", after the app's traceback), else the
+    last line."""
+    for line in reversed(logs.splitlines()):
+        if _ERROR.search(line):
+            return last_line(line)
+    return last_line(logs)
 
 
 def local_image(engine: ContainerEngine, root: Path) -> tuple[str, str]:
@@ -237,7 +251,7 @@ def _exercise(
     if code != 0:
         raise DeliveryError(
             f"stopped as ECS stops it (SIGTERM, {task.stop_timeout_s} s), the container exited "
-            f"{code}, not 0: {last_line(engine.logs(container))}"
+            f"{code}, not 0: {telling_line(engine.logs(container))}"
         )
     return ready, stopped
 

@@ -50,3 +50,20 @@ def test_an_environment_without_a_service_is_one_line() -> None:
             "img",
             "1",
         )
+
+
+def test_the_line_reported_is_the_error_not_gunicorns_farewell() -> None:
+    logs = (
+        "[INFO] Booting worker with pid: 8\n"
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/app/wsgi.py", line 12, in <module>\n'
+        "OSError: [Errno 30] Read-only file system: '/srv/app/started'\n"
+        "[INFO] Worker exiting (pid: 8)\n"
+        "[ERROR] Reason: Worker failed to boot.\n"
+    )
+    # gunicorn's last word ("[ERROR] Reason: ...") says only that a worker died: the app's own
+    # error is what is said, whichever stream the engine prints first.
+    assert smoke.telling_line(logs) == (
+        "OSError: [Errno 30] Read-only file system: '/srv/app/started'"
+    )
+    assert smoke.telling_line("starting\nlistening on 8000\n") == "listening on 8000"
