@@ -157,16 +157,44 @@ def _wait_ready(engine: ContainerEngine, container: str, url: str, within_s: flo
         time.sleep(POLL_S)
 
 
-_ERROR = re.compile(r"(Error|Exception)\b|\"level\": ?\"(ERROR|CRITICAL)\"")
+# A Python exception's last line ("OSError: [Errno 30] ..."), and a JSON log line at ERROR.
+_EXCEPTION = re.compile(r"^\w+(?:Error|Exception|Exit)\b.*")
+_ERROR_LEVELS = ("ERROR", "CRITICAL")
+
+
+def _expanded(logs: str) -> list[str]:
+    """The output's lines, a JSON log line replaced by the lines of its string fields (the app
+    logs JSON: a traceback is one field of one line)."""
+    found: list[str] = []
+    for line in logs.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            found.append(line)
+            continue
+        if not isinstance(record, dict):
+            found.append(line)
+            continue
+        for value in record.values():
+            if isinstance(value, str):
+                found += value.splitlines()
+    return found
 
 
 def telling_line(logs: str) -> str:
-    """The line of a container's output that says what went wrong: the last error or exception
-    (gunicorn ends with its own "Worker failed to boot", after the app's traceback), else the
-    last line."""
+    """What a container's output says went wrong: the last exception the app raised, else the
+    last line logged at ERROR (gunicorn's "Worker failed to boot" comes after the app's own
+    error, in whichever order the engine prints the two streams), else the last line."""
+    exceptions = [line for line in _expanded(logs) if _EXCEPTION.match(line.strip())]
+    if exceptions:
+        return last_line(exceptions[-1])
     for line in reversed(logs.splitlines()):
-        if _ERROR.search(line):
-            return last_line(line)
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("level") in _ERROR_LEVELS:
+            return last_line(str(record.get("message", line)))
     return last_line(logs)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from delivery import environments, smoke
@@ -67,3 +69,21 @@ def test_the_line_reported_is_the_error_not_gunicorns_farewell() -> None:
         "OSError: [Errno 30] Read-only file system: '/srv/app/started'"
     )
     assert smoke.telling_line("starting\nlistening on 8000\n") == "listening on 8000"
+
+
+def test_the_apps_error_is_found_inside_its_json_log_lines() -> None:
+    traceback = (
+        'Traceback (most recent call last):\n  File "/srv/app/app/wsgi.py", line 12\n'
+        "OSError: [Errno 30] Read-only file system: '/srv/app/started'"
+    )
+    logs = "\n".join(
+        [
+            json.dumps({"level": "ERROR", "message": "Exception in worker", "exc_info": traceback}),
+            json.dumps({"level": "ERROR", "message": "Worker (pid:7) exited with code 3."}),
+        ]
+    )
+    assert (
+        smoke.telling_line(logs) == "OSError: [Errno 30] Read-only file system: '/srv/app/started'"
+    )
+    gunicorn_only = json.dumps({"level": "ERROR", "message": "Worker (pid:7) exited with code 3."})
+    assert smoke.telling_line(f"booting\n{gunicorn_only}\n") == "Worker (pid:7) exited with code 3."
