@@ -10,25 +10,23 @@ import contextlib
 import functools
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from botocore.exceptions import BotoCoreError
-from botocore.parsers import ResponseParserError
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from delivery import bootstrap as delivery_bootstrap
-from delivery import deploy as delivery_deploy
-from delivery import destroy as delivery_destroy
-from delivery import environments, local, preview, stacks, trivy, versioning
-from delivery import rollback as delivery_rollback
-from delivery import scan as scanner
-from delivery import status as delivery_status
 from delivery.errors import DeliveryError
+
+# Each task imports the delivery/ modules it uses in its own body: boto3, Sceptre and troposphere
+# take about a second to import, and `invoke --list` or `--help` needs none of them.
+if TYPE_CHECKING:
+    from delivery import deploy as delivery_deploy
+    from delivery import environments, local
 
 # DELIVERY_PROJECT_ROOT points the tasks at another checkout's config/ and templates/ (the tests'
 # sample projects use it); by default, this repository.
@@ -59,16 +57,29 @@ def one_line_errors(body: F) -> F:
             return body(*args, **kwargs)
         except DeliveryError as exc:
             raise Exit(f"error: {exc}", code=1) from None
-        # A last line of defence: delivery/ reports its own. ResponseParserError (an endpoint
-        # answering HTML, e.g. an emulator's 500) is not a BotoCoreError.
-        except (BotoCoreError, ResponseParserError) as exc:
-            raise Exit(
-                f"error: AWS could not be reached: {' '.join(str(exc).split())}", 1
-            ) from None
         except KeyboardInterrupt:
             raise Exit("error: interrupted", code=130) from None
+        except Exception as exc:
+            # A last line of defence: delivery/ reports its own AWS errors.
+            if _is_botocore_error(exc):
+                raise Exit(
+                    f"error: AWS could not be reached: {' '.join(str(exc).split())}", 1
+                ) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_botocore_error(exc: Exception) -> bool:
+    """Whether botocore raised ``exc``; botocore is imported only if a task already did."""
+    if "botocore" not in sys.modules:
+        return False
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
+
+    # ResponseParserError (an endpoint answering HTML, e.g. an emulator's 500) is not a
+    # BotoCoreError.
+    return isinstance(exc, BotoCoreError | ResponseParserError)
 
 
 def say(message: str) -> None:
@@ -80,6 +91,8 @@ def say(message: str) -> None:
 @one_line_errors
 def version(c: Context, next: bool = False) -> None:
     """Print the version of the current commit (X.Y.Z when tagged, else X.Y.Z-dev.g<sha>)."""
+    from delivery import versioning
+
     if next:
         planned = versioning.bump(ROOT)
         say(f"{planned.next} ({planned.increment or 'no release-worthy commits'})")
@@ -91,6 +104,8 @@ def version(c: Context, next: bool = False) -> None:
 @one_line_errors
 def release(c: Context, allow_major: bool = False) -> None:
     """Tag vX.Y.Z from the Conventional Commits since the last tag and update CHANGELOG.md."""
+    from delivery import versioning
+
     planned = versioning.release(ROOT, allow_major=allow_major)
     say(f"released v{planned.next} ({planned.increment}); push it with: git push --follow-tags")
 
@@ -105,7 +120,8 @@ def release(c: Context, allow_major: bool = False) -> None:
 @one_line_errors
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
-    from delivery.container import detect_engine  # noqa: PLC0415 - only build needs the engine layer
+    from delivery import deploy as delivery_deploy
+    from delivery.container import detect_engine
 
     plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
     built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
@@ -114,6 +130,8 @@ def build(c: Context, engine: str | None = None, cache_from: list[str] | None = 
 
 def _any_env() -> environments.Environment:
     """A placeholder environment for env-independent steps (build/scan read only the root)."""
+    from delivery import environments
+
     return environments.Environment(
         name="build",
         region=environments.DEFAULT_REGION,
@@ -141,6 +159,9 @@ def scan(
     include_unfixed: bool = False,
 ) -> None:
     """Scan an image with Trivy; fails on findings at or above the threshold, or without Trivy."""
+    from delivery import scan as scanner
+    from delivery import versioning
+
     scanner.check(threshold)
     ref = image or f"flask-fargate:{versioning.build_version(ROOT)}"
     result = scanner.scan(ref, threshold, ignore_unfixed=not include_unfixed)
@@ -149,12 +170,15 @@ def scan(
 
 @task(help={"destination": "folder to put trivy in (default /usr/local/bin)"})
 @one_line_errors
-def install_scanner(c: Context, destination: str = str(trivy.DEFAULT_DESTINATION)) -> None:
+def install_scanner(c: Context, destination: str | None = None) -> None:
     """Install the pinned Trivy release, verified against its pin and its release checksums."""
+    from delivery import scan as scanner
+    from delivery import trivy
+
     if reason := scanner.skip_reason():
         say(f"WARNING: no scanner installed ({scanner.SKIP_VARIABLE}: {reason})")
         return
-    installed = trivy.install(Path(destination))
+    installed = trivy.install(Path(destination) if destination else trivy.DEFAULT_DESTINATION)
     say(f"installed trivy {trivy.VERSION} at {installed}")
 
 
@@ -172,8 +196,8 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     It must become ready, report its version, pass the task definition's health check and stop
     cleanly on SIGTERM: a broken image never reaches the registry.
     """
-    from delivery import smoke as smoke_test  # noqa: PLC0415 - only this task needs the engine
-    from delivery.container import detect_engine  # noqa: PLC0415
+    from delivery import smoke as smoke_test
+    from delivery.container import detect_engine
 
     if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
@@ -206,6 +230,8 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
     output: str | None = None,
 ) -> None:
     """Build, scan and push the image to the environment's registry (no deploy)."""
+    from delivery import deploy as delivery_deploy
+
     with _emulator_if_needed(env):
         plan = delivery_deploy.validate(
             env,
@@ -244,11 +270,11 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     skip_scan: bool = False,
     engine: str | None = None,
     threshold: str = "HIGH",
-    timeout: int = 30,
+    timeout: str | None = None,
     keep: bool = False,
-    emulator_port: int = 0,
+    emulator_port: str | None = None,
     serve: str = "auto",
-    ready_timeout: float = local.READY_TIMEOUT_S,
+    ready_timeout: str | None = None,
     allow_prerelease: bool = False,
 ) -> None:
     """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS.
@@ -256,8 +282,15 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     On an emulator env (local) it also runs the emulator and, after the launch, the service on
     this machine; both stop at the end unless --keep.
     """
+    from delivery import deploy as delivery_deploy
+    from delivery import ecs, environments, local
+    from delivery import scan as scanner
+
     started = time.monotonic()
     target = environments.load(env, ROOT)
+    timeout_min = _number("timeout", timeout, ecs.DEFAULT_TIMEOUT_S / 60, low=1)
+    port = int(_number("emulator-port", emulator_port, 0, low=0, high=65535, whole=True))
+    ready_timeout_s = _number("ready-timeout", ready_timeout, local.READY_TIMEOUT_S, low=1)
     if target.emulator:
         # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
         local.check_serve(serve)
@@ -267,7 +300,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
                 delivery_deploy.check_release(target, ref.version, allow_prerelease)
         else:
             scanner.check(threshold, skip=skip_scan)
-    elif keep or emulator_port or serve != "auto":
+    elif keep or port or serve != "auto":
         raise DeliveryError(
             f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
         )
@@ -275,10 +308,10 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         local.session(
             target,
             keep=keep,
-            port=emulator_port,
+            port=port,
             serve=serve,
             engine=engine,
-            ready_timeout_s=ready_timeout,
+            ready_timeout_s=ready_timeout_s,
             progress=say,
         )
         if target.emulator
@@ -294,7 +327,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             root=ROOT,
             steps=session.steps() if session else None,
             progress=say,
-            timeout_s=timeout * 60,
+            timeout_s=timeout_min * 60,
             allow_prerelease=allow_prerelease,
         )
         live = session.service if session else None
@@ -314,8 +347,36 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     say(f"took {time.monotonic() - started:.1f} s")
 
 
+def _number(
+    option: str,
+    value: str | None,
+    default: float,
+    *,
+    low: float,
+    high: float = float("inf"),
+    whole: bool = False,
+) -> float:
+    """``--<option>``'s number within [low, high], or ``default`` when not given.
+
+    Numeric options reach the task as text: invoke's own conversion would raise a traceback.
+    """
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high or (whole and not number.is_integer()):
+        kind = "a whole number" if whole else "a number"
+        bounds = f"from {low:g} to {high:g}" if high != float("inf") else f"of at least {low:g}"
+        raise DeliveryError(f"--{option} must be {kind} {bounds}, not {value!r}")
+    return number
+
+
 def _say_notices(target: environments.Environment, result: delivery_deploy.Result) -> None:
     """The loud lines of a finished deploy or rollback: a pre-release, plain HTTP."""
+    from delivery import deploy as delivery_deploy
+
     for notice in (
         delivery_deploy.prerelease_warning(target, result.version),
         delivery_deploy.http_only_notice(target, result.outputs),
@@ -327,6 +388,8 @@ def _say_notices(target: environments.Environment, result: delivery_deploy.Resul
 @contextlib.contextmanager
 def _emulator_if_needed(env: str | None) -> Iterator[local.Session | None]:
     """On an emulator env, point AWS at the running emulator (never start one); else nothing."""
+    from delivery import environments, local
+
     target = environments.load(env, ROOT)
     if not target.emulator:
         yield None
@@ -339,6 +402,8 @@ def _emulator_if_needed(env: str | None) -> Iterator[local.Session | None]:
 @one_line_errors
 def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
     """Preview what a deploy would change in the environment's stacks (change sets)."""
+    from delivery import preview
+
     with _emulator_if_needed(env):
         changes = preview.diff(env, image, root=ROOT)
     for change in changes:
@@ -349,6 +414,9 @@ def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
 @one_line_errors
 def status(c: Context, env: str | None = None) -> None:
     """Show the environment's stacks, live version, ECS deployments and registry versions."""
+    from delivery import local
+    from delivery import status as delivery_status
+
     with _emulator_if_needed(env) as session:
         lines = delivery_status.status(env, ROOT).lines()
         if session is not None:
@@ -372,6 +440,9 @@ def rollback(
 
     On an emulator env, the kept local service is restarted on the rolled-back image.
     """
+    from delivery import environments
+    from delivery import rollback as delivery_rollback
+
     delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
     with _emulator_if_needed(env) as session:
         steps = session.steps() if session is not None else None
@@ -397,6 +468,10 @@ def bootstrap(c: Context, connection_arn: str | None = None) -> None:
 
     Once per account and after any change to config/shared/; deploys only read these stacks.
     """
+    from delivery import bootstrap as delivery_bootstrap
+    from delivery import deploy as delivery_deploy
+    from delivery import stacks
+
     poll = stacks.EMULATOR_POLL_S if delivery_deploy.loopback_endpoint() else None
     states = delivery_bootstrap.bootstrap(
         ROOT, connection_arn=connection_arn, poll=poll, progress=say
@@ -425,7 +500,7 @@ def pipeline(
 ) -> None:
     """Rehearse the CodePipeline on the emulator: every stage from its own template, each
     CodeBuild action under its own role, as AWS would run them."""
-    from delivery.rehearsal import report, runner  # noqa: PLC0415 - the rehearsal on use only
+    from delivery.rehearsal import report, runner
 
     options = runner.Options(
         root=ROOT, env=env or "", trigger=trigger, approve=approve, gate_passed=gate_passed
@@ -445,6 +520,8 @@ def pipeline(
 @one_line_errors
 def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
     """Delete the environment's stacks (retained resources such as images stay)."""
+    from delivery import destroy as delivery_destroy
+
     with _emulator_if_needed(env):
         states = delivery_destroy.destroy(env, force=force, root=ROOT, progress=say)
     for name, state in states.items():
@@ -455,6 +532,8 @@ def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
 @one_line_errors
 def stop(c: Context, env: str = "local") -> None:
     """Stop the emulator and the local service that `deploy --keep` left running."""
+    from delivery import environments, local
+
     target = environments.load(env, ROOT)
     if not target.emulator:
         raise DeliveryError(f"'{env}' is not an emulator environment: nothing runs locally")
@@ -466,8 +545,8 @@ def stop(c: Context, env: str = "local") -> None:
 @one_line_errors
 def render(c: Context, out: str = "build/templates") -> None:
     """Render every stack of every environment to <out>/<env>/<stack>.json."""
-    from delivery import render as renderer  # noqa: PLC0415 - only this task needs troposphere
-    from stacks.common.errors import SettingsError  # noqa: PLC0415
+    from delivery import render as renderer
+    from stacks.common.errors import SettingsError
 
     started = time.perf_counter()
     try:
@@ -481,7 +560,7 @@ def render(c: Context, out: str = "build/templates") -> None:
 @one_line_errors
 def docs(c: Context, check: bool = False) -> None:
     """Regenerate docs/API.md and the architecture diagram (docs/architecture.dot and .svg)."""
-    from delivery import docs as generated  # noqa: PLC0415 - needs the stacks group and app
+    from delivery import docs as generated
 
     if check:
         if stale := generated.stale(ROOT):

@@ -242,6 +242,22 @@ CATALOGUE: list[Case] = [
     # --- task options (tasks.py; the message comes from delivery/) ----------------------------
     task_case("unknown env", "deploy", "--env", "qa", message="unknown environment 'qa'"),
     task_case("no env", "status", message="no environment given: pass --env"),
+    # Numeric options are parsed by tasks.py: invoke's own conversion raised a traceback.
+    task_case(
+        "timeout not a number",
+        *("deploy", "--env", "local", "--timeout", "soon"),
+        message=r"--timeout must be a number of at least 1, not 'soon'$",
+    ),
+    task_case(
+        "port out of range",
+        *("deploy", "--env", "local", "--emulator-port", "70000"),
+        message=r"--emulator-port must be a whole number from 0 to 65535, not '70000'$",
+    ),
+    task_case(
+        "ready timeout zero",
+        *("deploy", "--env", "local", "--ready-timeout", "0"),
+        message=r"--ready-timeout must be a number of at least 1, not '0'$",
+    ),
     task_case(
         "malformed image",
         *("deploy", "--env", "local", "--image", "latest"),

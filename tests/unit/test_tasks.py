@@ -117,3 +117,14 @@ def test_a_finished_deploy_says_loudly_what_needs_saying(
         "HTTPS, set the service's domain and its Route 53 hosted zone in "
         "config/prod/service.yaml and deploy again",
     ]
+
+
+def test_listing_the_tasks_imports_no_aws_or_stack_library() -> None:
+    # `invoke --list` and `--help` load tasks.py alone: boto3, Sceptre and troposphere took about
+    # a second to import, which every command paid before it did anything.
+    heavy = ("boto3", "botocore", "sceptre", "troposphere", "cfnlint", "pydantic")
+    probe = f"import sys, tasks; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []
