@@ -77,9 +77,14 @@ def install(session: nox.Session, *groups: str, project: bool = True) -> None:
     )
 
 
-def pytest_args(session: nox.Session, name: str) -> list[str]:
-    """Common pytest arguments: JUnit report per session (CodeBuild reports read them)."""
-    return [f"--junitxml=build/reports/{name}.xml", *session.posargs]
+def pytest_args(session: nox.Session, name: str, *, parallel: bool = False) -> list[str]:
+    """Common pytest arguments: JUnit report per session (CodeBuild reports read them).
+
+    ``parallel``: one worker per core (PYTEST_WORKERS overrides; 0 runs in-process), for suites
+    whose tests share nothing but the machine: each worker starts its own emulator.
+    """
+    workers = ["-n", os.environ.get("PYTEST_WORKERS", "auto")] if parallel else []
+    return [*workers, f"--junitxml=build/reports/{name}.xml", *session.posargs]
 
 
 @nox.session(python=PYTHON)
@@ -113,7 +118,7 @@ def tests(session: nox.Session) -> None:
         "--cov=delivery",
         "--cov-report=term:skip-covered",
         "--cov-report=xml:build/reports/coverage.xml",
-        *pytest_args(session, "tests"),
+        *pytest_args(session, "tests", parallel=True),
         env={"PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")},
     )
 
