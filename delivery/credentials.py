@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from delivery import aws_errors
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -24,10 +25,8 @@ def check(region: str, sts: STSClient | None = None) -> str:
     try:
         identity = (sts or session.client("sts")).get_caller_identity()
     except ClientError as exc:
-        error = exc.response.get("Error", {})
         raise DeliveryError(
-            f"AWS rejected the credentials ({error.get('Code', 'Error')}: "
-            f"{error.get('Message', '')}): refresh them and retry"
+            f"AWS rejected the credentials ({aws_errors.reason(exc)}): refresh them and retry"
         ) from None
     except BotoCoreError as exc:
         raise DeliveryError(f"AWS could not be reached to check the credentials: {exc}") from None

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from delivery import aws_errors
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -94,19 +95,14 @@ def client(region: str) -> ECSClient:
     return boto3.client("ecs", region_name=region)
 
 
-def _reason(exc: ClientError | BotoCoreError) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    return str(exc)
-
-
 def describe_service(ecs: ECSClient, cluster: str, service: str) -> dict[str, Any]:
     """The service's ``describe_services`` entry; one line when it is missing or inactive."""
     try:
         response = ecs.describe_services(cluster=cluster, services=[service])
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading ECS service {service} failed: {_reason(exc)}") from None
+        raise DeliveryError(
+            f"reading ECS service {service} failed: {aws_errors.reason(exc)}"
+        ) from None
     services = response.get("services", [])
     if not services or services[0].get("status") == "INACTIVE":
         raise DeliveryError(f"ECS service {service} does not exist in cluster {cluster}")
@@ -139,8 +135,8 @@ def service_deployment(ecs: ECSClient, description: dict[str, Any]) -> ServiceDe
         found = ecs.describe_service_deployments(serviceDeploymentArns=[arn])
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(
-            f"reading ECS service deployment {arn} failed ({_reason(exc)}): the deploying role "
-            "needs ecs:DescribeServiceDeployments"
+            f"reading ECS service deployment {arn} failed ({aws_errors.reason(exc)}): "
+            "the deploying role needs ecs:DescribeServiceDeployments"
         ) from None
     entries = found.get("serviceDeployments", [])
     if not entries:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from delivery import aws_errors
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -68,20 +69,13 @@ def split_uri(repository_uri: str) -> tuple[str, str]:
     return match.group("registry"), match.group("name")
 
 
-def _reason(exc: ClientError | BotoCoreError) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
-    return str(exc)
-
-
 def login(repository_uri: str, ecr: ECRClient) -> tuple[str, str, str]:
     """(username, password, registry) for ``docker/podman login`` to the repository's registry."""
     registry, _ = split_uri(repository_uri)
     try:
         data = ecr.get_authorization_token()["authorizationData"]
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"ECR login failed: {_reason(exc)}") from None
+        raise DeliveryError(f"ECR login failed: {aws_errors.reason(exc)}") from None
     if not data:
         raise DeliveryError("ECR returned no authorization data")
     decoded = base64.b64decode(data[0]["authorizationToken"]).decode()
@@ -96,13 +90,15 @@ def image_digest(repository: str, tag: str, ecr: ECRClient) -> str:
             "imageDetails"
         ]
     except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        code = aws_errors.code(exc)
         if code in ("ImageNotFoundException", "RepositoryNotFoundException"):
             raise DeliveryError(
                 f"image '{repository}:{tag}' does not exist in ECR: "
                 f"list the versions with `invoke status` or build and push it first"
             ) from None
-        raise DeliveryError(f"ECR lookup of '{repository}:{tag}' failed: {_reason(exc)}") from None
+        raise DeliveryError(
+            f"ECR lookup of '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
+        ) from None
     if not images:
         raise DeliveryError(f"image '{repository}:{tag}' does not exist in ECR")
     return images[0]["imageDigest"]
@@ -115,13 +111,13 @@ def has_digest(repository: str, digest: str, ecr: ECRClient) -> bool:
             "imageDetails"
         ]
     except (ClientError, BotoCoreError) as exc:
-        if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in (
+        if aws_errors.code(exc) in (
             "ImageNotFoundException",
             "RepositoryNotFoundException",
         ):
             return False
         raise DeliveryError(
-            f"ECR lookup of '{repository}@{digest}' failed: {_reason(exc)}"
+            f"ECR lookup of '{repository}@{digest}' failed: {aws_errors.reason(exc)}"
         ) from None
     return bool(found)
 
@@ -145,7 +141,7 @@ def record_image(repository: str, tag: str, manifest: str, media_type: str, ecr:
             imageDigest=digest,
         )["image"]
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
+        code = aws_errors.code(exc)
         if code == "ImageAlreadyExistsException":
             return image_digest(repository, tag, ecr)
         if code == "ImageTagAlreadyExistsException":
@@ -153,7 +149,9 @@ def record_image(repository: str, tag: str, manifest: str, media_type: str, ecr:
                 f"tag '{tag}' already names another image in '{repository}' (tags are immutable): "
                 "build from a new commit or release a new version"
             ) from None
-        raise DeliveryError(f"recording '{repository}:{tag}' failed: {_reason(exc)}") from None
+        raise DeliveryError(
+            f"recording '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
+        ) from None
     return image["imageId"]["imageDigest"]
 
 
@@ -173,10 +171,10 @@ def list_images(repository: str, ecr: ECRClient) -> list[Image]:
                 for detail in page["imageDetails"]
             )
     except (ClientError, BotoCoreError) as exc:
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        code = aws_errors.code(exc)
         if code == "RepositoryNotFoundException":
             raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
-        raise DeliveryError(f"listing '{repository}' failed: {_reason(exc)}") from None
+        raise DeliveryError(f"listing '{repository}' failed: {aws_errors.reason(exc)}") from None
     return sorted(images, key=lambda image: image.pushed_at, reverse=True)
 
 
@@ -211,13 +209,11 @@ def tagged(repository: str, tags: Sequence[str], ecr: ECRClient) -> dict[str, Ta
                 acceptedMediaTypes=MANIFEST_MEDIA_TYPES,
             ).get("images", [])
         except (ClientError, BotoCoreError) as exc:
-            code = (
-                exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-            )
+            code = aws_errors.code(exc)
             if code == "RepositoryNotFoundException":
                 raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
             raise DeliveryError(
-                f"ECR lookup of '{repository}:{tag}' failed: {_reason(exc)}"
+                f"ECR lookup of '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
             ) from None
         for image in images[:1]:  # absent: in "failures" (ImageNotFound), not in "images"
             manifest = image.get("imageManifest", "")

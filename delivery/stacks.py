@@ -32,6 +32,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
+from delivery import aws_errors
 from delivery.environments import PROJECT_ROOT, StackRef
 from delivery.errors import DeliveryError
 
@@ -201,14 +202,6 @@ def fresh_connections() -> None:
         ConnectionManager._clients.clear()
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _plan(path: str, variables: Mapping[str, str], root: Path, ignore_dependencies: bool) -> Any:
     from sceptre.context import SceptreContext  # noqa: PLC0415
     from sceptre.plan.plan import SceptrePlan  # noqa: PLC0415
@@ -231,7 +224,7 @@ def _sceptre_errors(action: str, path: str) -> Iterator[None]:
         raise
     # Sceptre raises many unrelated types (its own, boto, Jinja, YAML); users get one line.
     except Exception as exc:
-        raise DeliveryError(f"{action} {path} failed: {_one_line(exc)}") from None
+        raise DeliveryError(f"{action} {path} failed: {aws_errors.reason(exc)}") from None
 
 
 def cloudformation(region: str) -> CloudFormationClient:
@@ -251,11 +244,15 @@ def _describe(stack: StackRef, cfn: CloudFormationClient | None) -> Any | None:
             "Stacks"
         ][0]
     except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+        if "does not exist" in aws_errors.message(exc):
             return None
-        raise DeliveryError(f"reading stack {stack.name} failed: {_one_line(exc)}") from None
+        raise DeliveryError(
+            f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
+        ) from None
     except BotoCoreError as exc:
-        raise DeliveryError(f"reading stack {stack.name} failed: {_one_line(exc)}") from None
+        raise DeliveryError(
+            f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
+        ) from None
 
 
 def failure_reason(stack: StackRef, cfn: CloudFormationClient | None = None) -> str:
@@ -265,7 +262,7 @@ def failure_reason(stack: StackRef, cfn: CloudFormationClient | None = None) -> 
             "StackEvents"
         ]
     except (ClientError, BotoCoreError) as exc:
-        return f"events unavailable ({_one_line(exc)})"
+        return f"events unavailable ({aws_errors.reason(exc)})"
     # Events come newest first; the operation's first failure is the cause, later ones are fallout.
     failures = [
         event
@@ -326,7 +323,7 @@ def resource_ids(stack: StackRef, cfn: CloudFormationClient | None = None) -> di
             }
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise DeliveryError(
-            f"reading the resources of stack {stack.name} failed: {_one_line(exc)}"
+            f"reading the resources of stack {stack.name} failed: {aws_errors.reason(exc)}"
         ) from None
     return found
 
@@ -390,7 +387,7 @@ def launch(
             if not unfinished:
                 raise
             raise DeliveryError(
-                f"launch {path} failed: stack {unfinished[0]}: {_one_line(exc)}"
+                f"launch {path} failed: stack {unfinished[0]}: {aws_errors.reason(exc)}"
             ) from None
     for stack, status in results.items():
         if str(status) != "complete":
@@ -516,7 +513,7 @@ def preview_stack(cfn: CloudFormationClient, request: dict[str, Any], poll: floa
     try:
         cfn.create_change_set(**request)
     except ClientError as exc:
-        if "No updates are to be performed" in exc.response.get("Error", {}).get("Message", ""):
+        if "No updates are to be performed" in aws_errors.message(exc):
             return [Change(name, "none")]
         raise
     try:

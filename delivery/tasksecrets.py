@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from delivery import aws_errors
 from delivery.errors import DeliveryError
 
 # arn:aws:secretsmanager:<region>:<account>:secret:<name> is the secret itself; up to three more
@@ -47,7 +48,7 @@ def read(value_from: str) -> str:
             return _secrets_manager(value_from)
         return _parameter(value_from)
     except (ClientError, BotoCoreError) as exc:
-        reason = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
+        reason = aws_errors.code(exc) or ""
         raise DeliveryError(
             f"reading secret {value_from} failed: {reason or exc}: create it, or fix the task "
             "definition's valueFrom"

@@ -26,7 +26,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from delivery import stacks
+from delivery import aws_errors, stacks
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
 
@@ -65,13 +65,8 @@ def _rule(elbv2: ElasticLoadBalancingv2Client, arn: str, stack: StackRef) -> dic
     try:
         rules = elbv2.describe_rules(RuleArns=[arn])["Rules"]
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
-        reason = (
-            f"{exc.response.get('Error', {}).get('Code', 'Error')}"
-            if isinstance(exc, ClientError)
-            else str(exc)
-        )
         raise DeliveryError(
-            f"reading the production listener rule of {stack.name} failed: {reason}"
+            f"reading the production listener rule of {stack.name} failed: {aws_errors.reason(exc)}"
         ) from None
     if not rules:
         raise DeliveryError(f"the production listener rule of {stack.name} does not exist")
