@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Annotated, Any
 
 from awacs.aws import Allow, Policy, Statement
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from troposphere import GetAtt, Ref, Sub, Template, encode_to_dict, iam
 
 from stacks.common import iam as policy
@@ -37,7 +37,7 @@ from stacks.common.naming import (
     environment_role_arns,
 )
 from stacks.common.provider_schemas import permissions, template_permissions
-from stacks.common.settings import EnvironmentName, StackSettings
+from stacks.common.settings import EnvironmentName, StackSettings, StrictModel
 from stacks.common.template import add_output, new_template, skip_checks
 
 __all__ = ["STACK", "Settings", "build", "environment_actions", "resource_types"]
@@ -65,10 +65,8 @@ UNSCOPED_CHECKS = ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 
 
-class EnvironmentStacks(BaseModel):
+class EnvironmentStacks(StrictModel):
     """One environment and the stack modules (``stacks.<name>``) its config folder launches."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: EnvironmentName
     stacks: Annotated[list[str], Field(min_length=1)]

@@ -1,4 +1,4 @@
-"""The base of every stack's settings model and the value types they share."""
+"""The one strict base of every settings model, the stacks' common settings, shared value types."""
 
 from __future__ import annotations
 
@@ -22,10 +22,19 @@ Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 
-class StackSettings(BaseModel):
-    """Common to all stacks: strict (unknown keys are errors), immutable, named environment."""
+class StrictModel(BaseModel):
+    """The base of every settings model and of each block nested in one.
+
+    Strict: an unknown key is an error (the usual cause is a typo, and a misspelt key that was
+    silently ignored would deploy the default instead), which ``stacks.common.errors`` reports
+    with the accepted keys. Immutable: a stack's ``build`` reads its settings, never changes them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StackSettings(StrictModel):
+    """Common to all stacks: the environment's name, and what happens to data on deletion."""
 
     environment: EnvironmentName
     # Keep data (ECR images, logs, keys, buckets) when the stack or the resource goes away.

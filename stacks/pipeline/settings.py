@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from stacks.common.settings import EnvironmentName, RetentionDays, StackSettings
+from stacks.common.settings import EnvironmentName, RetentionDays, StackSettings, StrictModel
 
 # A CloudFormation parameter (not a setting): the connection is created and approved in the
 # console once per account, so its ARN is deployment input (Sceptre --var connection_arn=...).
@@ -16,10 +16,8 @@ CONNECTION_ARN = (
 )
 
 
-class DeployStage(BaseModel):
+class DeployStage(StrictModel):
     """One environment the pipeline deploys to, optionally behind a manual approval."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     environment: EnvironmentName
     approval: bool = False

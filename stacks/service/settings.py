@@ -6,9 +6,9 @@ from ipaddress import IPv4Network
 from math import ceil
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from stacks.common.settings import RetentionDays, StackSettings
+from stacks.common.settings import RetentionDays, StackSettings, StrictModel
 
 # Fargate's valid task sizes: CPU units -> memory MiB (AWS "Task CPU and memory" table).
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
@@ -49,27 +49,21 @@ MIN_BAKE_TIME_MINUTES = (
 )
 
 
-class _Part(BaseModel):
-    """A nested settings block: strict and immutable like the stack settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Canary(_Part):
+class Canary(StrictModel):
     """CANARY: shift ``percent`` of traffic, bake, then shift the rest."""
 
     percent: Annotated[float, Field(ge=0.1, le=100)] = 10.0
     bake_minutes: Minutes = 5
 
 
-class Linear(_Part):
+class Linear(StrictModel):
     """LINEAR: shift ``step_percent`` at a time, baking ``step_bake_minutes`` between steps."""
 
     step_percent: Annotated[float, Field(ge=3, le=100)] = 25.0
     step_bake_minutes: Minutes = 2
 
 
-class Deployment(_Part):
+class Deployment(StrictModel):
     """ECS-native deployment strategy (no CodeDeploy)."""
 
     strategy: Literal["BLUE_GREEN", "CANARY", "LINEAR"] = "BLUE_GREEN"
@@ -98,7 +92,7 @@ class Deployment(_Part):
         return self
 
 
-class ScheduledScaling(_Part):
+class ScheduledScaling(StrictModel):
     """A scheduled change of the scaling bounds (e.g. office hours in dev)."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
@@ -108,7 +102,7 @@ class ScheduledScaling(_Part):
     timezone: str = "UTC"
 
 
-class Scaling(_Part):
+class Scaling(StrictModel):
     """Target tracking on CPU and on requests per target, within ``min_count..max_count``."""
 
     min_count: Annotated[int, Field(ge=1, le=100)] = 1
@@ -130,7 +124,7 @@ class Scaling(_Part):
         return self
 
 
-class Alarms(_Part):
+class Alarms(StrictModel):
     """Deployment alarms on the new version's target group: either one rolls a deployment back."""
 
     # Target 5xx as a share of the group's requests: a rate, so a 10 % canary is judged on its
@@ -142,7 +136,7 @@ class Alarms(_Part):
     p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = 1.5
 
 
-class Domain(_Part):
+class Domain(StrictModel):
     """The service's DNS name in a Route 53 hosted zone of this account.
 
     The stack then creates the ACM certificate (validated through that zone) unless
@@ -153,13 +147,13 @@ class Domain(_Part):
     hosted_zone_id: Annotated[str, Field(pattern=HOSTED_ZONE_ID)]
 
 
-class AccessLogs(_Part):
+class AccessLogs(StrictModel):
     """ALB access logs to an S3 bucket of this stack (SSE-S3, TLS only, expiring)."""
 
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
 
 
-class Waf(_Part):
+class Waf(StrictModel):
     """A WAFv2 web ACL on the ALB: AWS managed rules plus a per-IP rate limit."""
 
     rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
