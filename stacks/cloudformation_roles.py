@@ -68,8 +68,16 @@ Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 class EnvironmentStacks(StrictModel):
     """One environment and the stack modules (``stacks.<name>``) its config folder launches."""
 
-    name: EnvironmentName
-    stacks: Annotated[list[str], Field(min_length=1)]
+    name: EnvironmentName = Field(
+        description="The environment (its folder under config/) whose stacks the role acts on; "
+        "the role is `/cloudformation/flask-fargate-<name>`."
+    )
+    stacks: Annotated[list[str], Field(min_length=1)] = Field(
+        description="The stack modules (`stacks.<name>`: network, service, ...) the "
+        "environment's config folder launches. The role's permissions are generated from each "
+        "module's EVERY_FEATURE settings, so turning a feature on in config needs no new "
+        "permission."
+    )
 
     @field_validator("stacks")
     @classmethod
@@ -87,10 +95,15 @@ class EnvironmentStacks(StrictModel):
 class Settings(StackSettings):
     """What the CloudFormation roles stack accepts in ``sceptre_user_data``."""
 
-    # Every region a stack of these environments is deployed to (Sceptre's per-stack `region`
-    # included): a type's permissions are read for each, and must exist in one of them.
-    regions: Annotated[list[Region], Field(min_length=1)]
-    environments: Annotated[list[EnvironmentStacks], Field(min_length=1)]
+    regions: Annotated[list[Region], Field(min_length=1)] = Field(
+        description="Every region a stack of these environments is deployed to, Sceptre's "
+        "per-stack `region` included (the budget's us-east-1): each resource type's permissions "
+        "are read from its provider schema in each, and the type must exist in one of them."
+    )
+    environments: Annotated[list[EnvironmentStacks], Field(min_length=1)] = Field(
+        description="The environments that get a CloudFormation service role, and the stacks "
+        "each launches; at least one."
+    )
 
 
 def _module(name: str) -> ModuleType | None:
