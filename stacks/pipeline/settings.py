@@ -31,7 +31,7 @@ class DeployStage(StrictModel):
     )
     approval: bool = Field(
         False,
-        description="A manual approval before the deploy (a person says go); none by default.",
+        description="A manual approval before the deploy (a person says go); off by default.",
     )
     releases_only: bool = Field(
         False,
