@@ -480,7 +480,7 @@ def render(c: Context, out: str = "build/templates") -> None:
 @task(help={"check": "only report stale generated docs (exit 1); write nothing"})
 @one_line_errors
 def docs(c: Context, check: bool = False) -> None:
-    """Regenerate the generated docs: API.md, the architecture diagram (.dot and .svg)."""
+    """Regenerate the generated docs: API.md, SETTINGS.md, the architecture diagram (.dot, .svg)."""
     from docgen import generate as generated  # noqa: PLC0415 - needs the stacks group and app
 
     if check:

@@ -22,6 +22,7 @@ from docgen.architecture import (
     render_svg,
     svg_dot_hash,
 )
+from docgen.settings_reference import SETTINGS_MD, settings_markdown
 from docgen.stackgraph import DIAGRAM_GROUPS, config_inputs, rendered_templates
 
 
@@ -32,6 +33,7 @@ def generate(root: Path = ROOT) -> dict[str, str]:
     return {
         API_MD: api_markdown(openapi_document()),
         ARCHITECTURE_DOT: architecture_dot(templates, config_inputs(templates, root)),
+        SETTINGS_MD: settings_markdown(root / "config"),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import docgen
-from docgen import api, architecture, generate, stackgraph
+from docgen import api, architecture, generate, settings_reference, stackgraph
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -86,6 +86,24 @@ def test_api_md_lists_every_operation() -> None:
     for path, item in document["paths"].items():
         for method in item:
             assert f"### `{method.upper()} {path}`" in text
+
+
+# --- (b2) SETTINGS.md is what the settings models produce now -------------------------------
+
+
+def test_settings_md_is_current() -> None:
+    expected = settings_reference.settings_markdown()
+    assert (DOCS / settings_reference.SETTINGS_MD).read_text() == expected, (
+        f"docs/SETTINGS.md is {REGENERATE}"
+    )
+
+
+def test_settings_md_lists_every_key_of_every_stack() -> None:
+    text = (DOCS / settings_reference.SETTINGS_MD).read_text()
+    for module in settings_reference.stack_modules():
+        assert f'<a id="{module.STACK}"></a>' in text, f"{module.STACK} has no section"
+        for name in module.Settings.model_fields:
+            assert f"| `{name}` |" in text, f"{module.STACK}: {name} is not in the reference"
 
 
 # --- (c) the diagram is current --------------------------------------------------------------
