@@ -32,7 +32,7 @@ nox.options.sessions = [
 ]
 
 PYTHON = "3.11"
-SOURCES = ["app", "stacks", "templates", "delivery", "tasks.py"]
+SOURCES = ["app", "stacks", "templates", "delivery", "docgen", "tasks.py"]
 CODE = [*SOURCES, "tests", "bench", "noxfile.py"]
 
 
@@ -116,6 +116,7 @@ def tests(session: nox.Session) -> None:
         "--cov=app",
         "--cov=stacks",
         "--cov=delivery",
+        "--cov=docgen",
         "--cov-report=term:skip-covered",
         "--cov-report=xml:build/reports/coverage.xml",
         *pytest_args(session, "tests", parallel=True),

@@ -559,8 +559,8 @@ def render(c: Context, out: str = "build/templates") -> None:
 @task(help={"check": "only report stale generated docs (exit 1); write nothing"})
 @one_line_errors
 def docs(c: Context, check: bool = False) -> None:
-    """Regenerate docs/API.md and the architecture diagram (docs/architecture.dot and .svg)."""
-    from delivery import docs as generated
+    """Regenerate the generated docs: API.md, SETTINGS.md, the architecture diagram (.dot, .svg)."""
+    from docgen import generate as generated
 
     if check:
         if stale := generated.stale(ROOT):

@@ -33,12 +33,28 @@ FORECAST_ALERT_PERCENT = 100.0
 class Settings(StackSettings):
     """What the budget stack accepts in ``sceptre_user_data``."""
 
-    # Subscribed to the budget's topic (AWS sends a confirmation mail first).
-    alert_email: Email | None = None
-    monthly_budget_usd: Annotated[float, Field(gt=0, le=1_000_000)] = 100.0
-    budget_alert_percent: Percent = 80.0
-    # The cost-allocation tag that tells environments apart (Sceptre's stack tag).
-    cost_tag_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$")] = "Environment"
+    alert_email: Email | None = Field(
+        None,
+        description="The address subscribed to the budget's topic (AWS mails a confirmation "
+        "first); none by default: the topic has no subscriber.",
+    )
+    monthly_budget_usd: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
+        100.0,
+        description="The environment's monthly cost budget in USD, over the resources that "
+        "carry its cost tag; default 100. At most 1,000,000, a guard against "
+        "a typo.",
+    )
+    budget_alert_percent: Percent = Field(
+        80.0,
+        description="Actual spend, in percent of the budget, that sends an alert; default 80. "
+        f"A forecast above {FORECAST_ALERT_PERCENT:g} % alerts as well.",
+    )
+    cost_tag_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:/=+@-]{1,128}$")] = Field(
+        "Environment",
+        description="The cost-allocation tag that tells environments apart (Sceptre's stack tag, "
+        "which CloudFormation puts on every taggable resource); its value is `environment`. A tag "
+        "key by AWS's rules: 1-128 characters.",
+    )
 
 
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any

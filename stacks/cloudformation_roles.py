@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import Annotated, Any
 
 from awacs.aws import Allow, Policy, Statement
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from troposphere import GetAtt, Ref, Sub, Template, encode_to_dict, iam
 
 from stacks.common import iam as policy
@@ -37,7 +37,7 @@ from stacks.common.naming import (
     environment_role_arns,
 )
 from stacks.common.provider_schemas import permissions, template_permissions
-from stacks.common.settings import EnvironmentName, StackSettings
+from stacks.common.settings import EnvironmentName, StackSettings, StrictModel
 from stacks.common.template import add_output, new_template, skip_checks
 
 __all__ = ["STACK", "Settings", "build", "environment_actions", "resource_types"]
@@ -65,13 +65,19 @@ UNSCOPED_CHECKS = ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "
 Region = Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
 
 
-class EnvironmentStacks(BaseModel):
+class EnvironmentStacks(StrictModel):
     """One environment and the stack modules (``stacks.<name>``) its config folder launches."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: EnvironmentName
-    stacks: Annotated[list[str], Field(min_length=1)]
+    name: EnvironmentName = Field(
+        description="The environment (its folder under config/) whose stacks the role acts on; "
+        "the role is `/cloudformation/flask-fargate-<name>`."
+    )
+    stacks: Annotated[list[str], Field(min_length=1)] = Field(
+        description="The stack modules (`stacks.<name>`: network, service, ...) the "
+        "environment's config folder launches. The role's permissions are generated from each "
+        "module's EVERY_FEATURE settings, so turning a feature on in config needs no new "
+        "permission."
+    )
 
     @field_validator("stacks")
     @classmethod
@@ -89,10 +95,15 @@ class EnvironmentStacks(BaseModel):
 class Settings(StackSettings):
     """What the CloudFormation roles stack accepts in ``sceptre_user_data``."""
 
-    # Every region a stack of these environments is deployed to (Sceptre's per-stack `region`
-    # included): a type's permissions are read for each, and must exist in one of them.
-    regions: Annotated[list[Region], Field(min_length=1)]
-    environments: Annotated[list[EnvironmentStacks], Field(min_length=1)]
+    regions: Annotated[list[Region], Field(min_length=1)] = Field(
+        description="Every region a stack of these environments is deployed to, Sceptre's "
+        "per-stack `region` included (the budget's us-east-1): each resource type's permissions "
+        "are read from its provider schema in each, and the type must exist in one of them."
+    )
+    environments: Annotated[list[EnvironmentStacks], Field(min_length=1)] = Field(
+        description="The environments that get a CloudFormation service role, and the stacks "
+        "each launches; at least one."
+    )
 
 
 def _module(name: str) -> ModuleType | None:

@@ -27,14 +27,42 @@ INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
 class Settings(StackSettings):
     """What the network stack accepts in ``sceptre_user_data``."""
 
-    vpc_cidr: IPv4Network = IPv4Network("10.0.0.0/16")
-    az_count: Annotated[int, Field(ge=2, le=3)] = 2
-    # per_az: one NAT per AZ, an AZ outage keeps egress elsewhere (prod); single: one shared NAT,
-    # a third of the cost (dev).
-    nat_gateways: Literal["per_az", "single"] = "single"
-    flow_log_retention_days: RetentionDays = 30
-    flow_log_traffic: Literal["ALL", "ACCEPT", "REJECT"] = "ALL"
-    vpc_endpoints: bool = False
+    vpc_cidr: IPv4Network = Field(
+        IPv4Network("10.0.0.0/16"),
+        description="The VPC's IPv4 range: private (RFC 1918), /16 to /24. It is split in 16: "
+        "public subnets take the first blocks, private ones the blocks from the ninth, so even a "
+        "/24 leaves /28 subnets, AWS's smallest. Give each environment its own range, so they "
+        "can be peered.",
+    )
+    az_count: Annotated[int, Field(ge=2, le=3)] = Field(
+        2,
+        description="Availability Zones used, each with a public and a private subnet. At least "
+        "2, as an ALB needs subnets in two AZs; at most 3, which the deploy region (eu-north-1) "
+        "has and which keeps two thirds of the capacity through an AZ outage.",
+    )
+    nat_gateways: Literal["per_az", "single"] = Field(
+        "single",
+        description="`per_az`: one NAT gateway per AZ, so an AZ outage leaves the other AZs' "
+        "egress (for production); `single` (default): one shared NAT gateway, a third of the "
+        "cost with three AZs, egress depending on one AZ.",
+    )
+    flow_log_retention_days: RetentionDays = Field(
+        30,
+        description="Days the VPC's flow logs are kept in CloudWatch Logs; one of the values "
+        "CloudWatch Logs accepts; 30 by default.",
+    )
+    flow_log_traffic: Literal["ALL", "ACCEPT", "REJECT"] = Field(
+        "ALL",
+        description="Which connections the flow logs record: `ALL` (default: what was refused "
+        "and what got through both matter in an investigation), or only `ACCEPT` or `REJECT`.",
+    )
+    vpc_endpoints: bool = Field(
+        False,
+        description="Interface endpoints for `ecr.api`, `ecr.dkr`, `logs` and `secretsmanager` "
+        "in the private subnets, and the S3 gateway endpoint (ECR's layers), so image pulls, "
+        "logs and the secret stay off the NAT. Off by default: interface endpoints are "
+        "billed per AZ and hour (~88 USD a month for 4 in 3 AZs, docs/DEPLOYMENT.md).",
+    )
 
     @field_validator("vpc_cidr")
     @classmethod

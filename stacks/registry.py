@@ -32,19 +32,40 @@ RELEASE_PATTERN = "*.*.*"
 class Settings(StackSettings):
     """What the registry stack accepts in ``sceptre_user_data``."""
 
-    repository_name: RepositoryName = "flask-fargate"
-    # KMS uses the account's aws/ecr key (auditable in CloudTrail); AES256 is S3-managed.
-    encryption: Literal["KMS", "AES256"] = "KMS"
-    untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = 7
-    # Builds of unreleased commits (X.Y.Z-dev.g<sha>): keep the newest this many. Prod may run
-    # one (the pipeline promotes every build's digest), so keep more than the builds that can
-    # pile up unapproved between two prod deploys.
-    keep_dev_builds: Annotated[int, Field(ge=10, le=1000)] = 100
-    # Releases (X.Y.Z) expire by their own age only, never by a count (see lifecycle_policy):
-    # the default keeps every release for ten years, i.e. rollback to any of them works.
-    release_retention_days: Annotated[int, Field(ge=365, le=3650)] = 3650
-    # Backstop for tagged images that are neither (tags pushed by hand).
-    keep_images: Annotated[int, Field(ge=10, le=10000)] = 200
+    repository_name: RepositoryName = Field(
+        "flask-fargate",
+        description="The ECR repository's name, by ECR's rules: 2-256 characters, lowercase "
+        "letters and digits in segments joined by `.`, `_`, `-` or `/`.",
+    )
+    encryption: Literal["KMS", "AES256"] = Field(
+        "KMS",
+        description="How ECR encrypts the images at rest: `KMS` (default) with the account's "
+        "aws/ecr key, every use auditable in CloudTrail; `AES256` with S3-managed keys.",
+    )
+    untagged_expiry_days: Annotated[int, Field(ge=1, le=365)] = Field(
+        7,
+        description="Days after its push an image without a tag expires (lifecycle rule 1); "
+        "1-365, default 7.",
+    )
+    keep_dev_builds: Annotated[int, Field(ge=10, le=1000)] = Field(
+        100,
+        description="Builds of unreleased commits (`X.Y.Z-dev.g<sha>`) kept, the newest first "
+        "(lifecycle rule 2). Prod may run one (the pipeline promotes every build's digest), so "
+        "keep more than the builds that can pile up unapproved between two prod deploys: 10-1000, "
+        "default 100.",
+    )
+    release_retention_days: Annotated[int, Field(ge=365, le=3650)] = Field(
+        3650,
+        description="Days a release (`X.Y.Z`) is kept after its push (lifecycle rule 3): "
+        "releases expire by their own age only, never by a count, so dev builds cannot push them "
+        "out. The default keeps every release ten years, so a rollback to any of them works; at "
+        "least one year.",
+    )
+    keep_images: Annotated[int, Field(ge=10, le=10000)] = Field(
+        200,
+        description="Backstop for tagged images that are neither a release nor a dev build "
+        "(tags pushed by hand): at most this many are kept (lifecycle rule 4); default 200.",
+    )
 
 
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any

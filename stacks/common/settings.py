@@ -1,4 +1,4 @@
-"""The base of every stack's settings model and the value types they share."""
+"""The one strict base of every settings model, the stacks' common settings, shared value types."""
 
 from __future__ import annotations
 
@@ -22,15 +22,37 @@ Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")]
 Percent = Annotated[float, Field(gt=0, le=100)]
 
 
-class StackSettings(BaseModel):
-    """Common to all stacks: strict (unknown keys are errors), immutable, named environment."""
+class StrictModel(BaseModel):
+    """The base of every settings model and of each block nested in one.
+
+    Strict: an unknown key is an error (the usual cause is a typo, and a misspelt key that was
+    silently ignored would deploy the default instead), which ``stacks.common.errors`` reports
+    with the accepted keys. Immutable: a stack's ``build`` reads its settings, never changes them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    environment: EnvironmentName
-    # Keep data (ECR images, logs, keys, buckets) when the stack or the resource goes away.
-    retain: bool = False
-    # Refuse deletion by accident: CloudFormation termination protection on the stack (set after
-    # each launch by the ``!termination_protection`` hook, following this value both ways), and
-    # where a resource has its own switch (the ALB), that too. Turn it off, deploy, then destroy.
-    deletion_protection: bool = False
+
+class StackSettings(StrictModel):
+    """Common to all stacks: the environment's name, and what happens to data on deletion."""
+
+    environment: EnvironmentName = Field(
+        description="The environment's name (`dev`, `prod`, `shared`, ...). It goes into names "
+        "(the template descriptions, the metric namespace `flask-fargate/<environment>`, the ALB "
+        "access-log prefix) and is the value of the cost-allocation tag the budget filters on: "
+        "hence 2-16 characters, lowercase letters, digits and `-`, a letter first."
+    )
+    retain: bool = Field(
+        False,
+        description="Keep the data when the stack or the resource goes away: `true` gives the ECR "
+        "repository, log groups, KMS keys, the app's secret and the buckets the Retain deletion "
+        "and update-replace policies. Off by default, for environments that are thrown away.",
+    )
+    deletion_protection: bool = Field(
+        False,
+        description="Refuse deletion by accident: CloudFormation termination protection on the "
+        "stack (set after each launch by the `!termination_protection` hook, which follows this "
+        "value both ways) and, where a resource has its own switch (the ALB), that too. Off by "
+        "default so dev and local can be destroyed; to delete a protected stack, set it false, "
+        "deploy, then destroy.",
+    )

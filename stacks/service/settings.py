@@ -6,9 +6,9 @@ from ipaddress import IPv4Network
 from math import ceil
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from stacks.common.settings import RetentionDays, StackSettings
+from stacks.common.settings import RetentionDays, StackSettings, StrictModel
 
 # Fargate's valid task sizes: CPU units -> memory MiB (AWS "Task CPU and memory" table).
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
@@ -33,6 +33,7 @@ CERTIFICATE_ARN = (
 DOMAIN_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 HOSTED_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
 
+# ECS's range for every bake time: 0 to 1440 minutes (24 hours).
 Minutes = Annotated[int, Field(ge=0, le=1440)]
 
 # The deployment alarms (stacks/service/deployment.py): DATAPOINTS of PERIODS one-minute periods
@@ -49,34 +50,64 @@ MIN_BAKE_TIME_MINUTES = (
 )
 
 
-class _Part(BaseModel):
-    """A nested settings block: strict and immutable like the stack settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Canary(_Part):
+class Canary(StrictModel):
     """CANARY: shift ``percent`` of traffic, bake, then shift the rest."""
 
-    percent: Annotated[float, Field(ge=0.1, le=100)] = 10.0
-    bake_minutes: Minutes = 5
+    percent: Annotated[float, Field(ge=0.1, le=100)] = Field(
+        10.0,
+        description="Share of production traffic the new version gets first, in percent; "
+        "ECS's range 0.1-100. Default 10: enough requests for the deployment alarms to judge.",
+    )
+    bake_minutes: Minutes = Field(
+        5,
+        description="Minutes the canary serves its share before the rest shifts; ECS's range "
+        "0-1440. Default 5, the deployment alarms' window.",
+    )
 
 
-class Linear(_Part):
+class Linear(StrictModel):
     """LINEAR: shift ``step_percent`` at a time, baking ``step_bake_minutes`` between steps."""
 
-    step_percent: Annotated[float, Field(ge=3, le=100)] = 25.0
-    step_bake_minutes: Minutes = 2
+    step_percent: Annotated[float, Field(ge=3, le=100)] = Field(
+        25.0,
+        description="Share of production traffic shifted at each step, in percent; ECS's range "
+        "3-100. Default 25: four steps.",
+    )
+    step_bake_minutes: Minutes = Field(
+        2,
+        description="Minutes between two steps; ECS's range 0-1440. Default 2, so four steps "
+        "take about 6 minutes before the bake time.",
+    )
 
 
-class Deployment(_Part):
+class Deployment(StrictModel):
     """ECS-native deployment strategy (no CodeDeploy)."""
 
-    strategy: Literal["BLUE_GREEN", "CANARY", "LINEAR"] = "BLUE_GREEN"
-    # After full shift, keep blue this long so an alarm can still roll back instantly.
-    bake_time_minutes: Minutes = MIN_BAKE_TIME_MINUTES
-    canary: Canary | None = None
-    linear: Linear | None = None
+    strategy: Literal["BLUE_GREEN", "CANARY", "LINEAR"] = Field(
+        "BLUE_GREEN",
+        description="How ECS shifts production traffic to the new version: `BLUE_GREEN` all at "
+        "once (default), `CANARY` a share first (`canary`), `LINEAR` in steps (`linear`). All "
+        "three are ECS's own; no CodeDeploy.",
+    )
+    bake_time_minutes: Minutes = Field(
+        MIN_BAKE_TIME_MINUTES,
+        description="Minutes the old version keeps running after the full shift, so an alarm can "
+        "still roll back instantly (a rule switch, not a redeploy). At least "
+        f"{MIN_BAKE_TIME_MINUTES}, the default: the deployment alarms' "
+        f"{ALARM_EVALUATION_PERIODS} one-minute periods plus {METRIC_DELAY_MINUTES} minutes of "
+        "metric delay, or a regression could surface after the old tasks are gone; at most "
+        "1440 (ECS).",
+    )
+    canary: Canary | None = Field(
+        None,
+        description="The canary's share and wait; only with strategy `CANARY`, which uses the "
+        "defaults when it is omitted.",
+    )
+    linear: Linear | None = Field(
+        None,
+        description="The step size and wait; only with strategy `LINEAR`, which uses the "
+        "defaults when it is omitted.",
+    )
 
     @field_validator("bake_time_minutes")
     @classmethod
@@ -98,24 +129,59 @@ class Deployment(_Part):
         return self
 
 
-class ScheduledScaling(_Part):
+class ScheduledScaling(StrictModel):
     """A scheduled change of the scaling bounds (e.g. office hours in dev)."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
-    schedule: Annotated[str, Field(pattern=r"^(cron|rate|at)\(.+\)$")]
-    min_count: Annotated[int, Field(ge=0, le=100)]
-    max_count: Annotated[int, Field(ge=0, le=100)]
-    timezone: str = "UTC"
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] = Field(
+        description="The scheduled action's name, unique within the service's schedules: "
+        "letters, digits and `-`, at most 64 characters."
+    )
+    schedule: Annotated[str, Field(pattern=r"^(cron|rate|at)\(.+\)$")] = Field(
+        description="When it applies: an Application Auto Scaling schedule expression, "
+        "`cron(...)`, `rate(...)` or `at(...)`."
+    )
+    min_count: Annotated[int, Field(ge=0, le=100)] = Field(
+        description="The fewest tasks from then on; 0-100 (0 with a `max_count` of 0 stops the "
+        "service)."
+    )
+    max_count: Annotated[int, Field(ge=0, le=100)] = Field(
+        description="The most tasks from then on; 0-100, not below `min_count`."
+    )
+    timezone: str = Field(
+        "UTC",
+        description="The IANA time zone a `cron` or `at` schedule is read in (e.g. "
+        "`Europe/Stockholm`); UTC by default.",
+    )
 
 
-class Scaling(_Part):
+class Scaling(StrictModel):
     """Target tracking on CPU and on requests per target, within ``min_count..max_count``."""
 
-    min_count: Annotated[int, Field(ge=1, le=100)] = 1
-    max_count: Annotated[int, Field(ge=1, le=100)] = 4
-    cpu_target_percent: Annotated[float, Field(ge=10, le=90)] = 60.0
-    requests_per_target: Annotated[int, Field(ge=10, le=100000)] = 1000
-    scheduled: list[ScheduledScaling] = Field(default_factory=list)
+    min_count: Annotated[int, Field(ge=1, le=100)] = Field(
+        1,
+        description="The fewest tasks. Autoscaling owns the count (the service sets no "
+        "`DesiredCount`, so a deploy never resets a scaled-out service); at least 1, and 100 at "
+        "most as a guard against a typo. One per AZ keeps a task through an AZ outage.",
+    )
+    max_count: Annotated[int, Field(ge=1, le=100)] = Field(
+        4,
+        description="The most tasks autoscaling may run: the cost ceiling. 1-100, not below "
+        "`min_count`; default 4.",
+    )
+    cpu_target_percent: Annotated[float, Field(ge=10, le=90)] = Field(
+        60.0,
+        description="Average CPU utilisation of the tasks, in percent, that target tracking "
+        "keeps: 10-90, default 60, leaving headroom for a burst while new tasks start.",
+    )
+    requests_per_target: Annotated[int, Field(ge=10, le=100000)] = Field(
+        1000,
+        description="Requests per task and minute the second target-tracking policy keeps, "
+        "counted over both target groups so it follows whichever is live; default 1000.",
+    )
+    scheduled: list[ScheduledScaling] = Field(
+        default_factory=list,
+        description="Scheduled changes of the bounds, e.g. office hours in dev; none by default.",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
@@ -130,72 +196,190 @@ class Scaling(_Part):
         return self
 
 
-class Alarms(_Part):
+class Alarms(StrictModel):
     """Deployment alarms on the new version's target group: either one rolls a deployment back."""
 
-    # Target 5xx as a share of the group's requests: a rate, so a 10 % canary is judged on its
-    # own traffic however little of it there is.
-    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5.0
-    # Below this many requests a minute the error rate does not judge (one 5xx of 3 requests is
-    # 33 %, and says nothing).
-    min_requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 20
-    p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = 1.5
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = Field(
+        5.0,
+        description="Target 5xx as a percentage of the new group's requests above which the "
+        "deployment rolls back (2 of 3 minutes). A rate, so a 10 % canary is judged on its own "
+        "traffic however little of it there is; default 5.",
+    )
+    min_requests_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        20,
+        description="Below this many requests a minute the error rate does not judge: one 5xx "
+        "of 3 requests is 33 % and says nothing. Default 20.",
+    )
+    p99_latency_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.5,
+        description="p99 response time of the new group, in seconds, above which the deployment "
+        "rolls back (2 of 3 minutes); default 1.5. At most 60, a guard against a "
+        "value meant in milliseconds.",
+    )
 
 
-class Domain(_Part):
+class Domain(StrictModel):
     """The service's DNS name in a Route 53 hosted zone of this account.
 
     The stack then creates the ACM certificate (validated through that zone) unless
     ``certificate_arn`` brings one, and the alias record pointing the name at the ALB.
     """
 
-    name: Annotated[str, Field(pattern=DOMAIN_NAME, max_length=253)]
-    hosted_zone_id: Annotated[str, Field(pattern=HOSTED_ZONE_ID)]
+    name: Annotated[str, Field(pattern=DOMAIN_NAME, max_length=253)] = Field(
+        description="The service's fully qualified DNS name, e.g. `api.example.com`: lowercase, "
+        "no trailing dot, at most 253 characters (DNS's limit)."
+    )
+    hosted_zone_id: Annotated[str, Field(pattern=HOSTED_ZONE_ID)] = Field(
+        description="The Route 53 hosted zone (in this account) that holds `name`: the "
+        "certificate is validated and the alias record created there."
+    )
 
 
-class AccessLogs(_Part):
+class AccessLogs(StrictModel):
     """ALB access logs to an S3 bucket of this stack (SSE-S3, TLS only, expiring)."""
 
-    retention_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        90,
+        description="Days the access logs are kept before S3 expires them: 1-3650 (ten "
+        "years), default 90.",
+    )
 
 
-class Waf(_Part):
+class Waf(StrictModel):
     """A WAFv2 web ACL on the ALB: AWS managed rules plus a per-IP rate limit."""
 
-    rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = 2000
+    rate_limit_per_5_minutes: Annotated[int, Field(ge=10, le=2_000_000_000)] = Field(
+        2000,
+        description="Requests one IP address may send in 5 minutes before WAF blocks it; WAF's "
+        "range 10-2,000,000,000; default 2000.",
+    )
 
 
 class Settings(StackSettings):
     """What the service stack accepts in ``sceptre_user_data``."""
 
-    cpu: FargateCpu = 256
-    memory: int = 512
-    cpu_architecture: Literal["X86_64", "ARM64"] = "X86_64"
-    # App environment (docs/ARCHITECTURE.md).
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    greeting: Annotated[str, Field(min_length=1, max_length=200)] = "Hello, world!"
-    drain_seconds: Annotated[int, Field(ge=0, le=60)] = 5
-    graceful_timeout_seconds: Annotated[int, Field(ge=1, le=110)] = 20
-    keepalive_seconds: Annotated[int, Field(ge=2, le=600)] = 75
-    # Slack between the app's own drain and ECS's SIGKILL.
-    stop_margin_seconds: Annotated[int, Field(ge=1, le=30)] = 5
-    log_retention_days: RetentionDays = 30
-    # Load balancer.
-    idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)] = 60
-    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 30
-    health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2_147_483_647)] = 60
-    # HTTPS: a certificate you bring (certificate_arn), or one the stack creates for `domain`.
-    certificate_arn: Annotated[str, Field(pattern=CERTIFICATE_ARN)] | None = None
-    domain: Domain | None = None
-    access_logs: AccessLogs | None = None
-    test_listener_port: Annotated[int, Field(ge=1024, le=65535)] = 8080
-    # Who may reach the test listener (the new version before it takes traffic); none by default.
-    test_ingress_cidrs: list[IPv4Network] = Field(default_factory=list)
-    container_insights: Literal["enabled", "enhanced"] = "enabled"
-    deployment: Deployment = Deployment()
-    scaling: Scaling = Scaling()
-    alarms: Alarms = Alarms()
-    waf: Waf | None = None
+    # The task's size.
+    cpu: FargateCpu = Field(
+        256,
+        description="Task CPU units (1024 = one vCPU), one of Fargate's sizes. Default 256, a "
+        "quarter vCPU: gunicorn runs one worker per CPU it may use.",
+    )
+    memory: int = Field(
+        512,
+        description="Task memory in MiB; with `cpu`, one of Fargate's valid pairs (256 CPU: "
+        "512, 1024 or 2048; the error lists the others). Default 512, the least for 256 CPU.",
+    )
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field(
+        "X86_64",
+        description="The task's CPU architecture, which the image must be built for: `X86_64` "
+        "(default) or `ARM64` (Graviton, cheaper per vCPU).",
+    )
+    # The app's environment (docs/ARCHITECTURE.md, "The service's environment").
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "INFO",
+        description="The app's `LOG_LEVEL`: the lowest level of the JSON log lines it writes. "
+        "INFO by default.",
+    )
+    greeting: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        "Hello, world!",
+        description="The text `GET /` answers (`GREETING`): 1-200 characters, the app's own "
+        "limit, so a value the app would refuse at start never deploys.",
+    )
+    drain_seconds: Annotated[int, Field(ge=0, le=60)] = Field(
+        5,
+        description="Seconds the app keeps serving after SIGTERM while its readiness answers 503 "
+        "(`DRAIN_SECONDS`), so requests the ALB already routed to it still succeed; 0-60, "
+        "default 5 (without it gunicorn reset 32-47 connections per stop, measured).",
+    )
+    graceful_timeout_seconds: Annotated[int, Field(ge=1, le=110)] = Field(
+        20,
+        description="Seconds gunicorn's graceful stop then gives requests in progress "
+        "(`GRACEFUL_TIMEOUT_SECONDS`); 1-110, default 20. Drain, graceful stop and "
+        "`stop_margin_seconds` add up to the container's stopTimeout, which Fargate caps at "
+        f"{MAX_STOP_TIMEOUT} s: the model refuses more.",
+    )
+    keepalive_seconds: Annotated[int, Field(ge=2, le=600)] = Field(
+        75,
+        description="Seconds gunicorn keeps an idle keep-alive connection open "
+        "(`KEEPALIVE_SECONDS`). Must exceed `idle_timeout_seconds`: the ALB must close idle "
+        "connections first, or it reuses one gunicorn just closed and answers 502. Default 75 "
+        "(the ALB's 60 + 15); at least gunicorn's own default of 2.",
+    )
+    stop_margin_seconds: Annotated[int, Field(ge=1, le=30)] = Field(
+        5,
+        description="Seconds of slack between the end of the app's drain and graceful stop and "
+        "ECS's SIGKILL, added to the container's stopTimeout; 1-30, default 5.",
+    )
+    log_retention_days: RetentionDays = Field(
+        30,
+        description="Days the app's log group keeps its lines; one of the values CloudWatch "
+        "Logs accepts; default 30.",
+    )
+    # The load balancer.
+    idle_timeout_seconds: Annotated[int, Field(ge=1, le=4000)] = Field(
+        60,
+        description="Seconds the ALB keeps an idle connection open; AWS's range 1-4000, default "
+        "60 (AWS's own). `keepalive_seconds` must exceed it.",
+    )
+    deregistration_delay_seconds: Annotated[int, Field(ge=0, le=3600)] = Field(
+        30,
+        description="Seconds the ALB lets requests in flight to a deregistering task finish "
+        "before ECS stops it; AWS's range 0-3600. Default 30, not AWS's 300: requests here take "
+        "well under a second, and 300 would add 4.5 minutes to every deploy and scale-in.",
+    )
+    health_check_grace_period_seconds: Annotated[int, Field(ge=0, le=2_147_483_647)] = Field(
+        60,
+        description="Seconds after a task starts during which ECS ignores its failed health "
+        "checks: time for the app to start. Default 60; at most what ECS's API takes (a 32-bit "
+        "integer).",
+    )
+    certificate_arn: Annotated[str, Field(pattern=CERTIFICATE_ARN)] | None = Field(
+        None,
+        description="An ACM certificate you bring (its ARN), which the ALB serves HTTPS with. "
+        "Without it or `domain` the ALB serves plain HTTP.",
+    )
+    domain: Domain | None = Field(
+        None,
+        description="The service's DNS name: the stack creates its ACM certificate (unless "
+        "`certificate_arn` brings one) and the alias record to the ALB. None by default.",
+    )
+    access_logs: AccessLogs | None = Field(
+        None,
+        description="ALB access logs to an encrypted, TLS-only bucket of this stack; none by "
+        "default.",
+    )
+    test_listener_port: Annotated[int, Field(ge=1024, le=65535)] = Field(
+        8080,
+        description="Port of the test listener, which serves the new version before it takes "
+        "production traffic: 1024-65535, never the production listener's 80 or 443. Default "
+        "8080.",
+    )
+    test_ingress_cidrs: list[IPv4Network] = Field(
+        default_factory=list,
+        description="IPv4 ranges that may reach the test listener; none by default, so the new "
+        "version is reachable only once it takes production traffic.",
+    )
+    container_insights: Literal["enabled", "enhanced"] = Field(
+        "enabled",
+        description="ECS Container Insights on the cluster: `enabled` (default) gives the task "
+        "counts the monitoring stack's RunningBelowDesiredAlarm reads; `enhanced` adds per-task "
+        "and per-container metrics, at a higher price.",
+    )
+    deployment: Deployment = Field(
+        Deployment(),
+        description="How ECS shifts traffic to a new version and how long the old one stays.",
+    )
+    scaling: Scaling = Field(
+        Scaling(), description="The task count's bounds, targets and schedules."
+    )
+    alarms: Alarms = Field(
+        Alarms(), description="The deployment alarms, either of which rolls a deployment back."
+    )
+    waf: Waf | None = Field(
+        None,
+        description="A WAFv2 web ACL on the ALB (AWS managed rules and a per-IP rate limit); "
+        "none by default.",
+    )
 
     @property
     def stop_timeout(self) -> int:
