@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -25,12 +24,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 from delivery import platforms, reproducible
 from delivery.errors import DeliveryError
 from delivery.localbase import LOCAL_BASE_REF, ensure_local_base
 from delivery.platforms import DEFAULT_PLATFORM, platform_for
+from delivery.process import Completed, Runner, SubprocessRunner, last_line
 
 __all__ = [
     "BASE_PYTHON",
@@ -96,77 +96,6 @@ BUILD_TIMEOUT_S = 1800.0
 BUILDKIT_REWRITES_TIMESTAMPS = (0, 13)
 _BUILDKIT_VERSION = re.compile(r"^\s*BuildKit(?: version)?:\s*v?(\d+)\.(\d+)", re.I | re.M)
 COMMAND_TIMEOUT_S = 300.0
-
-
-# --- running commands -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Completed:
-    """What a command did: its argv, exit code and captured output."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str = ""
-    stderr: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the command exited 0."""
-        return self.returncode == 0
-
-
-class Runner(Protocol):
-    """Runs one command to completion. Never raises for a non-zero exit: callers decide."""
-
-    def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        """Run ``argv`` with ``env`` added to this process's environment."""
-        ...
-
-
-class SubprocessRunner:
-    """The real runner: ``subprocess.run`` with captured text output."""
-
-    def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        """Run ``argv``; a missing program is exit code 127, like a shell reports it."""
-        full_env = {**os.environ, **(env or {})}
-        try:
-            proc = subprocess.run(  # noqa: S603 - argv lists built by this module, never a shell
-                list(argv),
-                env=full_env,
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except FileNotFoundError:
-            return Completed(tuple(argv), 127, "", f"{argv[0]}: command not found")
-        except subprocess.TimeoutExpired as exc:
-            raise DeliveryError(
-                f"{' '.join(argv[:2])} did not finish within {timeout:.0f} s"
-            ) from exc
-        return Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
-
-
-def last_line(text: str) -> str:
-    """The last non-empty line of a command's output: usually the one that says what failed."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 # --- engine configuration (podman / buildah) -----------------------------------------------------

@@ -25,12 +25,10 @@ import re
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from delivery.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from delivery.container import Runner
+from delivery.process import Runner, last_line
 
 # A history comment buildah writes for each step: the id of the intermediate image it built on.
 _INTERMEDIATE_COMMENT = re.compile(r"^FROM [0-9a-f]{12,64}$")
@@ -48,10 +46,10 @@ def commit_epoch(context: Path, git_sha: str, runner: Runner) -> int:
     )
     text = result.stdout.strip()
     if not result.ok or not text.isdigit():
-        reason = (result.stderr or result.stdout).strip().splitlines()
+        reason = last_line(result.stderr or result.stdout)
         raise DeliveryError(
             f"cannot read the commit time of {git_sha[:12]} in {context}: "
-            f"{reason[-1] if reason else 'no output'} (build from a git checkout of that commit)"
+            f"{reason} (build from a git checkout of that commit)"
         )
     return int(text)
 
