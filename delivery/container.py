@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Literal, cast
 
 from delivery import platforms, reproducible
 from delivery.errors import DeliveryError
+from delivery.image_archive import DOCKER_V2_MANIFEST, manifest_from_archive
 from delivery.localbase import LOCAL_BASE_REF, ensure_local_base
 from delivery.platforms import DEFAULT_PLATFORM, platform_for
 from delivery.process import Completed, Runner, SubprocessRunner, last_line
@@ -74,10 +74,6 @@ BASE_PYTHON = "3.11"
 
 EngineName = Literal["docker", "podman", "buildah"]
 ENGINES: tuple[EngineName, ...] = ("docker", "podman", "buildah")
-
-DOCKER_V2_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_V2_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_V2_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 
 # Build arguments that become the image's environment and OCI labels (see ContainerEngine.build).
 # No version among them: the image is its commit, whatever version that is released as
@@ -827,55 +823,6 @@ def _engine(
     return ContainerEngine(
         name=name, executable=path, env=env, runner=runner, manifest_reader=reader
     )
-
-
-# --- manifests --------------------------------------------------------------------------------
-
-
-def manifest_from_archive(archive: Path) -> bytes:
-    """A Docker v2 schema 2 manifest (JSON bytes) for the single image in a docker-archive tar."""
-    with tarfile.open(archive) as tar:
-        index = json.loads(_member_bytes(tar, "manifest.json"))
-        if not index:
-            raise DeliveryError(f"{archive.name} holds no image")
-        entry = index[0]
-        config = _member_bytes(tar, entry["Config"])
-        layers = [_digest_member(tar, name) for name in entry["Layers"]]
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": DOCKER_V2_MANIFEST,
-        "config": {
-            "mediaType": DOCKER_V2_CONFIG,
-            "size": len(config),
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-        },
-        "layers": [
-            {"mediaType": DOCKER_V2_LAYER, "size": size, "digest": digest}
-            for digest, size in layers
-        ],
-    }
-    return json.dumps(manifest, indent=3).encode()
-
-
-def _member_bytes(tar: tarfile.TarFile, name: str) -> bytes:
-    handle = tar.extractfile(name)
-    if handle is None:
-        raise DeliveryError(f"image archive has no file {name}")
-    with handle:
-        return handle.read()
-
-
-def _digest_member(tar: tarfile.TarFile, name: str) -> tuple[str, int]:
-    handle = tar.extractfile(name)
-    if handle is None:
-        raise DeliveryError(f"image archive has no layer {name}")
-    digest = hashlib.sha256()
-    size = 0
-    with handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return "sha256:" + digest.hexdigest(), size
 
 
 # --- wheels -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from delivery import container as image
-from delivery import localbase, platforms
+from delivery import image_archive, localbase, platforms
 from delivery.container import Completed, ContainerEngine, detect_engine
 from delivery.errors import DeliveryError
 
@@ -733,9 +733,9 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     config_id = hashlib.sha256(config.encode()).hexdigest()
     stored = {
         "schemaVersion": 2,
-        "mediaType": image.DOCKER_V2_MANIFEST,
+        "mediaType": image_archive.DOCKER_V2_MANIFEST,
         "config": {
-            "mediaType": image.DOCKER_V2_CONFIG,
+            "mediaType": image_archive.DOCKER_V2_CONFIG,
             "size": len(config),
             "digest": f"sha256:{config_id}",
         },
@@ -749,7 +749,7 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs() == [("/usr/bin/buildah", "inspect", "--type", "image", "svc:1")]
     assert runner.calls[0].env == {"CONTAINERS_STORAGE_CONF": "s"}  # the same image store
-    assert (media_type, json.loads(body)) == (image.DOCKER_V2_MANIFEST, stored)
+    assert (media_type, json.loads(body)) == (image_archive.DOCKER_V2_MANIFEST, stored)
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
@@ -763,7 +763,10 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
 def test_an_unfit_stored_manifest_falls_back_to_exporting(change: dict[str, object]) -> None:
     config = "{}"
     config_id = hashlib.sha256(config.encode()).hexdigest()
-    stored = {"mediaType": image.DOCKER_V2_MANIFEST, "config": {"digest": f"sha256:{config_id}"}}
+    stored = {
+        "mediaType": image_archive.DOCKER_V2_MANIFEST,
+        "config": {"digest": f"sha256:{config_id}"},
+    }
     runner = FakeRunner()
     runner.on("buildah", "inspect", stdout=_stored({**stored, **change}, config, config_id))
     runner.on("podman", "save", returncode=1, stderr="Error: exported nothing")
