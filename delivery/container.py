@@ -11,7 +11,6 @@ subprocesses only; this process's environment and the user's own engine setup st
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -20,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -28,32 +27,9 @@ from typing import Any, Literal, cast
 from delivery import platforms, reproducible
 from delivery.errors import DeliveryError
 from delivery.image_archive import DOCKER_V2_MANIFEST, manifest_from_archive
-from delivery.localbase import LOCAL_BASE_REF, ensure_local_base
-from delivery.platforms import DEFAULT_PLATFORM, platform_for
+from delivery.localbase import ensure_local_base
+from delivery.platforms import DEFAULT_PLATFORM
 from delivery.process import Completed, Runner, SubprocessRunner, last_line
-
-__all__ = [
-    "BASE_PYTHON",
-    "DEFAULT_BASE_IMAGE",
-    "DEFAULT_PLATFORM",
-    "LOCAL_BASE_REF",
-    "Bind",
-    "Completed",
-    "ContainerEngine",
-    "ImageBuild",
-    "Runner",
-    "SubprocessRunner",
-    "Wheels",
-    "build_image",
-    "detect_engine",
-    "engine_environment",
-    "ensure_local_base",
-    "export_requirements",
-    "manifest_from_archive",
-    "platform_for",
-    "prepare_wheels",
-    "running",
-]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = PROJECT_ROOT / ".local" / "containers"
@@ -311,7 +287,8 @@ class ContainerEngine:
         for tag in tags:
             # buildah would qualify a short name with docker.io/library/; the build named it
             # localhost/, as podman does.
-            self.tag(new_id, _qualified(tag) if self.name == "buildah" else tag)
+            name = _qualified(tag) if self.name == "buildah" else tag
+            self.check("tag", new_id, name, what=f"tag {new_id} as {name}")
         self.command("rmi", image_id)
         return new_id
 
@@ -401,10 +378,6 @@ class ContainerEngine:
             return sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))
         result = self.check("image", "inspect", "--format", "{{.Size}}", ref, what=f"size of {ref}")
         return int(result.stdout.strip())
-
-    def tag(self, source: str, target: str) -> None:
-        """Give image ``source`` the extra name ``target``."""
-        self.check("tag", source, target, what=f"tag {source} as {target}")
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """The engine's inspect document for an image or container, as a dict."""
@@ -694,10 +667,6 @@ class ContainerEngine:
             self.command("rm", "--force", "--time", "0", container)
         else:
             self.command("rm", "--force", container)  # docker's rm --force kills at once
-
-    def remove_image(self, ref: str) -> None:
-        """Remove image ``ref`` if present (used by tests and clean-ups)."""
-        self.command("rmi", "--force", ref)
 
 
 def _qualified(name: str) -> str:
@@ -1053,12 +1022,3 @@ def build_image(
         reproducible=engine.rewrites_timestamps(),
     )
 
-
-@contextlib.contextmanager
-def running(engine: ContainerEngine, ref: str, **options: Any) -> Iterator[str]:
-    """``engine.run(ref, **options)`` as a context manager that always removes the container."""
-    container = engine.run(ref, **options)
-    try:
-        yield container
-    finally:
-        engine.remove(container)

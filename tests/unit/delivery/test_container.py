@@ -22,8 +22,9 @@ import pytest
 
 from delivery import container as image
 from delivery import image_archive, localbase, platforms
-from delivery.container import Completed, ContainerEngine, detect_engine
+from delivery.container import ContainerEngine, detect_engine
 from delivery.errors import DeliveryError
+from delivery.process import Completed
 
 
 @dataclass

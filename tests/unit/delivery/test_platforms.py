@@ -22,16 +22,16 @@ from tests.unit.delivery.test_container import FakeRunner, engine
 def test_the_task_definitions_architecture_names_the_image_platform(
     architecture: str, platform: str
 ) -> None:
-    assert image.platform_for(architecture) == platform
+    assert platforms.platform_for(architecture) == platform
 
 
 def test_the_default_platform_is_the_task_definitions_default() -> None:
-    assert image.DEFAULT_PLATFORM == "linux/amd64"  # stacks/service/settings.py: X86_64
+    assert platforms.DEFAULT_PLATFORM == "linux/amd64"  # stacks/service/settings.py: X86_64
 
 
 def test_an_unknown_architecture_is_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
-        image.platform_for("RISCV64")
+        platforms.platform_for("RISCV64")
     assert str(info.value) == "unknown cpu_architecture 'RISCV64': Fargate runs X86_64 or ARM64"
 
 
