@@ -105,7 +105,7 @@ def release(c: Context, allow_major: bool = False) -> None:
 @one_line_errors
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
-    from delivery.container import detect_engine  # noqa: PLC0415 - only build needs the engine layer
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415 - only build needs the engine layer
 
     plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
     built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
@@ -173,7 +173,7 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     cleanly on SIGTERM: a broken image never reaches the registry.
     """
     from delivery import smoke as smoke_test  # noqa: PLC0415 - only this task needs the engine
-    from delivery.container import detect_engine  # noqa: PLC0415
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415
 
     if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")

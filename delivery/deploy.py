@@ -42,7 +42,7 @@ from delivery.errors import DeliveryError
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
 
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
 IMAGE_NAME = "flask-fargate"
@@ -233,7 +233,7 @@ def check_emulator_endpoint(env: Environment) -> None:
 
 
 def _detect_engine(preferred: str | None) -> ContainerEngine:
-    from delivery.container import detect_engine  # noqa: PLC0415 - heavy, build paths only
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415 - heavy, build paths only
 
     return detect_engine(preferred)
 
@@ -342,7 +342,7 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
 
     ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
     """
-    from delivery.container import build_image  # noqa: PLC0415
+    from delivery.image_build import build_image  # noqa: PLC0415
 
     root = plan.env.root
     version = versioning.build_version(root)
@@ -544,7 +544,7 @@ def validate(
         check_release(env, versioning.build_version(root), allow_prerelease)
     platform = task_platform(env)
     if container is not None:
-        platforms.check_buildable(container, platform)  # before anything is built or launched
+        container.check_buildable(platform)  # before anything is built or launched
     check_emulator_endpoint(env)
     steps.check_settings(env)
     account = steps.check_credentials(env)

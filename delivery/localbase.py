@@ -19,7 +19,7 @@ from delivery.errors import DeliveryError
 from delivery.process import last_line
 
 if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WORK_DIR = PROJECT_ROOT / ".local" / "base"

@@ -43,7 +43,7 @@ from delivery.local import (
 from delivery.process import last_line
 
 if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
 POLL_S = 0.2
