@@ -38,6 +38,7 @@ from delivery import (
 )
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from delivery.process import stop_commands_on_interrupt
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
@@ -645,9 +646,13 @@ def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tupl
 
     The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
     together they take as long as the longer of the two. Leaving the ``with`` block always waits
-    for the build, so a failed launch never leaves a build running behind the command.
+    for the build, so a failed launch never leaves a build running behind the command; on Ctrl-C
+    the build's commands are stopped first.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool,
+        stop_commands_on_interrupt(),
+    ):
         building = pool.submit(steps.build_image, plan, progress)
         repo = ensure_registry(plan, progress)
         return repo, building.result()

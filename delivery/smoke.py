@@ -40,7 +40,7 @@ from delivery.local import (
     spec_from_template,
     version_at,
 )
-from delivery.process import last_line
+from delivery.process import last_line, stop_commands_on_interrupt
 
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
@@ -302,6 +302,9 @@ def smoke_all(
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
     for name in names:
         environments.load(name, root)
-    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool,
+        stop_commands_on_interrupt(),  # on Ctrl-C, the engine commands the workers run
+    ):
         running = [pool.submit(smoke, name, engine, root=root, progress=progress) for name in names]
         return [future.result() for future in running]
