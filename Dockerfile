@@ -4,7 +4,7 @@
 # Works two ways, the same Dockerfile:
 # - standalone (`docker build .` with internet): the build stage installs the dependencies pinned in
 #   uv.lock from PyPI, hash-checked;
-# - offline (`invoke build` / delivery.container.build_image, built with --network none): the host
+# - offline (`invoke build` / delivery.image_build.build_image, built with --network none): the host
 #   has downloaded the same wheels into build/wheels/ (with requirements.txt exported from uv.lock);
 #   the build stage installs only those, hash-checked, with no index at all.
 # The base is a build argument so machines without a registry can pass a local Debian base
@@ -12,7 +12,7 @@
 # Hub's anonymous pull limit hits CodeBuild's shared addresses), fully qualified so engines that
 # refuse short names resolve it too, and pinned by digest: a rebuild of a commit starts from the
 # same bytes. The tag stays in the reference for Renovate/Dependabot; engines pull by the digest.
-# delivery.container.DEFAULT_BASE_IMAGE holds the same value (a test keeps them equal).
+# delivery.image_build.DEFAULT_BASE_IMAGE holds the same value (a test keeps them equal).
 ARG BASE_IMAGE=public.ecr.aws/docker/library/python:3.11-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 # checkov:skip=CKV_DOCKER_7:the base is this build argument, whose default is the digest-pinned tag above; checkov cannot resolve ARG values and reads it as untagged
 

@@ -121,7 +121,7 @@ def release(c: Context, allow_major: bool = False) -> None:
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
     from delivery import deploy as delivery_deploy
-    from delivery.container import detect_engine
+    from delivery.engines.detect import detect_engine
 
     plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
     built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
@@ -197,7 +197,7 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     cleanly on SIGTERM: a broken image never reaches the registry.
     """
     from delivery import smoke as smoke_test
-    from delivery.container import detect_engine
+    from delivery.engines.detect import detect_engine
 
     if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")

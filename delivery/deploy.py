@@ -38,11 +38,12 @@ from delivery import (
 )
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from delivery.process import stop_commands_on_interrupt
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
 
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
 IMAGE_NAME = "flask-fargate"
@@ -233,7 +234,7 @@ def check_emulator_endpoint(env: Environment) -> None:
 
 
 def _detect_engine(preferred: str | None) -> ContainerEngine:
-    from delivery.container import detect_engine  # noqa: PLC0415 - heavy, build paths only
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415 - heavy, build paths only
 
     return detect_engine(preferred)
 
@@ -342,7 +343,7 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
 
     ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
     """
-    from delivery.container import build_image  # noqa: PLC0415
+    from delivery.image_build import build_image  # noqa: PLC0415
 
     root = plan.env.root
     version = versioning.build_version(root)
@@ -544,7 +545,7 @@ def validate(
         check_release(env, versioning.build_version(root), allow_prerelease)
     platform = task_platform(env)
     if container is not None:
-        platforms.check_buildable(container, platform)  # before anything is built or launched
+        container.check_buildable(platform)  # before anything is built or launched
     check_emulator_endpoint(env)
     steps.check_settings(env)
     account = steps.check_credentials(env)
@@ -645,9 +646,13 @@ def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tupl
 
     The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
     together they take as long as the longer of the two. Leaving the ``with`` block always waits
-    for the build, so a failed launch never leaves a build running behind the command.
+    for the build, so a failed launch never leaves a build running behind the command; on Ctrl-C
+    the build's commands are stopped first.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool,
+        stop_commands_on_interrupt(),
+    ):
         building = pool.submit(steps.build_image, plan, progress)
         repo = ensure_registry(plan, progress)
         return repo, building.result()

@@ -21,6 +21,7 @@ from typing import IO
 
 from delivery import loopback
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 
 HOST = "127.0.0.1"
 DEFAULT_REGION = "eu-north-1"
@@ -163,8 +164,7 @@ class Emulator:
         path = self.log_path
         if path is None or not path.exists():
             return "no output"
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-        return lines[-1].strip() if lines else "no output"
+        return last_line(path.read_text(errors="replace"))
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 5 s) and remove its log file."""

@@ -46,7 +46,7 @@ from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
 
 if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
 ServeMode = Literal["auto", "container", "process"]
@@ -482,7 +482,7 @@ def start_process(root: Path, spec: ServiceSpec, port: int, log: Path) -> LocalS
 
 
 def _engine(name: str | None) -> ContainerEngine:
-    from delivery.container import detect_engine  # noqa: PLC0415 - engine layer on use only
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415 - engine layer on use only
 
     return detect_engine(name)
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 
 if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WORK_DIR = PROJECT_ROOT / ".local" / "base"
@@ -77,7 +78,7 @@ def ensure_local_base(
         )
         if not result.ok:
             raise DeliveryError(
-                f"debootstrap of Debian {SUITE} failed: {_last_line(result.stderr + result.stdout)}"
+                f"debootstrap of Debian {SUITE} failed: {last_line(result.stderr + result.stdout)}"
             )
         trim_rootfs(rootfs)
         tarball = Path(tmp) / "rootfs.tar"
@@ -87,7 +88,7 @@ def ensure_local_base(
         )
         if not result.ok:
             raise DeliveryError(
-                f"packing the base root filesystem failed: {_last_line(result.stderr)}"
+                f"packing the base root filesystem failed: {last_line(result.stderr)}"
             )
         # The tree is root-owned from a chroot; removing it needs no special care as root.
         shutil.rmtree(rootfs, ignore_errors=True)
@@ -125,8 +126,3 @@ def trim_rootfs(rootfs: Path) -> None:
                     path.unlink()
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

@@ -4,20 +4,15 @@ The service stack's ``cpu_architecture`` setting (the task definition's
 ``runtimePlatform.cpuArchitecture``, X86_64 by default) decides: a task cannot start an image of
 another architecture. The engine builds for it (``--platform``) and the host downloads the wheels
 for it. A machine that can neither run that architecture nor emulate it (binfmt_misc, or what
-docker's builder lists) is refused before anything is built.
+docker's builder lists) is refused before anything is built (``ContainerEngine.check_buildable``).
 """
 
 from __future__ import annotations
 
 import platform as host
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from delivery.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
 
 # runtimePlatform.cpuArchitecture -> the OCI platform of its images. The two values Fargate
 # takes: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html
@@ -27,7 +22,6 @@ DEFAULT_PLATFORM = TASK_PLATFORMS["X86_64"]
 # Each platform's machine name: ``uname -m``, manylinux wheel tags and binfmt_misc entries use it.
 MACHINES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
-_BUILDX_PLATFORMS = re.compile(r"^\s*Platforms:\s*(.+)$", re.MULTILINE)
 
 
 def platform_for(cpu_architecture: str) -> str:
@@ -77,37 +71,3 @@ def emulated(platform: str, binfmt_dir: Path | None = None) -> bool:
             except OSError:
                 continue
     return False
-
-
-def buildable(engine: ContainerEngine, binfmt_dir: Path | None = None) -> set[str]:
-    """The platforms ``engine`` can build for on this machine.
-
-    docker: what its builder lists (``docker buildx inspect``; Docker Desktop's VM emulates
-    amd64 on arm64 Macs). podman and buildah build on this machine's kernel: its own platform
-    plus whatever binfmt_misc emulates.
-    """
-    if engine.name == "docker":
-        listed = engine.command("buildx", "inspect")
-        match = _BUILDX_PLATFORMS.search(listed.stdout) if listed.ok else None
-        if match:
-            # "linux/amd64, linux/amd64/v2, linux/arm64*": the variant and the marker for
-            # platforms the builder was configured with do not matter here.
-            return {
-                "/".join(item.strip().rstrip("*").split("/")[:2])
-                for item in match.group(1).split(",")
-            }
-        return {host_platform()}
-    native = host_platform()
-    return {native} | {name for name in MACHINES if name != native and emulated(name, binfmt_dir)}
-
-
-def check_buildable(engine: ContainerEngine, platform: str, binfmt_dir: Path | None = None) -> None:
-    """One line, before any build, when ``engine`` cannot build ``platform`` images here."""
-    machine_of(platform)  # an unknown platform is its own one-line error
-    if platform in buildable(engine, binfmt_dir):
-        return
-    raise DeliveryError(
-        f"{engine.name} on this {host_platform()} machine cannot build {platform} images (the "
-        f"task definition's architecture): enable emulation for {machine_of(platform)} "
-        "(e.g. the qemu-user-static package), or build on a machine of that architecture"
-    )

@@ -25,12 +25,11 @@ import re
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from delivery.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from delivery.container import Runner
+from delivery.image_archive import member_bytes
+from delivery.process import Runner, last_line
 
 # A history comment buildah writes for each step: the id of the intermediate image it built on.
 _INTERMEDIATE_COMMENT = re.compile(r"^FROM [0-9a-f]{12,64}$")
@@ -48,10 +47,10 @@ def commit_epoch(context: Path, git_sha: str, runner: Runner) -> int:
     )
     text = result.stdout.strip()
     if not result.ok or not text.isdigit():
-        reason = (result.stderr or result.stdout).strip().splitlines()
+        reason = last_line(result.stderr or result.stdout)
         raise DeliveryError(
             f"cannot read the commit time of {git_sha[:12]} in {context}: "
-            f"{reason[-1] if reason else 'no output'} (build from a git checkout of that commit)"
+            f"{reason} (build from a git checkout of that commit)"
         )
     return int(text)
 
@@ -88,9 +87,9 @@ def normalize_archive(source: Path, target: Path) -> str | None:
     normalized (then ``target`` is not written). Layers are copied byte for byte.
     """
     with tarfile.open(source) as archive:
-        index = json.loads(_read(archive, "manifest.json"))
+        index = json.loads(member_bytes(archive, "manifest.json"))
         config_name = index[0]["Config"]
-        original = _read(archive, config_name)
+        original = member_bytes(archive, config_name)
         config = json.loads(original)
         normalized = normalized_config(config)
         if normalized == config:
@@ -106,14 +105,6 @@ def normalize_archive(source: Path, target: Path) -> str | None:
             _add(out, f"{digest}.json", body)
             _add(out, "manifest.json", json.dumps(index).encode())
     return f"sha256:{digest}"
-
-
-def _read(archive: tarfile.TarFile, name: str) -> bytes:
-    handle = archive.extractfile(name)
-    if handle is None:
-        raise DeliveryError(f"image archive has no file {name}")
-    with handle:
-        return handle.read()
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:

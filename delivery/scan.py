@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 DEFAULT_THRESHOLD = "HIGH"
@@ -123,6 +124,5 @@ def scan(
             f"trivy found {'/'.join(severities(threshold))} vulnerabilities in {image}: "
             "fix them (rebuild on a patched base, bump dependencies) or raise --threshold"
         )
-    tail = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-    reason = tail[-1].strip() if tail else f"exit {result.returncode}"
+    reason = last_line(result.stderr + result.stdout, default=f"exit {result.returncode}")
     raise DeliveryError(f"trivy could not scan {image}: {reason}")

@@ -37,16 +37,18 @@ from delivery.local import (
     READY_PATH,
     VERSION_PATH,
     ServiceSpec,
-    last_line,
     spec_from_template,
     version_at,
 )
+from delivery.process import last_line, stop_commands_on_interrupt
 
 if TYPE_CHECKING:
-    from delivery.container import ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
 POLL_S = 0.2
+# A quoted log line ends a one-line error: a JSON log line can run to kilobytes.
+LINE_WIDTH = 300
 # ECS's defaults when the task definition's health check leaves them out.
 DEFAULT_START_PERIOD_S = 0
 DEFAULT_INTERVAL_S = 30
@@ -187,15 +189,15 @@ def telling_line(logs: str) -> str:
     error, in whichever order the engine prints the two streams), else the last line."""
     exceptions = [line for line in _expanded(logs) if _EXCEPTION.match(line.strip())]
     if exceptions:
-        return last_line(exceptions[-1])
+        return last_line(exceptions[-1], width=LINE_WIDTH)
     for line in reversed(logs.splitlines()):
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict) and record.get("level") in _ERROR_LEVELS:
-            return last_line(str(record.get("message", line)))
-    return last_line(logs)
+            return last_line(str(record.get("message", line)), width=LINE_WIDTH)
+    return last_line(logs, width=LINE_WIDTH)
 
 
 def local_image(engine: ContainerEngine, root: Path) -> tuple[str, str]:
@@ -269,9 +271,10 @@ def _exercise(
     if task.health_check:
         checked = engine.exec(container, task.health_check)
         if not checked.ok:
+            reason = last_line(checked.stderr or checked.stdout, width=LINE_WIDTH)
             raise DeliveryError(
                 f"the task definition's health check fails in the container (exit "
-                f"{checked.returncode}): {last_line(checked.stderr or checked.stdout)}"
+                f"{checked.returncode}): {reason}"
             )
     started = time.monotonic()
     code = engine.stop(container, timeout=task.stop_timeout_s)
@@ -299,6 +302,9 @@ def smoke_all(
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
     for name in names:
         environments.load(name, root)
-    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool:
+    with (
+        ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool,
+        stop_commands_on_interrupt(),  # on Ctrl-C, the engine commands the workers run
+    ):
         running = [pool.submit(smoke, name, engine, root=root, progress=progress) for name in names]
         return [future.result() for future in running]

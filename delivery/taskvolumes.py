@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from delivery.engines.base import Bind
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
-    from delivery.container import Bind, ContainerEngine
+    from delivery.engines.base import ContainerEngine
 
 VOLUMES_DIR = Path(".local") / "volumes"
 # What a Fargate bind mount without image content is (see the module docstring).
@@ -68,8 +69,6 @@ def prepare(
     ``volumes`` are the task definition's volume names (bind mounts only). A mount of a volume the
     task definition does not declare is a one-line error, as registering it would be.
     """
-    from delivery.container import Bind  # noqa: PLC0415 - the engine layer imports this module
-
     unknown = sorted({m.source_volume for m in mounts} - set(volumes))
     if unknown:
         raise DeliveryError(

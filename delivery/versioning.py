@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 
 # commitizen's documented exit codes for "nothing to bump" (commitizen.exceptions.ExitCode).
 _NO_COMMITS_FOUND = 3
@@ -50,19 +51,13 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def _git(cwd: Path, *args: str) -> str:
     result = _run(["git", *args], cwd)
     if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        reason = detail[-1] if detail else f"exit {result.returncode}"
+        reason = last_line(result.stderr or result.stdout, default=f"exit {result.returncode}")
         raise DeliveryError(f"git {' '.join(args)} failed in {cwd}: {reason}")
     return result.stdout.strip()
 
 
 def _cz(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return _run([sys.executable, "-m", "commitizen", "--no-raise", "3,21", *args], cwd)
-
-
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-    return lines[-1].strip() if lines else f"exit {result.returncode}"
 
 
 def git_sha(cwd: Path, short: bool = False) -> str:
@@ -97,7 +92,8 @@ def bump(cwd: Path) -> Bump:
         current = line.group(1) if line else current_version(cwd)
         return Bump(current=current, next=current, increment=None)
     if result.returncode != 0:
-        raise DeliveryError(f"commitizen could not compute the next version: {_last_line(result)}")
+        reason = last_line(result.stderr + result.stdout, default=f"exit {result.returncode}")
+        raise DeliveryError(f"commitizen could not compute the next version: {reason}")
     if line is None or increment is None:
         raise DeliveryError("commitizen's dry run did not report a version: upgrade commitizen")
     return Bump(current=line.group(1), next=line.group(2), increment=increment.group(1))
@@ -157,7 +153,8 @@ def release(cwd: Path, allow_major: bool = False) -> Bump:
     planned = check_release(cwd, allow_major=allow_major)
     result = _cz(cwd, "bump", "--yes", "--changelog")
     if result.returncode != 0:
-        raise DeliveryError(f"commitizen bump failed: {_last_line(result)}")
+        reason = last_line(result.stderr + result.stdout, default=f"exit {result.returncode}")
+        raise DeliveryError(f"commitizen bump failed: {reason}")
     tagged = tagged_version(cwd)
     if tagged != planned.next:
         raise DeliveryError(f"commitizen tagged {tagged!r}, expected {planned.next!r}")

@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery import environments
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 from delivery.rehearsal.definition import Names
 
 # A connection the emulator accepts; on AWS it is created and approved in the console.
@@ -32,11 +33,6 @@ BOOTSTRAP_TIMEOUT_S = 600.0
 def connection_arn(region: str, account: str) -> str:
     """The GitHub connection the rehearsal's pipeline is launched with."""
     return f"arn:aws:codeconnections:{region}:{account}:connection/{CONNECTION_ID}"
-
-
-def _tail(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def run_project_command(
@@ -71,7 +67,9 @@ def bootstrap(source: Path, environ: Mapping[str, str], region: str, account: st
         BOOTSTRAP_TIMEOUT_S,
     )
     if done.returncode != 0:
-        raise DeliveryError(f"bootstrap of the account failed: {_tail(done.stderr + done.stdout)}")
+        raise DeliveryError(
+            f"bootstrap of the account failed: {last_line(done.stderr + done.stdout)}"
+        )
     return done.stdout
 
 
@@ -80,7 +78,9 @@ def render_templates(source: Path, out: Path, environ: Mapping[str, str]) -> Pat
     done = run_project_command(source, ["delivery.render", "--out", str(out)], environ, 300.0)
     rendered = out / environments.SHARED / f"{PIPELINE_STACK}.json"
     if done.returncode != 0 or not rendered.is_file():
-        raise DeliveryError(f"rendering the pipeline failed: {_tail(done.stderr + done.stdout)}")
+        raise DeliveryError(
+            f"rendering the pipeline failed: {last_line(done.stderr + done.stdout)}"
+        )
     return rendered
 
 

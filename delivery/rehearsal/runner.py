@@ -25,8 +25,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery import environments, versioning
-from delivery.container import engine_environment
 from delivery.emulator import Emulator, environment
+from delivery.engines.config import engine_environment
 from delivery.errors import DeliveryError
 from delivery.rehearsal import account as accounts
 from delivery.rehearsal import actions, definition, estimate, image, source
@@ -243,7 +243,7 @@ def engine_stand_in(workdir: Path, progress: Progress) -> Path:
     CodeBuild's docker pulls the Dockerfile's public base image; no registry answers here, so
     the store holds the project's local Debian base instead (made once, ``localbase``).
     """
-    from delivery.container import detect_engine  # noqa: PLC0415 - the engine layer on use
+    from delivery.engines.detect import detect_engine  # noqa: PLC0415 - the engine layer on use
     from delivery.localbase import ensure_local_base  # noqa: PLC0415
 
     engine = detect_engine("podman")

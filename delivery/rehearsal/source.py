@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from delivery.errors import DeliveryError
+from delivery.process import last_line
 
 GIT_TIMEOUT_S = 120.0
 
@@ -37,8 +38,8 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise DeliveryError(f"git {args[0]} failed: {exc}") from None
     if done.returncode != 0:
-        reason = (done.stderr or done.stdout).strip().splitlines()
-        raise DeliveryError(f"git {args[0]} failed: {reason[-1] if reason else done.returncode}")
+        reason = last_line(done.stderr or done.stdout, default=str(done.returncode))
+        raise DeliveryError(f"git {args[0]} failed: {reason}")
     return done.stdout.strip()
 
 

@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 
 from delivery import local, render, taskvolumes
-from delivery.container import ContainerEngine, ImageBuild, build_image, detect_engine
 from delivery.emulator import HOST, free_port
+from delivery.engines.base import ContainerEngine
+from delivery.engines.detect import detect_engine
+from delivery.image_build import ImageBuild, build_image
 from delivery.reproducible import iso_utc
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from delivery.container import ContainerEngine, build_image
+from delivery.engines.base import ContainerEngine
+from delivery.image_build import build_image
 from tests.e2e.conftest import (
     BUILD_TIME,
     DRAIN_SECONDS,

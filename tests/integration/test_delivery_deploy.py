@@ -41,7 +41,7 @@ LOCAL_SERVICE = StackRef("flask-fargate-local-service", REGION)
 
 @dataclass(frozen=True)
 class FakeEngine:
-    """Just enough of delivery.container.ContainerEngine for publishing on the emulator."""
+    """Just enough of delivery.engines.base.ContainerEngine for publishing on the emulator."""
 
     name: str = "podman"
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from delivery.container import DEFAULT_BASE_IMAGE
+from delivery.image_build import DEFAULT_BASE_IMAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -88,7 +88,7 @@ def test_base_is_a_build_argument_declared_before_the_first_from(
     assert base_args
     assert base_args[0] < first_from
     default = parsed[base_args[0]][1].split("=", 1)[1]
-    # One fact, one home: delivery/container.py passes a base only when it differs from this.
+    # One fact, one home: delivery/image_build.py passes a base only when it differs from this.
     assert default == DEFAULT_BASE_IMAGE
     # The official image from its ECR Public mirror (no Docker Hub pull limit in CodeBuild), fully
     # qualified, pinned by digest with the tag kept for Renovate/Dependabot.

@@ -20,10 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from delivery import container as image
-from delivery import localbase, platforms
-from delivery.container import Completed, ContainerEngine, detect_engine
+from delivery import image_archive, localbase, platforms
+from delivery import image_build as image
+from delivery.engines.base import Bind, ContainerEngine
+from delivery.engines.cli import EngineName
+from delivery.engines.config import engine_environment
+from delivery.engines.detect import ENGINES, detect_engine
+from delivery.engines.docker import DockerEngine
+from delivery.engines.podman import PodmanEngine
 from delivery.errors import DeliveryError
+from delivery.process import Completed
 
 
 @dataclass
@@ -114,8 +120,8 @@ def which_of(*present: str) -> Callable[[str], str | None]:
     return lambda name: f"/usr/bin/{name}" if name in present else None
 
 
-def engine(name: image.EngineName = "podman", runner: FakeRunner | None = None) -> ContainerEngine:
-    return ContainerEngine(name=name, executable=name, env={}, runner=runner or FakeRunner())
+def engine(name: EngineName = "podman", runner: FakeRunner | None = None) -> ContainerEngine:
+    return ENGINES[name](executable=name, env={}, runner=runner or FakeRunner())
 
 
 # --- detection --------------------------------------------------------------------------------
@@ -236,7 +242,7 @@ def test_engine_environment_writes_runc_no_short_names_and_project_storage(
 ) -> None:
     for var in ("CONTAINERS_CONF", "CONTAINERS_REGISTRIES_CONF", "CONTAINERS_STORAGE_CONF"):
         monkeypatch.delenv(var, raising=False)
-    env = image.engine_environment(tmp_path)
+    env = engine_environment(tmp_path)
     containers = Path(env["CONTAINERS_CONF"]).read_text()
     assert 'runtime = "runc"' in containers
     assert 'default_ulimits = ["nofile=20000:20000"' in containers
@@ -255,7 +261,7 @@ def test_engine_environment_keeps_variables_the_user_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONTAINERS_CONF", "/etc/mine.conf")
-    assert image.engine_environment(tmp_path)["CONTAINERS_CONF"] == "/etc/mine.conf"
+    assert engine_environment(tmp_path)["CONTAINERS_CONF"] == "/etc/mine.conf"
 
 
 # --- command lines ----------------------------------------------------------------------------
@@ -276,7 +282,7 @@ def test_podman_build_keeps_healthcheck_caches_layers_and_has_no_network(tmp_pat
     iid = "sha256:" + "a" * 64
     runner.on("podman", "build")
     runner.effects.append(write_iid(iid))
-    podman = ContainerEngine("podman", "podman", {"CONTAINERS_CONF": "c"}, runner)
+    podman = PodmanEngine("podman", {"CONTAINERS_CONF": "c"}, runner)
     got = podman.build(
         tmp_path,
         tmp_path / "Dockerfile",
@@ -318,7 +324,7 @@ EPOCH = 1767225600  # 2026-01-01T00:00:00Z
 
 @pytest.mark.parametrize("name", ["podman", "buildah"])
 def test_podman_and_buildah_stamp_the_commit_time_on_config_and_files(
-    tmp_path: Path, name: image.EngineName
+    tmp_path: Path, name: EngineName
 ) -> None:
     argv = engine(name).build_argv(
         tmp_path, tmp_path / "Dockerfile", ["x:1"], {}, iidfile=tmp_path / "i",
@@ -502,7 +508,7 @@ def test_an_already_clean_config_is_left_alone(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["podman", "buildah", "docker"])
-def test_cache_from_is_passed_once_per_image(tmp_path: Path, name: image.EngineName) -> None:
+def test_cache_from_is_passed_once_per_image(tmp_path: Path, name: EngineName) -> None:
     argv = engine(name).build_argv(
         tmp_path,
         tmp_path / "Dockerfile",
@@ -523,7 +529,7 @@ def test_cache_from_is_passed_once_per_image(tmp_path: Path, name: image.EngineN
 def test_build_image_hands_cache_from_to_the_engine(tmp_path: Path) -> None:
     seen: dict[str, object] = {}
 
-    class Recording(ContainerEngine):
+    class Recording(DockerEngine):
         def build(self, *args: object, **kwargs: object) -> str:
             seen.update(kwargs)
             return "sha256:" + "c" * 64
@@ -539,7 +545,7 @@ def test_build_image_hands_cache_from_to_the_engine(tmp_path: Path) -> None:
     runner.on("docker", "image", "inspect", returncode=1)  # the public base: not pulled yet
     image.build_image(
         "svc", "1.0.0", "a" * 40,
-        engine=Recording("docker", "docker", {}, runner), source_date_epoch=EPOCH,
+        engine=Recording("docker", {}, runner), source_date_epoch=EPOCH,
         context=tmp_path, wheels_dir=tmp_path / "w", cache_from=("repo/svc:0.9.0",),
     )  # fmt: skip
     assert seen["cache_from"] == ("repo/svc:0.9.0",)
@@ -567,7 +573,7 @@ def test_run_is_locked_down_and_keeps_env_values_off_the_command_line(tmp_path: 
         publish={18080: 8000},
         name="probe",
         user="10001:10001",
-        binds=[image.Bind(tmp_path / "tmp", "/tmp"), image.Bind(tmp_path / "cfg", "/cfg", True)],
+        binds=[Bind(tmp_path / "tmp", "/tmp"), Bind(tmp_path / "cfg", "/cfg", True)],
     )
     assert container == "c0ffee"
     (call,) = runner.calls
@@ -662,7 +668,7 @@ def test_failed_login_is_one_line() -> None:
 
 
 def test_image_exists_per_engine() -> None:
-    cases: list[tuple[image.EngineName, tuple[str, ...]]] = [
+    cases: list[tuple[EngineName, tuple[str, ...]]] = [
         ("podman", ("podman", "image", "exists", "r")),
         ("docker", ("docker", "image", "inspect", "r")),
         ("buildah", ("buildah", "inspect", "--type", "image", "r")),
@@ -712,7 +718,7 @@ def test_manifest_is_v2s2_with_the_image_id_as_config_and_sha256_of_its_bytes(
 
     runner.effects.append(save_writes_an_archive)
     runner.on("podman", "save")
-    podman = ContainerEngine("podman", "podman", {}, runner)
+    podman = PodmanEngine("podman", {}, runner)
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs()[0][:4] == ("podman", "save", "--format", "docker-archive")
     assert media_type == "application/vnd.docker.distribution.manifest.v2+json"
@@ -733,9 +739,9 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     config_id = hashlib.sha256(config.encode()).hexdigest()
     stored = {
         "schemaVersion": 2,
-        "mediaType": image.DOCKER_V2_MANIFEST,
+        "mediaType": image_archive.DOCKER_V2_MANIFEST,
         "config": {
-            "mediaType": image.DOCKER_V2_CONFIG,
+            "mediaType": image_archive.DOCKER_V2_CONFIG,
             "size": len(config),
             "digest": f"sha256:{config_id}",
         },
@@ -743,13 +749,11 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     }
     runner = FakeRunner()
     runner.on("/usr/bin/buildah", "inspect", stdout=_stored(stored, config, config_id))
-    podman = ContainerEngine(
-        "podman", "podman", {"CONTAINERS_STORAGE_CONF": "s"}, runner, "/usr/bin/buildah"
-    )
+    podman = PodmanEngine("podman", {"CONTAINERS_STORAGE_CONF": "s"}, runner, "/usr/bin/buildah")
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs() == [("/usr/bin/buildah", "inspect", "--type", "image", "svc:1")]
     assert runner.calls[0].env == {"CONTAINERS_STORAGE_CONF": "s"}  # the same image store
-    assert (media_type, json.loads(body)) == (image.DOCKER_V2_MANIFEST, stored)
+    assert (media_type, json.loads(body)) == (image_archive.DOCKER_V2_MANIFEST, stored)
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
@@ -763,11 +767,14 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
 def test_an_unfit_stored_manifest_falls_back_to_exporting(change: dict[str, object]) -> None:
     config = "{}"
     config_id = hashlib.sha256(config.encode()).hexdigest()
-    stored = {"mediaType": image.DOCKER_V2_MANIFEST, "config": {"digest": f"sha256:{config_id}"}}
+    stored = {
+        "mediaType": image_archive.DOCKER_V2_MANIFEST,
+        "config": {"digest": f"sha256:{config_id}"},
+    }
     runner = FakeRunner()
     runner.on("buildah", "inspect", stdout=_stored({**stored, **change}, config, config_id))
     runner.on("podman", "save", returncode=1, stderr="Error: exported nothing")
-    podman = ContainerEngine("podman", "podman", {}, runner, "buildah")
+    podman = PodmanEngine("podman", {}, runner, "buildah")
     with pytest.raises(DeliveryError, match="save svc:1 failed"):
         podman.manifest("svc:1")
     assert [argv[:2] for argv in runner.argvs()] == [("buildah", "inspect"), ("podman", "save")]
@@ -792,7 +799,7 @@ def test_podman_reads_manifests_through_buildah_when_it_is_installed(tmp_path: P
     ],
 )
 def test_discard_kills_without_waiting_for_a_graceful_stop(
-    name: image.EngineName, argv: tuple[str, ...]
+    name: EngineName, argv: tuple[str, ...]
 ) -> None:
     runner = FakeRunner()
     runner.on(*argv)
@@ -949,7 +956,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
             (rootfs / "usr/bin/python3").write_text("elf")
 
     runner.effects.append(fake_debootstrap)
-    podman = ContainerEngine("podman", "podman", {}, runner)
+    podman = PodmanEngine("podman", {}, runner)
     ref = localbase.ensure_local_base(
         podman,
         work_dir=tmp_path,

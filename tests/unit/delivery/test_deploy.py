@@ -392,7 +392,7 @@ def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first
 ) -> None:
     """Fault 16: an arm64 workstation shipped arm64 images to an X86_64 task definition."""
     from delivery import platforms  # noqa: PLC0415
-    from delivery.container import ContainerEngine  # noqa: PLC0415
+    from delivery.engines.podman import PodmanEngine  # noqa: PLC0415
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     root = make_project(tmp_path, git_init=True)
@@ -408,7 +408,7 @@ def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first
     architecture = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}[other]
     service.write_text(service.read_text().replace("ARM64", architecture))
     monkeypatch.setattr(platforms, "BINFMT_DIR", tmp_path / "no-binfmt")
-    recorder = Recorder(engine=ContainerEngine(name="podman", executable="podman"))
+    recorder = Recorder(engine=PodmanEngine(executable="podman"))
     with pytest.raises(DeliveryError) as info:
         deploy.validate("dev", skip_scan=True, root=root, steps=recorder.steps())
     assert str(info.value).startswith(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from delivery import local
-from delivery.container import ContainerEngine
+from delivery.engines.base import ContainerEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint

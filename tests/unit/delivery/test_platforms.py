@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from delivery import container as image
+from delivery import image_build as image
 from delivery import platforms
 from delivery.errors import DeliveryError
 from tests.unit.delivery.test_container import FakeRunner, engine
@@ -22,16 +22,16 @@ from tests.unit.delivery.test_container import FakeRunner, engine
 def test_the_task_definitions_architecture_names_the_image_platform(
     architecture: str, platform: str
 ) -> None:
-    assert image.platform_for(architecture) == platform
+    assert platforms.platform_for(architecture) == platform
 
 
 def test_the_default_platform_is_the_task_definitions_default() -> None:
-    assert image.DEFAULT_PLATFORM == "linux/amd64"  # stacks/service/settings.py: X86_64
+    assert platforms.DEFAULT_PLATFORM == "linux/amd64"  # stacks/service/settings.py: X86_64
 
 
 def test_an_unknown_architecture_is_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
-        image.platform_for("RISCV64")
+        platforms.platform_for("RISCV64")
     assert str(info.value) == "unknown cpu_architecture 'RISCV64': Fargate runs X86_64 or ARM64"
 
 
@@ -53,7 +53,7 @@ def binfmt(directory: Path, name: str, state: str) -> Path:
 def test_podman_without_emulation_cannot_build_for_another_architecture(tmp_path: Path) -> None:
     podman = engine("podman", FakeRunner())
     with pytest.raises(DeliveryError) as info:
-        platforms.check_buildable(podman, "linux/amd64", binfmt_dir=tmp_path / "absent")
+        podman.check_buildable("linux/amd64", binfmt_dir=tmp_path / "absent")
     assert str(info.value) == (
         "podman on this linux/arm64 machine cannot build linux/amd64 images (the task "
         "definition's architecture): enable emulation for x86_64 (e.g. the qemu-user-static "
@@ -61,14 +61,14 @@ def test_podman_without_emulation_cannot_build_for_another_architecture(tmp_path
     )
     disabled = binfmt(tmp_path / "off", "qemu-x86_64", "disabled")
     with pytest.raises(DeliveryError):
-        platforms.check_buildable(podman, "linux/amd64", binfmt_dir=disabled)
-    platforms.check_buildable(podman, "linux/arm64", binfmt_dir=tmp_path / "absent")  # native
+        podman.check_buildable("linux/amd64", binfmt_dir=disabled)
+    podman.check_buildable("linux/arm64", binfmt_dir=tmp_path / "absent")  # native
 
 
 @pytest.mark.usefixtures("arm64_host")
 def test_podman_with_emulation_builds_for_another_architecture(tmp_path: Path) -> None:
     enabled = binfmt(tmp_path / "on", "qemu-x86_64", "enabled")
-    platforms.check_buildable(engine("buildah", FakeRunner()), "linux/amd64", binfmt_dir=enabled)
+    engine("buildah", FakeRunner()).check_buildable("linux/amd64", binfmt_dir=enabled)
 
 
 @pytest.mark.usefixtures("arm64_host")
@@ -82,12 +82,12 @@ def test_docker_builds_for_what_its_builder_lists() -> None:
             "Platforms: linux/arm64, linux/amd64*, linux/amd64/v2, linux/riscv64\n"
         ),
     )  # fmt: skip
-    assert platforms.buildable(engine("docker", runner)) == {
+    assert engine("docker", runner).buildable_platforms() == {
         "linux/arm64",
         "linux/amd64",
         "linux/riscv64",
     }
-    platforms.check_buildable(engine("docker", runner), "linux/amd64")
+    engine("docker", runner).check_buildable("linux/amd64")
 
 
 @pytest.mark.usefixtures("arm64_host")
@@ -95,7 +95,7 @@ def test_docker_without_buildx_builds_for_this_machine_only() -> None:
     runner = FakeRunner()
     runner.on("docker", "buildx", "inspect", returncode=1, stderr="unknown command: buildx")
     with pytest.raises(DeliveryError, match=r"^docker on this linux/arm64 machine cannot build"):
-        platforms.check_buildable(engine("docker", runner), "linux/amd64")
+        engine("docker", runner).check_buildable("linux/amd64")
 
 
 @pytest.mark.usefixtures("arm64_host")
@@ -111,7 +111,7 @@ def test_an_arm64_workstation_is_refused_before_anything_is_built(
 
 def test_an_unknown_platform_is_one_line() -> None:
     with pytest.raises(DeliveryError) as info:
-        platforms.check_buildable(engine("podman", FakeRunner()), "linux/s390x")
+        engine("podman", FakeRunner()).check_buildable("linux/s390x")
     assert str(info.value) == (
         "unknown image platform 'linux/s390x': build for one of linux/amd64, linux/arm64"
     )

@@ -21,8 +21,9 @@ import boto3
 import pytest
 
 from delivery import deploy, registry
-from delivery.container import ContainerEngine
 from delivery.emulator import Emulator
+from delivery.engines.base import ContainerEngine
+from delivery.engines.podman import PodmanEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
 from tests.unit.delivery.test_container import FakeRunner, podman_push_writes
@@ -87,7 +88,7 @@ def podman_holding(runner: FakeRunner, built: tuple[str, str]) -> ContainerEngin
             registry.record_image(REPOSITORY, tag, manifest, V2S2, registry.client(REGION))
 
     runner.effects.append(registry_receives)
-    return ContainerEngine("podman", "podman", {}, runner)
+    return PodmanEngine("podman", {}, runner)
 
 
 def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy.Published:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from delivery import taskvolumes
-from delivery.container import Bind
+from delivery.engines.base import Bind
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
 from tests.unit.delivery.test_container import FakeRunner, engine
