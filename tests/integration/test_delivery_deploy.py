@@ -45,6 +45,9 @@ class FakeEngine:
 
     name: str = "podman"
 
+    def check_buildable(self, platform: str, binfmt_dir: Path | None = None) -> None:
+        """The fake builds nothing, so it builds for any platform."""
+
     def manifest(self, ref: str) -> tuple[str, bytes, str]:
         config = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
         body = json.dumps(
