@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery import credentials, deploy, environments, stacks
+from delivery import credentials, deploy, environments, running, stacks
 
 
-def live_image(env: environments.Environment) -> tuple[str, str] | None:
-    """(ImageUri, AppVersion) the env's service stack runs now; None when nothing is deployed."""
+def live_image(env: environments.Environment) -> running.Running | None:
+    """What the env's service stack runs now; None when nothing is deployed."""
     service = deploy.service_stack(env)
     if stacks.state(service).status == "NOT_CREATED":
         return None
-    params = stacks.parameters(service)
-    if "ImageUri" not in params:
-        return None
-    return params["ImageUri"], params.get("AppVersion", "")
+    return running.from_parameters(stacks.parameters(service))
 
 
 def diff(
@@ -36,10 +33,10 @@ def diff(
     else:
         # Nothing live means every stack would be created: the image does not matter yet.
         placeholder = deploy.PLACEHOLDER_VARIABLES
-        image_uri, version = live_image(env) or (
-            placeholder["image_uri"],
-            placeholder["app_version"],
+        live = live_image(env) or running.Running(
+            placeholder["image_uri"], placeholder["app_version"]
         )
+        image_uri, version = live.image_uri, live.version
     variables = deploy.stack_variables(env, image_uri, version)
     poll = deploy.poll_for(env)
     # What a deploy would launch: the environment's own stacks, never the account's shared ones.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from delivery import environments, loopback, platforms, taskvolumes, versioning
+from delivery import environments, loopback, platforms, running, taskvolumes, versioning
 from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
@@ -128,7 +128,7 @@ def task_container(env: environments.Environment, image: str, version: str) -> T
         for name, spec in template.get("Parameters", {}).items()
         if "Default" in spec
     }
-    parameters |= {"ImageUri": image, "AppVersion": version}
+    parameters |= running.Running(image_uri=image, version=version).parameters()
     spec = replace(
         spec_from_template(template, parameters, source=f"{env.name}'s task definition"),
         version=version,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from delivery import credentials, ecs, environments, registry, releases, stacks
+from delivery import credentials, ecs, environments, registry, releases, running, stacks
 from delivery.deploy import REGISTRY_STACK, SERVICE_STACK
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
@@ -76,7 +76,7 @@ def status(env_name: str | None, root: Path = environments.PROJECT_ROOT) -> Stat
     live = next((s for s in states if s.name == service.name), None)
     if live is None or live.status == "NOT_CREATED":
         return result
-    params = stacks.parameters(service)
+    live_image = running.from_parameters(stacks.parameters(service))
     outputs = stacks.outputs(service)
     found: list[ecs.Deployment] = []
     current: ecs.ServiceDeployment | None = None
@@ -94,8 +94,8 @@ def status(env_name: str | None, root: Path = environments.PROJECT_ROOT) -> Stat
     return Status(
         env=env.name,
         stacks=states,
-        version=params.get("AppVersion", ""),
-        image_uri=params.get("ImageUri", ""),
+        version=live_image.version if live_image else "",
+        image_uri=live_image.image_uri if live_image else "",
         service_url=outputs.get("ServiceUrl", ""),
         deployments=found,
         versions=result.versions,
