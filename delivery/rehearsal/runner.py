@@ -41,6 +41,13 @@ ACCOUNT_ID = "123456789012"  # the emulator's account
 SCAN_SUBSTITUTE = (
     "the rehearsal does not download Trivy; CodeBuild installs and runs it (delivery/trivy.py)"
 )
+# What the rehearsal changes in every build, because it has no internet: value, and why.
+SUBSTITUTES = {
+    "SCAN_SKIP_REASON": (SCAN_SUBSTITUTE, ""),
+    # The buildspec requires the dependency audit (REQUIRE_AUDIT=1): offline, pip-audit reaches
+    # no vulnerability service, and the security session says so loudly instead of failing.
+    "REQUIRE_AUDIT": ("0", "pip-audit reaches no vulnerability service here; CodeBuild's does"),
+}
 GATE_VARIABLE = "QUALITY_GATE_PASSED"
 
 
@@ -172,7 +179,7 @@ def _deployed_environments(pipeline: definition.Pipeline) -> list[str]:
 
 
 def _substitutions(options: Options, revision: source.Revision) -> dict[str, str]:
-    found = {"SCAN_SKIP_REASON": SCAN_SUBSTITUTE}
+    found = {name: value for name, (value, _) in SUBSTITUTES.items()}
     if options.gate_passed:
         found[GATE_VARIABLE] = revision.commit
     return found
@@ -217,7 +224,8 @@ def rehearse(
         )
         progress(f"account: ready in {time.monotonic() - started:.1f} s")
         for name, value in sorted(execution.substitutions.items()):
-            progress(f"substituted for every build: {name}={value}")
+            why = SUBSTITUTES.get(name, ("", ""))[1]
+            progress(f"substituted for every build: {name}={value}" + (f" ({why})" if why else ""))
         progress(f"substituted for privileged builds: CONTAINER_ENGINE={execution.engine_stand_in}")
         _execute(execution, options, result, progress)
         if execution.lacking:
