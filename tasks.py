@@ -159,11 +159,11 @@ def scan(
     include_unfixed: bool = False,
 ) -> None:
     """Scan an image with Trivy; fails on findings at or above the threshold, or without Trivy."""
+    from delivery import project, versioning
     from delivery import scan as scanner
-    from delivery import versioning
 
     scanner.check(threshold)
-    ref = image or f"flask-fargate:{versioning.build_version(ROOT)}"
+    ref = image or f"{project.NAME}:{versioning.build_version(ROOT)}"
     result = scanner.scan(ref, threshold, ignore_unfixed=not include_unfixed)
     say(("WARNING: " if result.skipped else "") + result.message)
 

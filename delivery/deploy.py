@@ -28,6 +28,7 @@ from delivery import (
     ecs,
     environments,
     platforms,
+    project,
     registry,
     releases,
     scan,
@@ -46,13 +47,13 @@ if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
-IMAGE_NAME = "flask-fargate"
+IMAGE_NAME = project.NAME
 REGISTRY_STACK = "registry"
 SERVICE_STACK = "service"
 _VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
 # What the config sees while only validating: well-formed, obviously not a real image.
 PLACEHOLDER_VARIABLES = {
-    "image_uri": "placeholder.invalid/flask-fargate@sha256:" + "0" * 64,
+    "image_uri": f"placeholder.invalid/{IMAGE_NAME}@sha256:" + "0" * 64,
     "app_version": "0.0.0",
     traffic.VARIABLE: traffic.DEFAULT,
 }

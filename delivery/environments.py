@@ -25,13 +25,13 @@ from typing import Any
 
 import yaml
 
-from delivery import sceptre_yaml
+from delivery import project, sceptre_yaml
 from delivery.errors import DeliveryError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED = "shared"
 DEFAULT_REGION = "eu-north-1"
-DEFAULT_PROJECT_CODE = "flask-fargate"
+DEFAULT_PROJECT_CODE = project.NAME
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from delivery import project
 from delivery.errors import DeliveryError
 from delivery.process import last_line
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 WORK_DIR = PROJECT_ROOT / ".local" / "base"
-LOCAL_BASE_REF = "localhost/flask-fargate-base:bookworm"
+LOCAL_BASE_REF = f"localhost/{project.NAME}-base:bookworm"
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-venv", "ca-certificates")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

@@ -24,11 +24,11 @@ from typing import Any
 
 from cfnlint.template import Template as CfnTemplate
 
-from delivery import render, sceptre_yaml
+from delivery import project, render, sceptre_yaml
 from docgen import ROOT
 
 Template = Mapping[str, Any]
-PROJECT_CODE = "flask-fargate"
+PROJECT_CODE = project.NAME
 # The diagram shows what production looks like: the account-level stacks and the prod env.
 # dev/local differ only in counts (AZs, NATs, endpoints, WAF), which the rendered templates
 # of those envs show exactly.

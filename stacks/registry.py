@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from troposphere import GetAtt, Ref, Template, ecr
 
+from stacks.common import naming
 from stacks.common.settings import StackSettings
 from stacks.common.template import add_output, new_template, retain, skip_checks
 
@@ -33,7 +34,7 @@ class Settings(StackSettings):
     """What the registry stack accepts in ``sceptre_user_data``."""
 
     repository_name: RepositoryName = Field(
-        "flask-fargate",
+        naming.PROJECT,
         description="The ECR repository's name, by ECR's rules: 2-256 characters, lowercase "
         "letters and digits in segments joined by `.`, `_`, `-` or `/`.",
     )

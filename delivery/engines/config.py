@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from delivery import project
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_DIR = PROJECT_ROOT / ".local" / "containers"
 
@@ -74,7 +76,7 @@ def _run_root(state: Path) -> Path:
     """A short per-state-dir path for run-time files (see engine_environment)."""
     digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
     if os.geteuid() == 0:
-        base = Path("/run/flask-fargate")
+        base = Path("/run") / project.NAME
     else:
-        base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / "flask-fargate"
+        base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / project.NAME
     return base / digest

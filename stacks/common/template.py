@@ -17,10 +17,12 @@ from troposphere import (
     Template,
 )
 
+from stacks.common import naming
+
 
 def new_template(description: str) -> Template:
     """A template with the format version and a description naming the project."""
-    template = Template(Description=f"flask-fargate: {description}")
+    template = Template(Description=f"{naming.PROJECT}: {description}")
     template.set_version("2010-09-09")
     return template
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from troposphere import GetAtt, Parameter, Ref, Sub, Template, events, logs
 
+from stacks.common import naming
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.kms import CLOUDWATCH, EVENTS
 from stacks.common.template import add_output, new_template
@@ -137,7 +138,7 @@ def build(settings: Settings) -> Template:
         template.add_parameter(
             Parameter(name, Type="String", Description=f"service stack output {name}")
         )
-    namespace = f"flask-fargate/{settings.environment}"
+    namespace = f"{naming.PROJECT}/{settings.environment}"
     topic = encrypted_topic(
         template,
         "AlarmTopic",
