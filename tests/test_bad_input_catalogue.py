@@ -42,8 +42,9 @@ import boto3
 import pytest
 
 from delivery.emulator import Emulator
-from tests.integration.conftest import GUNICORN, HOST, ROOT, service_env
-from tests.unit.delivery.test_environments import make_project
+from tests.support.gunicorn import GUNICORN, HOST, service_env
+from tests.support.paths import ROOT
+from tests.support.project import make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

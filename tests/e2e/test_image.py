@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from delivery.container import ContainerEngine, build_image
-from tests.e2e.conftest import (
+from tests.support.paths import ROOT
+from tests.support.service_image import (
     BUILD_TIME,
     DRAIN_SECONDS,
     GIT_SHA,
     GRACEFUL_TIMEOUT_SECONDS,
     IMAGE_NAME,
-    ROOT,
     VERSION,
     BuiltImage,
     Running,

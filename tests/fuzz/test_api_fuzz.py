@@ -20,8 +20,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from tests.fuzz.conftest import CASES, STATUSES
-from tests.integration.conftest import Server
+from tests.support.fuzz_tally import CASES, STATUSES
+from tests.support.gunicorn import Server
 
 MAX_EXAMPLES = 200
 MIN_CASES = 1000

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.conftest import HOST, Server
+from tests.support.gunicorn import HOST, Server
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 

@@ -15,9 +15,10 @@ import pytest
 
 from delivery import deploy, stacks
 from delivery.emulator import Emulator
-from tests.cli import run_invoke
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import git, launch_shared, make_project
+from tests.support.cli import run_invoke
+from tests.support.deploy_steps import fake_steps
+from tests.support.git import git
+from tests.support.project import launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 NO_CREDENTIALS = {

@@ -12,8 +12,8 @@ from delivery import deploy, destroy, environments, stacks, traffic
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import (
+from tests.support.deploy_steps import fake_steps
+from tests.support.project import (
     SERVICE_CONFIG,
     break_registry_template,
     launch_shared,

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.integration.conftest import Server
+from tests.support.gunicorn import Server
 
 DRAIN_SECONDS = 2.0
 GRACEFUL_SECONDS = 5.0

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import requests
 
-from tests.integration.conftest import Server
-from tests.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
+from tests.support.gunicorn import Server
+from tests.support.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
 
 
 def test_every_endpoint_answers(start_service: Callable[..., Server]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from delivery import local
 from delivery.environments import load
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import make_project
+from tests.support.project import make_project
 
 
 def test_the_record_round_trips_and_garbage_reads_as_none(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from delivery import permissions, sceptre_yaml
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")

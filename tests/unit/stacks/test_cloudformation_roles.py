@@ -17,7 +17,7 @@ from stacks import cloudformation_roles as roles
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
 from stacks.common.provider_schemas import SchemaError, available, is_iam_action, permissions
-from tests.unit.stacks.cfn import Template, resources
+from tests.support.cfn import Template, resources
 
 Rendered = dict[str, dict[str, Template]]
 REGIONS = ["eu-north-1", "us-east-1"]

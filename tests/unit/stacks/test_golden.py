@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from delivery.render import render
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 REFRESH = "uv run python -m delivery.render --out tests/golden"

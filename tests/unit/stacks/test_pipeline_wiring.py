@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from stacks.common import naming
-from tests.unit.stacks.cfn import ROOT, Template, resources
+from tests.support.cfn import Template, resources
+from tests.support.paths import ROOT
 
 Rendered = dict[str, dict[str, Template]]
 CONFIG = ROOT / "config"

@@ -12,8 +12,9 @@ from delivery.render import read_stack_config
 from stacks import service
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
-from tests.unit.stacks.cfn import ROOT, Template, one, resources
-from tests.unit.stacks.metric_math import evaluate
+from tests.support.cfn import Template, one, resources
+from tests.support.metric_math import evaluate
+from tests.support.paths import ROOT
 
 ENVS = ("local", "dev", "prod")
 DIGEST = "a" * 64

@@ -10,7 +10,7 @@ import pytest
 
 from delivery.rehearsal import definition, estimate
 from delivery.rehearsal.actions import SKIPPED, STOPPED, SUCCEEDED, Outcome
-from tests.unit.delivery.rehearsal.test_definition import launched, template
+from tests.support.pipeline_template import launched, template
 
 GOLDEN = Path(__file__).resolve().parents[3] / "golden"
 
