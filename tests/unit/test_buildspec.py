@@ -346,7 +346,7 @@ def codebuild_shell(spec: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("name", BUILDSPECS)
 def test_every_command_parses_and_sets_only_options_its_shell_has(name: str) -> None:
-    """Fault 7: `set -euo pipefail` under CodeBuild's default sh (dash) is a fatal error."""
+    """`set -euo pipefail` under CodeBuild's default sh (dash) is a fatal error."""
     spec = load(name)
     shell = shutil.which(codebuild_shell(spec))
     assert shell, f"{codebuild_shell(spec)} is not installed"

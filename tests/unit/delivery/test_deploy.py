@@ -392,7 +392,7 @@ def test_http_only_is_said_plainly(project: Path) -> None:
 def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fault 16: an arm64 workstation shipped arm64 images to an X86_64 task definition."""
+    """An arm64 workstation must not ship arm64 images to an X86_64 task definition."""
     from delivery import platforms  # noqa: PLC0415
     from delivery.container import ContainerEngine  # noqa: PLC0415
 

@@ -107,7 +107,7 @@ def service_role(environment: str) -> dict[str, str]:
 def test_deploy_role_changes_its_stacks_only_through_their_cloudformation_role(
     rendered: Rendered, role: str, environment: str
 ) -> None:
-    """Faults 3 and 4: CloudFormation must act with the environment's service role, not ours."""
+    """CloudFormation must act with the environment's service role, not the deploy role."""
     pipeline = rendered["shared"]["pipeline"]
     changes = [
         s

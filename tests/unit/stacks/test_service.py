@@ -411,8 +411,8 @@ def test_forward_weights_follow_the_live_group(template: Template) -> None:
 
 
 def test_the_service_deploys_into_the_group_not_serving_production(template: Template) -> None:
-    """Fault 20: with a fixed blue/green pair, every other deployment would start the new
-    version in the group that serves production (ECS does not read the live weights)."""
+    """With a fixed blue/green pair, every other deployment would start the new version in
+    the group that serves production (ECS does not read the live weights)."""
     (balancer,) = _service(template)["LoadBalancers"]
     assert balancer["TargetGroupArn"] == {
         "Fn::If": ["BlueServesProduction", {"Ref": "BlueTargetGroup"}, {"Ref": "GreenTargetGroup"}]

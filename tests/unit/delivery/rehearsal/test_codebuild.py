@@ -116,7 +116,7 @@ version: 0.2
 
 
 def test_pipefail_under_the_default_sh_fails_the_install_phase(tmp_path: Path) -> None:
-    """The historic fault: dash has no pipefail; the build dies in INSTALL, as on CodeBuild."""
+    """dash has no pipefail: the build dies in INSTALL, as on CodeBuild."""
     result = build(tmp_path, PIPEFAIL.format(env=""))
     assert result.status is Status.FAILED
     install = result.phase("INSTALL")
