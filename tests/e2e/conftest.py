@@ -1,8 +1,8 @@
 """Fixtures for the container tests: the engine, the real image built offline, a running container.
 
-The image and the containers are tests/support/service_image.py's. The container tests need
-podman + runc (and debootstrap for the local base, the first time): see
-tests/support/container_tools.py.
+The image and the containers are tests/support/service_image.py's. Every test here needs podman,
+runc and debootstrap, and root: where they are missing the tests fail, naming what is missing,
+unless the run skips them on purpose (tests/support/container_tools.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import pytest
 
 from delivery import taskvolumes
 from delivery.container import ContainerEngine, build_image, detect_engine
-from tests.support.container_tools import require_container_tools
+from tests.support.container_tools import (
+    OPT_OUT,
+    SKIP,
+    missing_prerequisites,
+    require_container_tools,
+)
 from tests.support.paths import ROOT
 from tests.support.service_image import (
     GIT_SHA,
@@ -26,10 +31,15 @@ from tests.support.service_image import (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def container_tools() -> None:
+    """Every container test needs the tools: fail (or skip on purpose) before anything starts."""
+    require_container_tools()
+
+
 @pytest.fixture(scope="session")
 def engine() -> ContainerEngine:
     """Podman with the project's generated configuration (runc, own storage)."""
-    require_container_tools()
     return detect_engine("podman")
 
 
@@ -61,3 +71,22 @@ def service(
     finally:
         engine.remove(running.id)
         taskvolumes.remove(volumes, engine)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly that the container tests were skipped on purpose, and what that leaves out."""
+    marker = f"{OPT_OUT}={SKIP}"
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if marker in str(r.longrepr)]
+    if not skipped:
+        return
+    terminalreporter.section("CONTAINER TESTS SKIPPED", sep="!", red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(skipped)} container tests did not run ({marker}): {missing_prerequisites()}",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_line(
+        "the image was NOT built, run or checked: this run proves nothing about it",
+        red=True,
+        bold=True,
+    )

@@ -34,7 +34,6 @@ from delivery import local
 from delivery.emulator import aws_env, environment, port_in_use
 from delivery.environments import load
 from tests.support.cli import run_invoke
-from tests.support.container_tools import require_container_tools
 from tests.support.git import git
 
 pytestmark = [pytest.mark.container, pytest.mark.emulator, pytest.mark.slow]
@@ -79,7 +78,6 @@ def snapshot(dest: Path) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    require_container_tools()
     root = snapshot(tmp_path / "project")
     yield root
     invoke(root, "stop", "--env", "local")  # whatever a failed assertion left running

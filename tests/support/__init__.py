@@ -17,6 +17,6 @@
 - ``service_contract``: what every response and access line of the service carries;
 - ``fuzz_tally``: the count of generated API cases of a fuzz session;
 - ``service_image``: the image under test and containers run as Fargate runs them;
-- ``container_tools``: what the container tests need on this machine;
+- ``container_tools``: what the container tests need, and failing when it is missing;
 - ``switches``: the operator's switches a surrounding build may set.
 """
