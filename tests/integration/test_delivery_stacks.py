@@ -96,9 +96,10 @@ def test_missing_config_path_is_one_line(tmp_path: Path, aws: Emulator) -> None:
         stacks.launch("local/nope.yaml", root=root, poll=0.01)
 
 
-@pytest.mark.skipif(not REAL_LOCAL.exists(), reason="config/local (engineer S) not in this tree")
 def test_real_local_config_launches_and_takes_a_new_image(aws: Emulator) -> None:
     """The project's own config/local on the emulator: 4 stacks, then an image-only update."""
+    # The only launch of the real config/local here: if it moves, this must fail, not pass.
+    assert REAL_LOCAL.is_file(), f"{REAL_LOCAL} is gone: the real local environment is untested"
     env = environments.load("local")
     deploy.check_settings(env)  # renders through delivery.render
     repo = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate-local"
