@@ -52,10 +52,19 @@ def ecr(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> object:
 
 
 def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy.Published:
-    env = load("dev", make_project(tmp_path))
-    assert not deploy.on_emulator(env)  # the AWS branch
-    plan = deploy.Plan(env=env, engine=engine)
-    return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+    """``deploy.publish`` of BUILT to dev; ``lines`` gets its progress."""
+    plan = deploy.Plan(env=load("dev", make_project(tmp_path)), engine=engine)
+    runner = engine.runner
+    assert isinstance(runner, FakeRunner)
+    try:
+        return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+    finally:
+        # The AWS branch ran: it starts from the local image's id, which the emulator's branch
+        # (the manifest recorded with put_image) never reads, and it recorded nothing itself.
+        assert runner.argvs()[:1] == [
+            ("podman", "image", "inspect", "--format", "{{.Id}}", BUILT.ref)
+        ]
+        assert not any(line.startswith("publish: recorded") for line in lines), lines
 
 
 def tags_in_ecr() -> dict[str, str]:
