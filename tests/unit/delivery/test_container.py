@@ -28,6 +28,7 @@ from tests.support.fake_engine import (
     podman_push_writes,
     which_of,
 )
+from tests.support.paths import ROOT
 
 # --- detection --------------------------------------------------------------------------------
 
@@ -225,6 +226,21 @@ def test_docker_build_has_no_format_flag(tmp_path: Path) -> None:
 # --- reproducible builds ----------------------------------------------------------------------
 
 EPOCH = 1767225600  # 2026-01-01T00:00:00Z
+# Written out, not read from delivery: what the registries and the engines call these.
+V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
+V2S2_CONFIG = "application/vnd.docker.container.image.v1+json"
+# The name the local base image is built and looked up under.
+LOCAL_BASE = "localhost/flask-fargate-base:bookworm"
+
+
+def dockerfile_base() -> str:
+    """The base the Dockerfile builds on when no BASE_IMAGE is passed: its ARG's default."""
+    (line,) = [
+        line
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("ARG BASE_IMAGE=")
+    ]
+    return line.split("=", 1)[1]
 
 
 @pytest.mark.parametrize("name", ["podman", "buildah"])
@@ -644,9 +660,9 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     config_id = hashlib.sha256(config.encode()).hexdigest()
     stored = {
         "schemaVersion": 2,
-        "mediaType": image.DOCKER_V2_MANIFEST,
+        "mediaType": V2S2,
         "config": {
-            "mediaType": image.DOCKER_V2_CONFIG,
+            "mediaType": V2S2_CONFIG,
             "size": len(config),
             "digest": f"sha256:{config_id}",
         },
@@ -660,7 +676,7 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs() == [("/usr/bin/buildah", "inspect", "--type", "image", "svc:1")]
     assert runner.calls[0].env == {"CONTAINERS_STORAGE_CONF": "s"}  # the same image store
-    assert (media_type, json.loads(body)) == (image.DOCKER_V2_MANIFEST, stored)
+    assert (media_type, json.loads(body)) == (V2S2, stored)
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
@@ -674,7 +690,7 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
 def test_an_unfit_stored_manifest_falls_back_to_exporting(change: dict[str, object]) -> None:
     config = "{}"
     config_id = hashlib.sha256(config.encode()).hexdigest()
-    stored = {"mediaType": image.DOCKER_V2_MANIFEST, "config": {"digest": f"sha256:{config_id}"}}
+    stored = {"mediaType": V2S2, "config": {"digest": f"sha256:{config_id}"}}
     runner = FakeRunner()
     runner.on("buildah", "inspect", stdout=_stored({**stored, **change}, config, config_id))
     runner.on("podman", "save", returncode=1, stderr="Error: exported nothing")
@@ -814,8 +830,8 @@ def test_uv_missing_is_one_line(tmp_path: Path) -> None:
 def test_local_base_present_is_just_returned() -> None:
     runner = FakeRunner()
     runner.on("podman", "image", "exists")
-    assert localbase.ensure_local_base(engine(runner=runner)) == localbase.LOCAL_BASE_REF
-    assert runner.argvs() == [("podman", "image", "exists", localbase.LOCAL_BASE_REF)]
+    assert localbase.ensure_local_base(engine(runner=runner)) == LOCAL_BASE
+    assert runner.argvs() == [("podman", "image", "exists", LOCAL_BASE)]
 
 
 def test_local_base_without_debootstrap_is_one_line() -> None:
@@ -868,7 +884,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
         is_root=True,
         mirror="http://mirror.example/debian",
     )
-    assert ref == localbase.LOCAL_BASE_REF
+    assert ref == LOCAL_BASE
     argvs = runner.argvs()
     debootstrap = next(argv for argv in argvs if argv[0] == "debootstrap")
     assert debootstrap[:4] == (
@@ -879,7 +895,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
     )
     assert debootstrap[-1] == "http://mirror.example/debian"
     imported = next(argv for argv in argvs if argv[:2] == ("podman", "import"))
-    assert imported[-1] == localbase.LOCAL_BASE_REF
+    assert imported[-1] == LOCAL_BASE
     assert imported[2:4] == ("--change", "ENV LANG=C.UTF-8")
     # The temporary root filesystem and tarball are gone afterwards.
     assert list(tmp_path.iterdir()) == []
@@ -988,7 +1004,7 @@ def test_build_image_with_docker_uses_the_public_base_by_default(
     )
     build = next(argv for argv in runner.argvs() if argv[1] == "build")
     assert not any(arg.startswith("BASE_IMAGE=") for arg in build)
-    assert built.base_image == image.DEFAULT_BASE_IMAGE
+    assert built.base_image == dockerfile_base()
     # No BuildKit version in the builder's answer: the config's times are pinned, the files' not,
     # and the result says so.
     assert f"SOURCE_DATE_EPOCH={EPOCH}" in build

@@ -118,7 +118,7 @@ def test_promote_needs_no_engine_or_scanner(
     assert recorder.calls == ["settings", "credentials", "shared", "traffic"]
     assert plan.existing == found
     assert plan.engine is None
-    assert plan.poll == stacks.EMULATOR_POLL_S  # AWS-shaped env, but the emulator answers
+    assert plan.poll == 0.1  # AWS-shaped env, but the emulator answers: its short poll
 
 
 def test_emulator_env_refuses_a_real_endpoint(
@@ -193,7 +193,7 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
 def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert deploy.poll_for(environments.load("dev", project)) is None
-    assert deploy.poll_for(environments.load("local", project)) == stacks.EMULATOR_POLL_S
+    assert deploy.poll_for(environments.load("local", project)) == 0.1
 
 
 def test_published_image_reference_is_what_the_deploy_actions_read() -> None:

@@ -77,7 +77,9 @@ def test_nothing_kept_and_start_not_allowed_is_the_hint(
     env = load("local", make_project(tmp_path))
     with pytest.raises(DeliveryError) as info, local.session(env, start=False):
         pass
-    assert str(info.value) == local.NOT_RUNNING
+    assert str(info.value) == (
+        "no local emulator running: run `invoke deploy --env local --keep` first"
+    )
 
 
 def test_kept_means_asked_for_or_kept_earlier(tmp_path: Path) -> None:
