@@ -23,8 +23,10 @@ def test_defaults_follow_the_contract() -> None:
     assert config.graceful_timeout_seconds == 20
     assert config.keepalive_seconds == 75
     assert config.max_request_bytes == 1_048_576
-    assert config.web_concurrency >= 1
-    assert config.threads >= 1
+    # Sized from the CPUs the process may use (docs/ARCHITECTURE.md): a gthread worker per CPU,
+    # two threads per CPU and at least four.
+    cpus = available_cpus()
+    assert (config.web_concurrency, config.threads) == (cpus, max(4, 2 * cpus))
     assert config.app_version == DECLARED_VERSION
     assert config.git_sha == "unknown"
     assert config.build_time == "unknown"
