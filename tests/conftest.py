@@ -6,17 +6,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from delivery import scan
 from delivery.emulator import Emulator, environment
 
-# The operator's switches that change what delivery does. A build sets them for its own steps
-# (the buildspec sets CONTAINER_ENGINE, a rehearsal SCAN_SKIP_REASON), and the gate's tests run
-# inside that build: the tests start without them and set the ones they are about.
-OPERATOR_SWITCHES = (scan.SKIP_VARIABLE, "CONTAINER_ENGINE", "QUALITY_GATE_PASSED")
+# The helpers' asserts report their values too (pytest rewrites only test modules by default):
+# registered before the first import of tests.support.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.switches import OPERATOR_SWITCHES  # noqa: E402 - after the rewrite hook
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _without_operator_switches() -> Iterator[None]:
+    """The session starts without the operator's switches a surrounding build may have set."""
     # Session scope: module fixtures (the bad-input catalogue's runs) copy os.environ too.
     with pytest.MonkeyPatch.context() as patch:
         for name in OPERATOR_SWITCHES:

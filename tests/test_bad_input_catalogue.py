@@ -42,8 +42,9 @@ import boto3
 import pytest
 
 from delivery.emulator import Emulator
-from tests.integration.conftest import GUNICORN, HOST, ROOT, service_env
-from tests.unit.delivery.test_environments import make_project
+from tests.support.gunicorn import GUNICORN, HOST, service_env
+from tests.support.paths import ROOT
+from tests.support.project import make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -51,6 +52,11 @@ PYTHON = sys.executable
 GUNICORN_ARGV = (*GUNICORN, "--bind", f"{HOST}:0", "app.wsgi:app")
 RENDER_ARGV = (PYTHON, "-m", "delivery.render", "--config", "{config}", "--out", "{out}")
 INVOKE = (PYTHON, "-m", "invoke")
+# Bad input is refused at once: a case still running after CASE_LIMIT_S is waiting on
+# something (a retry, a connection) instead of answering, and TIMEOUT_S kills a hung one. Both
+# bound each case on its own, with room for four cases at a time on two busy cores; the
+# catalogue's total time depends on the machine's load and is only reported.
+CASE_LIMIT_S = 60
 TIMEOUT_S = 120
 NO_CREDENTIALS: dict[str, str | None] = {
     "AWS_ACCESS_KEY_ID": None,
@@ -530,7 +536,9 @@ def test_bad_input_is_one_line_and_changes_nothing(case: Case, results: Results)
         assert results.emulator_after == ([], [])
 
 
-def test_catalogue_runtime(results: Results, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_case_answers_well_within_its_timeout(
+    results: Results, capsys: pytest.CaptureFixture[str]
+) -> None:
     slowest = max(results.outcomes.items(), key=lambda item: item[1].seconds)
     with capsys.disabled():
         print(
@@ -541,4 +549,9 @@ def test_catalogue_runtime(results: Results, capsys: pytest.CaptureFixture[str])
     with capsys.disabled():
         for case_id, outcome in slow:
             print(f"  {outcome.seconds:5.1f} s  {case_id}")
-    assert results.seconds < 90
+    late = {
+        case_id: round(outcome.seconds, 1)
+        for case_id, outcome in results.outcomes.items()
+        if outcome.seconds >= CASE_LIMIT_S
+    }
+    assert not late, f"cases still running after {CASE_LIMIT_S} s: {late}"

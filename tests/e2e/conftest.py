@@ -1,76 +1,48 @@
 """Fixtures for the container tests: the engine, the real image built offline, a running container.
 
-Containers run as the local environment's task definition says Fargate runs them (rendered from
-the service stack, offline): its user, read-only root, dropped capabilities, and its volumes as
-Fargate provides them (delivery/taskvolumes.py), nothing more: no tmpfs. The environment is the
-tests' own (short drain timings).
-
-The container tests need podman + runc (and debootstrap for the local base, the first time). Where
-they are missing the tests skip with the reason, except in CI (``CI=true``), where a skip would hide
-a broken gate: there they fail.
+The image and the containers are tests/support/service_image.py's. Every test here needs podman,
+runc and debootstrap, and root: where they are missing the tests fail, naming what is missing,
+unless the run skips them on purpose (tests/support/container_tools.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from delivery import local, render, taskvolumes
-from delivery.emulator import HOST, free_port
+from delivery import taskvolumes
 from delivery.engines.base import ContainerEngine
 from delivery.engines.detect import detect_engine
-from delivery.image_build import ImageBuild, build_image
-from delivery.reproducible import iso_utc
+from delivery.image_build import build_image
+from tests.support.container_tools import (
+    OPT_OUT,
+    SKIP,
+    missing_prerequisites,
+    require_container_tools,
+)
+from tests.support.paths import ROOT
+from tests.support.service_image import (
+    GIT_SHA,
+    IMAGE_NAME,
+    SOURCE_DATE_EPOCH,
+    VERSION,
+    BuiltImage,
+    Running,
+    start_service,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-IMAGE_NAME = "flask-fargate-e2e"
-VERSION = "0.0.0-e2e"
-GIT_SHA = "e2e0000000000000000000000000000000000000"  # no such commit: its time is given
-SOURCE_DATE_EPOCH = 1767323045
-BUILD_TIME = iso_utc(SOURCE_DATE_EPOCH)  # 2026-01-02T03:04:05Z
-# Short on purpose: the stop test waits DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS at most.
-DRAIN_SECONDS = 1
-GRACEFUL_TIMEOUT_SECONDS = 3
-READY_TIMEOUT_S = 60.0
-NEEDED = ("podman", "runc", "debootstrap")
 
-
-def require_container_tools() -> None:
-    """Skip (fail in CI) unless podman, runc and debootstrap are installed and we are root."""
-    missing = [tool for tool in NEEDED if shutil.which(tool) is None]
-    reason = ""
-    if missing:
-        reason = f"container tests need {', '.join(missing)} (bin/bootstrap installs them)"
-    elif os.geteuid() != 0:
-        reason = "container tests need root (debootstrap and rootful podman with runc)"
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI must not skip them")
-        pytest.skip(reason)
+@pytest.fixture(scope="session", autouse=True)
+def container_tools() -> None:
+    """Every container test needs the tools: fail (or skip on purpose) before anything starts."""
+    require_container_tools()
 
 
 @pytest.fixture(scope="session")
 def engine() -> ContainerEngine:
     """Podman with the project's generated configuration (runc, own storage)."""
-    require_container_tools()
     return detect_engine("podman")
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    """The image under test and what its build measured."""
-
-    build: ImageBuild
-    ref: str
 
 
 @pytest.fixture(scope="session")
@@ -89,77 +61,6 @@ def service_image(engine: ContainerEngine) -> BuiltImage:
     return BuiltImage(build=build, ref=build.tags[0])
 
 
-def task_definition() -> local.ServiceSpec:
-    """The local environment's task definition, as its service stack renders (no AWS)."""
-    (stack,) = [
-        s for s in render.stack_configs(render.CONFIG_DIR, ["local"]) if s.name == "service"
-    ]
-    return local.spec_from_template(
-        json.loads(render.render_stack(stack)),
-        {"ImageUri": f"{IMAGE_NAME}@sha256:{'0' * 64}", "AppVersion": VERSION},
-        source=f"{stack.environment}/{stack.path.name}",
-    )
-
-
-@dataclass(frozen=True)
-class Running:
-    """A container of the service image, published on 127.0.0.1:port."""
-
-    id: str
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-
-def start_service(engine: ContainerEngine, ref: str, volumes: Path) -> Running:
-    """Run the image as the task definition says Fargate runs it, its volumes under ``volumes``.
-
-    Non-root, read-only root, every capability dropped, and /tmp the task's volume: an empty
-    root-owned 0755 folder, or the image's own /tmp when the image declares ``VOLUME /tmp``.
-    """
-    task = task_definition()
-    port = free_port()
-    binds = taskvolumes.prepare(engine, ref, task.volumes, task.mounts, volumes)
-    container = engine.run(
-        ref,
-        env={
-            # The task definition's: the deploy names the version (the image is its commit).
-            "APP_VERSION": VERSION,
-            "DRAIN_SECONDS": str(DRAIN_SECONDS),
-            "GRACEFUL_TIMEOUT_SECONDS": str(GRACEFUL_TIMEOUT_SECONDS),
-            "WEB_CONCURRENCY": "2",
-        },
-        publish={port: task.container_port},
-        user=task.user,
-        read_only=task.read_only,
-        binds=binds,
-        cap_drop_all=task.drop_all,
-    )
-    running = Running(container, port)
-    try:
-        wait_ready(engine, running)
-    except BaseException:
-        engine.remove(container)
-        raise
-    return running
-
-
-def wait_ready(engine: ContainerEngine, running: Running) -> None:
-    """Poll /health/ready until 200; fail with the container's logs when it never comes."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{running.url}/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{engine.logs(running.id)[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def service(
     engine: ContainerEngine, service_image: BuiltImage, tmp_path_factory: pytest.TempPathFactory
@@ -172,3 +73,22 @@ def service(
     finally:
         engine.remove(running.id)
         taskvolumes.remove(volumes, engine)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say loudly that the container tests were skipped on purpose, and what that leaves out."""
+    marker = f"{OPT_OUT}={SKIP}"
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if marker in str(r.longrepr)]
+    if not skipped:
+        return
+    terminalreporter.section("CONTAINER TESTS SKIPPED", sep="!", red=True, bold=True)
+    terminalreporter.write_line(
+        f"{len(skipped)} container tests did not run ({marker}): {missing_prerequisites()}",
+        red=True,
+        bold=True,
+    )
+    terminalreporter.write_line(
+        "the image was NOT built, run or checked: this run proves nothing about it",
+        red=True,
+        bold=True,
+    )

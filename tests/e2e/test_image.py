@@ -10,6 +10,7 @@ import json
 import subprocess
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,13 @@ import pytest
 
 from delivery.engines.base import ContainerEngine
 from delivery.image_build import build_image
-from tests.e2e.conftest import (
+from tests.support.paths import ROOT
+from tests.support.service_image import (
     BUILD_TIME,
     DRAIN_SECONDS,
     GIT_SHA,
     GRACEFUL_TIMEOUT_SECONDS,
     IMAGE_NAME,
-    ROOT,
     VERSION,
     BuiltImage,
     Running,
@@ -136,6 +137,18 @@ def test_healthcheck_passes_in_the_running_container(
     assert result.ok, result.stderr
 
 
+def logged_at(logs: str, message: str) -> float:
+    """When the service logged its first JSON line starting with ``message`` (epoch seconds)."""
+    for line in logs.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and str(data.get("message", "")).startswith(message):
+            return datetime.fromisoformat(data["timestamp"]).timestamp()
+    raise AssertionError(f"no log line starts with {message!r}:\n{logs[-3000:]}")
+
+
 def test_sigterm_drains_then_exits_zero_within_the_deadline(
     engine: ContainerEngine, service_image: BuiltImage, tmp_path: Path
 ) -> None:
@@ -143,17 +156,21 @@ def test_sigterm_drains_then_exits_zero_within_the_deadline(
     deadline = DRAIN_SECONDS + GRACEFUL_TIMEOUT_SECONDS
     try:
         started = time.monotonic()
-        # Give the engine more than the deadline before its SIGKILL: a kill would exit 137.
-        exit_code = engine.stop(running.id, timeout=deadline + 10)
+        # The engine's SIGKILL comes only after a generous wait, and a kill exits 137: exit 0
+        # says the service stopped by itself, and a hang fails here.
+        exit_code = engine.stop(running.id, timeout=deadline + 30)
         elapsed = time.monotonic() - started
         logs = engine.logs(running.id)
     finally:
         engine.remove(running.id)
     assert exit_code == 0, logs[-3000:]
-    assert elapsed < deadline + 2, f"stop took {elapsed:.1f} s"
     # It drained first (readiness 503) rather than dying at once.
     assert elapsed >= DRAIN_SECONDS
-    assert "draining" in logs
+    # Within the deadline on the service's own clock, from its SIGTERM handler to the master's
+    # last line: the engine's own stop and clean-up on a busy machine are not the service's.
+    drain_started = logged_at(logs, "SIGTERM: readiness is 503, draining")
+    stopped = logged_at(logs, "Shutting down: Master")
+    assert DRAIN_SECONDS - 0.01 <= stopped - drain_started <= deadline, logs[-3000:]
 
 
 def test_two_builds_of_one_commit_are_one_image(

@@ -33,9 +33,8 @@ import pytest
 from delivery import local
 from delivery.emulator import aws_env, environment, port_in_use
 from delivery.environments import load
-from tests.cli import run_invoke
-from tests.e2e.conftest import require_container_tools
-from tests.unit.delivery.test_environments import git
+from tests.support.cli import run_invoke
+from tests.support.git import git
 
 pytestmark = [pytest.mark.container, pytest.mark.emulator, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -79,7 +78,6 @@ def snapshot(dest: Path) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    require_container_tools()
     root = snapshot(tmp_path / "project")
     yield root
     invoke(root, "stop", "--env", "local")  # whatever a failed assertion left running

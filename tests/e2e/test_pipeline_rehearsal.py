@@ -21,7 +21,7 @@ from delivery import environments
 from delivery.emulator import Emulator, environment
 from delivery.rehearsal import runner
 from delivery.rehearsal.actions import FAILED, STOPPED, SUCCEEDED
-from tests.cli import run_invoke
+from tests.support.cli import run_invoke
 
 pytestmark = [pytest.mark.container, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -1,63 +1,32 @@
-"""One real gunicorn for the whole fuzz session, and the tally of the generated API cases.
+"""One real gunicorn for the whole fuzz session, and the summary of the generated API cases.
 
 The server is the production command (``gunicorn --config python:app.gunicorn_conf``) on a free
-127.0.0.1 port, started with the helpers of tests/integration/conftest.py. It is session-scoped:
-schemathesis and the hostile-input tests send thousands of requests, and one server for all of
-them also lets the last test check that none of them made the app log an error.
+127.0.0.1 port, started with tests/support/gunicorn.py. It is session-scoped: schemathesis and
+the hostile-input tests send thousands of requests, and one server for all of them also lets the
+last test check that none of them made the app log an error.
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import (
-    GUNICORN,
-    HOST,
-    ROOT,
-    Server,
-    free_port,
-    service_env,
-    wait_ready,
-)
-
-# Generated API cases per operation ("GET /health") and per status code: filled by the fuzz test,
-# printed in the terminal summary, checked by its last test.
-CASES: Counter[str] = Counter()
-STATUSES: Counter[int] = Counter()
+from tests.support import gunicorn
+from tests.support.fuzz_tally import CASES, STATUSES
+from tests.support.gunicorn import Server
 
 
 @pytest.fixture(scope="session")
 def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The service under real gunicorn: 2 workers x 4 threads, default limits and body size."""
     tmp = tmp_path_factory.mktemp("fuzz-service")
-    port = free_port()
-    settings = {
-        "WEB_CONCURRENCY": "2",
-        "THREADS": "4",
-        "DRAIN_SECONDS": "0",  # nothing to drain at the end of a test session: stop fast
-        "GRACEFUL_TIMEOUT_SECONDS": "5",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
-        "PORT": str(port),
-    }
-    log = tmp / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-            cwd=ROOT,
-            env=service_env(tmp / "pycache", **settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://{HOST}:{port}", log, tmp / "metrics")
+    # No drain window: nothing to drain at the end of a test session, so it stops fast.
+    server = gunicorn.start(tmp, tmp / "pycache", THREADS="4")
     try:
-        wait_ready(server.url("/health/ready"), 30, process)
         yield server
     finally:
-        if process.poll() is None:
+        if server.process.poll() is None:
             server.stop()
 
 

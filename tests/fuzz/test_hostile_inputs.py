@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.conftest import HOST, Server
+from tests.support.gunicorn import HOST, Server
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 
@@ -426,11 +426,18 @@ def test_accept_header_asking_for_html_still_gets_json(live_service: Server) -> 
 
 
 def test_no_request_made_the_service_log_an_error(live_service: Server) -> None:
-    """Runs last in this file: nothing above reached the 500 handler or crashed a worker."""
+    """Runs last (file order, and tests/fuzz/test_api_fuzz.py before this file): nothing the
+    session sent reached the 500 handler or crashed a worker.
+
+    The access lines are written in batches, so a live read would miss the last ones: the
+    server is stopped first (its exit flushes every worker's lines), then its log is read whole.
+    """
+    assert live_service.process.poll() is None, "the server died during the session"
+    assert live_service.stop() == 0
     lines = live_service.lines()
     assert lines, "the server wrote nothing"
     errors = [line for line in lines if line.get("level") in {"ERROR", "CRITICAL"}]
     assert errors == []
     statuses = {line.get("status") for line in lines if line.get("logger") == "app.access"}
+    assert statuses, "no access line at all"
     assert 500 not in statuses
-    assert live_service.process.poll() is None

@@ -1,8 +1,8 @@
 """The account's shared stacks: an administrator launches them, a deploy only reads them.
 
-Fault 4 of the real-account review: `sceptre launch <env>` also applied the shared registry, so a
-dev deploy (the pipeline's role) could change what prod relies on, or fail on a stack it may not
-touch. Now `invoke deploy` launches the environment's own stacks only.
+A deploy that ran `sceptre launch <env>` would also apply the shared registry: a dev deploy (the
+pipeline's role) could change what prod relies on, or fail on a stack it may not touch. So
+`invoke deploy` launches the environment's own stacks only.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from delivery import bootstrap, deploy, stacks
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
-from tests.cli import run_invoke
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import launch_shared, make_project
+from tests.support.cli import run_invoke
+from tests.support.deploy_steps import fake_steps
+from tests.support.project import launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 CONNECTION = (

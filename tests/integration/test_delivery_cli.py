@@ -15,9 +15,10 @@ import pytest
 
 from delivery import deploy, stacks
 from delivery.emulator import Emulator
-from tests.cli import run_invoke
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import git, launch_shared, make_project
+from tests.support.cli import run_invoke
+from tests.support.deploy_steps import fake_steps
+from tests.support.git import git
+from tests.support.project import launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 NO_CREDENTIALS = {
@@ -111,8 +112,9 @@ def test_release_of_a_breaking_change_without_the_flag(project: Path) -> None:
 
 def test_unknown_option_is_invokes_own_one_line(project: Path) -> None:
     result = invoke(project, "deploy", "--nope")
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["No idea what '--nope' is!"]
+    assert result.stdout == ""
 
 
 # --- the region comes from config, never from the shell -----------------------------------------

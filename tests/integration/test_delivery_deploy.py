@@ -1,110 +1,30 @@
 """The deploy orchestration end to end on the emulator, with a sample Sceptre project.
 
-Build and scan are replaced by fakes (no engine or scanner needed); everything else is real:
-validation, the registry stack, recording the image with put_image, the stack update with the new
-``image_uri``/``app_version`` (a new task definition revision), promote, rollback, status, diff
-and destroy.
+Build and scan are replaced by tests/support/deploy_steps.py's fakes (no engine or scanner
+needed); everything else is real: validation, the registry stack, recording the image with
+put_image, the stack update with the new ``image_uri``/``app_version`` (a new task definition
+revision), promote, rollback, status, diff and destroy.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 
-from delivery import deploy, destroy, preview, registry, rollback, scan, stacks, status
+from delivery import deploy, destroy, preview, registry, rollback, stacks, status
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import (
-    break_registry_template,
-    launch_shared,
-    make_project,
-)
+from tests.support.deploy_steps import commit_of, fake_steps
+from tests.support.project import break_registry_template, launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-
-def commit_of(version: str) -> str:
-    """A made-up commit per version: one commit builds one image (its sha- tag is immutable)."""
-    return hashlib.sha1(version.encode()).hexdigest()  # noqa: S324 - a name, not security
-
-
 REGION = "eu-north-1"  # the sample project's config/config.yaml
 LOCAL_SERVICE = StackRef("flask-fargate-local-service", REGION)
-
-
-@dataclass(frozen=True)
-class FakeEngine:
-    """Just enough of delivery.engines.base.ContainerEngine for publishing on the emulator."""
-
-    name: str = "podman"
-
-    def check_buildable(self, platform: str, binfmt_dir: Path | None = None) -> None:
-        """The fake builds nothing, so it builds for any platform."""
-
-    def manifest(self, ref: str) -> tuple[str, bytes, str]:
-        config = "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
-        body = json.dumps(
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {
-                    "mediaType": "application/vnd.docker.container.image.v1+json",
-                    "size": 1,
-                    "digest": config,
-                },
-                "layers": [],
-            }
-        ).encode()
-        return (
-            "application/vnd.docker.distribution.manifest.v2+json",
-            body,
-            "sha256:" + hashlib.sha256(body).hexdigest(),
-        )
-
-    def image_id(self, ref: str) -> str:
-        """The id an engine knows the image by: its config's digest (as in ``manifest``)."""
-        return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
-
-    def push(self, local_ref: str, remote_ref: str, username: str, password: str) -> str:
-        """A push, as the emulator can take one: the manifest recorded under the tag."""
-        assert (username, password) != ("", "")
-        host, _, path = remote_ref.partition("/")
-        repository, tag = path.rsplit(":", 1)
-        region = host.split(".")[3]  # <account>.dkr.ecr.<region>.amazonaws.com
-        media_type, body, _ = self.manifest(local_ref)
-        return registry.record_image(
-            repository, tag, body.decode(), media_type, registry.client(region)
-        )
-
-
-def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
-    """Steps that build and scan nothing; publishing, launching and waiting are real."""
-
-    def build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
-        if built is not None:
-            built.append(version)
-        return deploy.Built(ref=f"flask-fargate:{version}", version=version, sha=commit_of(version))
-
-    def no_scan(
-        plan: deploy.Plan, image: deploy.Built, progress: deploy.Progress
-    ) -> scan.ScanResult:
-        return scan.ScanResult(image.ref, skipped=True, message="SCAN SKIPPED (test)")
-
-    return deploy.Steps(
-        detect_engine=lambda _: FakeEngine(),  # type: ignore[arg-type,return-value]
-        identify=lambda plan: (version, commit_of(version)),
-        build_image=build,
-        scan_image=no_scan,
-        # dev/prod are AWS-shaped envs served by the emulator here: one read, no ECS waiter.
-        after_launch=deploy.check_service,
-    )
 
 
 @pytest.fixture

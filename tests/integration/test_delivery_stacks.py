@@ -12,8 +12,8 @@ from delivery import deploy, destroy, environments, stacks, traffic
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import (
+from tests.support.deploy_steps import fake_steps
+from tests.support.project import (
     SERVICE_CONFIG,
     break_registry_template,
     launch_shared,
@@ -96,19 +96,23 @@ def test_missing_config_path_is_one_line(tmp_path: Path, aws: Emulator) -> None:
         stacks.launch("local/nope.yaml", root=root, poll=0.01)
 
 
-@pytest.mark.skipif(not REAL_LOCAL.exists(), reason="config/local (engineer S) not in this tree")
 def test_real_local_config_launches_and_takes_a_new_image(aws: Emulator) -> None:
-    """The project's own config/local on the emulator: 4 stacks, then an image-only update."""
+    """The project's own config/local on the emulator: its 5 stacks, then an image-only update."""
+    # The only launch of the real config/local here: if it moves, this must fail, not pass.
+    assert REAL_LOCAL.is_file(), f"{REAL_LOCAL} is gone: the real local environment is untested"
     env = environments.load("local")
     deploy.check_settings(env)  # renders through delivery.render
     repo = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate-local"
     launched = stacks.launch(
         "local", image_vars(f"{repo}@{DIGEST_A}", "1.0.0"), poll=stacks.EMULATOR_POLL_S
     )
-    assert set(launched) >= {
-        "flask-fargate-local-registry",
-        "flask-fargate-local-network",
-        "flask-fargate-local-service",
+    # Every stack config/local holds, and nothing else (the budget one in us-east-1).
+    assert launched == {
+        "flask-fargate-local-budget": "CREATE_COMPLETE",
+        "flask-fargate-local-monitoring": "CREATE_COMPLETE",
+        "flask-fargate-local-network": "CREATE_COMPLETE",
+        "flask-fargate-local-registry": "CREATE_COMPLETE",
+        "flask-fargate-local-service": "CREATE_COMPLETE",
     }
     service = env.stack_ref("service")
     # What the next deploy reads first: the real template's production rule, live.

@@ -13,8 +13,8 @@ import pytest
 
 from delivery import local
 from delivery.environments import load
-from tests.cli import run_invoke
-from tests.unit.delivery.test_environments import make_project
+from tests.support.cli import run_invoke
+from tests.support.project import make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

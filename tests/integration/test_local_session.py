@@ -21,8 +21,8 @@ import pytest
 from delivery import deploy, environments, local, rollback
 from delivery.emulator import Emulator, port_in_use
 from delivery.errors import DeliveryError
-from tests.integration.test_delivery_deploy import fake_steps
-from tests.unit.delivery.test_environments import SERVICE_TEMPLATE, make_project
+from tests.support.deploy_steps import fake_steps
+from tests.support.project import SERVICE_TEMPLATE, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ against the role's real policy with AWS's rules: actions, resource ARNs, conditi
 (``cloudformation:RoleArn``, ``iam:PassedToService``). The build role is judged the same way on
 ``invoke push``'s path. moto's own enforcement is coarse (actions only, every resource "*", no
 conditions), so the role it enforces is the same policy with resources widened and conditions
-dropped; the precise judgement is ``tests.iam.Evaluator``'s.
+dropped; the precise judgement is ``tests.support.iam.Evaluator``'s.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from botocore.stub import Stubber
 from delivery import bootstrap, deploy, ecs, environments, preview, registry, stacks, status
 from delivery.emulator import Emulator, environment
 from delivery.render import render_stack, stack_configs
-from tests import iam
-from tests.unit.delivery.test_container import FakeRunner
-from tests.unit.delivery.test_publish import podman_holding
+from tests.support import iam
+from tests.support.fake_engine import FakeRunner
+from tests.support.registry_images import podman_holding
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import requests
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
-from tests.integration.conftest import Server
+from tests.support.gunicorn import Server
 
 
 def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:

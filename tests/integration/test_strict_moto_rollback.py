@@ -26,7 +26,7 @@ from delivery import stacks
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import launch_shared, make_project
+from tests.support.project import launch_shared, make_project
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation.type_defs import ParameterTypeDef

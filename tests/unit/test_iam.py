@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests import iam
+from tests.support import iam
 
 STACK = "arn:aws:cloudformation:eu-north-1:123456789012:stack/flask-fargate-dev-service/1"
 ROLE = "arn:aws:iam::123456789012:role/cloudformation/flask-fargate-dev"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import OPERATOR_SWITCHES
+from tests.support.switches import OPERATOR_SWITCHES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from invoke.loader import FilesystemLoader
 import tasks
 from delivery import deploy, environments
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import make_project
+from tests.support.project import make_project
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = {

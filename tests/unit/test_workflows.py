@@ -51,7 +51,7 @@ def test_permissions_are_granted_per_job_and_nothing_by_default(path: Path) -> N
 
 
 def test_only_the_release_job_may_write_and_only_after_a_push_to_this_repositorys_main() -> None:
-    """Fault 13: a fork's pull request from a branch named main also completes a ci run."""
+    """A fork's pull request from a branch named main also completes a ci run."""
     writers = {
         (path.name, name)
         for path in WORKFLOWS

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from app.config import AppConfig, ConfigError, available_cpus, load_config, package_version
+from app.config import AppConfig, ConfigError, available_cpus, load_config
+from tests.support.paths import ROOT
+
+# The version the project declares, read from pyproject.toml: what the installed package says.
+DECLARED_VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 def test_defaults_follow_the_contract() -> None:
@@ -18,9 +23,11 @@ def test_defaults_follow_the_contract() -> None:
     assert config.graceful_timeout_seconds == 20
     assert config.keepalive_seconds == 75
     assert config.max_request_bytes == 1_048_576
-    assert config.web_concurrency >= 1
-    assert config.threads >= 1
-    assert config.app_version == package_version()
+    # Sized from the CPUs the process may use (docs/ARCHITECTURE.md): a gthread worker per CPU,
+    # two threads per CPU and at least four.
+    cpus = available_cpus()
+    assert (config.web_concurrency, config.threads) == (cpus, max(4, 2 * cpus))
+    assert config.app_version == DECLARED_VERSION
     assert config.git_sha == "unknown"
     assert config.build_time == "unknown"
     assert config.secret_key is None

@@ -17,7 +17,11 @@ from app.observability.flusher import Flusher
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+# Bounds each wait on the flusher's thread: generous for two busy cores, still a hang fails.
+WAIT_S = 30.0
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = WAIT_S) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
@@ -59,7 +63,7 @@ def test_the_thread_ends_when_nothing_uses_the_flusher_any_more() -> None:
     assert thread.is_alive()
     del flusher
     gc.collect()
-    thread.join(timeout=5)
+    thread.join(timeout=WAIT_S)
     assert not thread.is_alive()
 
 

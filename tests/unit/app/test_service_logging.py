@@ -128,11 +128,20 @@ def test_access_log_writes_on_the_request_thread_when_the_queue_overflows(
     assert len(b"".join(writes).splitlines()) == 4  # the 4th line pushed all of them out
 
 
-def test_line_handler_writes_one_json_line(capfd: pytest.CaptureFixture[str]) -> None:
-    handler = LineHandler()
-    handler.setFormatter(JsonLineFormatter())
-    handler.handle(_record("to stdout"))
-    assert json.loads(capfd.readouterr().out)["message"] == "to stdout"
+def test_line_handler_writes_one_json_line() -> None:
+    assert LineHandler().fd == 1  # stdout unless told otherwise
+    read_fd, write_fd = os.pipe()  # its own pipe: no other test's app writes into it
+    try:
+        handler = LineHandler(fd=write_fd)
+        handler.setFormatter(JsonLineFormatter())
+        handler.handle(_record("to stdout\nand a second line"))
+        out = os.read(read_fd, 1 << 16).decode()
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    (line,) = out.splitlines()  # one line, even for a message that has two
+    assert out == line + "\n"
+    assert json.loads(line)["message"] == "to stdout\nand a second line"
 
 
 def test_gunicorn_logconfig_silences_gunicorn_access_log() -> None:

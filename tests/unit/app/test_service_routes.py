@@ -15,7 +15,7 @@ from openapi_spec_validator import validate as validate_spec
 from werkzeug.test import TestResponse
 
 from app.lifecycle.drain import DrainState
-from tests.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
+from tests.support.service_contract import ACCESS_FIELDS, SECURITY_HEADERS
 
 PATHS = ["/", "/health", "/health/ready", "/version", "/metrics", "/openapi.json"]
 

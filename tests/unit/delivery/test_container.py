@@ -1,11 +1,8 @@
 """The container-engine layer on a fake runner: detection, exact command lines, one-line errors.
 
-Nothing here starts a real engine: a ``FakeRunner`` answers commands from a script of
-``(argv prefix, result)`` rules and records what was run, so each test states the command line it
-expects; a command no rule answers fails the test (a fake that answers everything would let a
-dropped or mistyped command pass). The fakes behave as the real tools do where the code relies on
-it: a podman push prints no digest and writes it to ``--digestfile`` only; docker prints it. The
-e2e tests (tests/e2e/test_image.py) run the same code against real podman.
+Nothing here starts a real engine: tests/support/fake_engine.py's ``FakeRunner`` answers each
+command from the test's script and fails on any other, so each test states the command line it
+expects. The e2e tests (tests/e2e/test_image.py) run the same code against real podman.
 """
 
 from __future__ import annotations
@@ -15,114 +12,28 @@ import io
 import json
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from delivery import image_archive, localbase, platforms
 from delivery import image_build as image
+from delivery import localbase, platforms
 from delivery.engines.base import Bind, ContainerEngine
 from delivery.engines.cli import EngineName
 from delivery.engines.config import engine_environment
-from delivery.engines.detect import ENGINES, detect_engine
+from delivery.engines.detect import detect_engine
 from delivery.engines.docker import DockerEngine
 from delivery.engines.podman import PodmanEngine
 from delivery.errors import DeliveryError
-from delivery.process import Completed
-
-
-@dataclass
-class Call:
-    argv: tuple[str, ...]
-    env: dict[str, str]
-    stdin: str | None
-
-
-class UnscriptedError(AssertionError):
-    """A command the test did not script: the code ran something the test does not expect."""
-
-
-@dataclass
-class FakeRunner:
-    """Answers commands by argv prefix (first matching rule wins); anything else fails the test.
-
-    ``effects`` run on every call, before the answer: what the real command would leave behind
-    (an image id file, an archive, downloaded wheels, a root filesystem).
-    """
-
-    rules: list[tuple[tuple[str, ...], Completed]] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-    effects: list[Callable[[Sequence[str]], None]] = field(default_factory=list)
-
-    def on(self, *prefix: str, returncode: int = 0, stdout: str = "", stderr: str = "") -> None:
-        self.rules.append((prefix, Completed(prefix, returncode, stdout, stderr)))
-
-    def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        stdin: str | None = None,
-        timeout: float | None = None,
-    ) -> Completed:
-        self.calls.append(Call(tuple(argv), dict(env or {}), stdin))
-        for effect in self.effects:
-            effect(argv)
-        for prefix, result in self.rules:
-            if tuple(argv[: len(prefix)]) == prefix:
-                return Completed(tuple(argv), result.returncode, result.stdout, result.stderr)
-        raise UnscriptedError(f"FakeRunner: no rule answers {' '.join(argv)}")
-
-    def argvs(self) -> list[tuple[str, ...]]:
-        return [call.argv for call in self.calls]
-
-
-# What podman 4 prints for a push, all of it on stderr: no digest anywhere (the digest goes to
-# --digestfile only). Captured from `podman push --format v2s2 --digestfile F IMAGE dir:D`.
-PODMAN_PUSH_STDERR = (
-    "Getting image source signatures\n"
-    "Copying blob sha256:dfb9d9bd3043af57edf2e549100f44102a5c2deea36509211350db83e96816d3\n"
-    "Copying config sha256:e70d051718a8d113d8472148571e28ad0c762bdcf4f7cff285fba5f91b4e3689\n"
-    "Writing manifest to image destination\n"
-    "Storing signatures\n"
+from tests.support.fake_engine import (
+    PODMAN_PUSH_STDERR,
+    FakeRunner,
+    docker_push_prints,
+    engine,
+    podman_push_writes,
+    which_of,
 )
-
-
-def podman_push_writes(runner: FakeRunner, digest: str) -> None:
-    """Script ``podman push`` as podman behaves: progress on stderr, the digest in the file only.
-
-    podman writes the digest without a newline (``--digestfile``: "After copying the image,
-    write the digest of the resulting image to the file", podman-push(1)).
-    """
-    runner.on("podman", "push", stderr=PODMAN_PUSH_STDERR)
-
-    def write_digest(argv: Sequence[str]) -> None:
-        if tuple(argv[:2]) == ("podman", "push") and "--digestfile" in argv:
-            Path(argv[argv.index("--digestfile") + 1]).write_text(digest)
-
-    runner.effects.append(write_digest)
-
-
-def docker_push_prints(runner: FakeRunner, tag: str, digest: str) -> None:
-    """Script ``docker push`` as docker behaves: ``<tag>: digest: sha256:... size: N`` on stdout."""
-    runner.on(
-        "docker", "push",
-        stdout=(
-            f"The push refers to repository [reg.example/svc]\n5f70bf18a086: Pushed\n"
-            f"{tag}: digest: {digest} size: 1570\n"
-        ),
-    )  # fmt: skip
-
-
-def which_of(*present: str) -> Callable[[str], str | None]:
-    """A shutil.which stand-in that finds exactly ``present``."""
-    return lambda name: f"/usr/bin/{name}" if name in present else None
-
-
-def engine(name: EngineName = "podman", runner: FakeRunner | None = None) -> ContainerEngine:
-    return ENGINES[name](executable=name, env={}, runner=runner or FakeRunner())
-
+from tests.support.paths import ROOT
 
 # --- detection --------------------------------------------------------------------------------
 
@@ -320,6 +231,21 @@ def test_docker_build_has_no_format_flag(tmp_path: Path) -> None:
 # --- reproducible builds ----------------------------------------------------------------------
 
 EPOCH = 1767225600  # 2026-01-01T00:00:00Z
+# Written out, not read from delivery: what the registries and the engines call these.
+V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
+V2S2_CONFIG = "application/vnd.docker.container.image.v1+json"
+# The name the local base image is built and looked up under.
+LOCAL_BASE = "localhost/flask-fargate-base:bookworm"
+
+
+def dockerfile_base() -> str:
+    """The base the Dockerfile builds on when no BASE_IMAGE is passed: its ARG's default."""
+    (line,) = [
+        line
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("ARG BASE_IMAGE=")
+    ]
+    return line.split("=", 1)[1]
 
 
 @pytest.mark.parametrize("name", ["podman", "buildah"])
@@ -739,9 +665,9 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     config_id = hashlib.sha256(config.encode()).hexdigest()
     stored = {
         "schemaVersion": 2,
-        "mediaType": image_archive.DOCKER_V2_MANIFEST,
+        "mediaType": V2S2,
         "config": {
-            "mediaType": image_archive.DOCKER_V2_CONFIG,
+            "mediaType": V2S2_CONFIG,
             "size": len(config),
             "digest": f"sha256:{config_id}",
         },
@@ -753,7 +679,7 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
     media_type, body, digest = podman.manifest("svc:1")
     assert runner.argvs() == [("/usr/bin/buildah", "inspect", "--type", "image", "svc:1")]
     assert runner.calls[0].env == {"CONTAINERS_STORAGE_CONF": "s"}  # the same image store
-    assert (media_type, json.loads(body)) == (image_archive.DOCKER_V2_MANIFEST, stored)
+    assert (media_type, json.loads(body)) == (V2S2, stored)
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
@@ -767,10 +693,7 @@ def test_manifest_is_read_from_the_store_when_buildah_shares_it() -> None:
 def test_an_unfit_stored_manifest_falls_back_to_exporting(change: dict[str, object]) -> None:
     config = "{}"
     config_id = hashlib.sha256(config.encode()).hexdigest()
-    stored = {
-        "mediaType": image_archive.DOCKER_V2_MANIFEST,
-        "config": {"digest": f"sha256:{config_id}"},
-    }
+    stored = {"mediaType": V2S2, "config": {"digest": f"sha256:{config_id}"}}
     runner = FakeRunner()
     runner.on("buildah", "inspect", stdout=_stored({**stored, **change}, config, config_id))
     runner.on("podman", "save", returncode=1, stderr="Error: exported nothing")
@@ -910,8 +833,8 @@ def test_uv_missing_is_one_line(tmp_path: Path) -> None:
 def test_local_base_present_is_just_returned() -> None:
     runner = FakeRunner()
     runner.on("podman", "image", "exists")
-    assert localbase.ensure_local_base(engine(runner=runner)) == localbase.LOCAL_BASE_REF
-    assert runner.argvs() == [("podman", "image", "exists", localbase.LOCAL_BASE_REF)]
+    assert localbase.ensure_local_base(engine(runner=runner)) == LOCAL_BASE
+    assert runner.argvs() == [("podman", "image", "exists", LOCAL_BASE)]
 
 
 def test_local_base_without_debootstrap_is_one_line() -> None:
@@ -964,7 +887,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
         is_root=True,
         mirror="http://mirror.example/debian",
     )
-    assert ref == localbase.LOCAL_BASE_REF
+    assert ref == LOCAL_BASE
     argvs = runner.argvs()
     debootstrap = next(argv for argv in argvs if argv[0] == "debootstrap")
     assert debootstrap[:4] == (
@@ -975,7 +898,7 @@ def test_local_base_is_debootstrapped_trimmed_and_imported(tmp_path: Path) -> No
     )
     assert debootstrap[-1] == "http://mirror.example/debian"
     imported = next(argv for argv in argvs if argv[:2] == ("podman", "import"))
-    assert imported[-1] == localbase.LOCAL_BASE_REF
+    assert imported[-1] == LOCAL_BASE
     assert imported[2:4] == ("--change", "ENV LANG=C.UTF-8")
     # The temporary root filesystem and tarball are gone afterwards.
     assert list(tmp_path.iterdir()) == []
@@ -1084,7 +1007,7 @@ def test_build_image_with_docker_uses_the_public_base_by_default(
     )
     build = next(argv for argv in runner.argvs() if argv[1] == "build")
     assert not any(arg.startswith("BASE_IMAGE=") for arg in build)
-    assert built.base_image == image.DEFAULT_BASE_IMAGE
+    assert built.base_image == dockerfile_base()
     # No BuildKit version in the builder's answer: the config's times are pinned, the files' not,
     # and the result says so.
     assert f"SOURCE_DATE_EPOCH={EPOCH}" in build

@@ -15,8 +15,8 @@ from botocore.stub import Stubber
 
 from delivery import deploy, ecs, environments, registry, stacks, traffic
 from delivery.errors import DeliveryError
-from tests.unit.delivery import test_ecs
-from tests.unit.delivery.test_environments import make_project
+from tests.support import ecs_responses
+from tests.support.project import make_project
 
 DIGEST = "sha256:" + "c" * 64
 REPO_URI = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate"
@@ -118,7 +118,7 @@ def test_promote_needs_no_engine_or_scanner(
     assert recorder.calls == ["settings", "credentials", "shared", "traffic"]
     assert plan.existing == found
     assert plan.engine is None
-    assert plan.poll == stacks.EMULATOR_POLL_S  # AWS-shaped env, but the emulator answers
+    assert plan.poll == 0.1  # AWS-shaped env, but the emulator answers: its short poll
 
 
 def test_emulator_env_refuses_a_real_endpoint(
@@ -193,7 +193,7 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
 def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert deploy.poll_for(environments.load("dev", project)) is None
-    assert deploy.poll_for(environments.load("local", project)) == stacks.EMULATOR_POLL_S
+    assert deploy.poll_for(environments.load("local", project)) == 0.1
 
 
 def test_published_image_reference_is_what_the_deploy_actions_read() -> None:
@@ -315,31 +315,33 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
     plan = deploy.Plan(env=environments.load("dev", project))
     outputs = {
-        "ClusterName": test_ecs.CLUSTER,
-        "ServiceName": test_ecs.SERVICE,
-        "TaskDefinitionArn": test_ecs.NEW,
+        "ClusterName": ecs_responses.CLUSTER,
+        "ServiceName": ecs_responses.SERVICE,
+        "TaskDefinitionArn": ecs_responses.NEW,
     }
-    shifting = test_ecs.service(
-        test_ecs.NEW,
-        test_ecs.deployment("PRIMARY", test_ecs.NEW, 2),
-        test_ecs.deployment("ACTIVE", test_ecs.OLD, 2),
-        current=test_ecs.DEPLOYMENT_ARN,
+    shifting = ecs_responses.service(
+        ecs_responses.NEW,
+        ecs_responses.deployment("PRIMARY", ecs_responses.NEW, 2),
+        ecs_responses.deployment("ACTIVE", ecs_responses.OLD, 2),
+        current=ecs_responses.DEPLOYMENT_ARN,
     )
-    done = test_ecs.service(
-        test_ecs.NEW,
-        test_ecs.deployment("PRIMARY", test_ecs.NEW, 2),
-        current=test_ecs.DEPLOYMENT_ARN,
+    done = ecs_responses.service(
+        ecs_responses.NEW,
+        ecs_responses.deployment("PRIMARY", ecs_responses.NEW, 2),
+        current=ecs_responses.DEPLOYMENT_ARN,
     )
     seen: list[str] = []
     with Stubber(client) as stub:
-        test_ecs.blue_green_round(
-            stub, shifting, test_ecs.service_deployment("IN_PROGRESS", "TEST_TRAFFIC_SHIFT")
+        ecs_responses.blue_green_round(
+            stub, shifting, ecs_responses.service_deployment("IN_PROGRESS", "TEST_TRAFFIC_SHIFT")
         )
-        test_ecs.blue_green_round(stub, done, test_ecs.service_deployment("SUCCESSFUL", "CLEAN_UP"))
+        ecs_responses.blue_green_round(
+            stub, done, ecs_responses.service_deployment("SUCCESSFUL", "CLEAN_UP")
+        )
         deploy.wait_for_service(plan, outputs, seen.append)
         stub.assert_no_pending_responses()
     assert regions == ["eu-north-1"]  # the service stack's region, from config
-    assert seen[0] == f"ecs: waiting for {test_ecs.SERVICE} to run {test_ecs.NEW}"
+    assert seen[0] == f"ecs: waiting for {ecs_responses.SERVICE} to run {ecs_responses.NEW}"
     assert "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)" in seen
 
 
@@ -350,23 +352,23 @@ def test_wait_for_service_reports_a_blue_green_rollback_on_aws(
     monkeypatch.setattr(ecs, "client", lambda region: client)
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
     plan = deploy.Plan(env=environments.load("dev", project))
-    outputs = {"ClusterName": test_ecs.CLUSTER, "ServiceName": test_ecs.SERVICE}
-    rolled_back = test_ecs.service(
-        test_ecs.OLD,
-        test_ecs.deployment("PRIMARY", test_ecs.OLD, 2),
-        current=test_ecs.DEPLOYMENT_ARN,
+    outputs = {"ClusterName": ecs_responses.CLUSTER, "ServiceName": ecs_responses.SERVICE}
+    rolled_back = ecs_responses.service(
+        ecs_responses.OLD,
+        ecs_responses.deployment("PRIMARY", ecs_responses.OLD, 2),
+        current=ecs_responses.DEPLOYMENT_ARN,
     )
     rollback = {"reason": "alarm in ALARM state", "startedAt": datetime(2026, 1, 1, tzinfo=UTC)}
     with Stubber(client) as stub:
-        test_ecs.blue_green_round(
+        ecs_responses.blue_green_round(
             stub,
             rolled_back,
-            test_ecs.service_deployment("ROLLBACK_SUCCESSFUL", "CLEAN_UP", rollback=rollback),
+            ecs_responses.service_deployment("ROLLBACK_SUCCESSFUL", "CLEAN_UP", rollback=rollback),
         )
         with pytest.raises(DeliveryError) as info:
             deploy.wait_for_service(plan, outputs)
     assert str(info.value) == (
-        f"ECS rolled back the deployment of {test_ecs.SERVICE} (alarm in ALARM state): "
+        f"ECS rolled back the deployment of {ecs_responses.SERVICE} (alarm in ALARM state): "
         "it runs flask-fargate-dev:6 again"
     )
 
@@ -390,7 +392,7 @@ def test_http_only_is_said_plainly(project: Path) -> None:
 def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Fault 16: an arm64 workstation shipped arm64 images to an X86_64 task definition."""
+    """An arm64 workstation must not ship arm64 images to an X86_64 task definition."""
     from delivery import platforms  # noqa: PLC0415
     from delivery.engines.podman import PodmanEngine  # noqa: PLC0415
 

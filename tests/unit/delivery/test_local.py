@@ -10,7 +10,7 @@ import pytest
 from delivery import local
 from delivery.environments import load
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import make_project
+from tests.support.project import make_project
 
 
 def test_the_record_round_trips_and_garbage_reads_as_none(tmp_path: Path) -> None:
@@ -77,7 +77,9 @@ def test_nothing_kept_and_start_not_allowed_is_the_hint(
     env = load("local", make_project(tmp_path))
     with pytest.raises(DeliveryError) as info, local.session(env, start=False):
         pass
-    assert str(info.value) == local.NOT_RUNNING
+    assert str(info.value) == (
+        "no local emulator running: run `invoke deploy --env local --keep` first"
+    )
 
 
 def test_kept_means_asked_for_or_kept_earlier(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from delivery.engines.base import ContainerEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
-from tests.unit.delivery.test_container import FakeRunner, engine
-from tests.unit.delivery.test_environments import make_project
-from tests.unit.delivery.test_taskvolumes import rootfs_tar
+from tests.support.fake_engine import FakeRunner, engine
+from tests.support.project import make_project
+from tests.support.rootfs import rootfs_tar
 
 SPEC = local.ServiceSpec(
     image="1.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate@sha256:" + "a" * 64,

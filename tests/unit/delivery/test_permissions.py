@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from delivery import permissions, sceptre_yaml
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def coverage() -> dict[str, permissions.Coverage]:
 def test_every_pipeline_environment_deploys_through_a_covering_role(
     coverage: dict[str, permissions.Coverage],
 ) -> None:
-    """Faults 3 and 4: without a service role CloudFormation acts with the deploy role's rights."""
+    """Without a service role CloudFormation acts with the deploy role's rights, too few."""
     pipeline = sceptre_yaml.read(ROOT / "config" / "shared" / "pipeline.yaml")
     deployed = {stage["environment"] for stage in pipeline["sceptre_user_data"]["deploy"]}
     assert deployed <= set(coverage)

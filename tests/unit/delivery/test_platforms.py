@@ -13,7 +13,7 @@ import pytest
 from delivery import image_build as image
 from delivery import platforms
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_container import FakeRunner, engine
+from tests.support.fake_engine import FakeRunner, engine
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,8 @@
 """``publish`` on its AWS branch: a real push through the engine, ECR lookups on the emulator.
 
 The engine is the real ``ContainerEngine`` on a fake runner whose ``podman push`` behaves as
-podman does (progress on stderr, the digest in ``--digestfile`` only) and leaves in the registry
-what a push leaves: the manifest under the tag (recorded in the emulator's ECR, which has no
-registry endpoint to push to). ECR is the emulator's, tags IMMUTABLE as in the registry stack.
+podman does and leaves in the registry what a push leaves (tests/support/registry_images.py).
+ECR is the emulator's, tags IMMUTABLE as in the registry stack.
 
 A pipeline re-run for the same commit builds the same image (reproducible builds) and must pass:
 its tags are already there, so nothing is pushed. A tag holding another image is a one-line error
@@ -12,9 +11,6 @@ before anything is pushed.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import boto3
@@ -23,47 +19,27 @@ import pytest
 from delivery import deploy, registry
 from delivery.emulator import Emulator
 from delivery.engines.base import ContainerEngine
-from delivery.engines.podman import PodmanEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_container import FakeRunner, podman_push_writes
-from tests.unit.delivery.test_environments import make_project
+from tests.support.fake_engine import FakeRunner
+from tests.support.project import make_project
+from tests.support.registry_images import (
+    REGION,
+    REPOSITORY,
+    V2S2,
+    digest_of,
+    image,
+    podman_holding,
+)
 
 pytestmark = [pytest.mark.emulator]
 
-REGION = "eu-north-1"
-REPOSITORY = "flask-fargate"
 URI = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 BUILT = deploy.Built(ref="flask-fargate:1.4.0", version="1.4.0", sha=SHA)
 TAGS = ["1.4.0", "sha-0123456789ab"]
-V2S2 = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def image(config: str) -> tuple[str, str]:
-    """An image as a registry holds it: (image id = config digest, manifest)."""
-    image_id = "sha256:" + hashlib.sha256(config.encode()).hexdigest()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": V2S2,
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": len(config),
-                "digest": image_id,
-            },
-            "layers": [],
-        }
-    )
-    return image_id, manifest
-
-
 THIS_BUILD = image('{"architecture":"amd64","created":"2026-01-01T00:00:00Z"}')
 OTHER_BUILD = image('{"architecture":"amd64","created":"2026-01-02T00:00:00Z"}')
-
-
-def digest_of(manifest: str) -> str:
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -75,27 +51,20 @@ def ecr(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> object:
     return client
 
 
-def podman_holding(runner: FakeRunner, built: tuple[str, str]) -> ContainerEngine:
-    """podman with ``built`` in its store; its push puts the manifest in the emulator's ECR."""
-    image_id, manifest = built
-    runner.on("podman", "image", "inspect", "--format", "{{.Id}}", stdout=f"{image_id}\n")
-    runner.on("podman", "login", stdout="Login Succeeded!\n")
-    podman_push_writes(runner, digest_of(manifest))
-
-    def registry_receives(argv: Sequence[str]) -> None:
-        if tuple(argv[:2]) == ("podman", "push"):
-            tag = argv[-1].rsplit(":", 1)[1]
-            registry.record_image(REPOSITORY, tag, manifest, V2S2, registry.client(REGION))
-
-    runner.effects.append(registry_receives)
-    return PodmanEngine("podman", {}, runner)
-
-
 def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy.Published:
-    env = load("dev", make_project(tmp_path))
-    assert not deploy.on_emulator(env)  # the AWS branch
-    plan = deploy.Plan(env=env, engine=engine)
-    return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+    """``deploy.publish`` of BUILT to dev; ``lines`` gets its progress."""
+    plan = deploy.Plan(env=load("dev", make_project(tmp_path)), engine=engine)
+    runner = engine.runner
+    assert isinstance(runner, FakeRunner)
+    try:
+        return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+    finally:
+        # The AWS branch ran: it starts from the local image's id, which the emulator's branch
+        # (the manifest recorded with put_image) never reads, and it recorded nothing itself.
+        assert runner.argvs()[:1] == [
+            ("podman", "image", "inspect", "--format", "{{.Id}}", BUILT.ref)
+        ]
+        assert not any(line.startswith("publish: recorded") for line in lines), lines
 
 
 def tags_in_ecr() -> dict[str, str]:

@@ -36,7 +36,8 @@ def test_command_fails_on_the_threshold_and_above() -> None:
     args = scan.command("app:1.0.0", "high", image_src="podman")
     assert args[:2] == ["trivy", "image"]
     assert args[args.index("--severity") + 1] == "HIGH,CRITICAL"
-    assert args[args.index("--exit-code") + 1] == str(scan.FINDINGS_EXIT)
+    # 3, not trivy's own 1 for "could not scan": a scanner error must never read as findings.
+    assert args[args.index("--exit-code") + 1] == "3"
     assert "--ignore-unfixed" in args
     assert args[args.index("--image-src") + 1] == "podman"
     assert args[-1] == "app:1.0.0"
@@ -54,7 +55,7 @@ def test_clean_image_passes() -> None:
 
 def test_findings_block() -> None:
     with pytest.raises(DeliveryError, match="trivy found HIGH/CRITICAL vulnerabilities in app:1"):
-        scan.scan("app:1", runner=FakeTrivy(scan.FINDINGS_EXIT), which=installed)
+        scan.scan("app:1", runner=FakeTrivy(3), which=installed)
 
 
 def test_scanner_error_is_not_a_pass() -> None:

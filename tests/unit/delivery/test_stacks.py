@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import types
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,18 +36,35 @@ def test_sceptre_still_sleeps_through_its_time_module() -> None:
     assert "time.sleep(4)" in Path(actions.__file__).read_text()
 
 
-def test_poll_interval_caps_sleeps_only_inside_the_block() -> None:
+def recording_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Sceptre's ``time`` becomes a copy of the module whose ``sleep`` records, not sleeps.
+
+    Only Sceptre's module sees the copy: what it asked to sleep is then known exactly, with no
+    stopwatch (and no other thread's sleeps mixed in).
+    """
+    slept: list[float] = []
+    recording = types.ModuleType("time")
+    recording.__dict__.update(vars(time))
+    recording.__dict__["sleep"] = slept.append
+    monkeypatch.setattr(actions, "time", recording)
+    return slept
+
+
+def test_poll_interval_caps_sleeps_only_inside_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept = recording_sleeps(monkeypatch)
     with stacks.poll_interval(0.01):
         clock = actions.time
         assert isinstance(clock, stacks._PollClock)
-        started = time.monotonic()
         clock.sleep(4)
-        assert time.monotonic() - started < 1
-        assert clock.monotonic() > 0  # everything else is the real time module
+        clock.sleep(0.001)  # shorter than the cap: as asked
+        assert slept == [0.01, 0.001]
+        assert clock.monotonic is time.monotonic  # everything else is the real time module
         with stacks.poll_interval(0.02):  # nesting restores the outer override
             assert actions.time.interval == 0.02
         assert actions.time.interval == 0.01
-    assert actions.time is time
+    assert not isinstance(actions.time, stacks._PollClock)
+    actions.time.sleep(4)
+    assert slept == [0.01, 0.001, 4]  # outside the block Sceptre sleeps what it asks for
 
 
 def test_poll_interval_none_leaves_sceptre_alone() -> None:
@@ -66,16 +84,16 @@ def test_negative_interval_is_rejected() -> None:
 
 
 def test_waiting_for_a_stack_uses_the_short_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sceptre's own wait loop, driven with statuses: 3 polls take ~0.03 s instead of 12 s."""
+    """Sceptre's own wait loop, driven with statuses: 3 polls sleep 0.01 s each, not 4 s."""
     statuses = iter(["UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"])
     waiter = actions.StackActions.__new__(actions.StackActions)
     monkeypatch.setattr(waiter, "_get_status", lambda: next(statuses), raising=False)
     monkeypatch.setattr(waiter, "_log_new_events", lambda after: after, raising=False)
-    started = time.monotonic()
+    slept = recording_sleeps(monkeypatch)
     with stacks.poll_interval(0.01):
         status = waiter._wait_for_completion()
     assert status == "complete"
-    assert time.monotonic() - started < 1
+    assert slept == [0.01, 0.01, 0.01]
 
 
 def event(resource: str, status: str, reason: str = "", minute: int = 0) -> dict[str, Any]:

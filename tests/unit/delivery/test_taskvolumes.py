@@ -6,12 +6,10 @@ VOLUME at the mount point, a copy of the image's files there with their owners a
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import stat
-import tarfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,33 +19,15 @@ from delivery import taskvolumes
 from delivery.engines.base import Bind
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
-from tests.unit.delivery.test_container import FakeRunner, engine
+from tests.support.fake_engine import FakeRunner, engine
+from tests.support.rootfs import Member, rootfs_tar
 
 TMP = [MountPoint("tmp", "/tmp")]
-# One file of an exported root filesystem: name, mode, owner, content (None: a folder), link.
-Member = tuple[str, int, int, bytes | None, str]
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="owners are kept by root only")
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
-
-
-def rootfs_tar(path: Path, members: Sequence[Member]) -> None:
-    """A root filesystem export: ``(name, mode, uid, file content or None for a dir, link)``."""
-    with tarfile.open(path, "w") as tar:
-        for name, bits, uid, content, link in members:
-            info = tarfile.TarInfo(name)
-            info.mode, info.uid, info.gid = bits, uid, uid
-            if link:
-                info.type, info.linkname = tarfile.SYMTYPE, link
-                tar.addfile(info)
-            elif content is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
 
 
 def image_with(

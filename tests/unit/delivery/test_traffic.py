@@ -55,5 +55,5 @@ def test_the_groups_are_the_templates_own() -> None:
     """The deploy's values must be what the service template's parameter allows."""
     from stacks.service import production  # noqa: PLC0415 - the stacks group, tests only
 
-    assert traffic.GROUPS == production.COLOURS
-    assert production.COLOURS[0] == traffic.DEFAULT
+    assert traffic.GROUPS == production.COLOURS == ("Blue", "Green")
+    assert traffic.DEFAULT == "Blue"  # the template parameter's default: a fresh stack's

@@ -8,7 +8,8 @@ import pytest
 
 from delivery import versioning
 from delivery.errors import DeliveryError
-from tests.unit.delivery.test_environments import git, make_project
+from tests.support.git import git
+from tests.support.project import make_project
 
 
 def commit(root: Path, message: str, name: str | None = None) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from delivery.render import render
-from tests.unit.stacks.cfn import Template
+from tests.support.cfn import Template
 
 
 @pytest.fixture(scope="session")

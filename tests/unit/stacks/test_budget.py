@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from delivery.render import stack_configs
-from tests.unit.stacks.cfn import Template, one, resources
+from tests.support.cfn import Template, one, resources
 
 Rendered = dict[str, dict[str, Template]]
 ENVS = ("local", "dev", "prod")

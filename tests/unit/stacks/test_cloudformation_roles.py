@@ -1,9 +1,9 @@
 """The CloudFormation service roles: generated from the provider schemas, sized for IAM, confined.
 
-Faults 3 and 4 of the real-account review: CloudFormation acted with the deploy role's
-credentials, which lacked what the resource handlers call (the AWS::ECS::Service update handler
-alone lists ecs:DescribeServiceDeployments, ecs:ListServiceDeployments, ecs:ListTagsForResource,
-ecs:StopServiceDeployment, ecs:UntagResource), so updates and their rollbacks failed.
+Without a service role, CloudFormation acts with the deploy role's credentials, which lack what
+the resource handlers call (the AWS::ECS::Service update handler alone lists
+ecs:DescribeServiceDeployments, ecs:ListServiceDeployments, ecs:ListTagsForResource,
+ecs:StopServiceDeployment, ecs:UntagResource), so updates and their rollbacks fail.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stacks import cloudformation_roles as roles
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
 from stacks.common.provider_schemas import SchemaError, available, is_iam_action, permissions
-from tests.unit.stacks.cfn import Template, resources
+from tests.support.cfn import Template, resources
 
 Rendered = dict[str, dict[str, Template]]
 REGIONS = ["eu-north-1", "us-east-1"]

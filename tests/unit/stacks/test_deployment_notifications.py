@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.stacks.cfn import ROOT, Template, one, resources
+from tests.support.cfn import Template, one, resources
+from tests.support.paths import ROOT
 
 Rendered = dict[str, dict[str, Template]]
 ENVS = ("local", "dev", "prod")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from delivery.render import render
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 REFRESH = "uv run python -m delivery.render --out tests/golden"
@@ -26,10 +26,12 @@ def test_rendered_templates_match_the_golden_files(tmp_path: Path) -> None:
     assert not changed, f"templates changed: {changed}; review, then refresh with: {REFRESH}"
 
 
-def test_render_of_every_stack_takes_under_two_seconds(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_render_of_every_stack_takes_under_two_cpu_seconds(tmp_path: Path) -> None:
+    """Counted in this process's CPU time: other work on the machine slows the wall clock, not
+    the work the render does (about 0.1-0.5 s of it)."""
+    started = time.process_time()
     render(tmp_path)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
 
 
 def test_every_template_fits_in_a_request_as_cloudformation_receives_it() -> None:

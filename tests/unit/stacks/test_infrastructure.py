@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from tests.unit.stacks.cfn import Template, one, resources
-from tests.unit.stacks.metric_math import evaluate
+from tests.support.cfn import Template, one, resources
+from tests.support.metric_math import evaluate
 
 Rendered = dict[str, dict[str, Template]]
 

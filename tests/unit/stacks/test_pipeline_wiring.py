@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from stacks.common import naming
-from tests.unit.stacks.cfn import ROOT, Template, resources
+from tests.support.cfn import Template, resources
+from tests.support.paths import ROOT
 
 Rendered = dict[str, dict[str, Template]]
 CONFIG = ROOT / "config"
@@ -106,7 +107,7 @@ def service_role(environment: str) -> dict[str, str]:
 def test_deploy_role_changes_its_stacks_only_through_their_cloudformation_role(
     rendered: Rendered, role: str, environment: str
 ) -> None:
-    """Faults 3 and 4: CloudFormation must act with the environment's service role, not ours."""
+    """CloudFormation must act with the environment's service role, not the deploy role."""
     pipeline = rendered["shared"]["pipeline"]
     changes = [
         s

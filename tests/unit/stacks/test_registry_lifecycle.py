@@ -18,7 +18,7 @@ import pytest
 
 from delivery.versioning import image_tags
 from stacks import registry
-from tests.unit.stacks.cfn import Template, one
+from tests.support.cfn import Template, one
 
 Rendered = dict[str, dict[str, Template]]
 DAY = 86_400

@@ -11,7 +11,7 @@ from troposphere import Template as TroposphereTemplate
 from stacks import cloudformation_roles
 from stacks.common.iam import STAR_RESOURCE_ACTIONS
 from stacks.common.kms import kms_key
-from tests.unit.stacks.cfn import Template, walk
+from tests.support.cfn import Template, walk
 
 Rendered = dict[str, dict[str, Template]]
 

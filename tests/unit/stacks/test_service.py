@@ -12,8 +12,9 @@ from delivery.render import read_stack_config
 from stacks import service
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
-from tests.unit.stacks.cfn import ROOT, Template, one, resources
-from tests.unit.stacks.metric_math import evaluate
+from tests.support.cfn import Template, one, resources
+from tests.support.metric_math import evaluate
+from tests.support.paths import ROOT
 
 ENVS = ("local", "dev", "prod")
 DIGEST = "a" * 64
@@ -410,8 +411,8 @@ def test_forward_weights_follow_the_live_group(template: Template) -> None:
 
 
 def test_the_service_deploys_into_the_group_not_serving_production(template: Template) -> None:
-    """Fault 20: with a fixed blue/green pair, every other deployment would start the new
-    version in the group that serves production (ECS does not read the live weights)."""
+    """With a fixed blue/green pair, every other deployment would start the new version in
+    the group that serves production (ECS does not read the live weights)."""
     (balancer,) = _service(template)["LoadBalancers"]
     assert balancer["TargetGroupArn"] == {
         "Fn::If": ["BlueServesProduction", {"Ref": "BlueTargetGroup"}, {"Ref": "GreenTargetGroup"}]

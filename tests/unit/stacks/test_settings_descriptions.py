@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from docgen.settings_reference import every_model, stack_modules
 from stacks.common.settings import StrictModel
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 # Long enough to say what the key is, in which unit, and why its bound or default.
 MIN_DESCRIPTION = 30

@@ -14,7 +14,7 @@ import yaml
 from delivery.render import render
 from stacks.common.errors import SettingsError
 from templates import budget, monitoring, network, pipeline, registry, service
-from tests.unit.stacks.cfn import ROOT
+from tests.support.paths import ROOT
 
 CASES: list[tuple[Any, dict[str, Any], str]] = [
     (service, {"colour": "blue"}, "service: unknown key 'colour' (accepted: "),

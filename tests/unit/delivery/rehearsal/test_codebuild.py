@@ -116,7 +116,7 @@ version: 0.2
 
 
 def test_pipefail_under_the_default_sh_fails_the_install_phase(tmp_path: Path) -> None:
-    """The historic fault: dash has no pipefail; the build dies in INSTALL, as on CodeBuild."""
+    """dash has no pipefail: the build dies in INSTALL, as on CodeBuild."""
     result = build(tmp_path, PIPEFAIL.format(env=""))
     assert result.status is Status.FAILED
     install = result.phase("INSTALL")
@@ -595,13 +595,15 @@ def processes_with(marker: str) -> list[int]:
 
 
 def test_the_timeout_kills_the_build_and_every_process_it_started(tmp_path: Path) -> None:
+    """The commands would run 120 s: a build that ends long before that was cut short, by any
+    measure of a busy machine (the kill comes at 1 s)."""
     marker = f"REHEARSAL_MARKER={uuid.uuid4()}"
     name, value = marker.split("=")
     started = time.monotonic()
     result = build(
         tmp_path,
         "version: 0.2\nphases:\n  build:\n    commands:\n"
-        "      - (sleep 30 &) ; sleep 30\n"
+        "      - (sleep 120 &) ; sleep 120\n"
         "  post_build: {commands: [touch posted]}\n",
         timeout_s=1.0,
         base_environment=base_environment(tmp_path, **{name: value}),
@@ -612,7 +614,7 @@ def test_the_timeout_kills_the_build_and_every_process_it_started(tmp_path: Path
     assert result.reason == "BUILD_TIMED_OUT: Build has timed out."
     assert statuses(result)["POST_BUILD"] is Status.NOT_RUN
     assert not (tmp_path / "src" / "posted").exists()
-    assert elapsed < 3, f"the build took {elapsed:.1f}s to stop"
+    assert elapsed < 30, f"the build took {elapsed:.1f}s to stop"
     assert processes_with(marker) == []
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,31 +10,7 @@ import pytest
 from delivery.errors import DeliveryError
 from delivery.rehearsal import definition
 from delivery.rehearsal.definition import Names
-
-GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "shared" / "pipeline.json"
-STACK = "flask-fargate-shared-pipeline"
-
-
-def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(GOLDEN.read_text())
-    return loaded
-
-
-def launched(body: dict[str, Any]) -> Names:
-    """What the stack's resources would be called: <LogicalId>-x, and ARNs of them."""
-    values = {
-        "AWS::StackName": STACK,
-        "AWS::Region": "eu-north-1",
-        "AWS::AccountId": "123456789012",
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "ConnectionArn": "arn:aws:codeconnections:eu-north-1:123456789012:connection/c",
-        "RepositoryArn": "arn:aws:ecr:eu-north-1:123456789012:repository/flask-fargate",
-    }
-    for logical in body["Resources"]:
-        values[logical] = f"{logical}-x"
-        values[f"{logical}.Arn"] = f"arn:aws:test:::{logical}"
-    return Names(values)
+from tests.support.pipeline_template import STACK, launched, template
 
 
 def test_stages_actions_and_projects_come_from_the_template() -> None:

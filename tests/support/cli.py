@@ -8,7 +8,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import ROOT
 
 
 def run_invoke(
@@ -37,7 +37,7 @@ def run_invoke(
             environ[name] = value
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args],
-        cwd=REPO,
+        cwd=ROOT,
         env=environ,
         capture_output=True,
         text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 Template = dict[str, Any]
@@ -30,6 +29,3 @@ def walk(value: Any) -> Iterator[Any]:
     elif isinstance(value, list):
         for child in value:
             yield from walk(child)
-
-
-ROOT = Path(__file__).resolve().parents[3]

@@ -1,0 +1,138 @@
+"""The real service under the production gunicorn command, on a free 127.0.0.1 port.
+
+``start`` runs ``gunicorn --config python:app.gunicorn_conf app.wsgi:app`` as the image does,
+its output (JSON lines) in a log file, and returns once ``/health/ready`` answers 200. The
+integration tests' ``start_service`` fixture and the fuzz session's ``live_service`` use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support.paths import ROOT
+
+HOST = "127.0.0.1"
+GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
+READY_TIMEOUT_S = 30.0
+# What a test server runs with unless the test says otherwise: 2 workers x 2 threads, no drain
+# window (a fast teardown) and a short graceful stop.
+DEFAULTS = {
+    "WEB_CONCURRENCY": "2",
+    "THREADS": "2",
+    "DRAIN_SECONDS": "0",
+    "GRACEFUL_TIMEOUT_SECONDS": "5",
+}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def service_env(cache: Path, **env: str) -> dict[str, str]:
+    """The environment for a gunicorn run: the caller's, minus service settings, plus ``env``.
+
+    Bytecode goes to a session cache (the shell may forbid writing it next to the sources), so
+    every start after the first is fast.
+    """
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PROMETHEUS_MULTIPROC_DIR", "PYTHONDONTWRITEBYTECODE", "PORT"}
+    }
+    return {**base, "PYTHONPYCACHEPREFIX": str(cache), **env}
+
+
+@dataclass
+class Server:
+    """A running gunicorn master with the service."""
+
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+    metrics_dir: Path
+    stopped: bool = field(default=False)
+
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path`` on this server."""
+        return self.base + path
+
+    def stop(self, timeout: float = 40) -> int:
+        """SIGTERM the master (only the master, as ECS does) and wait for it to exit."""
+        if not self.stopped:
+            self.process.send_signal(signal.SIGTERM)
+            self.stopped = True
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def lines(self) -> list[dict[str, Any]]:
+        """Every line of stdout+stderr, parsed as JSON (fails on a non-JSON line)."""
+        text = self.log.read_text()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Poll ``url`` until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            # Refused before the workers bind; a timeout while a worker that already bound its
+            # SO_REUSEPORT socket is still importing the app.
+            pass
+        time.sleep(0.02)
+    raise RuntimeError(f"{url} not ready within {timeout} s")
+
+
+def start(folder: Path, bytecode_cache: Path, **env: str) -> Server:
+    """The service on a free port, ready (``DEFAULTS`` overridden by ``env``); logs in ``folder``.
+
+    Ready means one worker answered ``/health/ready``: the others may still be starting.
+    """
+    port = free_port()
+    settings = {
+        **DEFAULTS,
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{port}"),
+        **env,
+        "PORT": str(port),
+    }
+    log = folder / f"gunicorn-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
+            cwd=ROOT,
+            env=service_env(bytecode_cache, **settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    metrics_dir = Path(settings["PROMETHEUS_MULTIPROC_DIR"])
+    server = Server(process, f"http://{HOST}:{port}", log, metrics_dir)
+    try:
+        wait_ready(server.url("/health/ready"), READY_TIMEOUT_S, process)
+    except BaseException:
+        if process.poll() is None:
+            server.stop()
+        raise
+    return server
