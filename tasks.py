@@ -24,11 +24,13 @@ from invoke.tasks import task
 from delivery import bootstrap as delivery_bootstrap
 from delivery import deploy as delivery_deploy
 from delivery import destroy as delivery_destroy
-from delivery import environments, local, preview, stacks, trivy, versioning
+from delivery import environments, preview, stacks, trivy, versioning
 from delivery import rollback as delivery_rollback
 from delivery import scan as scanner
 from delivery import status as delivery_status
 from delivery.errors import DeliveryError
+from delivery.local import session as local_session
+from delivery.local.runner import READY_TIMEOUT_S
 
 # DELIVERY_PROJECT_ROOT points the tasks at another checkout's config/ and templates/ (the tests'
 # sample projects use it); by default, this repository.
@@ -248,7 +250,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     keep: bool = False,
     emulator_port: int = 0,
     serve: str = "auto",
-    ready_timeout: float = local.READY_TIMEOUT_S,
+    ready_timeout: float = READY_TIMEOUT_S,
     allow_prerelease: bool = False,
 ) -> None:
     """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS.
@@ -260,7 +262,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     target = environments.load(env, ROOT)
     if target.emulator:
         # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
-        local.check_serve(serve)
+        local_session.check_serve(serve)
         if image is not None:
             ref = delivery_deploy.parse_image(image)
             if ref.version:
@@ -272,7 +274,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
         )
     emulated = (
-        local.session(
+        local_session.session(
             target,
             keep=keep,
             port=emulator_port,
@@ -325,13 +327,13 @@ def _say_notices(target: environments.Environment, result: delivery_deploy.Resul
 
 
 @contextlib.contextmanager
-def _emulator_if_needed(env: str | None) -> Iterator[local.Session | None]:
+def _emulator_if_needed(env: str | None) -> Iterator[local_session.Session | None]:
     """On an emulator env, point AWS at the running emulator (never start one); else nothing."""
     target = environments.load(env, ROOT)
     if not target.emulator:
         yield None
         return
-    with local.session(target, start=False) as session:
+    with local_session.session(target, start=False) as session:
         yield session
 
 
@@ -352,7 +354,7 @@ def status(c: Context, env: str | None = None) -> None:
     with _emulator_if_needed(env) as session:
         lines = delivery_status.status(env, ROOT).lines()
         if session is not None:
-            lines += local.status_lines(session)
+            lines += local_session.status_lines(session)
     for line in lines:
         say(line)
 
@@ -458,7 +460,7 @@ def stop(c: Context, env: str = "local") -> None:
     target = environments.load(env, ROOT)
     if not target.emulator:
         raise DeliveryError(f"'{env}' is not an emulator environment: nothing runs locally")
-    if not local.stop(target, progress=say):
+    if not local_session.stop(target, progress=say):
         say(f"nothing to stop: no kept emulator recorded for '{env}'")
 
 

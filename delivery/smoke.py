@@ -33,14 +33,8 @@ from delivery import environments, loopback, platforms, taskvolumes, versioning
 from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
-from delivery.local import (
-    READY_PATH,
-    VERSION_PATH,
-    ServiceSpec,
-    last_line,
-    spec_from_template,
-    version_at,
-)
+from delivery.local.runner import READY_PATH, VERSION_PATH, last_line, version_at
+from delivery.local.task_definition import ServiceSpec, spec_from_template
 
 if TYPE_CHECKING:
     from delivery.container import ContainerEngine

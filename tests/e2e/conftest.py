@@ -24,9 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from delivery import local, render, taskvolumes
+from delivery import render, taskvolumes
 from delivery.container import ContainerEngine, ImageBuild, build_image, detect_engine
 from delivery.emulator import HOST, free_port
+from delivery.local.task_definition import ServiceSpec, spec_from_template
 from delivery.reproducible import iso_utc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,12 +88,12 @@ def service_image(engine: ContainerEngine) -> BuiltImage:
     return BuiltImage(build=build, ref=build.tags[0])
 
 
-def task_definition() -> local.ServiceSpec:
+def task_definition() -> ServiceSpec:
     """The local environment's task definition, as its service stack renders (no AWS)."""
     (stack,) = [
         s for s in render.stack_configs(render.CONFIG_DIR, ["local"]) if s.name == "service"
     ]
-    return local.spec_from_template(
+    return spec_from_template(
         json.loads(render.render_stack(stack)),
         {"ImageUri": f"{IMAGE_NAME}@sha256:{'0' * 64}", "AppVersion": VERSION},
         source=f"{stack.environment}/{stack.path.name}",

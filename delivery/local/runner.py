@@ -1,0 +1,237 @@
+"""The service on this machine: as a container run as Fargate runs it, or under gunicorn.
+
+Start it from a ``ServiceSpec`` (delivery/local/task_definition.py), wait for its readiness, ask
+its version, read its output, stop it. What was started is a ``LocalService``, which a ``--keep``
+records so that a later command can find and stop it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from delivery import deploy, loopback, taskvolumes
+from delivery.emulator import HOST
+from delivery.errors import DeliveryError
+from delivery.local.processes import STOP_TIMEOUT_S, cmdline, pid_alive, reaped
+from delivery.local.task_definition import ServiceSpec
+
+if TYPE_CHECKING:
+    from delivery.container import ContainerEngine
+
+READY_TIMEOUT_S = 30.0
+READY_PATH = "/health/ready"
+VERSION_PATH = "/version"
+# The container's name carries the host port, so two projects' services never clash.
+CONTAINER_PREFIX = "flask-fargate-local"
+
+
+@dataclass(frozen=True)
+class LocalService:
+    """A service running on this machine: a container or a gunicorn process group."""
+
+    mode: Literal["container", "process"]
+    id: str  # container id, or the gunicorn master's pid
+    port: int
+    version: str
+    image: str  # the local image, or the project folder gunicorn runs from
+    engine: str = ""  # container mode: docker or podman
+    log: str = ""  # process mode: its output file
+    volumes: str = ""  # container mode: the host folder of its task volumes (removed at stop)
+
+    @property
+    def url(self) -> str:
+        """Where the service answers."""
+        return f"http://{HOST}:{self.port}"
+
+
+def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
+    """The local image the task definition's digest names (built here; ECR holds its manifest)."""
+    ref = f"{deploy.IMAGE_NAME}:{spec.version}"
+    if not engine.image_exists(ref):
+        raise DeliveryError(
+            f"image {ref} is not in the local {engine.name} store: deploy it again from its "
+            "commit (the emulator's ECR holds only its manifest)"
+        )
+    _, _, digest = engine.manifest(ref)
+    if digest != spec.digest:
+        raise DeliveryError(
+            f"local image {ref} has digest {digest}, but the task definition names {spec.digest}"
+        )
+    return ref
+
+
+def start_container(
+    engine: ContainerEngine,
+    spec: ServiceSpec,
+    ref: str,
+    port: int,
+    *,
+    project: Path,
+    secrets: Mapping[str, str] | None = None,
+) -> LocalService:
+    """Run ``ref`` as the task definition says, with nothing Fargate would not give it.
+
+    Its environment plus ``secrets`` (resolved values, passed like the environment: never on a
+    command line), user, read-only root, dropped capabilities, and its volumes as Fargate makes
+    them (taskvolumes: host folders under ``project``/.local/volumes/, gone when it stops).
+    """
+    name = f"{CONTAINER_PREFIX}-{port}"
+    root = taskvolumes.volumes_root(project, name)
+    binds = taskvolumes.prepare(engine, ref, spec.volumes, spec.mounts, root)
+    try:
+        container = engine.run(
+            ref,
+            env={**spec.environment, **(secrets or {})},
+            publish={port: spec.container_port},
+            name=name,
+            user=spec.user,
+            read_only=spec.read_only,
+            binds=binds,
+            cap_drop_all=spec.drop_all,
+        )
+    except BaseException:
+        taskvolumes.remove(root, engine)
+        raise
+    return LocalService(
+        "container", container, port, spec.version, ref, engine=engine.name, volumes=str(root)
+    )
+
+
+def start_process(root: Path, spec: ServiceSpec, port: int, log: Path) -> LocalService:
+    """gunicorn from the container's entry point, on 127.0.0.1 only, in its own process group.
+
+    The working tree's code runs (not the image): said so by the caller. ``--bind`` on the
+    command line overrides the config's ``0.0.0.0`` (gunicorn: command line beats config file).
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    # The task definition's environment, on top of what Python needs to run; no AWS variables:
+    # the app calls no AWS API, on ECS or here.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    variables = {**base, **spec.environment, "PORT": str(port), "PYTHONPATH": str(root)}
+    argv = [
+        sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf",
+        "--bind", f"{HOST}:{port}", "app.wsgi:app",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv,
+            cwd=root,
+            env=variables,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: stopped as one, outlives a --keep command
+        )
+    return LocalService("process", str(process.pid), port, spec.version, str(root), log=str(log))
+
+
+def container_engine(name: str | None) -> ContainerEngine:
+    """The engine ``name`` (None: detected), imported on use: the process mode needs none."""
+    from delivery.container import detect_engine  # noqa: PLC0415 - engine layer on use only
+
+    return detect_engine(name)
+
+
+def service_logs(service: LocalService) -> str:
+    """The service's output so far."""
+    if service.mode == "container":
+        return container_engine(service.engine).logs(service.id)
+    with contextlib.suppress(OSError):
+        return Path(service.log).read_text(errors="replace")
+    return ""
+
+
+def last_line(text: str, width: int = 300) -> str:
+    """The last non-empty line of a service's output, cut to ``width`` characters."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    line = lines[-1] if lines else "no output"
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def service_running(service: LocalService) -> bool:
+    """Whether the service's container or process is still up."""
+    if service.mode == "container":
+        state = container_engine(service.engine).command(
+            "inspect", "--format", "{{.State.Running}}", service.id
+        )
+        return state.ok and state.stdout.strip() == "true"
+    pid = int(service.id)
+    return pid_alive(pid) and not reaped(pid)
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    return loopback.get(url, timeout_s=2)
+
+
+def wait_ready(service: LocalService, timeout_s: float = READY_TIMEOUT_S) -> float:
+    """Seconds until ``GET /health/ready`` answers 200; one line with the last log line if not."""
+    started = time.monotonic()
+    next_check = started + 1.0
+    while True:
+        status, _ = _get(service.url + READY_PATH)
+        if status == 200:
+            return time.monotonic() - started
+        now = time.monotonic()
+        if now >= next_check:  # is it still running? (an engine call: not every poll)
+            next_check = now + 1.0
+            if not service_running(service):
+                last = last_line(service_logs(service))
+                raise DeliveryError(f"service exited before it was ready: {last}")
+        if now - started >= timeout_s:
+            last = last_line(service_logs(service))
+            raise DeliveryError(f"service not ready within {timeout_s:g} s: {last}")
+        time.sleep(0.1)
+
+
+def live_version(service: LocalService) -> str | None:
+    """What ``GET /version`` reports now (None when the service does not answer)."""
+    return version_at(service.url)
+
+
+def version_at(url: str) -> str | None:
+    """What ``GET <url>/version`` reports now (None when nothing answers it)."""
+    status, body = _get(url + VERSION_PATH)
+    if status != 200:
+        return None
+    try:
+        return str(json.loads(body)["version"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def stop_service(service: LocalService) -> None:
+    """Stop it at once: nothing is in flight at a local tear-down, so no drain is waited out.
+
+    A container is killed and removed, and its volume folders with it. gunicorn gets SIGQUIT, its
+    quick shutdown (SIGTERM would
+    run the app's drain): workers stop at once and the master still removes its metrics folder;
+    whatever of the group is left after ``STOP_TIMEOUT_S`` is killed.
+    """
+    if service.mode == "container":
+        engine = container_engine(service.engine)
+        engine.discard(service.id)
+        if service.volumes:
+            taskvolumes.remove(Path(service.volumes), engine)
+        return
+    pid = int(service.id)
+    # A recorded pid may have been reused by now: only a gunicorn is ours to stop.
+    if not (pid_alive(pid) and "gunicorn" in (cmdline(pid) or "gunicorn")):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while pid_alive(pid) and not reaped(pid):
+            if time.monotonic() >= deadline:
+                os.killpg(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
