@@ -1,7 +1,8 @@
-"""Processes this project started and may have recorded: whether one still runs, and its stop.
+"""Processes this project started and may have recorded: found by pid, and stopped (psutil).
 
-A recorded pid may have been reused by the time a later command reads it, so callers check the
-command line before they signal anything.
+A recorded pid may have been reused by the time a later command reads it, so a process is only
+ours to signal when its command line still names what was started. Imports only the standard
+library and psutil (delivery/local/gunicorn.py uses it where boto3 is not installed).
 """
 
 from __future__ import annotations
@@ -9,47 +10,73 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
-from pathlib import Path
+
+import psutil
 
 STOP_TIMEOUT_S = 5.0
+# After SIGKILL: long enough to reap our own child (a zombie would look alive), never a hang.
+REAP_TIMEOUT_S = 1.0
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists (a zombie still does: see ``reaped``)."""
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not); an exited child of ours is reaped on the way."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        process = psutil.Process(pid)
+        if process.status() != psutil.STATUS_ZOMBIE:
+            return True
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    return True
+    _reap(process, 0)  # no wait: a zombie of another parent stays until that parent reaps it
+    return False
 
 
-def cmdline(pid: int) -> str:
-    """The process's command line where /proc has it ('' elsewhere: then names are not checked)."""
+def find(pid: int, named: str) -> psutil.Process | None:
+    """The running process ``pid`` if its command line contains ``named``, else None.
+
+    A command line this user may not read counts as a match, as before psutil: the pid is all
+    that is known then, and the caller recorded it.
+    """
+    if not alive(pid):
+        return None
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+        process = psutil.Process(pid)
+        if named in " ".join(process.cmdline()):
+            return process
+    except psutil.AccessDenied:
+        return process
+    except psutil.NoSuchProcess:
+        pass
+    return None
 
 
-def terminate(pid: int, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """SIGTERM, then SIGKILL after ``timeout_s``."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not pid_alive(pid) or reaped(pid):
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+def stop(
+    process: psutil.Process,
+    sig: int = signal.SIGTERM,
+    timeout_s: float = STOP_TIMEOUT_S,
+    *,
+    group: bool = False,
+) -> None:
+    """Send ``sig``; SIGKILL after ``timeout_s`` (its whole process group when ``group``).
+
+    ``group`` is for a process started as the leader of its own session (gunicorn: the master and
+    its workers), so that no worker is left behind when the master will not stop.
+    """
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)  # reaps it when it is our child
+            return
+        except psutil.TimeoutExpired:
+            pass
+        if group:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        _reap(process, REAP_TIMEOUT_S)
 
 
-def reaped(pid: int) -> bool:
-    """Reap ``pid`` if it is our exited child (else a zombie would look alive)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return False
-    return done == pid
+def _reap(process: psutil.Process, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``process`` to go, reaping it when it is our child."""
+    with contextlib.suppress(psutil.TimeoutExpired, psutil.NoSuchProcess):
+        process.wait(timeout_s)

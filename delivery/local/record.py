@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from delivery.emulator import port_in_use
 from delivery.environments import Environment
-from delivery.local.processes import cmdline, pid_alive, terminate
+from delivery.local.processes import find, stop
 from delivery.local.runner import LocalService
 
 STATE_FILE = Path(".local") / "emulator.json"
@@ -62,21 +62,17 @@ def answers(endpoint: str) -> bool:
     return bool(parsed.hostname and parsed.port and port_in_use(parsed.port, parsed.hostname))
 
 
-def _is_emulator(pid: int) -> bool:
-    """Whether ``pid`` runs and is a moto server (a reused pid is not it)."""
-    return pid_alive(pid) and "moto" in (cmdline(pid) or "moto")
-
-
 def record_alive(record: Record) -> bool:
     """Whether the recorded emulator still runs and answers (a reused pid or port is not it)."""
-    if record.pid is not None and not _is_emulator(record.pid):
+    if record.pid is not None and find(record.pid, "moto") is None:
         return False
     return answers(record.endpoint)
 
 
 def stop_emulator(record: Record) -> None:
-    """Stop a recorded emulator this project started, and remove its log."""
-    if record.pid is not None and _is_emulator(record.pid):
-        terminate(record.pid)
+    """Stop a recorded emulator this project started (SIGTERM, then SIGKILL), and its log."""
+    emulator = find(record.pid, "moto") if record.pid is not None else None
+    if emulator is not None:
+        stop(emulator)
     if record.log:
         Path(record.log).unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from delivery import deploy, loopback, taskvolumes
 from delivery.emulator import HOST
 from delivery.errors import DeliveryError
-from delivery.local.processes import STOP_TIMEOUT_S, cmdline, pid_alive, reaped
+from delivery.local.processes import STOP_TIMEOUT_S, alive, find, stop
 from delivery.local.task_definition import ServiceSpec
 
 if TYPE_CHECKING:
@@ -165,8 +165,7 @@ def service_running(service: LocalService) -> bool:
             "inspect", "--format", "{{.State.Running}}", service.id
         )
         return state.ok and state.stdout.strip() == "true"
-    pid = int(service.id)
-    return pid_alive(pid) and not reaped(pid)
+    return alive(int(service.id))
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -213,9 +212,8 @@ def stop_service(service: LocalService) -> None:
     """Stop it at once: nothing is in flight at a local tear-down, so no drain is waited out.
 
     A container is killed and removed, and its volume folders with it. gunicorn gets SIGQUIT, its
-    quick shutdown (SIGTERM would
-    run the app's drain): workers stop at once and the master still removes its metrics folder;
-    whatever of the group is left after ``STOP_TIMEOUT_S`` is killed.
+    quick shutdown (SIGTERM would run the app's drain): workers stop at once and the master still
+    removes its metrics folder; whatever of the group is left after ``STOP_TIMEOUT_S`` is killed.
     """
     if service.mode == "container":
         engine = container_engine(service.engine)
@@ -223,15 +221,7 @@ def stop_service(service: LocalService) -> None:
         if service.volumes:
             taskvolumes.remove(Path(service.volumes), engine)
         return
-    pid = int(service.id)
     # A recorded pid may have been reused by now: only a gunicorn is ours to stop.
-    if not (pid_alive(pid) and "gunicorn" in (cmdline(pid) or "gunicorn")):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGQUIT)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
-        while pid_alive(pid) and not reaped(pid):
-            if time.monotonic() >= deadline:
-                os.killpg(pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
+    master = find(int(service.id), "gunicorn")
+    if master is not None:
+        stop(master, signal.SIGQUIT, STOP_TIMEOUT_S, group=True)

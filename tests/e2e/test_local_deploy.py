@@ -32,7 +32,7 @@ import pytest
 
 from delivery.emulator import aws_env, environment, port_in_use
 from delivery.environments import load
-from delivery.local.processes import pid_alive
+from delivery.local.processes import alive
 from delivery.local.record import Record, read_record
 from tests.cli import run_invoke
 from tests.e2e.conftest import require_container_tools
@@ -227,7 +227,7 @@ def test_deploy_second_version_status_rollback_status_stop(project: Path) -> Non
     assert task_volumes(project) == []
     assert not port_in_use(int(url.rsplit(":", 1)[1]))
     assert record.pid is not None
-    assert not pid_alive(record.pid)
+    assert not alive(record.pid)
     print(
         f"deploy, second deploy, status, rollback, status, stop: {time.monotonic() - started:.1f} s"
     )

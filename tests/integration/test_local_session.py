@@ -22,7 +22,7 @@ from delivery import deploy, environments, rollback
 from delivery.emulator import Emulator, port_in_use
 from delivery.errors import DeliveryError
 from delivery.local import session as session_module
-from delivery.local.processes import pid_alive, reaped
+from delivery.local.processes import alive as process_alive
 from delivery.local.record import read_record
 from delivery.local.runner import live_version
 from delivery.local.session import Session
@@ -68,7 +68,7 @@ class Seen:
 
 
 def alive(pid: int) -> bool:
-    return pid_alive(pid) and not reaped(pid)
+    return process_alive(pid)
 
 
 def service_template(extra_env: dict[str, str] | None = None) -> str:
