@@ -47,11 +47,9 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench.service import HOST, ROOT, free_port, run_wrk, wait_ready
-from bench.service import stop as stop_server
+from bench.service import ROOT, free_port, run_wrk
+from delivery.local import gunicorn
 from delivery.local.processes import alive
-
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
 
 # Soak targets.
 MAX_RSS_GROWTH = 0.05
@@ -70,25 +68,8 @@ REQUEST_TIMEOUT_S = 5.0
 # --- the server ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Service:
-    """A running gunicorn master with the service, on 127.0.0.1."""
-
-    process: subprocess.Popen[bytes]
-    base: str
-    log: Path
-
-    def url(self, path: str) -> str:
-        """Absolute URL of ``path``."""
-        return self.base + path
-
-    def tail(self) -> str:
-        """The end of the server's output, for error messages."""
-        return self.log.read_bytes()[-3000:].decode(errors="replace")
-
-
 @contextmanager
-def serve(workdir: Path, **env: str) -> Iterator[Service]:
+def serve(workdir: Path, **env: str) -> Iterator[gunicorn.Gunicorn]:
     """Run the service under gunicorn with ``env`` on top of the defaults; stop it afterwards.
 
     Only the settings a test needs are set: everything else (workers, threads, keep-alive) is
@@ -107,32 +88,18 @@ def serve(workdir: Path, **env: str) -> Iterator[Service]:
             "PYTHONPYCACHEPREFIX": str(workdir / "pycache"),
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{port}"),
             **env,
-            "PORT": str(port),
         }
     )
-    log = workdir / f"gunicorn-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-            cwd=ROOT,
-            env=variables,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    service = Service(process, f"http://{HOST}:{port}", log)
+    service = gunicorn.launch(port, workdir / f"gunicorn-{port}.log", variables, cwd=ROOT)
     try:
         try:
-            wait_ready(service.url("/health/ready"), 30)
-        except RuntimeError:
+            service.wait_ready(30)
+        except gunicorn.NotReadyError:
             raise RuntimeError(f"gunicorn did not start:\n{service.tail()}") from None
         yield service
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a master we started: SIGQUIT (gunicorn's quick stop, no drain), SIGKILL if stuck."""
-    stop_server(process, signal.SIGQUIT, timeout_s=15)
+        # SIGQUIT: gunicorn's quick stop, no drain; SIGKILL if stuck.
+        service.stop(signal.SIGQUIT, timeout_s=15)
 
 
 def children(pid: int) -> list[int]:

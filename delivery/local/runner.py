@@ -10,10 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +18,14 @@ from typing import TYPE_CHECKING, Literal
 from delivery import deploy, loopback, taskvolumes
 from delivery.emulator import HOST
 from delivery.errors import DeliveryError
-from delivery.local.processes import STOP_TIMEOUT_S, alive, find, stop
+from delivery.local import gunicorn
+from delivery.local.processes import STOP_TIMEOUT_S, alive
 from delivery.local.task_definition import ServiceSpec
 
 if TYPE_CHECKING:
     from delivery.container import ContainerEngine
 
 READY_TIMEOUT_S = 30.0
-READY_PATH = "/health/ready"
 VERSION_PATH = "/version"
 # The container's name carries the host port, so two projects' services never clash.
 CONTAINER_PREFIX = "flask-fargate-local"
@@ -110,29 +106,15 @@ def start_container(
 def start_process(root: Path, spec: ServiceSpec, port: int, log: Path) -> LocalService:
     """gunicorn from the container's entry point, on 127.0.0.1 only, in its own process group.
 
-    The working tree's code runs (not the image): said so by the caller. ``--bind`` on the
-    command line overrides the config's ``0.0.0.0`` (gunicorn: command line beats config file).
+    The working tree's code runs (not the image): said so by the caller. Its own group: stopped
+    as one, and it outlives a ``--keep`` command.
     """
-    log.parent.mkdir(parents=True, exist_ok=True)
     # The task definition's environment, on top of what Python needs to run; no AWS variables:
     # the app calls no AWS API, on ECS or here.
     base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    variables = {**base, **spec.environment, "PORT": str(port), "PYTHONPATH": str(root)}
-    argv = [
-        sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf",
-        "--bind", f"{HOST}:{port}", "app.wsgi:app",
-    ]  # fmt: skip
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            argv,
-            cwd=root,
-            env=variables,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: stopped as one, outlives a --keep command
-        )
-    return LocalService("process", str(process.pid), port, spec.version, str(root), log=str(log))
+    variables = {**base, **spec.environment, "PYTHONPATH": str(root)}
+    server = gunicorn.launch(port, log, variables, cwd=root, host=HOST, own_session=True)
+    return LocalService("process", str(server.pid), port, spec.version, str(root), log=str(log))
 
 
 def container_engine(name: str | None) -> ContainerEngine:
@@ -174,22 +156,19 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def wait_ready(service: LocalService, timeout_s: float = READY_TIMEOUT_S) -> float:
     """Seconds until ``GET /health/ready`` answers 200; one line with the last log line if not."""
-    started = time.monotonic()
-    next_check = started + 1.0
-    while True:
-        status, _ = _get(service.url + READY_PATH)
-        if status == 200:
-            return time.monotonic() - started
-        now = time.monotonic()
-        if now >= next_check:  # is it still running? (an engine call: not every poll)
-            next_check = now + 1.0
-            if not service_running(service):
-                last = last_line(service_logs(service))
-                raise DeliveryError(f"service exited before it was ready: {last}")
-        if now - started >= timeout_s:
-            last = last_line(service_logs(service))
-            raise DeliveryError(f"service not ready within {timeout_s:g} s: {last}")
-        time.sleep(0.1)
+    try:
+        return gunicorn.wait_ready(
+            service.url + gunicorn.READY_PATH,
+            timeout_s,
+            running=lambda: service_running(service),
+            check_every_s=1.0,  # is it still running? an engine call: not on every poll
+            interval_s=0.1,
+        )
+    except gunicorn.NotReadyError as exc:
+        last = last_line(service_logs(service))
+        if exc.exited:
+            raise DeliveryError(f"service exited before it was ready: {last}") from exc
+        raise DeliveryError(f"service not ready within {timeout_s:g} s: {last}") from exc
 
 
 def live_version(service: LocalService) -> str | None:
@@ -211,9 +190,8 @@ def version_at(url: str) -> str | None:
 def stop_service(service: LocalService) -> None:
     """Stop it at once: nothing is in flight at a local tear-down, so no drain is waited out.
 
-    A container is killed and removed, and its volume folders with it. gunicorn gets SIGQUIT, its
-    quick shutdown (SIGTERM would run the app's drain): workers stop at once and the master still
-    removes its metrics folder; whatever of the group is left after ``STOP_TIMEOUT_S`` is killed.
+    A container is killed and removed, and its volume folders with it. gunicorn gets its quick
+    stop (``gunicorn.quit_master``: a pid reused since it was recorded is left alone).
     """
     if service.mode == "container":
         engine = container_engine(service.engine)
@@ -221,7 +199,4 @@ def stop_service(service: LocalService) -> None:
         if service.volumes:
             taskvolumes.remove(Path(service.volumes), engine)
         return
-    # A recorded pid may have been reused by now: only a gunicorn is ours to stop.
-    master = find(int(service.id), "gunicorn")
-    if master is not None:
-        stop(master, signal.SIGQUIT, STOP_TIMEOUT_S, group=True)
+    gunicorn.quit_master(int(service.id), STOP_TIMEOUT_S)

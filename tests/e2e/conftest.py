@@ -15,9 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ import pytest
 from delivery import render, taskvolumes
 from delivery.container import ContainerEngine, ImageBuild, build_image, detect_engine
 from delivery.emulator import HOST, free_port
+from delivery.local import gunicorn
 from delivery.local.task_definition import ServiceSpec, spec_from_template
 from delivery.reproducible import iso_utc
 
@@ -147,16 +145,11 @@ def start_service(engine: ContainerEngine, ref: str, volumes: Path) -> Running:
 
 def wait_ready(engine: ContainerEngine, running: Running) -> None:
     """Poll /health/ready until 200; fail with the container's logs when it never comes."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{running.url}/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{engine.logs(running.id)[-3000:]}")
+    try:
+        gunicorn.wait_ready(running.url + gunicorn.READY_PATH, READY_TIMEOUT_S, interval_s=0.2)
+    except gunicorn.NotReadyError:
+        logs = engine.logs(running.id)[-3000:]
+        pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{logs}")
 
 
 @pytest.fixture(scope="module")

@@ -1,28 +1,20 @@
 """One real gunicorn for the whole fuzz session, and the tally of the generated API cases.
 
 The server is the production command (``gunicorn --config python:app.gunicorn_conf``) on a free
-127.0.0.1 port, started with the helpers of tests/integration/conftest.py. It is session-scoped:
-schemathesis and the hostile-input tests send thousands of requests, and one server for all of
-them also lets the last test check that none of them made the app log an error.
+127.0.0.1 port, launched by delivery/local/gunicorn.py as tests/integration/conftest.py does. It
+is session-scoped: schemathesis and the hostile-input tests send thousands of requests, and one
+server for all of them also lets the last test check that none of them made the app log an error.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import (
-    GUNICORN,
-    HOST,
-    ROOT,
-    Server,
-    free_port,
-    service_env,
-    wait_ready,
-)
+from delivery.local import gunicorn
+from tests.integration.conftest import HOST, ROOT, Server, free_port, service_env
 
 # Generated API cases per operation ("GET /health") and per status code: filled by the fuzz test,
 # printed in the terminal summary, checked by its last test.
@@ -41,23 +33,16 @@ def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "DRAIN_SECONDS": "0",  # nothing to drain at the end of a test session: stop fast
         "GRACEFUL_TIMEOUT_SECONDS": "5",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
-        "PORT": str(port),
     }
-    log = tmp / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-            cwd=ROOT,
-            env=service_env(tmp / "pycache", **settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(process, f"http://{HOST}:{port}", log, tmp / "metrics")
+    launched = gunicorn.launch(
+        port, tmp / "gunicorn.log", service_env(tmp / "pycache", **settings), cwd=ROOT, host=HOST
+    )
+    server = Server(launched.process, launched.base, launched.log, tmp / "metrics")
     try:
-        wait_ready(server.url("/health/ready"), 30, process)
+        launched.wait_ready(30)
         yield server
     finally:
-        if process.poll() is None:
+        if launched.running():
             server.stop()
 
 

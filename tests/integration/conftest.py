@@ -7,19 +7,19 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+
+from delivery.local import gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
+HOST = gunicorn.HOST
+# The production command less its bind and app, for the commands the bad-input catalogue runs.
+GUNICORN = [*gunicorn.GUNICORN, *gunicorn.SERVICE_CONFIG]
 
 
 def free_port() -> int:
@@ -76,23 +76,6 @@ class Server:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    """Poll ``url`` until it answers 200; fail early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            # Refused before the workers bind; a timeout while a worker that already bound its
-            # SO_REUSEPORT socket is still importing the app.
-            pass
-        time.sleep(0.02)
-    raise RuntimeError(f"{url} not ready within {timeout} s")
-
-
 @pytest.fixture(scope="session")
 def bytecode_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the gunicorn runs of this session cache their bytecode."""
@@ -118,19 +101,13 @@ def start_service(tmp_path: Path, bytecode_cache: Path) -> Iterator[Callable[...
             "GRACEFUL_TIMEOUT_SECONDS": "5",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             **env,
-            "PORT": str(port),
         }
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-                cwd=ROOT,
-                env=service_env(bytecode_cache, **settings),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        server = Server(process, f"http://{HOST}:{port}", log, metrics_dir)
+        launched = gunicorn.launch(
+            port, log, service_env(bytecode_cache, **settings), cwd=ROOT, host=HOST
+        )
+        server = Server(launched.process, launched.base, log, metrics_dir)
         servers.append(server)
-        wait_ready(server.url("/health/ready"), 30, process)
+        launched.wait_ready(30)
         return server
 
     yield start
