@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from delivery import rollback as delivery_rollback
 from delivery import scan as scanner
 from delivery import status as delivery_status
 from delivery.errors import DeliveryError
+from delivery.lifetime import Terminated
 from delivery.local import session as local_session
 from delivery.local.runner import READY_TIMEOUT_S
 
@@ -67,6 +69,10 @@ def one_line_errors(body: F) -> F:
             raise Exit(
                 f"error: AWS could not be reached: {' '.join(str(exc).split())}", 1
             ) from None
+        # SIGTERM, turned into this by the local session (delivery/lifetime.py): after the same
+        # clean stop as Ctrl-C, the exit status of a command ended by SIGTERM.
+        except Terminated:
+            raise Exit("error: terminated (SIGTERM)", code=128 + signal.SIGTERM) from None
         except KeyboardInterrupt:
             raise Exit("error: interrupted", code=130) from None
 

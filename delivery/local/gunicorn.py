@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from delivery import loopback
+from delivery import lifetime, loopback
 from delivery.local.processes import STOP_TIMEOUT_S, find, stop
 
 HOST = "127.0.0.1"
@@ -154,13 +154,16 @@ def launch(
     args: Sequence[str] = SERVICE_ARGS,
     host: str = HOST,
     own_session: bool = False,
+    die_with_parent: bool = True,
 ) -> Gunicorn:
     """Start ``gunicorn --bind host:port <args>`` in ``cwd`` with ``env`` (and ``PORT``).
 
     ``env`` is the whole environment: callers decide what of theirs the server sees. Output goes
     to ``log``; nothing reads stdin. ``own_session`` makes the master the leader of a session of
     its own, so that it and its workers stop as one group and a terminal's Ctrl-C does not reach
-    them (the local runner's: it may outlive the command with ``--keep``).
+    them (the local runner's). ``die_with_parent``: the master gets SIGQUIT, its quick stop,
+    when this process dies, however it dies (delivery/lifetime.py); only a server that is to
+    outlive this process (a ``--keep`` command's) goes without.
     """
     argv = [*GUNICORN, "--bind", f"{host}:{port}", *args]
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -174,6 +177,7 @@ def launch(
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=own_session,
+            preexec_fn=lifetime.die_with_parent(signal.SIGQUIT) if die_with_parent else None,  # noqa: PLW1509 - only prctl runs in the child
         )
     return Gunicorn(process, port, log, launched, host)
 

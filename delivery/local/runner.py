@@ -66,6 +66,11 @@ def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
     return ref
 
 
+def container_name(port: int) -> str:
+    """The name of the service's container published on ``port``."""
+    return f"{CONTAINER_PREFIX}-{port}"
+
+
 def start_container(
     engine: ContainerEngine,
     spec: ServiceSpec,
@@ -81,7 +86,7 @@ def start_container(
     command line), user, read-only root, dropped capabilities, and its volumes as Fargate makes
     them (taskvolumes: host folders under ``project``/.local/volumes/, gone when it stops).
     """
-    name = f"{CONTAINER_PREFIX}-{port}"
+    name = container_name(port)
     root = taskvolumes.volumes_root(project, name)
     binds = taskvolumes.prepare(engine, ref, spec.volumes, spec.mounts, root)
     try:
@@ -103,17 +108,21 @@ def start_container(
     )
 
 
-def start_process(root: Path, spec: ServiceSpec, port: int, log: Path) -> LocalService:
+def start_process(
+    root: Path, spec: ServiceSpec, port: int, log: Path, *, outlive: bool = False
+) -> LocalService:
     """gunicorn from the container's entry point, on 127.0.0.1 only, in its own process group.
 
     The working tree's code runs (not the image): said so by the caller. Its own group: stopped
-    as one, and it outlives a ``--keep`` command.
+    as one. It dies with this process unless it is to ``outlive`` it (a ``--keep`` command).
     """
     # The task definition's environment, on top of what Python needs to run; no AWS variables:
     # the app calls no AWS API, on ECS or here.
     base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     variables = {**base, **spec.environment, "PYTHONPATH": str(root)}
-    server = gunicorn.launch(port, log, variables, cwd=root, host=HOST, own_session=True)
+    server = gunicorn.launch(
+        port, log, variables, cwd=root, host=HOST, own_session=True, die_with_parent=not outlive
+    )
     return LocalService("process", str(server.pid), port, spec.version, str(root), log=str(log))
 
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from delivery import credentials, deploy, registry, tasksecrets
+from delivery import credentials, deploy, registry, tasksecrets, taskvolumes
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from delivery.lifeline import Lifeline
+from delivery.lifetime import sigterm_as_interrupt
 from delivery.local.record import (
     Record,
     answers,
@@ -32,6 +35,7 @@ from delivery.local.runner import (
     VERSION_PATH,
     LocalService,
     container_engine,
+    container_name,
     live_version,
     local_image,
     start_container,
@@ -48,10 +52,16 @@ Progress = Callable[[str], None]
 ServeMode = Literal["auto", "container", "process"]
 SERVE_MODES: tuple[ServeMode, ...] = ("auto", "container", "process")
 NOT_RUNNING = "no local emulator running: run `invoke deploy --env local --keep` first"
+EMULATOR = "emulator"  # the lifeline's key of a kept emulator this session started
 
 
 def _quiet(_: str) -> None:
     """Default progress sink."""
+
+
+def _key(port: int) -> str:
+    """The lifeline's key of the service on ``port`` (known before a container starts)."""
+    return f"service-{port}"
 
 
 def check_serve(mode: str) -> None:
@@ -78,6 +88,8 @@ class Session:
     _external: bool = field(default=False, init=False, repr=False)
     _started: list[LocalService] = field(default_factory=list, init=False, repr=False)
     _engine: ContainerEngine | None = field(default=None, init=False, repr=False)
+    # What the kernel cannot stop with this process: the container, a kept process.
+    _lifeline: Lifeline = field(default_factory=Lifeline, init=False, repr=False)
 
     # -- opening: which emulator
 
@@ -103,6 +115,8 @@ class Session:
             )
         emulator = Emulator(port=self.port, region=self.env.region, detach=self.keep)
         self._emulator = emulator.start(wait=False)  # moto imports while we validate
+        if self.keep:  # detached, so it may outlive this command: but only a command that ends well
+            self._lifeline.guard(EMULATOR, pid=emulator.pid)
         self.endpoint = emulator.endpoint
         self.progress(f"emulator: starting moto on {emulator.endpoint} (pid {emulator.pid})")
         return emulator.env()
@@ -150,17 +164,29 @@ class Session:
 
     def close(self, ok: bool) -> None:
         """Keep and record, or stop what this session started. Never raises."""
+        try:
+            self._close(ok)
+        finally:
+            # Kept or stopped, all is released by now: the watcher (if any) exits with nothing
+            # to do, unless a stop above failed, which it then retries.
+            self._lifeline.close()
+
+    def _close(self, ok: bool) -> None:
         if ok and self.kept:
             self._write()
+            for key in [EMULATOR, *(_key(service.port) for service in self._started)]:
+                self._lifeline.release(key)
             return
         for service in self._started:
             with contextlib.suppress(DeliveryError, OSError):
                 stop_service(service)
+                self._lifeline.release(_key(service.port))
                 self.progress(f"local service: stopped {service.mode} {service.id[:12]}")
         if self.service in self._started:
             self.service = None
         if self._emulator is not None:
             self._emulator.stop()
+            self._lifeline.release(EMULATOR)
             self.progress(f"emulator: stopped ({self._emulator.endpoint})")
             clear_record(self.env)
         elif self._record is not None or (self._external and self.keep):
@@ -224,6 +250,7 @@ class Session:
         if self.service is not None:
             progress(f"local service: stopping {self.service.version} ({self.service.url})")
             stop_service(self.service)
+            self._lifeline.release(_key(self.service.port))
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
@@ -233,9 +260,24 @@ class Session:
                     f"local service: secret {', '.join(missing)} not set: the emulator created "
                     "no value for it (moto skips AWS::SecretsManager::Secret)"
                 )
-            service = start_container(
-                engine, spec, ref, port, project=plan.env.root, secrets=secrets
+            # Guarded by name before it starts: no moment when a dying command would leave it.
+            name = container_name(port)
+            # engine.discard's command, for the watcher: kill and remove at once.
+            quick = ("--time", "0") if engine.name == "podman" else ()
+            self._lifeline.guard(
+                _key(port),
+                argv=[engine.executable, "rm", "--force", *quick, name],
+                env=engine.env,
+                paths=[taskvolumes.volumes_root(plan.env.root, name)],
             )
+            try:
+                service = start_container(
+                    engine, spec, ref, port, project=plan.env.root, secrets=secrets
+                )
+            except DeliveryError:
+                # The engine refused (a name in use, say): nothing of ours to remove then.
+                self._lifeline.release(_key(port))
+                raise
             mounted = ", ".join(f"{m.source_volume} at {m.container_path}" for m in spec.mounts)
             progress(
                 f"local service: {engine.name} container {service.id[:12]} of {ref} "
@@ -244,7 +286,9 @@ class Session:
             )
         else:
             log = plan.env.root / ".local" / f"service-{port}.log"
-            service = start_process(plan.env.root, spec, port, log)
+            service = start_process(plan.env.root, spec, port, log, outlive=self.kept)
+            if self.kept:  # no parent-death signal: it may outlive this command if it ends well
+                self._lifeline.guard(_key(service.port), pid=int(service.id), sig=signal.SIGQUIT)
             progress(
                 f"local service: gunicorn (pid {service.id}) on {service.url}, running the "
                 f"working tree's code with the task definition's environment (no container "
@@ -276,8 +320,9 @@ def session(
     """A ``Session`` with this process's AWS environment pointed at its emulator.
 
     ``start=False`` (status, rollback, diff): only an emulator that is already there is used;
-    none is a one-line error. Closing keeps or stops things (``Session.close``), also on errors
-    and Ctrl-C.
+    none is a one-line error. Closing keeps or stops things (``Session.close``), also on errors,
+    Ctrl-C and SIGTERM; what it started dies with this process even on SIGKILL (delivery/
+    lifetime.py, delivery/lifeline.py).
     """
     current = Session(
         env,
@@ -289,13 +334,15 @@ def session(
         progress=progress,
     )
     ok = False
-    try:
-        variables = current.open(start=start)
-        with environment(variables):
-            yield current
-        ok = True
-    finally:
-        current.close(ok)
+    # SIGTERM (a CI runner cancelling the job) takes the path of Ctrl-C: close() runs.
+    with sigterm_as_interrupt():
+        try:
+            variables = current.open(start=start)
+            with environment(variables):
+                yield current
+            ok = True
+        finally:
+            current.close(ok)
 
 
 def stop(env: Environment, progress: Progress = _quiet) -> bool:
