@@ -105,7 +105,7 @@ class Lifeline:
 def undo(entry: Mapping[str, Any]) -> None:
     """Undo one guard (the watcher's part): stop its process group, run its command, remove."""
     if "pid" in entry:
-        with contextlib.suppress(psutil.NoSuchProcess):
+        with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):  # gone already
             process = psutil.Process(int(entry["pid"]))
             # Not a pid reused since: the same start time (to the clock tick it is counted in).
             if abs(process.create_time() - float(entry["created"])) < 0.05:
@@ -137,7 +137,9 @@ def watch(lines: IO[bytes]) -> None:
             else:
                 guards[str(entry["guard"])] = entry
     for entry in reversed(list(guards.values())):
-        undo(entry)
+        # One guard that cannot be undone must not keep the others from being undone.
+        with contextlib.suppress(Exception):
+            undo(entry)
 
 
 if __name__ == "__main__":
