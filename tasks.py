@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,12 +22,14 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from delivery.errors import DeliveryError
+from delivery.lifetime import Terminated
 
 # Each task imports the delivery/ modules it uses in its own body: boto3, Sceptre and troposphere
 # take about a second to import, and `invoke --list` or `--help` needs none of them.
 if TYPE_CHECKING:
     from delivery import deploy as delivery_deploy
-    from delivery import environments, local
+    from delivery import environments
+    from delivery.local import session as local_session
 
 # DELIVERY_PROJECT_ROOT points the tasks at another checkout's config/ and templates/ (the tests'
 # sample projects use it); by default, this repository.
@@ -57,6 +60,10 @@ def one_line_errors(body: F) -> F:
             return body(*args, **kwargs)
         except DeliveryError as exc:
             raise Exit(f"error: {exc}", code=1) from None
+        # SIGTERM, turned into this by the local session (delivery/lifetime.py): after the same
+        # clean stop as Ctrl-C, the exit status of a command ended by SIGTERM.
+        except Terminated:
+            raise Exit("error: terminated (SIGTERM)", code=128 + signal.SIGTERM) from None
         except KeyboardInterrupt:
             raise Exit("error: interrupted", code=130) from None
         except Exception as exc:
@@ -283,17 +290,19 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     this machine; both stop at the end unless --keep.
     """
     from delivery import deploy as delivery_deploy
-    from delivery import ecs, environments, local
+    from delivery import ecs, environments
     from delivery import scan as scanner
+    from delivery.local import runner as local_runner
+    from delivery.local import session as local_session
 
     started = time.monotonic()
     target = environments.load(env, ROOT)
     timeout_min = _number("timeout", timeout, ecs.DEFAULT_TIMEOUT_S / 60, low=1)
     port = int(_number("emulator-port", emulator_port, 0, low=0, high=65535, whole=True))
-    ready_timeout_s = _number("ready-timeout", ready_timeout, local.READY_TIMEOUT_S, low=1)
+    ready_timeout_s = _number("ready-timeout", ready_timeout, local_runner.READY_TIMEOUT_S, low=1)
     if target.emulator:
         # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
-        local.check_serve(serve)
+        local_session.check_serve(serve)
         if image is not None:
             ref = delivery_deploy.parse_image(image)
             if ref.version:
@@ -305,7 +314,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
             f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
         )
     emulated = (
-        local.session(
+        local_session.session(
             target,
             keep=keep,
             port=port,
@@ -386,15 +395,16 @@ def _say_notices(target: environments.Environment, result: delivery_deploy.Resul
 
 
 @contextlib.contextmanager
-def _emulator_if_needed(env: str | None) -> Iterator[local.Session | None]:
+def _emulator_if_needed(env: str | None) -> Iterator[local_session.Session | None]:
     """On an emulator env, point AWS at the running emulator (never start one); else nothing."""
-    from delivery import environments, local
+    from delivery import environments
+    from delivery.local import session as local_session
 
     target = environments.load(env, ROOT)
     if not target.emulator:
         yield None
         return
-    with local.session(target, start=False) as session:
+    with local_session.session(target, start=False) as session:
         yield session
 
 
@@ -414,13 +424,13 @@ def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
 @one_line_errors
 def status(c: Context, env: str | None = None) -> None:
     """Show the environment's stacks, live version, ECS deployments and registry versions."""
-    from delivery import local
     from delivery import status as delivery_status
+    from delivery.local import session as local_session
 
     with _emulator_if_needed(env) as session:
         lines = delivery_status.status(env, ROOT).lines()
         if session is not None:
-            lines += local.status_lines(session)
+            lines += local_session.status_lines(session)
     for line in lines:
         say(line)
 
@@ -532,12 +542,13 @@ def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
 @one_line_errors
 def stop(c: Context, env: str = "local") -> None:
     """Stop the emulator and the local service that `deploy --keep` left running."""
-    from delivery import environments, local
+    from delivery import environments
+    from delivery.local import session as local_session
 
     target = environments.load(env, ROOT)
     if not target.emulator:
         raise DeliveryError(f"'{env}' is not an emulator environment: nothing runs locally")
-    if not local.stop(target, progress=say):
+    if not local_session.stop(target, progress=say):
         say(f"nothing to stop: no kept emulator recorded for '{env}'")
 
 

@@ -7,7 +7,7 @@ status 0 means every target was met, 1 that one was missed, 2 that the run could
 
 ``soak`` (nox session ``soak``): wrk at saturation for ``--seconds`` (default 60) after a warm-up,
 with default gunicorn sizing. Targets: 0 errors (wrk socket errors + non-2xx), the resident
-memory of the master + workers (sum of VmRSS from /proc, sampled every second) grows < 5% from
+memory of the master + workers (sum of their RSS, sampled every second) grows < 5% from
 the mean of the first 10 s window to the mean of the last 10 s window, and no worker restarted
 (a restart would reset its memory and hide a leak).
 
@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -43,13 +44,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
-from bench.service import HOST, ROOT, free_port, run_wrk, wait_ready
-from bench.service import stop as stop_server
-
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+from bench.service import ROOT, free_port, run_wrk
+from delivery.local import gunicorn
+from delivery.local.processes import alive
 
 # Soak targets.
 MAX_RSS_GROWTH = 0.05
@@ -68,25 +68,8 @@ REQUEST_TIMEOUT_S = 5.0
 # --- the server ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Service:
-    """A running gunicorn master with the service, on 127.0.0.1."""
-
-    process: subprocess.Popen[bytes]
-    base: str
-    log: Path
-
-    def url(self, path: str) -> str:
-        """Absolute URL of ``path``."""
-        return self.base + path
-
-    def tail(self) -> str:
-        """The end of the server's output, for error messages."""
-        return self.log.read_bytes()[-3000:].decode(errors="replace")
-
-
 @contextmanager
-def serve(workdir: Path, **env: str) -> Iterator[Service]:
+def serve(workdir: Path, **env: str) -> Iterator[gunicorn.Gunicorn]:
     """Run the service under gunicorn with ``env`` on top of the defaults; stop it afterwards.
 
     Only the settings a test needs are set: everything else (workers, threads, keep-alive) is
@@ -105,66 +88,32 @@ def serve(workdir: Path, **env: str) -> Iterator[Service]:
             "PYTHONPYCACHEPREFIX": str(workdir / "pycache"),
             "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{port}"),
             **env,
-            "PORT": str(port),
         }
     )
-    log = workdir / f"gunicorn-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-            cwd=ROOT,
-            env=variables,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    service = Service(process, f"http://{HOST}:{port}", log)
+    service = gunicorn.launch(port, workdir / f"gunicorn-{port}.log", variables, cwd=ROOT)
     try:
         try:
-            wait_ready(service.url("/health/ready"), 30)
-        except RuntimeError:
+            service.wait_ready(30)
+        except gunicorn.NotReadyError:
             raise RuntimeError(f"gunicorn did not start:\n{service.tail()}") from None
         yield service
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a master we started: SIGQUIT (gunicorn's quick stop, no drain), SIGKILL if stuck."""
-    stop_server(process, signal.SIGQUIT, timeout_s=15)
+        # SIGQUIT: gunicorn's quick stop, no drain; SIGKILL if stuck.
+        service.stop(signal.SIGQUIT, timeout_s=15)
 
 
 def children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (gunicorn's workers), read from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # exited while we looked
-        # The command name (field 2) may contain spaces: the parent pid follows its ')'.
-        if int(stat.rpartition(")")[2].split()[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
+    """Processes whose parent is ``pid`` (gunicorn's workers)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        return sorted(child.pid for child in psutil.Process(pid).children())
+    return []
 
 
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` (0 when it is gone)."""
-    try:
-        resident_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-    return resident_pages * PAGE_SIZE
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+        return int(psutil.Process(pid).memory_info().rss)
+    return 0
 
 
 # --- soak ---------------------------------------------------------------------------------------
@@ -215,7 +164,7 @@ def soak(opts: argparse.Namespace, workdir: Path) -> int:
         loader = threading.Thread(target=load, name="wrk")
         started = time.monotonic()
         loader.start()
-        # Sample on a fixed 1 s grid until wrk ends; the grid does not drift with /proc reads.
+        # Sample on a fixed 1 s grid until wrk ends; the grid does not drift with the reads.
         tick = 0
         while loader.is_alive():
             now = time.monotonic() - started

@@ -30,18 +30,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import available_cpus, default_threads, default_web_concurrency
+from delivery.local import gunicorn
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = [sys.executable, "-m", "gunicorn"]
 TARGET_THROUGHPUT = 0.90
 TARGET_P99 = 1.2
 TARGET_STARTUP_S = 0.5
@@ -99,25 +97,11 @@ def targets(workers: int, threads: int) -> list[Target]:
         Target("Flask+contract", (*common, "bench.contract_flask:app"), "/"),
         Target(
             "this app",
-            ("--config", "python:app.gunicorn_conf", "app.wsgi:app"),
-            "/health/ready",
+            gunicorn.SERVICE_ARGS,
+            gunicorn.READY_PATH,
             service=True,
         ),
     ]
-
-
-def wait_ready(url: str, deadline_s: float) -> None:
-    """Poll ``url`` every 5 ms until it answers 200."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < deadline_s:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        time.sleep(0.005)
-    raise RuntimeError(f"{url} not ready within {deadline_s} s")
 
 
 class ServerLog:
@@ -156,7 +140,6 @@ def serve(
     env = {
         **os.environ,
         "PYTHONPYCACHEPREFIX": str(cache),
-        "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "THREADS": str(threads),
         "LOG_LEVEL": "INFO",
@@ -165,31 +148,17 @@ def serve(
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    args = [*GUNICORN, "--bind", f"{HOST}:{port}", *target.args]
     log = ServerLog(logs, target.name)
-    with log.path.open("wb") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
+    server = gunicorn.launch(port, log.path, env, cwd=ROOT, args=target.args)
     try:
-        base = f"http://{HOST}:{port}"
         try:
-            wait_ready(base + target.ready_path, 10)
-        except RuntimeError:
+            # Every 5 ms: the start-up time is a measured target.
+            took = server.wait_ready(10, target.ready_path, interval_s=0.005)
+        except gunicorn.NotReadyError:
             raise RuntimeError(f"{target.name} did not start:\n{log.tail()}") from None
-        yield base, time.perf_counter() - started, log
+        yield server.base, took, log
     finally:
-        stop(process, signal.SIGTERM, timeout_s=30)
-
-
-def stop(process: subprocess.Popen[bytes], sig: int, timeout_s: float) -> None:
-    """Stop a server this benchmark started with ``sig``; SIGKILL if it outlives ``timeout_s``."""
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop(signal.SIGTERM, timeout_s=30)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}

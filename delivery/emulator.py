@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from delivery import loopback
+from delivery import lifetime, loopback
 from delivery.errors import DeliveryError
 from delivery.process import last_line
 
@@ -73,6 +74,7 @@ class Emulator:
         default_factory=lambda: [sys.executable, "-m", "delivery.strict_moto"]
     )
     # In a session of its own: a kept emulator outlives the command and its terminal's signals.
+    # Otherwise it gets SIGKILL when the process that started it dies (delivery/lifetime.py).
     detach: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _log: IO[bytes] | None = field(default=None, init=False, repr=False)
@@ -118,6 +120,8 @@ class Emulator:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=self.detach,
+                # Dies with this process, however it dies, unless it is to outlive it (detach).
+                preexec_fn=None if self.detach else lifetime.die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - only prctl runs in the child
             )
         except OSError as exc:
             self.stop()

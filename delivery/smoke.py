@@ -29,17 +29,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from delivery import environments, loopback, platforms, running, taskvolumes, versioning
+from delivery import environments, platforms, running, taskvolumes, versioning
 from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
-from delivery.local import (
-    READY_PATH,
-    VERSION_PATH,
-    ServiceSpec,
-    spec_from_template,
-    version_at,
-)
+from delivery.local import gunicorn
+from delivery.local.runner import VERSION_PATH, version_at
+from delivery.local.task_definition import ServiceSpec, spec_from_template
 from delivery.process import last_line, stop_commands_on_interrupt
 
 if TYPE_CHECKING:
@@ -140,23 +136,24 @@ def task_container(env: environments.Environment, image: str, version: str) -> T
 
 
 def _wait_ready(engine: ContainerEngine, container: str, url: str, within_s: float) -> float:
-    started = time.monotonic()
-    while True:
-        status, _ = loopback.get(url + READY_PATH, timeout_s=2)
-        if status == 200:
-            return time.monotonic() - started
-        state = engine.inspect(container).get("State", {})
-        if not state.get("Running", False):
+    def running() -> bool:
+        return bool(engine.inspect(container).get("State", {}).get("Running", False))
+
+    try:
+        return gunicorn.wait_ready(
+            url + gunicorn.READY_PATH, within_s, running=running, interval_s=POLL_S
+        )
+    except gunicorn.NotReadyError as exc:
+        if exc.exited:
+            code = engine.inspect(container).get("State", {}).get("ExitCode")
             raise DeliveryError(
-                f"the container exited (code {state.get('ExitCode')}) before it was ready: "
+                f"the container exited (code {code}) before it was ready: "
                 f"{telling_line(engine.logs(container))}"
-            )
-        if time.monotonic() - started >= within_s:
-            raise DeliveryError(
-                f"not ready within {within_s:g} s (the health check's start period plus its "
-                f"retries): {telling_line(engine.logs(container))}"
-            )
-        time.sleep(POLL_S)
+            ) from exc
+        raise DeliveryError(
+            f"not ready within {within_s:g} s (the health check's start period plus its "
+            f"retries): {telling_line(engine.logs(container))}"
+        ) from exc
 
 
 # A Python exception's last line ("OSError: [Errno 30] ..."), and a JSON log line at ERROR.

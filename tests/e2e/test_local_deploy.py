@@ -30,9 +30,10 @@ from typing import Any
 import boto3
 import pytest
 
-from delivery import local
 from delivery.emulator import aws_env, environment, port_in_use
 from delivery.environments import load
+from delivery.local.processes import alive
+from delivery.local.record import Record, read_record
 from tests.support.cli import run_invoke
 from tests.support.git import git
 
@@ -98,7 +99,7 @@ def version_of(url: str) -> str:
 class View:
     """What the kept emulator holds."""
 
-    record: local.Record
+    record: Record
     statuses: dict[str, str]
     params: dict[str, str]
     outputs: dict[str, str]
@@ -108,7 +109,7 @@ class View:
 
 def emulator_view(root: Path) -> View:
     """Stack statuses, service parameters/outputs, ECR images, from the recorded emulator."""
-    record = local.read_record(load("local", root))
+    record = read_record(load("local", root))
     assert record is not None
     with environment(aws_env(record.endpoint, record.region)):
         cfn = boto3.client("cloudformation")
@@ -220,11 +221,11 @@ def test_deploy_second_version_status_rollback_status_stop(project: Path) -> Non
     record = view.record
     stopped = invoke(project, "stop", "--env", "local")
     assert stopped.returncode == 0, stopped.stderr
-    assert local.read_record(load("local", project)) is None
+    assert read_record(load("local", project)) is None
     assert task_volumes(project) == []
     assert not port_in_use(int(url.rsplit(":", 1)[1]))
     assert record.pid is not None
-    assert not local._pid_alive(record.pid)
+    assert not alive(record.pid)
     print(
         f"deploy, second deploy, status, rollback, status, stop: {time.monotonic() - started:.1f} s"
     )
@@ -242,6 +243,6 @@ def test_without_keep_the_main_job_leaves_nothing_running(project: Path) -> None
     emulator = re.search(r"moto on http://127\.0\.0\.1:(\d+)", result.stdout)
     assert emulator is not None
     assert not port_in_use(int(emulator.group(1)))
-    assert local.read_record(load("local", project)) is None
+    assert read_record(load("local", project)) is None
     assert task_volumes(project) == []
     print(f"invoke deploy --env local: {took:.1f} s")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from delivery import local
 from delivery.environments import load
+from delivery.local.record import Record, read_record, write_record
 from tests.support.cli import run_invoke
 from tests.support.project import make_project
 
@@ -57,11 +57,11 @@ def test_a_dead_recorded_emulator_is_forgotten(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nothing listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    local.write_record(env, local.Record(f"http://127.0.0.1:{port}", "eu-north-1", 2**22 + 7))
+    write_record(env, Record(f"http://127.0.0.1:{port}", "eu-north-1", 2**22 + 7))
     assert one_line_error(invoke(project, "status", "--env", "local")).startswith(
         "error: no local emulator running"
     )
-    assert local.read_record(env) is None
+    assert read_record(env) is None
 
 
 def test_taken_emulator_port_is_one_line_and_starts_nothing(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_taken_emulator_port_is_one_line_and_starts_nothing(tmp_path: Path) -> N
         f"error: emulator port {port} on 127.0.0.1 is already in use"
     )
     assert "starting moto" not in result.stdout
-    assert local.read_record(load("local", project)) is None
+    assert read_record(load("local", project)) is None
 
 
 def test_unknown_serve_mode_is_one_line(tmp_path: Path) -> None:

@@ -18,11 +18,18 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, environments, local, rollback
+from delivery import deploy, environments, rollback
 from delivery.emulator import Emulator, port_in_use
 from delivery.errors import DeliveryError
+from delivery.local import session as session_module
+from delivery.local.processes import alive as process_alive
+from delivery.local.record import read_record
+from delivery.local.runner import live_version
+from delivery.local.session import Session
+from delivery.local.session import session as local_session
+from delivery.local.session import stop as stop_local
 from tests.support.deploy_steps import fake_steps
-from tests.support.project import SERVICE_TEMPLATE, make_project
+from tests.support.project import SERVICE_TEMPLATE, make_project, service_template
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +49,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
     (root / "app").symlink_to(REPO / "app")
     yield root
     # Whatever a failing test left: stop it, so no process outlives the test run.
-    local.stop(environments.load("local", root))
+    stop_local(environments.load("local", root))
 
 
 class Seen:
@@ -61,26 +68,14 @@ class Seen:
 
 
 def alive(pid: int) -> bool:
-    return local._pid_alive(pid) and not local._reaped(pid)
-
-
-def service_template(extra_env: dict[str, str] | None = None) -> str:
-    """The sample service, with a port mapping and more environment, like the real one."""
-    template = json.loads(json.dumps(SERVICE_TEMPLATE))
-    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    container["PortMappings"] = [{"ContainerPort": 8000}]
-    container["Environment"] += [
-        {"Name": name, "Value": value}
-        for name, value in {"GREETING": "Hello from the sample", **(extra_env or {})}.items()
-    ]
-    return json.dumps(template)
+    return process_alive(pid)
 
 
 def deploy_version(
     root: Path, version: str, seen: Seen, **options: object
-) -> tuple[local.Session, deploy.Result]:
+) -> tuple[Session, deploy.Result]:
     env = environments.load("local", root)
-    with local.session(env, serve="process", progress=seen, **options) as session:  # type: ignore[arg-type]
+    with local_session(env, serve="process", progress=seen, **options) as session:  # type: ignore[arg-type]
         result = deploy.deploy(
             "local",
             skip_scan=True,
@@ -100,11 +95,11 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
     service = first.service
     assert service is not None
     assert service.version == "1.0.0"
-    assert local.live_version(service) == "1.0.0"
+    assert live_version(service) == "1.0.0"
     assert any(
         "1.0.0 from task definition flask-fargate-local-service:1" in line for line in seen.lines
     )
-    record = local.read_record(env)
+    record = read_record(env)
     assert record is not None
     assert (record.pid, record.service) == (emulator_pid, service)
     assert result.version == "1.0.0"
@@ -114,9 +109,9 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
     assert second.endpoint == first.endpoint
     assert second.service is not None
     assert second.service.port == service.port
-    assert local.live_version(second.service) == "1.1.0"
+    assert live_version(second.service) == "1.1.0"
     assert not alive(int(service.id))
-    with local.session(env, start=False):
+    with local_session(env, start=False):
         # What the emulator holds: the stack parameters the service was started from.
         stack = boto3.client("cloudformation").describe_stacks(
             StackName="flask-fargate-local-service"
@@ -125,24 +120,24 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
         assert params["AppVersion"] == "1.1.0"
 
     rolled = Seen()
-    with local.session(env, start=False, serve="process", progress=rolled) as session:
+    with local_session(env, start=False, serve="process", progress=rolled) as session:
         back = rollback.rollback(
             "local", "1.0.0", root=project, steps=session.steps(fake_steps("x")), progress=rolled
         )
     assert back.version == "1.0.0"
     assert session.service is not None
-    assert local.live_version(session.service) == "1.0.0"
+    assert live_version(session.service) == "1.0.0"
     # moto leaves the revision a stack update registers empty: the template is read instead.
     assert any("template (moto left the updated revision empty)" in line for line in rolled.lines)
 
-    assert local.stop(env)
+    assert stop_local(env)
     assert not alive(emulator_pid)
     assert not alive(int(session.service.id))
     assert not port_in_use(session.service.port)
-    assert local.read_record(env) is None
+    assert read_record(env) is None
     with (
         pytest.raises(DeliveryError, match="no local emulator running"),
-        local.session(env, start=False),
+        local_session(env, start=False),
     ):
         pass
 
@@ -164,7 +159,7 @@ def assert_nothing_left(project: Path, seen: Seen) -> None:
     for line in seen.lines:
         if match := re.search(r"gunicorn \(pid (\d+)\)", line):
             assert not alive(int(match.group(1)))
-    assert local.read_record(environments.load("local", project)) is None
+    assert read_record(environments.load("local", project)) is None
 
 
 def test_service_that_exits_at_start_is_one_line_and_stops_everything(project: Path) -> None:
@@ -215,7 +210,7 @@ def test_emulator_that_fails_to_start_is_one_line(
             super().__init__(**kwargs)  # type: ignore[arg-type]
             self.command = ["python3", "-c", "raise SystemExit('moto is not installed')"]
 
-    monkeypatch.setattr(local, "Emulator", Broken)
+    monkeypatch.setattr(session_module, "Emulator", Broken)
     seen = Seen()
     with pytest.raises(DeliveryError) as info:
         deploy_version(project, "1.0.0", seen)

@@ -12,18 +12,16 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from delivery.local import gunicorn
 from tests.support.paths import ROOT
 
-HOST = "127.0.0.1"
-GUNICORN = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
+HOST = gunicorn.HOST
+# The production command less its bind and app, for the commands the bad-input catalogue runs.
+GUNICORN = [*gunicorn.GUNICORN, *gunicorn.SERVICE_CONFIG]
 READY_TIMEOUT_S = 30.0
 # What a test server runs with unless the test says otherwise: 2 workers x 2 threads, no drain
 # window (a fast teardown) and a short graceful stop.
@@ -89,50 +87,28 @@ class Server:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    """Poll ``url`` until it answers 200; fail early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            # Refused before the workers bind; a timeout while a worker that already bound its
-            # SO_REUSEPORT socket is still importing the app.
-            pass
-        time.sleep(0.02)
-    raise RuntimeError(f"{url} not ready within {timeout} s")
-
-
 def start(folder: Path, bytecode_cache: Path, **env: str) -> Server:
     """The service on a free port, ready (``DEFAULTS`` overridden by ``env``); logs in ``folder``.
 
-    Ready means one worker answered ``/health/ready``: the others may still be starting.
+    Launched and awaited by delivery/local/gunicorn.py, as the local runner and the benchmarks
+    are. Ready means one worker answered ``/health/ready``: the others may still be starting.
     """
     port = free_port()
-    settings = {
-        **DEFAULTS,
-        "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{port}"),
-        **env,
-        "PORT": str(port),
-    }
-    log = folder / f"gunicorn-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*GUNICORN, "--bind", f"{HOST}:{port}", "app.wsgi:app"],
-            cwd=ROOT,
-            env=service_env(bytecode_cache, **settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    metrics_dir = Path(settings["PROMETHEUS_MULTIPROC_DIR"])
-    server = Server(process, f"http://{HOST}:{port}", log, metrics_dir)
+    settings = {**DEFAULTS, "PROMETHEUS_MULTIPROC_DIR": str(folder / f"metrics-{port}"), **env}
+    launched = gunicorn.launch(
+        port,
+        folder / f"gunicorn-{port}.log",
+        service_env(bytecode_cache, **settings),
+        cwd=ROOT,
+        host=HOST,
+    )
+    server = Server(
+        launched.process, launched.base, launched.log, Path(settings["PROMETHEUS_MULTIPROC_DIR"])
+    )
     try:
-        wait_ready(server.url("/health/ready"), READY_TIMEOUT_S, process)
+        launched.wait_ready(READY_TIMEOUT_S)
     except BaseException:
-        if process.poll() is None:
+        if server.process.poll() is None:
             server.stop()
         raise
     return server

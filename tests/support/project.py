@@ -212,3 +212,15 @@ def launch_shared(root: Path) -> None:
     from delivery import bootstrap, stacks  # noqa: PLC0415 - Sceptre, only where stacks launch
 
     bootstrap.bootstrap(root, poll=stacks.EMULATOR_POLL_S)
+
+
+def service_template(extra_env: dict[str, str] | None = None) -> str:
+    """The sample service, with a port mapping and more environment, like the real one."""
+    template = json.loads(json.dumps(SERVICE_TEMPLATE))
+    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    container["PortMappings"] = [{"ContainerPort": 8000}]
+    container["Environment"] += [
+        {"Name": name, "Value": value}
+        for name, value in {"GREETING": "Hello from the sample", **(extra_env or {})}.items()
+    ]
+    return json.dumps(template)

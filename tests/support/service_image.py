@@ -9,18 +9,17 @@ tests' own (short drain timings).
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from delivery import local, render, taskvolumes
+from delivery import render, taskvolumes
 from delivery.emulator import HOST, free_port
 from delivery.engines.base import ContainerEngine
 from delivery.image_build import ImageBuild
+from delivery.local import gunicorn
+from delivery.local.task_definition import ServiceSpec, spec_from_template
 from delivery.reproducible import iso_utc
 
 IMAGE_NAME = "flask-fargate-e2e"
@@ -42,12 +41,12 @@ class BuiltImage:
     ref: str
 
 
-def task_definition() -> local.ServiceSpec:
+def task_definition() -> ServiceSpec:
     """The local environment's task definition, as its service stack renders (no AWS)."""
     (stack,) = [
         s for s in render.stack_configs(render.CONFIG_DIR, ["local"]) if s.name == "service"
     ]
-    return local.spec_from_template(
+    return spec_from_template(
         json.loads(render.render_stack(stack)),
         {"ImageUri": f"{IMAGE_NAME}@sha256:{'0' * 64}", "AppVersion": VERSION},
         source=f"{stack.environment}/{stack.path.name}",
@@ -102,13 +101,8 @@ def start_service(engine: ContainerEngine, ref: str, volumes: Path) -> Running:
 
 def wait_ready(engine: ContainerEngine, running: Running) -> None:
     """Poll /health/ready until 200; fail with the container's logs when it never comes."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{running.url}/health/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{engine.logs(running.id)[-3000:]}")
+    try:
+        gunicorn.wait_ready(running.url + gunicorn.READY_PATH, READY_TIMEOUT_S, interval_s=0.2)
+    except gunicorn.NotReadyError:
+        logs = engine.logs(running.id)[-3000:]
+        pytest.fail(f"service not ready in {READY_TIMEOUT_S:.0f} s:\n{logs}")

@@ -7,34 +7,43 @@ from pathlib import Path
 
 import pytest
 
-from delivery import local
 from delivery.environments import load
 from delivery.errors import DeliveryError
+from delivery.local.record import (
+    Record,
+    clear_record,
+    read_record,
+    record_alive,
+    state_path,
+    write_record,
+)
+from delivery.local.runner import LocalService
+from delivery.local.session import Session
+from delivery.local.session import session as local_session
+from delivery.local.task_definition import _resolve
 from tests.support.project import make_project
 
 
 def test_the_record_round_trips_and_garbage_reads_as_none(tmp_path: Path) -> None:
     env = load("local", make_project(tmp_path))
-    service = local.LocalService(
-        "container", "c0ffee", 8123, "1.2.3", "flask-fargate:1.2.3", "podman"
-    )
-    record = local.Record("http://127.0.0.1:5000", "eu-north-1", 4321, "/tmp/moto.log", service)
-    local.write_record(env, record)
-    assert local.state_path(env) == tmp_path / ".local" / "emulator.json"
-    assert local.read_record(env) == record
+    service = LocalService("container", "c0ffee", 8123, "1.2.3", "flask-fargate:1.2.3", "podman")
+    record = Record("http://127.0.0.1:5000", "eu-north-1", 4321, "/tmp/moto.log", service)
+    write_record(env, record)
+    assert state_path(env) == tmp_path / ".local" / "emulator.json"
+    assert read_record(env) == record
     assert service.url == "http://127.0.0.1:8123"
-    local.state_path(env).write_text("{not json")
-    assert local.read_record(env) is None
-    local.clear_record(env)
-    local.clear_record(env)  # absent is fine
-    assert local.read_record(env) is None
+    state_path(env).write_text("{not json")
+    assert read_record(env) is None
+    clear_record(env)
+    clear_record(env)  # absent is fine
+    assert read_record(env) is None
 
 
 def test_a_record_whose_port_nobody_answers_is_not_alive() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert not local.record_alive(local.Record(f"http://127.0.0.1:{port}", "eu-north-1", None))
+    assert not record_alive(Record(f"http://127.0.0.1:{port}", "eu-north-1", None))
 
 
 @pytest.mark.parametrize(
@@ -50,7 +59,7 @@ def test_a_record_whose_port_nobody_answers_is_not_alive() -> None:
 def test_template_values_resolve_literals_and_parameter_refs(
     value: object, expected: str | None
 ) -> None:
-    assert local._resolve(value, {"AppVersion": "1.2.3"}) == expected
+    assert _resolve(value, {"AppVersion": "1.2.3"}) == expected
 
 
 @pytest.mark.parametrize(
@@ -65,7 +74,7 @@ def test_an_ambient_endpoint_must_be_loopback_and_answer(
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
     env = load("local", make_project(tmp_path))
-    with pytest.raises(DeliveryError, match=message) as info, local.session(env):
+    with pytest.raises(DeliveryError, match=message) as info, local_session(env):
         pass
     assert "\n" not in str(info.value)
 
@@ -75,7 +84,7 @@ def test_nothing_kept_and_start_not_allowed_is_the_hint(
 ) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     env = load("local", make_project(tmp_path))
-    with pytest.raises(DeliveryError) as info, local.session(env, start=False):
+    with pytest.raises(DeliveryError) as info, local_session(env, start=False):
         pass
     assert str(info.value) == (
         "no local emulator running: run `invoke deploy --env local --keep` first"
@@ -84,5 +93,5 @@ def test_nothing_kept_and_start_not_allowed_is_the_hint(
 
 def test_kept_means_asked_for_or_kept_earlier(tmp_path: Path) -> None:
     env = load("local", make_project(tmp_path))
-    assert local.Session(env, keep=True).kept
-    assert not local.Session(env).kept
+    assert Session(env, keep=True).kept
+    assert not Session(env).kept

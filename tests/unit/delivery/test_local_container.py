@@ -14,16 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from delivery import local
 from delivery.engines.base import ContainerEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
+from delivery.local import runner as local_runner
+from delivery.local.record import read_record, state_path
+from delivery.local.runner import LocalService, start_container, stop_service
+from delivery.local.task_definition import ServiceSpec
 from delivery.taskvolumes import MountPoint
 from tests.support.fake_engine import FakeRunner, engine
 from tests.support.project import make_project
 from tests.support.rootfs import rootfs_tar
 
-SPEC = local.ServiceSpec(
+SPEC = ServiceSpec(
     image="1.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate@sha256:" + "a" * 64,
     version="1.0.0",
     environment={"APP_VERSION": "1.0.0", "LOG_LEVEL": "DEBUG"},
@@ -58,7 +61,7 @@ def test_the_container_runs_as_the_task_definition_says_and_nothing_more(tmp_pat
     runner = FakeRunner()
     runner.on("podman", "run", stdout="c0ffee\n")
     podman = podman_with_tmp_volume(runner)
-    service = local.start_container(
+    service = start_container(
         podman, SPEC, "flask-fargate:1.0.0", 18080,
         project=tmp_path, secrets={"SECRET_KEY": "s3cret"},
     )  # fmt: skip
@@ -79,7 +82,7 @@ def test_the_container_runs_as_the_task_definition_says_and_nothing_more(tmp_pat
     assert run.env["LOG_LEVEL"] == "DEBUG"
     # /tmp is the image's /tmp (VOLUME), as Fargate copies it: world-writable and sticky.
     assert stat.S_IMODE((volumes / "tmp").stat().st_mode) == 0o1777
-    assert service == local.LocalService(
+    assert service == LocalService(
         "container", "c0ffee", 18080, "1.0.0", "flask-fargate:1.0.0", "podman",
         volumes=str(volumes),
     )  # fmt: skip
@@ -92,10 +95,10 @@ def test_stopping_the_container_removes_its_volume_folders(
     runner.on("podman", "run", stdout="c0ffee\n")
     runner.on("podman", "rm", "--force", "--time", "0", "c0ffee")
     podman = podman_with_tmp_volume(runner)
-    monkeypatch.setattr(local, "_engine", lambda name: podman)
-    service = local.start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+    monkeypatch.setattr(local_runner, "container_engine", lambda name: podman)
+    service = start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
     assert Path(service.volumes).is_dir()
-    local.stop_service(service)
+    stop_service(service)
     assert runner.argvs()[-1] == ("podman", "rm", "--force", "--time", "0", "c0ffee")
     assert not Path(service.volumes).exists()
     assert (tmp_path / ".local" / "volumes").is_dir()  # other containers' folders stay
@@ -106,14 +109,14 @@ def test_a_container_that_fails_to_start_leaves_no_volume_folder(tmp_path: Path)
     runner.on("podman", "run", returncode=125, stderr="Error: name is already in use\n")
     podman = podman_with_tmp_volume(runner)
     with pytest.raises(DeliveryError, match="name is already in use"):
-        local.start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+        start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
     assert not (tmp_path / ".local" / "volumes" / NAME).exists()
 
 
 def test_a_record_written_before_volumes_were_recorded_still_reads(tmp_path: Path) -> None:
     env = load("local", make_project(tmp_path))
-    local.state_path(env).parent.mkdir(parents=True, exist_ok=True)
-    local.state_path(env).write_text(
+    state_path(env).parent.mkdir(parents=True, exist_ok=True)
+    state_path(env).write_text(
         json.dumps(
             {
                 "endpoint": "http://127.0.0.1:5000",
@@ -124,7 +127,7 @@ def test_a_record_written_before_volumes_were_recorded_still_reads(tmp_path: Pat
             }
         )
     )  # fmt: skip
-    record = local.read_record(env)
+    record = read_record(env)
     assert record is not None
     assert record.service is not None
     assert record.service.volumes == ""

@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from delivery import local, tasksecrets
+from delivery import tasksecrets
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
+from delivery.local.task_definition import ServiceSpec, _from_task_definition, _from_template
 from delivery.taskvolumes import MountPoint
 
 pytestmark = [pytest.mark.emulator]
@@ -88,8 +89,8 @@ def test_volumes_mounts_and_secrets_come_from_the_revision_and_the_template_alik
         Name="app-secret", SecretString="s3cret"
     )["ARN"]
     arn = launch(task_template(secret))
-    registered = local._from_task_definition(arn, REGION)
-    from_template = local._from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    registered = _from_task_definition(arn, REGION)
+    from_template = _from_template(STACK, {"ImageUri": IMAGE}, REGION)
     assert registered is not None
     for spec in (registered, from_template):
         assert spec.volumes == ("tmp",)
@@ -103,7 +104,7 @@ def test_volumes_mounts_and_secrets_come_from_the_revision_and_the_template_alik
 def test_a_secret_the_emulator_could_not_create_is_named_not_guessed() -> None:
     # moto skips AWS::SecretsManager::Secret: the revision's secret has no valueFrom.
     arn = launch(task_template({"Ref": "AppSecret"}))
-    spec = local._from_task_definition(arn, REGION)
+    spec = _from_task_definition(arn, REGION)
     assert spec is not None
     assert spec.secrets == {"SECRET_KEY": ""}
     assert tasksecrets.resolve(spec.secrets) == ({}, ["SECRET_KEY"])
@@ -121,9 +122,9 @@ def test_a_volume_fargate_would_not_bind_mount_is_one_line() -> None:
     )
 
 
-def launch_and_read_template(volumes: list[dict[str, Any]]) -> local.ServiceSpec:
+def launch_and_read_template(volumes: list[dict[str, Any]]) -> ServiceSpec:
     launch(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app", volumes))
-    return local._from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    return _from_template(STACK, {"ImageUri": IMAGE}, REGION)
 
 
 def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> None:

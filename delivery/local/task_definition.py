@@ -1,0 +1,234 @@
+"""The task-definition read-back: what the emulator says the service runs, as a ``ServiceSpec``.
+
+The registered task definition when it is complete, else the service stack's template with its
+parameters (moto leaves the revision a stack *update* registers empty); either way checked against
+the stack's ``ImageUri`` and ``AppVersion``, the wiring a deploy relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from delivery import deploy
+from delivery.environments import Environment
+from delivery.errors import DeliveryError
+from delivery.taskvolumes import MountPoint
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How the service stack says to run the app container: what the local run copies."""
+
+    image: str  # <repository-uri>@sha256:<digest>
+    version: str
+    environment: dict[str, str]
+    container_port: int
+    user: str | None = None
+    read_only: bool = True
+    drop_all: bool = True
+    source: str = ""  # where the spec was read, for the progress line
+    volumes: tuple[str, ...] = ()  # the task definition's (bind mount) volumes, by name
+    mounts: tuple[MountPoint, ...] = ()  # the container's mount points of those volumes
+    secrets: dict[str, str] = field(default_factory=dict)  # name -> valueFrom ("": none)
+
+    @property
+    def digest(self) -> str:
+        """The image digest the task definition names."""
+        return self.image.rpartition("@")[2]
+
+
+def _stack(name: str, region: str) -> dict[str, Any]:
+    try:
+        cfn = boto3.client("cloudformation", region_name=region)
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"reading stack {name} failed: {exc}") from None
+    return dict(stacks[0])
+
+
+def _app_container(definitions: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The container that serves (has port mappings), else the first one."""
+    serving = [d for d in definitions if d.get(key)]
+    found = serving or definitions
+    return found[0] if found else None
+
+
+def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
+    """The spec from the registered task definition; None when it has no container image.
+
+    moto registers a complete revision when the stack is created, but the revision a stack
+    *update* registers has empty container definitions (an emulator limit).
+    """
+    try:
+        ecs = boto3.client("ecs", region_name=region)
+        described = ecs.describe_task_definition(taskDefinition=arn)
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"reading task definition {arn} failed: {exc}") from None
+    task = described["taskDefinition"]
+    definitions = [dict(d) for d in task.get("containerDefinitions", [])]
+    container = _app_container(definitions, "portMappings")
+    if container is None or not container.get("image"):
+        return None
+    linux = container.get("linuxParameters") or {}
+    ports = container.get("portMappings") or [{}]
+    source = f"task definition {arn.rsplit('/', 1)[-1]}"
+    return ServiceSpec(
+        image=str(container["image"]),
+        version="",
+        environment={e["name"]: e.get("value", "") for e in container.get("environment", [])},
+        container_port=int(ports[0].get("containerPort", 8000)),
+        user=container.get("user"),
+        read_only=bool(container.get("readonlyRootFilesystem", False)),
+        drop_all="ALL" in (linux.get("capabilities") or {}).get("drop", []),
+        source=source,
+        volumes=_bind_volumes([dict(v) for v in task.get("volumes", [])], "name", source),
+        mounts=tuple(
+            MountPoint(
+                str(m.get("sourceVolume", "")),
+                str(m.get("containerPath", "")),
+                bool(m.get("readOnly", False)),
+            )
+            for m in container.get("mountPoints", [])
+        ),
+        secrets={str(s["name"]): str(s.get("valueFrom", "")) for s in container.get("secrets", [])},
+    )
+
+
+def _bind_volumes(volumes: list[dict[str, Any]], name_key: str, source: str) -> tuple[str, ...]:
+    """The names of ``volumes``; one line for a kind other than a bind mount.
+
+    A volume with no configuration (or ``host`` without a source path) is what Fargate provides
+    as a task-scoped bind mount; EFS and the rest cannot be made on this machine.
+    """
+    names = []
+    for volume in volumes:
+        name = str(volume.get(name_key, ""))
+        kinds = sorted(key for key, value in volume.items() if key != name_key and value)
+        if any(kind.lower() != "host" for kind in kinds):
+            raise DeliveryError(
+                f"{source}: volume {name} is {', '.join(kinds)}: the local run provides bind "
+                "mount volumes only (no configuration, as Fargate's scratch volumes)"
+            )
+        names.append(name)
+    return tuple(names)
+
+
+def _resolve(value: Any, parameters: Mapping[str, str]) -> str | None:
+    """A literal or a ``Ref`` to a parameter (or resource); anything else needs AWS to know."""
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+        return parameters[value["Ref"]]
+    return None
+
+
+def _from_template(stack_name: str, parameters: Mapping[str, str], region: str) -> ServiceSpec:
+    """The spec from the service stack's template as the emulator holds it, with its parameters.
+
+    What CloudFormation registers for the stack; read here when moto's update left the new
+    revision empty.
+    """
+    try:
+        cfn = boto3.client("cloudformation", region_name=region)
+        body = cfn.get_template(StackName=stack_name)["TemplateBody"]
+        described = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"reading the template of {stack_name} failed: {exc}") from None
+    # A Ref to a resource is its physical id: for a secret, the ARN valueFrom takes.
+    resources = {
+        str(r.get("LogicalResourceId", "")): str(r.get("PhysicalResourceId", "")) for r in described
+    }
+    template = body if isinstance(body, dict) else yaml.safe_load(body)
+    return spec_from_template(
+        template,
+        parameters,
+        source=f"stack {stack_name}'s template (moto left the updated revision empty)",
+        resources=resources,
+    )
+
+
+def spec_from_template(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    *,
+    source: str,
+    resources: Mapping[str, str] | None = None,
+) -> ServiceSpec:
+    """The spec a service template's task definition gives, with its parameters' values.
+
+    ``resources`` maps logical ids to physical ids (a ``Ref`` to a resource is its physical id:
+    for a secret, the ARN ``valueFrom`` takes); a secret whose value cannot be known is "".
+    """
+    tasks = [
+        resource.get("Properties", {})
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::ECS::TaskDefinition"
+    ]
+    task = tasks[0] if tasks else {}
+    container = _app_container(task.get("ContainerDefinitions", []), "PortMappings")
+    image = _resolve(container.get("Image"), parameters) if container else None
+    if container is None or image is None:
+        raise DeliveryError(f"{source} declares no task definition with an image")
+    environment = {
+        str(item["Name"]): resolved
+        for item in container.get("Environment", [])
+        if (resolved := _resolve(item.get("Value"), parameters)) is not None
+    }
+    linux = container.get("LinuxParameters") or {}
+    ports = container.get("PortMappings") or [{}]
+    return ServiceSpec(
+        image=image,
+        version="",
+        environment=environment,
+        container_port=int(ports[0].get("ContainerPort", 8000)),
+        user=_resolve(container.get("User"), parameters) if container.get("User") else None,
+        read_only=str(container.get("ReadonlyRootFilesystem", False)).lower() == "true",
+        drop_all="ALL" in (linux.get("Capabilities") or {}).get("Drop", []),
+        source=source,
+        volumes=_bind_volumes(list(task.get("Volumes", [])), "Name", source),
+        mounts=tuple(
+            MountPoint(
+                str(m.get("SourceVolume", "")),
+                str(m.get("ContainerPath", "")),
+                str(m.get("ReadOnly", False)).lower() == "true",
+            )
+            for m in container.get("MountPoints", [])
+        ),
+        secrets={
+            str(s["Name"]): _resolve(s.get("ValueFrom"), {**(resources or {}), **parameters}) or ""
+            for s in container.get("Secrets", [])
+        },
+    )
+
+
+def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:
+    """What the emulator says the service runs, checked against the stack's parameters.
+
+    The task definition must name the stack's ``ImageUri`` and set ``APP_VERSION`` to its
+    ``AppVersion``: that is the wiring a deploy relies on.
+    """
+    name = env.stack_name(deploy.SERVICE_STACK)
+    region = deploy.service_stack(env).region  # where Sceptre put it, not the shell's default
+    stack = _stack(name, region)
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
+    image, version = parameters.get("ImageUri", ""), parameters.get("AppVersion", "")
+    arn = outputs.get("TaskDefinitionArn", "")
+    spec = (_from_task_definition(arn, region) if arn else None) or _from_template(
+        name, parameters, region
+    )
+    if spec.image != image:
+        raise DeliveryError(
+            f"{spec.source} runs {spec.image}, but stack {name} has ImageUri {image}"
+        )
+    if spec.environment.get("APP_VERSION") != version:
+        raise DeliveryError(
+            f"{spec.source} sets APP_VERSION={spec.environment.get('APP_VERSION')}, but stack "
+            f"{name} has AppVersion {version}"
+        )
+    return replace(spec, version=version)
