@@ -6,14 +6,13 @@ here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,9 +26,7 @@ from delivery.lifetime import Terminated
 # Each task imports the delivery/ modules it uses in its own body: boto3, Sceptre and troposphere
 # take about a second to import, and `invoke --list` or `--help` needs none of them.
 if TYPE_CHECKING:
-    from delivery import deploy as delivery_deploy
-    from delivery import environments
-    from delivery.local import session as local_session
+    pass
 
 # DELIVERY_PROJECT_ROOT points the tasks at another checkout's config/ and templates/ (the tests'
 # sample projects use it); by default, this repository.
@@ -128,27 +125,12 @@ def release(c: Context, allow_major: bool = False) -> None:
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
     from delivery import deploy as delivery_deploy
+    from delivery import environments
     from delivery.engines.detect import detect_engine
 
-    plan = delivery_deploy.Plan(env=_any_env(), engine=detect_engine(engine))
+    plan = delivery_deploy.Plan(env=environments.build_only(ROOT), engine=detect_engine(engine))
     built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
     say(built.ref)
-
-
-def _any_env() -> environments.Environment:
-    """A placeholder environment for env-independent steps (build/scan read only the root)."""
-    from delivery import environments
-
-    return environments.Environment(
-        name="build",
-        region=environments.DEFAULT_REGION,
-        registry_group=environments.SHARED,
-        destroy_protection=False,
-        releases_only=False,
-        emulator=False,
-        project_code=environments.DEFAULT_PROJECT_CODE,
-        root=ROOT,
-    )
 
 
 @task(
@@ -238,8 +220,9 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
 ) -> None:
     """Build, scan and push the image to the environment's registry (no deploy)."""
     from delivery import deploy as delivery_deploy
+    from delivery.local import session as local_session
 
-    with _emulator_if_needed(env):
+    with local_session.attached(env, ROOT):
         plan = delivery_deploy.validate(
             env,
             skip_scan=skip_scan,
@@ -289,71 +272,69 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     On an emulator env (local) it also runs the emulator and, after the launch, the service on
     this machine; both stop at the end unless --keep.
     """
-    from delivery import deploy as delivery_deploy
-    from delivery import ecs, environments
-    from delivery import scan as scanner
+    from delivery import deploy_command, ecs
     from delivery.local import runner as local_runner
-    from delivery.local import session as local_session
 
-    started = time.monotonic()
-    target = environments.load(env, ROOT)
-    timeout_min = _number("timeout", timeout, ecs.DEFAULT_TIMEOUT_S / 60, low=1)
-    port = int(_number("emulator-port", emulator_port, 0, low=0, high=65535, whole=True))
-    ready_timeout_s = _number("ready-timeout", ready_timeout, local_runner.READY_TIMEOUT_S, low=1)
-    if target.emulator:
-        # Bad input and a missing scanner fail before any emulator starts (cheap checks first).
-        local_session.check_serve(serve)
-        if image is not None:
-            ref = delivery_deploy.parse_image(image)
-            if ref.version:
-                delivery_deploy.check_release(target, ref.version, allow_prerelease)
-        else:
-            scanner.check(threshold, skip=skip_scan)
-    elif keep or port or serve != "auto":
-        raise DeliveryError(
-            f"--keep, --emulator-port and --serve are for emulator environments, not '{env}'"
-        )
-    emulated = (
-        local_session.session(
-            target,
-            keep=keep,
-            port=port,
-            serve=serve,
-            engine=engine,
-            ready_timeout_s=ready_timeout_s,
-            progress=say,
-        )
-        if target.emulator
-        else contextlib.nullcontext()
+    emulated = deploy_command.Emulated(
+        keep=keep,
+        port=int(_number("emulator-port", emulator_port, 0, low=0, high=65535, whole=True)),
+        serve=serve,
+        ready_timeout_s=_number(
+            "ready-timeout", ready_timeout, local_runner.READY_TIMEOUT_S, low=1
+        ),
     )
-    with emulated as session:
-        result = delivery_deploy.deploy(
-            env,
-            image,
-            skip_scan=skip_scan,
-            threshold=threshold,
-            engine=engine,
-            root=ROOT,
-            steps=session.steps() if session else None,
-            progress=say,
-            timeout_s=timeout_min * 60,
-            allow_prerelease=allow_prerelease,
-        )
-        live = session.service if session else None
-    say(f"deployed {result.version} to {result.env}: {result.image_uri}")
-    if skip_scan and image is None:
-        say(f"WARNING: {result.version} was NOT scanned for vulnerabilities (--skip-scan)")
-    _say_notices(target, result)
-    if session is None and result.service_url:  # on an emulator the ALB's URL leads nowhere
-        say(f"service: {result.service_url}")
-    if live is not None:
-        say(f"service: {live.url} version {live.version}")
-    if session is not None:
-        if session.kept:
-            say(f"emulator: kept at {session.endpoint}; stop both with `invoke stop --env {env}`")
-        else:
-            say("emulator and local service stopped (pass --keep to leave them running)")
-    say(f"took {time.monotonic() - started:.1f} s")
+    request = deploy_command.Request(
+        env=env,
+        image=image,
+        skip_scan=skip_scan,
+        threshold=threshold,
+        engine=engine,
+        timeout_s=_number("timeout", timeout, ecs.DEFAULT_TIMEOUT_S / 60, low=1) * 60,
+        allow_prerelease=allow_prerelease,
+        emulated=emulated,
+        root=ROOT,
+    )
+    for line in deploy_command.run(request, say):
+        say(line)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "image": "check a deploy of this existing image: a version (1.2.3) or a digest",
+        "skip_scan": "check a deploy WITHOUT the vulnerability scan",
+        "engine": ENGINE_HELP,
+        "threshold": THRESHOLD_HELP,
+        "allow_prerelease": PRERELEASE_HELP,
+    }
+)
+@one_line_errors
+def check(  # noqa: PLR0917 - invoke maps each parameter to an option
+    c: Context,
+    env: str | None = None,
+    image: str | None = None,
+    skip_scan: bool = False,
+    engine: str | None = None,
+    threshold: str = "HIGH",
+    allow_prerelease: bool = False,
+) -> None:
+    """A dry run of deploy: every check it makes before changing anything, and what it would do.
+
+    AWS (or an emulator env's kept emulator) is only read: nothing is built, pushed or launched.
+    """
+    from delivery import deploy_command
+
+    request = deploy_command.Request(
+        env=env,
+        image=image,
+        skip_scan=skip_scan,
+        threshold=threshold,
+        engine=engine,
+        allow_prerelease=allow_prerelease,
+        root=ROOT,
+    )
+    for line in deploy_command.dry_run(request):
+        say(line)
 
 
 def _number(
@@ -382,39 +363,14 @@ def _number(
     return number
 
 
-def _say_notices(target: environments.Environment, result: delivery_deploy.Result) -> None:
-    """The loud lines of a finished deploy or rollback: a pre-release, plain HTTP."""
-    from delivery import deploy as delivery_deploy
-
-    for notice in (
-        delivery_deploy.prerelease_warning(target, result.version),
-        delivery_deploy.http_only_notice(target, result.outputs),
-    ):
-        if notice:
-            say(notice)
-
-
-@contextlib.contextmanager
-def _emulator_if_needed(env: str | None) -> Iterator[local_session.Session | None]:
-    """On an emulator env, point AWS at the running emulator (never start one); else nothing."""
-    from delivery import environments
-    from delivery.local import session as local_session
-
-    target = environments.load(env, ROOT)
-    if not target.emulator:
-        yield None
-        return
-    with local_session.session(target, start=False) as session:
-        yield session
-
-
 @task(help={"env": ENV_HELP, "image": "preview with this version/digest (default: the live one)"})
 @one_line_errors
 def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
     """Preview what a deploy would change in the environment's stacks (change sets)."""
     from delivery import preview
+    from delivery.local import session as local_session
 
-    with _emulator_if_needed(env):
+    with local_session.attached(env, ROOT):
         changes = preview.diff(env, image, root=ROOT)
     for change in changes:
         say(str(change))
@@ -427,7 +383,7 @@ def status(c: Context, env: str | None = None) -> None:
     from delivery import status as delivery_status
     from delivery.local import session as local_session
 
-    with _emulator_if_needed(env) as session:
+    with local_session.attached(env, ROOT) as session:
         lines = delivery_status.status(env, ROOT).lines()
         if session is not None:
             lines += local_session.status_lines(session)
@@ -450,18 +406,20 @@ def rollback(
 
     On an emulator env, the kept local service is restarted on the rolled-back image.
     """
-    from delivery import environments
+    from delivery import deploy_command, environments
     from delivery import rollback as delivery_rollback
+    from delivery.local import session as local_session
 
     delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
-    with _emulator_if_needed(env) as session:
+    with local_session.attached(env, ROOT) as session:
         steps = session.steps() if session is not None else None
         result = delivery_rollback.rollback(
             env, to, root=ROOT, steps=steps, progress=say, allow_prerelease=allow_prerelease
         )
         live = session.service if session is not None else None
     say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
-    _say_notices(environments.load(env, ROOT), result)
+    for line in deploy_command.notices(environments.load(env, ROOT), result):
+        say(line)
     if live is not None:
         say(f"service: {live.url} version {live.version}")
 
@@ -531,8 +489,9 @@ def pipeline(
 def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
     """Delete the environment's stacks (retained resources such as images stay)."""
     from delivery import destroy as delivery_destroy
+    from delivery.local import session as local_session
 
-    with _emulator_if_needed(env):
+    with local_session.attached(env, ROOT):
         states = delivery_destroy.destroy(env, force=force, root=ROOT, progress=say)
     for name, state in states.items():
         say(f"{name}: {state}")

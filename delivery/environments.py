@@ -172,3 +172,17 @@ def load(name: str | None, root: Path = PROJECT_ROOT) -> Environment:
         ),
         root=root,
     )
+
+
+def build_only(root: Path) -> Environment:
+    """An environment for the steps that depend on none (build, scan): only ``root`` is read."""
+    return Environment(
+        name="build",
+        region=DEFAULT_REGION,
+        registry_group=SHARED,
+        destroy_protection=False,
+        releases_only=False,
+        emulator=False,
+        project_code=DEFAULT_PROJECT_CODE,
+        root=root,
+    )

@@ -12,10 +12,11 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from delivery import credentials, deploy, registry, tasksecrets, taskvolumes
+from delivery import credentials, deploy, environments, registry, tasksecrets, taskvolumes
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
@@ -381,3 +382,15 @@ def status_lines(current: Session) -> list[str]:
         *lines,
         f"  local service: {service.url} ({service.mode} {service.id[:12]}, {answer})",
     ]
+
+
+@contextlib.contextmanager
+def attached(env_name: str | None, root: Path) -> Iterator[Session | None]:
+    """On an emulator env, this process's AWS pointed at its running emulator (never started
+    here: none is a one-line error); on any other env, nothing to do."""
+    target = environments.load(env_name, root)
+    if not target.emulator:
+        yield None
+        return
+    with session(target, start=False) as current:
+        yield current

@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, destroy, preview, registry, rollback, stacks, status
+from delivery import deploy, deploy_command, destroy, preview, registry, rollback, stacks, status
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
@@ -407,3 +407,42 @@ def test_a_release_of_a_pushed_commit_tags_its_image_instead_of_building_again(
     with pytest.raises(DeliveryError, match=r"tag '1\.4\.0' in 'flask-fargate' already names"):
         deploy.push(plan, clash)
     assert built == []
+
+
+def everything_on_the_emulator() -> tuple[list[str], list[str]]:
+    """The emulator's stacks and the registry's image tags: what a dry run must leave alone."""
+    names = sorted(
+        s["StackName"] for s in boto3.client("cloudformation").describe_stacks()["Stacks"]
+    )
+    ecr = boto3.client("ecr")
+    tags = sorted(
+        tag
+        for repository in ecr.describe_repositories()["repositories"]
+        for image in ecr.describe_images(repositoryName=repository["repositoryName"])[
+            "imageDetails"
+        ]
+        for tag in image.get("imageTags", [])
+    )
+    return names, tags
+
+
+def test_check_runs_every_deploy_check_and_changes_nothing(
+    project: Path, shared_stacks: None
+) -> None:
+    deploy.deploy("local", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
+    before = everything_on_the_emulator()
+    built: list[str] = []
+    request = deploy_command.Request(env="local", skip_scan=True, root=project)
+    lines = deploy_command.dry_run(request, steps=fake_steps("1.1.0", built))
+    assert lines[0] == "check: local can be deployed: account 123456789012, region eu-north-1"
+    assert lines[2] == "scan: SKIPPED (--skip-scan)"
+    assert lines[-1] == "nothing was changed"
+    assert built == []
+    assert everything_on_the_emulator() == before
+    existing = deploy_command.Request(env="local", image="1.0.0", root=project)
+    assert deploy_command.dry_run(existing)[1].endswith(
+        "(1.0.0), already in the registry, for linux/amd64"
+    )
+    with pytest.raises(DeliveryError, match=r"9\.9\.9"):
+        deploy_command.dry_run(deploy_command.Request(env="local", image="9.9.9", root=project))
+    assert everything_on_the_emulator() == before

@@ -15,7 +15,7 @@ from invoke.exceptions import Exit
 from invoke.loader import FilesystemLoader
 
 import tasks
-from delivery import deploy, environments
+from delivery import deploy, deploy_command, environments
 from delivery.errors import DeliveryError
 from tests.support.project import make_project
 
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
     "destroy", "render", "stop", "docs", "bootstrap", "install-scanner", "smoke", "pipeline",
+    "check",
 }  # fmt: skip
 
 
@@ -97,9 +98,7 @@ def test_a_botocore_error_that_escapes_delivery_is_one_line_too(
     assert "\n" not in message
 
 
-def test_a_finished_deploy_says_loudly_what_needs_saying(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_finished_deploy_says_loudly_what_needs_saying(tmp_path: Path) -> None:
     prod = environments.load("prod", make_project(tmp_path))
     result = deploy.Result(
         env="prod",
@@ -109,8 +108,7 @@ def test_a_finished_deploy_says_loudly_what_needs_saying(
         service_url="http://alb.example.invalid",
         outputs={"Https": "false", "ServiceUrl": "http://alb.example.invalid"},
     )
-    tasks._say_notices(prod, result)
-    assert capsys.readouterr().out.splitlines() == [
+    assert deploy_command.notices(prod, result) == [
         "WARNING: 1.3.0-dev.g0123456789ab is a pre-release, deployed to releases-only "
         "environment 'prod' because of --allow-prerelease",
         "NOTE: environment 'prod' serves plain HTTP only (http://alb.example.invalid): to serve "
