@@ -1,17 +1,20 @@
 """The project's command line (invoke): parse options, call delivery/, print progress and results.
 
-Every task turns a DeliveryError into ``error: <one line>`` on stderr and exit status 1; nothing
-here decides anything. Run ``invoke --list`` for the tasks and ``invoke --help <task>`` for options.
+Every task turns a DeliveryError into ``error: <one line>`` on stderr and exit status 1
+(``invoke --debug <task>`` prints its traceback and causes first); nothing here decides
+anything. Run ``invoke --list`` for the tasks and ``invoke --help <task>`` for options.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,6 +59,7 @@ def one_line_errors(body: F) -> F:
         try:
             return body(*args, **kwargs)
         except DeliveryError as exc:
+            _debug_trace(exc)
             raise Exit(f"error: {exc}", code=1) from None
         # SIGTERM, turned into this by the local session (delivery/lifetime.py): after the same
         # clean stop as Ctrl-C, the exit status of a command ended by SIGTERM.
@@ -66,12 +70,19 @@ def one_line_errors(body: F) -> F:
         except Exception as exc:
             # A last line of defence: delivery/ reports its own AWS errors.
             if _is_botocore_error(exc):
+                _debug_trace(exc)
                 raise Exit(
                     f"error: AWS could not be reached: {' '.join(str(exc).split())}", 1
                 ) from None
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _debug_trace(exc: BaseException) -> None:
+    """With ``invoke --debug``, the error's traceback and its causes on stderr before the line."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        traceback.print_exception(exc, file=sys.stderr)
 
 
 def _is_botocore_error(exc: Exception) -> bool:

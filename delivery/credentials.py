@@ -27,7 +27,7 @@ def check(region: str, sts: STSClient | None = None) -> str:
     except ClientError as exc:
         raise DeliveryError(
             f"AWS rejected the credentials ({aws_errors.reason(exc)}): refresh them and retry"
-        ) from None
+        ) from exc
     except BotoCoreError as exc:
-        raise DeliveryError(f"AWS could not be reached to check the credentials: {exc}") from None
+        raise DeliveryError(f"AWS could not be reached to check the credentials: {exc}") from exc
     return str(identity["Account"])

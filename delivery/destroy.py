@@ -56,4 +56,4 @@ def destroy(
         raise DeliveryError(
             f"{exc}: set deletion_protection: false in that stack's config under "
             f"config/{env.name}/, deploy, then destroy"
-        ) from None
+        ) from exc

@@ -102,7 +102,7 @@ def describe_service(ecs: ECSClient, cluster: str, service: str) -> dict[str, An
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(
             f"reading ECS service {service} failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     services = response.get("services", [])
     if not services or services[0].get("status") == "INACTIVE":
         raise DeliveryError(f"ECS service {service} does not exist in cluster {cluster}")
@@ -137,7 +137,7 @@ def service_deployment(ecs: ECSClient, description: dict[str, Any]) -> ServiceDe
         raise DeliveryError(
             f"reading ECS service deployment {arn} failed ({aws_errors.reason(exc)}): "
             "the deploying role needs ecs:DescribeServiceDeployments"
-        ) from None
+        ) from exc
     entries = found.get("serviceDeployments", [])
     if not entries:
         return None
@@ -253,6 +253,6 @@ def _rolled_out(
         )
     except WaiterError as exc:
         if "terminal failure" in str(exc):
-            raise DeliveryError(f"ECS service {service} is no longer active") from None
+            raise DeliveryError(f"ECS service {service} is no longer active") from exc
         return False
     return True

@@ -125,7 +125,7 @@ class Emulator:
             )
         except OSError as exc:
             self.stop()
-            raise DeliveryError(f"emulator failed to start: {exc.strerror or exc}") from None
+            raise DeliveryError(f"emulator failed to start: {exc.strerror or exc}") from exc
         if wait:
             self.wait_until_ready()
         return self

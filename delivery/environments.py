@@ -47,7 +47,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise DeliveryError(f"{path} is not valid YAML{where}: fix the file") from None
+        raise DeliveryError(f"{path} is not valid YAML{where}: fix the file") from exc
     return data if isinstance(data, dict) else {}
 
 

@@ -122,7 +122,7 @@ def needed_actions(templates: Mapping[str, tuple[Template, str]]) -> tuple[int, 
         try:
             needed |= permissions(kind, [region])
         except SchemaError as exc:
-            raise DeliveryError(str(exc)) from None
+            raise DeliveryError(str(exc)) from exc
     return len({kind for kind, _ in types}), frozenset(needed)
 
 

@@ -75,7 +75,7 @@ def login(repository_uri: str, ecr: ECRClient) -> tuple[str, str, str]:
     try:
         data = ecr.get_authorization_token()["authorizationData"]
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"ECR login failed: {aws_errors.reason(exc)}") from None
+        raise DeliveryError(f"ECR login failed: {aws_errors.reason(exc)}") from exc
     if not data:
         raise DeliveryError("ECR returned no authorization data")
     decoded = base64.b64decode(data[0]["authorizationToken"]).decode()
@@ -95,10 +95,10 @@ def image_digest(repository: str, tag: str, ecr: ECRClient) -> str:
             raise DeliveryError(
                 f"image '{repository}:{tag}' does not exist in ECR: "
                 f"list the versions with `invoke status` or build and push it first"
-            ) from None
+            ) from exc
         raise DeliveryError(
             f"ECR lookup of '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     if not images:
         raise DeliveryError(f"image '{repository}:{tag}' does not exist in ECR")
     return images[0]["imageDigest"]
@@ -118,7 +118,7 @@ def has_digest(repository: str, digest: str, ecr: ECRClient) -> bool:
             return False
         raise DeliveryError(
             f"ECR lookup of '{repository}@{digest}' failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     return bool(found)
 
 
@@ -148,10 +148,10 @@ def record_image(repository: str, tag: str, manifest: str, media_type: str, ecr:
             raise DeliveryError(
                 f"tag '{tag}' already names another image in '{repository}' (tags are immutable): "
                 "build from a new commit or release a new version"
-            ) from None
+            ) from exc
         raise DeliveryError(
             f"recording '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     return image["imageId"]["imageDigest"]
 
 
@@ -173,8 +173,8 @@ def list_images(repository: str, ecr: ECRClient) -> list[Image]:
     except (ClientError, BotoCoreError) as exc:
         code = aws_errors.code(exc)
         if code == "RepositoryNotFoundException":
-            raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
-        raise DeliveryError(f"listing '{repository}' failed: {aws_errors.reason(exc)}") from None
+            raise DeliveryError(f"ECR repository '{repository}' does not exist") from exc
+        raise DeliveryError(f"listing '{repository}' failed: {aws_errors.reason(exc)}") from exc
     return sorted(images, key=lambda image: image.pushed_at, reverse=True)
 
 
@@ -211,10 +211,10 @@ def tagged(repository: str, tags: Sequence[str], ecr: ECRClient) -> dict[str, Ta
         except (ClientError, BotoCoreError) as exc:
             code = aws_errors.code(exc)
             if code == "RepositoryNotFoundException":
-                raise DeliveryError(f"ECR repository '{repository}' does not exist") from None
+                raise DeliveryError(f"ECR repository '{repository}' does not exist") from exc
             raise DeliveryError(
                 f"ECR lookup of '{repository}:{tag}' failed: {aws_errors.reason(exc)}"
-            ) from None
+            ) from exc
         for image in images[:1]:  # absent: in "failures" (ImageNotFound), not in "images"
             manifest = image.get("imageManifest", "")
             try:

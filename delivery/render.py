@@ -119,7 +119,7 @@ def render_stack(stack: StackConfig) -> str:
     try:
         return str(handler.sceptre_handler(stack.user_data))
     except SettingsError as exc:
-        raise SettingsError(f"{stack.environment}/{stack.path.name}: {exc}") from None
+        raise SettingsError(f"{stack.environment}/{stack.path.name}: {exc}") from exc
 
 
 def write_template(out: Path, stack: StackConfig, body: str) -> Path:

@@ -88,7 +88,7 @@ def _service_template(env: environments.Environment) -> dict[str, Any]:
     try:
         body = render.render_stack(render.read_stack_config(path, env.name))
     except Exception as exc:  # SettingsError and the handlers' own: one line for users
-        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
+        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from exc
     template: dict[str, Any] = json.loads(body)
     return template
 

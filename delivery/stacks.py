@@ -224,7 +224,7 @@ def _sceptre_errors(action: str, path: str) -> Iterator[None]:
         raise
     # Sceptre raises many unrelated types (its own, boto, Jinja, YAML); users get one line.
     except Exception as exc:
-        raise DeliveryError(f"{action} {path} failed: {aws_errors.reason(exc)}") from None
+        raise DeliveryError(f"{action} {path} failed: {aws_errors.reason(exc)}") from exc
 
 
 def cloudformation(region: str) -> CloudFormationClient:
@@ -248,11 +248,11 @@ def _describe(stack: StackRef, cfn: CloudFormationClient | None) -> Any | None:
             return None
         raise DeliveryError(
             f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     except BotoCoreError as exc:
         raise DeliveryError(
             f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
 
 
 def failure_reason(stack: StackRef, cfn: CloudFormationClient | None = None) -> str:
@@ -324,7 +324,7 @@ def resource_ids(stack: StackRef, cfn: CloudFormationClient | None = None) -> di
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise DeliveryError(
             f"reading the resources of stack {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     return found
 
 
@@ -388,7 +388,7 @@ def launch(
                 raise
             raise DeliveryError(
                 f"launch {path} failed: stack {unfinished[0]}: {aws_errors.reason(exc)}"
-            ) from None
+            ) from exc
     for stack, status in results.items():
         if str(status) != "complete":
             raise _failed(_ref(stack), str(status))

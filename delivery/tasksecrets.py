@@ -52,7 +52,7 @@ def read(value_from: str) -> str:
         raise DeliveryError(
             f"reading secret {value_from} failed: {reason or exc}: create it, or fix the task "
             "definition's valueFrom"
-        ) from None
+        ) from exc
 
 
 def _secrets_manager(value_from: str) -> str:

@@ -67,7 +67,7 @@ def _rule(elbv2: ElasticLoadBalancingv2Client, arn: str, stack: StackRef) -> dic
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise DeliveryError(
             f"reading the production listener rule of {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from None
+        ) from exc
     if not rules:
         raise DeliveryError(f"the production listener rule of {stack.name} does not exist")
     return dict(rules[0])

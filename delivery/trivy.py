@@ -54,7 +54,7 @@ def _fetch(url: str) -> bytes:
             return body
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"downloading {url} failed: {reason}") from None
+        raise DeliveryError(f"downloading {url} failed: {reason}") from exc
 
 
 def _listed_sha256(checksums: str, name: str) -> str | None:

@@ -129,7 +129,7 @@ class Gunicorn:
                     timeout_s,
                     exited=True,
                     message=f"gunicorn exited with {self.process.returncode} before it was ready",
-                ) from None
+                ) from exc
             raise
         return time.monotonic() - self.launched
 

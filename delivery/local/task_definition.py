@@ -48,7 +48,7 @@ def _stack(name: str, region: str) -> dict[str, Any]:
         cfn = boto3.client("cloudformation", region_name=region)
         stacks = cfn.describe_stacks(StackName=name)["Stacks"]
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading stack {name} failed: {exc}") from None
+        raise DeliveryError(f"reading stack {name} failed: {exc}") from exc
     return dict(stacks[0])
 
 
@@ -69,7 +69,7 @@ def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
         ecs = boto3.client("ecs", region_name=region)
         described = ecs.describe_task_definition(taskDefinition=arn)
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading task definition {arn} failed: {exc}") from None
+        raise DeliveryError(f"reading task definition {arn} failed: {exc}") from exc
     task = described["taskDefinition"]
     definitions = [dict(d) for d in task.get("containerDefinitions", [])]
     container = _app_container(definitions, "portMappings")
@@ -139,7 +139,7 @@ def _from_template(stack_name: str, parameters: Mapping[str, str], region: str) 
         body = cfn.get_template(StackName=stack_name)["TemplateBody"]
         described = cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
     except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading the template of {stack_name} failed: {exc}") from None
+        raise DeliveryError(f"reading the template of {stack_name} failed: {exc}") from exc
     # A Ref to a resource is its physical id: for a secret, the ARN valueFrom takes.
     resources = {
         str(r.get("LogicalResourceId", "")): str(r.get("PhysicalResourceId", "")) for r in described

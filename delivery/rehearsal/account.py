@@ -119,7 +119,7 @@ class Account:
             (described,) = cfn.describe_stacks(StackName=self.stack)["Stacks"]
             resources = cfn.describe_stack_resources(StackName=self.stack)["StackResources"]
         except (ClientError, BotoCoreError) as exc:
-            raise DeliveryError(f"reading stack {self.stack} failed: {exc}") from None
+            raise DeliveryError(f"reading stack {self.stack} failed: {exc}") from exc
         values = {
             "AWS::AccountId": self.id,
             "AWS::Partition": "aws",

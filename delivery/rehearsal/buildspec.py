@@ -154,7 +154,7 @@ def load(path: Path) -> Buildspec:
     except OSError as error:
         raise DeliveryError(
             f"{path}: cannot read the buildspec ({error.strerror}): check the path"
-        ) from None
+        ) from error
     return parse(text, path.name)
 
 
@@ -196,7 +196,7 @@ def _yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except _DuplicateKeyError as error:
-        raise DeliveryError(f"{source}: {error}: keep one of them") from None
+        raise DeliveryError(f"{source}: {error}: keep one of them") from error
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -204,7 +204,7 @@ def _yaml(text: str, source: str) -> Any:
         raise DeliveryError(
             f"{source}: not valid YAML{where} ({problem}): fix the YAML (quote commands that "
             "contain ': ')"
-        ) from None
+        ) from error
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def _git(*args: str, cwd: Path | None = None) -> str:
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DeliveryError(f"git {args[0]} failed: {exc}") from None
+        raise DeliveryError(f"git {args[0]} failed: {exc}") from exc
     if done.returncode != 0:
         reason = last_line(done.stderr or done.stdout, default=str(done.returncode))
         raise DeliveryError(f"git {args[0]} failed: {reason}")

@@ -59,7 +59,7 @@ def _java_regex(pattern: str) -> re.Pattern[str]:
     except re.error as exc:
         raise DeliveryError(
             f"VariableCheck MATCHES value {pattern!r} is not a regex: {exc}"
-        ) from None
+        ) from exc
 
 
 def rule_passes(rule: Rule, namespaces: Namespaces) -> bool:

@@ -142,3 +142,18 @@ def test_status_and_diff_read_the_configs_region(
     previewed = invoke(project, "diff", "--env", "dev", env=shell)
     assert (previewed.returncode, previewed.stderr) == (0, "")
     assert previewed.stdout.splitlines() == ["flask-fargate-dev-service: no changes"]
+
+
+def test_debug_prints_the_error_with_its_causes_then_the_one_line(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / "config" / "dev" / "config.yaml").write_text("region: [eu-north-1\n")
+    plain = run_invoke(project, "status", "--env", "dev")
+    assert plain.returncode == 1
+    assert plain.stderr.splitlines() == [
+        f"error: {project}/config/dev/config.yaml is not valid YAML (line 2): fix the file"
+    ]
+    debug = run_invoke(project, "--debug", "status", "--env", "dev")
+    assert debug.returncode == 1
+    assert "yaml.parser.ParserError" in debug.stderr  # the cause, kept by `raise ... from exc`
+    assert "The above exception was the direct cause of the following exception" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1] == plain.stderr.rstrip()
