@@ -246,13 +246,9 @@ def _describe(stack: StackRef, cfn: CloudFormationClient | None) -> Any | None:
     except ClientError as exc:
         if "does not exist" in aws_errors.message(exc):
             return None
-        raise DeliveryError(
-            f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from exc
+        raise DeliveryError(f"reading stack {stack.name} failed: {aws_errors.reason(exc)}") from exc
     except BotoCoreError as exc:
-        raise DeliveryError(
-            f"reading stack {stack.name} failed: {aws_errors.reason(exc)}"
-        ) from exc
+        raise DeliveryError(f"reading stack {stack.name} failed: {aws_errors.reason(exc)}") from exc
 
 
 def failure_reason(stack: StackRef, cfn: CloudFormationClient | None = None) -> str:
