@@ -247,8 +247,8 @@ def pipeline(session: nox.Session) -> None:
     """The pipeline rehearsed on the emulator: every stage, each build under its own role,
     approved through to prod (`invoke pipeline --env local --approve`; -- passes options).
 
-    ``-- --gate-passed`` (bin/test, after the gate passed) tells the Build stage so; it rehearses
-    a commit, so with uncommitted changes it is skipped, saying so, rather than rehearse HEAD.
+    ``-- --gate-passed`` (after the gate passed for this commit) tells the Build stage so; it
+    rehearses a commit, so with uncommitted changes it is skipped, saying so, rather than HEAD.
     """
     install(session, "dev", "stacks", "deploy", "release")
     if "--gate-passed" in session.posargs and _git("status", "--porcelain"):
