@@ -238,7 +238,9 @@ def rehearsal(session: nox.Session) -> None:
     that cannot run on Fargate, a deploy that rolls back; and a re-run pushing nothing."""
     install(session, "dev", "stacks", "deploy", "release")
     session.run(
-        "pytest", "tests/e2e/test_pipeline_rehearsal.py", *pytest_args(session, "rehearsal")
+        "pytest",
+        "tests/e2e/test_pipeline_rehearsal.py",
+        *pytest_args(session, "rehearsal", parallel=True),
     )
 
 
