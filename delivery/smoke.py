@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delivery import environments, platforms, running, taskvolumes, versioning
-from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
+from delivery.deploy import IMAGE_NAME
+from delivery.deploy_plan import SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
 from delivery.local import gunicorn
