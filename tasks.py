@@ -124,12 +124,11 @@ def release(c: Context, allow_major: bool = False) -> None:
 @one_line_errors
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
-    from delivery import deploy as delivery_deploy
-    from delivery import deploy_plan, environments
+    from delivery import deploy_plan, environments, images
     from delivery.engines.detect import detect_engine
 
     plan = deploy_plan.Plan(env=environments.build_only(ROOT), engine=detect_engine(engine))
-    built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
+    built = images.build(plan, say, cache_from=cache_from or ())
     say(built.ref)
 
 

@@ -1,7 +1,10 @@
 """``deploy``: validate everything, then registry -> build -> scan -> push -> launch -> wait.
 
 Each step is a function of its own so the pieces compose (``push`` is the first half, ``rollback``
-is a deploy of an existing version). What differs per environment is pluggable through ``Steps``:
+is a deploy of an existing version). This module puts them in order and holds the environment's
+side: the stacks' launch (``launch_env``) and the wait for ECS (``wait_for_service``). What a
+deploy is and the checks ``validate`` runs are ``deploy_plan``'s; the image's steps (registry,
+build, scan, publish) are ``images``'. What differs per environment is pluggable through ``Steps``:
 how an image reaches the registry (push, or put_image on the emulator, which has no registry
 endpoint) and what happens after the stacks are up (wait for ECS, or e.g. run the service locally).
 
@@ -13,7 +16,7 @@ are all one-line errors up front.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,8 +27,7 @@ from delivery import (
     deploy_plan,
     ecs,
     environments,
-    project,
-    registry,
+    images,
     scan,
     stacks,
     traffic,
@@ -40,20 +42,10 @@ if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
-IMAGE_NAME = project.NAME
 
 
 def _quiet(_: str) -> None:
     """Default progress sink."""
-
-
-@dataclass(frozen=True)
-class Built:
-    """An image built into the local engine's store."""
-
-    ref: str
-    version: str
-    sha: str
 
 
 @dataclass(frozen=True)
@@ -84,112 +76,6 @@ def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
         f"to serve HTTPS, set the service's domain and its Route 53 hosted zone in "
         f"config/{env.name}/service.yaml and deploy again"
     )
-
-
-def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
-    """The env's repository: its own registry stack launched first, or the account's read.
-
-    The account's shared registry is never launched by a deploy (an administrator's, with
-    ``invoke bootstrap``): a deploy role may not change what another environment relies on.
-    """
-    env = plan.env
-    if env.registry_group == env.name:
-        progress(f"registry: launching {env.registry_path}")
-        stacks.launch(
-            env.registry_path, root=env.root, progress=progress, poll=plan.poll, only_under=env.name
-        )
-        return deploy_plan.existing_registry(env)
-    stack = deploy_plan.registry_stack(env)
-    if stacks.state(stack).status not in stacks.SETTLED:
-        raise DeliveryError(
-            f"registry stack {stack.name} not found in {stack.region}: it is the account's, "
-            "launched once by an administrator with `invoke bootstrap`"
-        )
-    return deploy_plan.existing_registry(env)
-
-
-def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
-    """Build the image from HEAD, tagged with its version and commit.
-
-    ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
-    """
-    from delivery.image_build import build_image  # noqa: PLC0415
-
-    root = plan.env.root
-    version = versioning.build_version(root)
-    sha = versioning.git_sha(root)
-    progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
-    image = build_image(
-        IMAGE_NAME,
-        version,
-        sha,
-        engine=plan.engine,
-        platform=plan.platform,
-        context=root,
-        cache_from=tuple(cache_from),
-    )
-    progress(f"build: {image.image_id[:19]} ({plan.platform}) in {image.seconds:.1f} s")
-    if not image.reproducible:
-        progress(
-            f"WARNING: {plan.engine.name if plan.engine else 'the engine'} cannot rewrite layer "
-            "timestamps here: a rebuild of this commit without the layer cache gets another "
-            "digest, and pushing it again to the same tags will be refused"
-        )
-    return Built(ref=image.tags[0], version=version, sha=sha)
-
-
-def scan_image(plan: Plan, built: Built, progress: Progress = _quiet) -> scan.ScanResult:
-    """Scan the built image (blocks on findings; a skip is reported, loudly)."""
-    source = plan.engine.name if plan.engine and plan.engine.name != "buildah" else None
-    result = scan.scan(built.ref, plan.threshold, skip=plan.skip_scan, image_src=source)
-    progress(("WARNING: " if result.skipped else "scan: ") + result.message)
-    return result
-
-
-def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quiet) -> Published:
-    """Put the built image in the registry under its immutable tags; its digest.
-
-    AWS: a real push, unless the tags already hold this very image (a re-run for the same
-    commit: builds are reproducible, so it is the same image): then nothing is pushed, and a tag
-    still missing gets the manifest already there. A tag that holds another image is a one-line
-    error before anything is pushed (tags are immutable). The emulator has no registry endpoint,
-    so the image's manifest is recorded with put_image instead: same tags, same digest a push
-    would give.
-    """
-    if plan.engine is None:
-        raise DeliveryError("no container engine to publish the image with")
-    tags = versioning.image_tags(built.version, built.sha)
-    ecr = repo.ecr()
-    digest = ""
-    if deploy_plan.on_emulator(plan.env):
-        media_type, body, digest = plan.engine.manifest(built.ref)
-        for tag in tags:
-            recorded = registry.record_image(repo.name, tag, body.decode(), media_type, ecr)
-            progress(f"publish: recorded {repo.name}:{tag} {recorded}")
-            digest = recorded
-        return Published(repo, digest, built.version)
-    image_id = plan.engine.image_id(built.ref)
-    present = registry.tagged(repo.name, tags, ecr)
-    for tag, found in present.items():
-        if not found.is_image(image_id):
-            raise DeliveryError(
-                f"tag '{tag}' in '{repo.name}' already names another image ({found.digest}), "
-                f"not this build ({image_id}): tags are immutable, so build from a new commit"
-            )
-    if present:
-        there = present[next(tag for tag in tags if tag in present)]
-        for tag in tags:
-            if tag in present:
-                progress(f"publish: {repo.uri}:{tag} is already there ({there.digest}): not pushed")
-            else:
-                added = registry.record_image(repo.name, tag, there.manifest, there.media_type, ecr)
-                progress(f"publish: tagged {repo.uri}:{tag} {added} (image already there)")
-        return Published(repo, there.digest, built.version)
-    username, password, _ = registry.login(repo.uri, ecr)
-    for tag in tags:
-        digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
-        progress(f"publish: pushed {repo.uri}:{tag} {digest}")
-    return Published(repo, digest, built.version)
 
 
 def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str, str]:
@@ -264,12 +150,6 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
     )
 
 
-def identify(plan: Plan) -> tuple[str, str]:
-    """(version, commit) of the image a build of the checkout would be."""
-    root = plan.env.root
-    return versioning.build_version(root), versioning.git_sha(root)
-
-
 @dataclass
 class Steps:
     """The pluggable parts of a deploy; defaults work for AWS and (minus the wait) the emulator."""
@@ -277,10 +157,10 @@ class Steps:
     check_settings: Callable[[Environment], None] = deploy_plan.check_settings
     check_credentials: Callable[[Environment], str] = lambda env: credentials.check(env.region)
     detect_engine: Callable[[str | None], ContainerEngine] = _detect_engine
-    identify: Callable[[Plan], tuple[str, str]] = identify
-    build_image: Callable[[Plan, Progress], Built] = build
-    scan_image: Callable[[Plan, Built, Progress], scan.ScanResult] = scan_image
-    publish_image: Callable[[Plan, Registry, Built, Progress], Published] = publish
+    identify: Callable[[Plan], tuple[str, str]] = images.identify
+    build_image: Callable[[Plan, Progress], images.Built] = images.build
+    scan_image: Callable[[Plan, images.Built, Progress], scan.ScanResult] = images.scan_image
+    publish_image: Callable[[Plan, Registry, images.Built, Progress], Published] = images.publish
     after_launch: Callable[[Plan, dict[str, str], Progress], None] = wait_for_service
 
 
@@ -346,23 +226,6 @@ def validate(
     return plan
 
 
-def registry_for_push(env: Environment) -> Registry:
-    """The env's registry for ``push``: read only, never launched.
-
-    ``push`` runs in CodeBuild under a build role without CloudFormation rights; launching the
-    registry stack is ``deploy``'s job, once per environment.
-    """
-    stack = deploy_plan.registry_stack(env)
-    if stacks.state(stack).status == "NOT_CREATED":
-        hint = (
-            "an administrator launches the account's with `invoke bootstrap`"
-            if env.registry_group != env.name
-            else f"run `invoke deploy --env {env.name}` once first"
-        )
-        raise DeliveryError(f"registry stack {stack.name} not found in {stack.region}: {hint}")
-    return deploy_plan.existing_registry(env)
-
-
 def push(
     plan: Plan,
     steps: Steps | None = None,
@@ -376,9 +239,9 @@ def push(
     is built again; the version's tag is added to that very digest (``promote_commit``).
     """
     steps = steps or Steps()
-    repo = repo or registry_for_push(plan.env)
+    repo = repo or images.registry_for_push(plan.env)
     version, sha = steps.identify(plan)
-    promoted = promote_commit(repo, version, sha, progress)
+    promoted = images.promote_commit(repo, version, sha, progress)
     if promoted is not None:
         return promoted
     built = steps.build_image(plan, progress)
@@ -386,36 +249,9 @@ def push(
     return steps.publish_image(plan, repo, built, progress)
 
 
-def promote_commit(
-    repo: Registry, version: str, sha: str, progress: Progress = _quiet
-) -> Published | None:
-    """Commit ``sha``'s image already in ``repo``, tagged ``version`` too; None when absent.
-
-    The image carries its commit, not its version, and builds are reproducible: the commit's
-    image is the release's. Re-tagging it (instead of trusting a rebuild to match byte for byte
-    on another build host) is what makes the release the digest that was tested.
-    """
-    tags = versioning.image_tags(version, sha)
-    ecr = repo.ecr()
-    present = registry.tagged(repo.name, tags, ecr)
-    commit = present.get(tags[-1])  # sha-<commit>
-    if commit is None:
-        return None
-    held = present.get(version)
-    if held is not None and held.digest != commit.digest:
-        raise DeliveryError(
-            f"tag '{version}' in '{repo.name}' already names {held.digest}, not this commit's "
-            f"image {commit.digest}: tags are immutable, so release a new version"
-        )
-    if held is None:
-        registry.record_image(repo.name, version, commit.manifest, commit.media_type, ecr)
-        progress(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
-    else:
-        progress(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
-    return Published(repo, commit.digest, version)
-
-
-def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tuple[Registry, Built]:
+def _build_beside_registry(
+    plan: Plan, steps: Steps, progress: Progress
+) -> tuple[Registry, images.Built]:
     """Launch the registry stack while the image builds: neither needs the other.
 
     The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
@@ -428,7 +264,7 @@ def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tupl
         stop_commands_on_interrupt(),
     ):
         building = pool.submit(steps.build_image, plan, progress)
-        repo = ensure_registry(plan, progress)
+        repo = images.ensure_registry(plan, progress)
         return repo, building.result()
 
 
@@ -436,7 +272,7 @@ def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> 
     """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait."""
     steps = steps or Steps()
     if plan.existing is not None:
-        ensure_registry(plan, progress)
+        images.ensure_registry(plan, progress)
         image = plan.existing
         progress(f"promote: {image.registry.name}@{image.digest} ({image.version})")
     else:

@@ -32,6 +32,7 @@ from delivery import (
     deploy_plan,
     ecs,
     environments,
+    images,
     preview,
     registry,
     stacks,
@@ -280,8 +281,8 @@ def test_the_deploy_and_build_roles_hold_every_call_their_code_paths_make(
                 launch=False,
                 steps=deploy.Steps(detect_engine=lambda _: engine),
             )
-            built = deploy.Built(ref="flask-fargate:1.2.0", version="1.2.0", sha="c" * 40)
-            deploy.publish(plan, deploy.registry_for_push(dev), built)
+            built = images.Built(ref="flask-fargate:1.2.0", version="1.2.0", sha="c" * 40)
+            images.publish(plan, images.registry_for_push(dev), built)
     finally:
         enforce(server, False)
 
