@@ -135,12 +135,11 @@ def release(c: Context, allow_major: bool = False) -> None:
 @one_line_errors
 def build(c: Context, engine: str | None = None, cache_from: list[str] | None = None) -> None:
     """Build the service image from HEAD, tagged with its version and commit."""
-    from delivery import deploy as delivery_deploy
-    from delivery import environments
+    from delivery import deploy_plan, environments, images
     from delivery.engines.detect import detect_engine
 
-    plan = delivery_deploy.Plan(env=environments.build_only(ROOT), engine=detect_engine(engine))
-    built = delivery_deploy.build(plan, say, cache_from=cache_from or ())
+    plan = deploy_plan.Plan(env=environments.build_only(ROOT), engine=detect_engine(engine))
+    built = images.build(plan, say, cache_from=cache_from or ())
     say(built.ref)
 
 
@@ -448,10 +447,9 @@ def bootstrap(c: Context, connection_arn: str | None = None) -> None:
     Once per account and after any change to config/shared/; deploys only read these stacks.
     """
     from delivery import bootstrap as delivery_bootstrap
-    from delivery import deploy as delivery_deploy
-    from delivery import stacks
+    from delivery import deploy_plan, stacks
 
-    poll = stacks.EMULATOR_POLL_S if delivery_deploy.loopback_endpoint() else None
+    poll = stacks.EMULATOR_POLL_S if deploy_plan.loopback_endpoint() else None
     states = delivery_bootstrap.bootstrap(
         ROOT, connection_arn=connection_arn, poll=poll, progress=say
     )

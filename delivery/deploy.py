@@ -1,7 +1,10 @@
 """``deploy``: validate everything, then registry -> build -> scan -> push -> launch -> wait.
 
 Each step is a function of its own so the pieces compose (``push`` is the first half, ``rollback``
-is a deploy of an existing version). What differs per environment is pluggable through ``Steps``:
+is a deploy of an existing version). This module puts them in order and holds the environment's
+side: the stacks' launch (``launch_env``) and the wait for ECS (``wait_for_service``). What a
+deploy is and the checks ``validate`` runs are ``deploy_plan``'s; the image's steps (registry,
+build, scan, publish) are ``images``'. What differs per environment is pluggable through ``Steps``:
 how an image reaches the registry (push, or put_image on the emulator, which has no registry
 endpoint) and what happens after the stacks are up (wait for ECS, or e.g. run the service locally).
 
@@ -13,123 +16,36 @@ are all one-line errors up front.
 
 from __future__ import annotations
 
-import importlib
-import os
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 from delivery import (
     credentials,
+    deploy_plan,
     ecs,
     environments,
-    platforms,
-    project,
-    registry,
-    releases,
+    images,
     scan,
-    sceptre_yaml,
     stacks,
     traffic,
     versioning,
 )
+from delivery.deploy_plan import Plan, Published, Registry
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.process import stop_commands_on_interrupt
 
 if TYPE_CHECKING:
-    from mypy_boto3_ecr import ECRClient
-
     from delivery.engines.base import ContainerEngine
 
 Progress = Callable[[str], None]
-IMAGE_NAME = project.NAME
-REGISTRY_STACK = "registry"
-SERVICE_STACK = "service"
-_VERSION = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
-# What the config sees while only validating: well-formed, obviously not a real image.
-PLACEHOLDER_VARIABLES = {
-    "image_uri": f"placeholder.invalid/{IMAGE_NAME}@sha256:" + "0" * 64,
-    "app_version": "0.0.0",
-    traffic.VARIABLE: traffic.DEFAULT,
-}
-_DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
 
 def _quiet(_: str) -> None:
     """Default progress sink."""
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """What ``--image`` names: a released version (a tag in ECR) or a digest."""
-
-    version: str | None = None
-    digest: str | None = None
-
-    def __str__(self) -> str:
-        return self.version or self.digest or "?"
-
-
-def parse_image(value: str) -> ImageRef:
-    """``1.2.3``/``v1.2.3``/``1.3.0-dev.gabc`` or ``[<repo>@]sha256:<64 hex>``; else one line."""
-    text = value.strip()
-    if match := _VERSION.match(text):
-        return ImageRef(version=match.group(1))
-    if match := _DIGEST_REF.match(text):
-        return ImageRef(digest=match.group("digest"))
-    raise DeliveryError(
-        f"malformed --image '{value}': give a version like 1.2.3 or a digest sha256:<64 hex>"
-    )
-
-
-@dataclass(frozen=True)
-class Registry:
-    """The ECR repository an environment's images live in (registry stack outputs)."""
-
-    uri: str
-    name: str
-    region: str  # the registry stack's region, where ECR is asked about it
-
-    def ecr(self) -> ECRClient:
-        """An ECR client for this repository's region."""
-        return registry.client(self.region)
-
-
-@dataclass(frozen=True)
-class Published:
-    """An image in the registry: what the service stack's ImageUri/AppVersion get."""
-
-    registry: Registry
-    digest: str
-    version: str
-
-    @property
-    def image_uri(self) -> str:
-        """``<repository-uri>@sha256:...``."""
-        return registry.image_uri(self.registry.uri, self.digest)
-
-    def reference(self) -> dict[str, str]:
-        """The build's output artifact (image.json) that the deploy actions promote."""
-        return {
-            "uri": self.image_uri,
-            "repository": self.registry.uri,
-            "digest": self.digest,
-            "version": self.version,
-        }
-
-
-@dataclass(frozen=True)
-class Built:
-    """An image built into the local engine's store."""
-
-    ref: str
-    version: str
-    sha: str
 
 
 @dataclass(frozen=True)
@@ -144,165 +60,10 @@ class Result:
     outputs: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A validated deploy: everything the steps need, checked before anything changes."""
-
-    env: Environment
-    image: ImageRef | None = None
-    engine: ContainerEngine | None = None
-    skip_scan: bool = False
-    threshold: str = scan.DEFAULT_THRESHOLD
-    account: str = ""
-    existing: Published | None = None  # the image ``--image`` named, once found in ECR
-    timeout_s: float = ecs.DEFAULT_TIMEOUT_S
-    allow_prerelease: bool = False  # a releases-only env takes a pre-release anyway (loudly)
-    platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
-
-    @property
-    def poll(self) -> float | None:
-        """Sceptre's poll interval: short on the emulator, Sceptre's own on AWS."""
-        return poll_for(self.env)
-
-
-def task_platform(env: Environment) -> str:
-    """The image platform the env's task definition runs (its service stack's
-    ``cpu_architecture``; the stack's default, X86_64, when the config sets none)."""
-    path = env.config_dir / f"{SERVICE_STACK}.yaml"
-    data = sceptre_yaml.read(path) if path.is_file() else {}
-    user_data = (data.get("sceptre_user_data") or {}) if isinstance(data, dict) else {}
-    architecture = user_data.get("cpu_architecture") if isinstance(user_data, dict) else None
-    if architecture is None:
-        return platforms.DEFAULT_PLATFORM
-    return platforms.platform_for(str(architecture))
-
-
-def check_settings(env: Environment) -> None:
-    """Render every template of ``env`` and its registry: bad settings fail here, not in AWS.
-
-    This repository's config renders through ``delivery.render`` (each stack's Sceptre handler,
-    offline, the launch code path). Another project root (the tests' sample projects, whose
-    templates are plain JSON) renders through Sceptre itself with placeholder image variables.
-    """
-    render = importlib.import_module("delivery.render")  # on use: it needs the stacks group
-    config_dir = env.root / "config"
-    if config_dir.resolve() != Path(render.CONFIG_DIR).resolve():
-        stacks.generate(env.name, PLACEHOLDER_VARIABLES, root=env.root)
-        return
-    groups = [env.name] if env.registry_group == env.name else [env.name, env.registry_group]
-    try:
-        for stack in render.stack_configs(config_dir, groups):
-            if stack.environment == env.name or stack.name == REGISTRY_STACK:
-                render.render_stack(stack)
-    except DeliveryError:
-        raise
-    except Exception as exc:  # SettingsError and the handlers' own errors: one line for users
-        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
-
-
-def loopback_endpoint() -> bool:
-    """Whether AWS_ENDPOINT_URL points at this machine (the emulator), not at AWS."""
-    host = urlparse(os.environ.get("AWS_ENDPOINT_URL", "")).hostname or ""
-    return host in ("127.0.0.1", "localhost", "::1")
-
-
-def on_emulator(env: Environment) -> bool:
-    """Whether the local emulator stands in for ``env``'s account now.
-
-    An emulator environment (``local``), or any environment whose AWS endpoint is this machine:
-    the pipeline rehearsal deploys ``dev`` and ``prod`` there. The emulator has no registry
-    endpoint (images are recorded with put_image) and runs no tasks (nothing to wait for).
-    """
-    return env.emulator or loopback_endpoint()
-
-
-def poll_for(env: Environment) -> float | None:
-    """Sceptre's poll interval for ``env``: short when the emulator answers, else Sceptre's 4 s."""
-    return stacks.EMULATOR_POLL_S if on_emulator(env) else None
-
-
-def check_emulator_endpoint(env: Environment) -> None:
-    """An emulator env only ever talks to a loopback endpoint (never to a real account)."""
-    if not env.emulator:
-        return
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
-    if not loopback_endpoint():
-        raise DeliveryError(
-            f"environment '{env.name}' runs on the local emulator but AWS_ENDPOINT_URL is "
-            f"{endpoint or 'unset'}: start the emulator (bin/deploy does) and point "
-            "AWS_ENDPOINT_URL at it"
-        )
-
-
 def _detect_engine(preferred: str | None) -> ContainerEngine:
     from delivery.engines.detect import detect_engine  # noqa: PLC0415 - heavy, build paths only
 
     return detect_engine(preferred)
-
-
-def registry_stack(env: Environment) -> environments.StackRef:
-    """Name and region of the registry stack ``env`` pushes to and pulls from."""
-    return env.stack_ref(REGISTRY_STACK, env.registry_group)
-
-
-def service_stack(env: Environment) -> environments.StackRef:
-    """Name and region of ``env``'s service stack."""
-    return env.stack_ref(SERVICE_STACK)
-
-
-def existing_registry(env: Environment) -> Registry:
-    """The env's registry from its stack outputs (read-only; the stack must exist)."""
-    stack = registry_stack(env)
-    outputs = stacks.outputs(stack)
-    try:
-        return Registry(
-            uri=outputs["RepositoryUri"], name=outputs["RepositoryName"], region=stack.region
-        )
-    except KeyError as exc:
-        raise DeliveryError(
-            f"registry stack of '{env.name}' has no output {exc.args[0]}: redeploy it"
-        ) from None
-
-
-def find_image(env: Environment, ref: ImageRef) -> Published:
-    """The image ``ref`` names in the env's registry; one line naming repo/tag when absent."""
-    repo = existing_registry(env)
-    ecr = repo.ecr()
-    if ref.version:
-        digest = registry.find_version(repo.name, ref.version, ecr)
-        return Published(repo, digest, ref.version)
-    digest = ref.digest or ""
-    if not registry.has_digest(repo.name, digest, ecr):
-        raise DeliveryError(f"image '{repo.name}@{digest}' does not exist in ECR")
-    tags = next((i.tags for i in registry.list_images(repo.name, ecr) if i.digest == digest), ())
-    # An image carries one version tag; should it carry more, the highest by SemVer precedence
-    # (1.10.0 above 1.9.0, a release above its pre-releases) names it.
-    version = releases.newest(tags)
-    if version is None:
-        raise DeliveryError(
-            f"image '{repo.name}@{digest}' has no version tag: deploy it by version instead"
-        )
-    return Published(repo, digest, version)
-
-
-def check_release(env: Environment, version: str, allow_prerelease: bool) -> None:
-    """A releases-only env takes ``X.Y.Z`` only, unless allowed; one line naming both."""
-    if env.releases_only and not allow_prerelease and not releases.is_release(version):
-        raise DeliveryError(
-            f"environment '{env.name}' takes released versions only (X.Y.Z), not the "
-            f"pre-release {version}: release it first, or pass --allow-prerelease to deploy it "
-            "anyway"
-        )
-
-
-def prerelease_warning(env: Environment, version: str) -> str | None:
-    """The loud line for a pre-release going to a releases-only env (None otherwise)."""
-    if not env.releases_only or releases.is_release(version):
-        return None
-    return (
-        f"WARNING: {version} is a pre-release, deployed to releases-only environment "
-        f"'{env.name}' because of --allow-prerelease"
-    )
 
 
 def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
@@ -317,112 +78,6 @@ def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
     )
 
 
-def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
-    """The env's repository: its own registry stack launched first, or the account's read.
-
-    The account's shared registry is never launched by a deploy (an administrator's, with
-    ``invoke bootstrap``): a deploy role may not change what another environment relies on.
-    """
-    env = plan.env
-    if env.registry_group == env.name:
-        progress(f"registry: launching {env.registry_path}")
-        stacks.launch(
-            env.registry_path, root=env.root, progress=progress, poll=plan.poll, only_under=env.name
-        )
-        return existing_registry(env)
-    stack = registry_stack(env)
-    if stacks.state(stack).status not in stacks.SETTLED:
-        raise DeliveryError(
-            f"registry stack {stack.name} not found in {stack.region}: it is the account's, "
-            "launched once by an administrator with `invoke bootstrap`"
-        )
-    return existing_registry(env)
-
-
-def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
-    """Build the image from HEAD, tagged with its version and commit.
-
-    ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
-    """
-    from delivery.image_build import build_image  # noqa: PLC0415
-
-    root = plan.env.root
-    version = versioning.build_version(root)
-    sha = versioning.git_sha(root)
-    progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
-    image = build_image(
-        IMAGE_NAME,
-        version,
-        sha,
-        engine=plan.engine,
-        platform=plan.platform,
-        context=root,
-        cache_from=tuple(cache_from),
-    )
-    progress(f"build: {image.image_id[:19]} ({plan.platform}) in {image.seconds:.1f} s")
-    if not image.reproducible:
-        progress(
-            f"WARNING: {plan.engine.name if plan.engine else 'the engine'} cannot rewrite layer "
-            "timestamps here: a rebuild of this commit without the layer cache gets another "
-            "digest, and pushing it again to the same tags will be refused"
-        )
-    return Built(ref=image.tags[0], version=version, sha=sha)
-
-
-def scan_image(plan: Plan, built: Built, progress: Progress = _quiet) -> scan.ScanResult:
-    """Scan the built image (blocks on findings; a skip is reported, loudly)."""
-    source = plan.engine.name if plan.engine and plan.engine.name != "buildah" else None
-    result = scan.scan(built.ref, plan.threshold, skip=plan.skip_scan, image_src=source)
-    progress(("WARNING: " if result.skipped else "scan: ") + result.message)
-    return result
-
-
-def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quiet) -> Published:
-    """Put the built image in the registry under its immutable tags; its digest.
-
-    AWS: a real push, unless the tags already hold this very image (a re-run for the same
-    commit: builds are reproducible, so it is the same image): then nothing is pushed, and a tag
-    still missing gets the manifest already there. A tag that holds another image is a one-line
-    error before anything is pushed (tags are immutable). The emulator has no registry endpoint,
-    so the image's manifest is recorded with put_image instead: same tags, same digest a push
-    would give.
-    """
-    if plan.engine is None:
-        raise DeliveryError("no container engine to publish the image with")
-    tags = versioning.image_tags(built.version, built.sha)
-    ecr = repo.ecr()
-    digest = ""
-    if on_emulator(plan.env):
-        media_type, body, digest = plan.engine.manifest(built.ref)
-        for tag in tags:
-            recorded = registry.record_image(repo.name, tag, body.decode(), media_type, ecr)
-            progress(f"publish: recorded {repo.name}:{tag} {recorded}")
-            digest = recorded
-        return Published(repo, digest, built.version)
-    image_id = plan.engine.image_id(built.ref)
-    present = registry.tagged(repo.name, tags, ecr)
-    for tag, found in present.items():
-        if not found.is_image(image_id):
-            raise DeliveryError(
-                f"tag '{tag}' in '{repo.name}' already names another image ({found.digest}), "
-                f"not this build ({image_id}): tags are immutable, so build from a new commit"
-            )
-    if present:
-        there = present[next(tag for tag in tags if tag in present)]
-        for tag in tags:
-            if tag in present:
-                progress(f"publish: {repo.uri}:{tag} is already there ({there.digest}): not pushed")
-            else:
-                added = registry.record_image(repo.name, tag, there.manifest, there.media_type, ecr)
-                progress(f"publish: tagged {repo.uri}:{tag} {added} (image already there)")
-        return Published(repo, there.digest, built.version)
-    username, password, _ = registry.login(repo.uri, ecr)
-    for tag in tags:
-        digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
-        progress(f"publish: pushed {repo.uri}:{tag} {digest}")
-    return Published(repo, digest, built.version)
-
-
 def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str, str]:
     """The Sceptre variables of a launch or preview: the image, and who serves production now.
 
@@ -432,7 +87,7 @@ def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str,
     return {
         "image_uri": image_uri,
         "app_version": version,
-        traffic.VARIABLE: traffic.production_target_group(service_stack(env)),
+        traffic.VARIABLE: traffic.production_target_group(deploy_plan.service_stack(env)),
     }
 
 
@@ -451,7 +106,7 @@ def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dic
         poll=plan.poll,
         only_under=plan.env.name,
     )
-    return stacks.outputs(service_stack(plan.env))
+    return stacks.outputs(deploy_plan.service_stack(plan.env))
 
 
 def _service_ids(outputs: dict[str, str]) -> tuple[str, str, str | None]:
@@ -468,7 +123,9 @@ def check_service(plan: Plan, outputs: dict[str, str], progress: Progress = _qui
     move its service to the new task definition revision, so that is not compared here.
     """
     cluster, service, expected = _service_ids(outputs)
-    description = ecs.describe_service(ecs.client(service_stack(plan.env).region), cluster, service)
+    description = ecs.describe_service(
+        ecs.client(deploy_plan.service_stack(plan.env).region), cluster, service
+    )
     ecs.check_rollout(description, None)
     progress(f"ecs: {service} updated to {ecs.revision(expected or '?')}")
 
@@ -478,7 +135,7 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
 
     On the emulator, only ``check_service`` (it cannot run tasks, so nothing becomes stable).
     """
-    if on_emulator(plan.env):
+    if deploy_plan.on_emulator(plan.env):
         check_service(plan, outputs, progress)
         return
     cluster, service, expected = _service_ids(outputs)
@@ -487,29 +144,23 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
         cluster,
         service,
         expected,
-        ecs=ecs.client(service_stack(plan.env).region),
+        ecs=ecs.client(deploy_plan.service_stack(plan.env).region),
         progress=progress,
         timeout_s=plan.timeout_s,
     )
-
-
-def identify(plan: Plan) -> tuple[str, str]:
-    """(version, commit) of the image a build of the checkout would be."""
-    root = plan.env.root
-    return versioning.build_version(root), versioning.git_sha(root)
 
 
 @dataclass
 class Steps:
     """The pluggable parts of a deploy; defaults work for AWS and (minus the wait) the emulator."""
 
-    check_settings: Callable[[Environment], None] = check_settings
+    check_settings: Callable[[Environment], None] = deploy_plan.check_settings
     check_credentials: Callable[[Environment], str] = lambda env: credentials.check(env.region)
     detect_engine: Callable[[str | None], ContainerEngine] = _detect_engine
-    identify: Callable[[Plan], tuple[str, str]] = identify
-    build_image: Callable[[Plan, Progress], Built] = build
-    scan_image: Callable[[Plan, Built, Progress], scan.ScanResult] = scan_image
-    publish_image: Callable[[Plan, Registry, Built, Progress], Published] = publish
+    identify: Callable[[Plan], tuple[str, str]] = images.identify
+    build_image: Callable[[Plan, Progress], images.Built] = images.build
+    scan_image: Callable[[Plan, images.Built, Progress], scan.ScanResult] = images.scan_image
+    publish_image: Callable[[Plan, Registry, images.Built, Progress], Published] = images.publish
     after_launch: Callable[[Plan, dict[str, str], Progress], None] = wait_for_service
 
 
@@ -533,9 +184,9 @@ def validate(
     """
     steps = steps or Steps()
     env = environments.load(env_name, root)
-    ref = parse_image(image) if image is not None else None
+    ref = deploy_plan.parse_image(image) if image is not None else None
     if ref is not None and ref.version:
-        check_release(env, ref.version, allow_prerelease)
+        deploy_plan.check_release(env, ref.version, allow_prerelease)
     building = build and ref is None
     if building:
         scan.check(threshold, skip=skip_scan)
@@ -543,11 +194,11 @@ def validate(
         scan.severities(threshold)
     container = steps.detect_engine(engine) if building else None
     if building and env.releases_only and not allow_prerelease:
-        check_release(env, versioning.build_version(root), allow_prerelease)
-    platform = task_platform(env)
+        deploy_plan.check_release(env, versioning.build_version(root), allow_prerelease)
+    platform = deploy_plan.task_platform(env)
     if container is not None:
         container.check_buildable(platform)  # before anything is built or launched
-    check_emulator_endpoint(env)
+    deploy_plan.check_emulator_endpoint(env)
     steps.check_settings(env)
     account = steps.check_credentials(env)
     plan = Plan(
@@ -562,32 +213,17 @@ def validate(
         platform=platform,
     )
     if ref is not None:
-        existing = find_image(env, ref)
-        check_release(env, existing.version, allow_prerelease)  # a digest's version shows here
+        existing = deploy_plan.find_image(env, ref)
+        deploy_plan.check_release(
+            env, existing.version, allow_prerelease
+        )  # a digest's version shows here
         plan = replace(plan, existing=existing)
     if launch:
         # The account's shared stacks (registry, CloudFormation roles) are read, never launched.
-        stacks.check_dependencies(env.name, PLACEHOLDER_VARIABLES, root=env.root)
+        stacks.check_dependencies(env.name, deploy_plan.PLACEHOLDER_VARIABLES, root=env.root)
         # Refuse while ECS shifts production traffic: the update would collide with it.
-        traffic.production_target_group(service_stack(env))
+        traffic.production_target_group(deploy_plan.service_stack(env))
     return plan
-
-
-def registry_for_push(env: Environment) -> Registry:
-    """The env's registry for ``push``: read only, never launched.
-
-    ``push`` runs in CodeBuild under a build role without CloudFormation rights; launching the
-    registry stack is ``deploy``'s job, once per environment.
-    """
-    stack = registry_stack(env)
-    if stacks.state(stack).status == "NOT_CREATED":
-        hint = (
-            "an administrator launches the account's with `invoke bootstrap`"
-            if env.registry_group != env.name
-            else f"run `invoke deploy --env {env.name}` once first"
-        )
-        raise DeliveryError(f"registry stack {stack.name} not found in {stack.region}: {hint}")
-    return existing_registry(env)
 
 
 def push(
@@ -603,9 +239,9 @@ def push(
     is built again; the version's tag is added to that very digest (``promote_commit``).
     """
     steps = steps or Steps()
-    repo = repo or registry_for_push(plan.env)
+    repo = repo or images.registry_for_push(plan.env)
     version, sha = steps.identify(plan)
-    promoted = promote_commit(repo, version, sha, progress)
+    promoted = images.promote_commit(repo, version, sha, progress)
     if promoted is not None:
         return promoted
     built = steps.build_image(plan, progress)
@@ -613,36 +249,9 @@ def push(
     return steps.publish_image(plan, repo, built, progress)
 
 
-def promote_commit(
-    repo: Registry, version: str, sha: str, progress: Progress = _quiet
-) -> Published | None:
-    """Commit ``sha``'s image already in ``repo``, tagged ``version`` too; None when absent.
-
-    The image carries its commit, not its version, and builds are reproducible: the commit's
-    image is the release's. Re-tagging it (instead of trusting a rebuild to match byte for byte
-    on another build host) is what makes the release the digest that was tested.
-    """
-    tags = versioning.image_tags(version, sha)
-    ecr = repo.ecr()
-    present = registry.tagged(repo.name, tags, ecr)
-    commit = present.get(tags[-1])  # sha-<commit>
-    if commit is None:
-        return None
-    held = present.get(version)
-    if held is not None and held.digest != commit.digest:
-        raise DeliveryError(
-            f"tag '{version}' in '{repo.name}' already names {held.digest}, not this commit's "
-            f"image {commit.digest}: tags are immutable, so release a new version"
-        )
-    if held is None:
-        registry.record_image(repo.name, version, commit.manifest, commit.media_type, ecr)
-        progress(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
-    else:
-        progress(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
-    return Published(repo, commit.digest, version)
-
-
-def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tuple[Registry, Built]:
+def _build_beside_registry(
+    plan: Plan, steps: Steps, progress: Progress
+) -> tuple[Registry, images.Built]:
     """Launch the registry stack while the image builds: neither needs the other.
 
     The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
@@ -655,7 +264,7 @@ def _build_beside_registry(plan: Plan, steps: Steps, progress: Progress) -> tupl
         stop_commands_on_interrupt(),
     ):
         building = pool.submit(steps.build_image, plan, progress)
-        repo = ensure_registry(plan, progress)
+        repo = images.ensure_registry(plan, progress)
         return repo, building.result()
 
 
@@ -663,14 +272,14 @@ def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> 
     """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait."""
     steps = steps or Steps()
     if plan.existing is not None:
-        ensure_registry(plan, progress)
+        images.ensure_registry(plan, progress)
         image = plan.existing
         progress(f"promote: {image.registry.name}@{image.digest} ({image.version})")
     else:
         repo, built = _build_beside_registry(plan, steps, progress)
         steps.scan_image(plan, built, progress)
         image = steps.publish_image(plan, repo, built, progress)
-    if warning := prerelease_warning(plan.env, image.version):
+    if warning := deploy_plan.prerelease_warning(plan.env, image.version):
         progress(warning)
     outputs = launch_env(plan, image, progress)
     steps.after_launch(plan, outputs, progress)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from delivery import deploy, ecs, environments, scan
+from delivery import deploy, deploy_plan, ecs, environments, scan
 from delivery.errors import DeliveryError
 from delivery.local import runner
 from delivery.local import session as local_session
@@ -61,9 +61,9 @@ def check(request: Request, target: environments.Environment) -> None:
     if request.image is None:
         scan.check(request.threshold, skip=request.skip_scan)
         return
-    ref = deploy.parse_image(request.image)
+    ref = deploy_plan.parse_image(request.image)
     if ref.version:
-        deploy.check_release(target, ref.version, request.allow_prerelease)
+        deploy_plan.check_release(target, ref.version, request.allow_prerelease)
 
 
 @contextlib.contextmanager
@@ -127,7 +127,7 @@ def run(request: Request, progress: deploy.Progress) -> list[str]:
 def notices(target: environments.Environment, result: deploy.Result) -> list[str]:
     """The loud lines of a finished deploy or rollback: a pre-release, plain HTTP."""
     found = (
-        deploy.prerelease_warning(target, result.version),
+        deploy_plan.prerelease_warning(target, result.version),
         deploy.http_only_notice(target, result.outputs),
     )
     return [notice for notice in found if notice]

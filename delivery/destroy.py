@@ -11,13 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from delivery import credentials, environments, stacks
-from delivery.deploy import (
-    PLACEHOLDER_VARIABLES,
-    Progress,
-    _quiet,
-    check_emulator_endpoint,
-    poll_for,
-)
+from delivery.deploy import Progress, _quiet
+from delivery.deploy_plan import PLACEHOLDER_VARIABLES, check_emulator_endpoint, poll_for
 from delivery.errors import DeliveryError
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery import deploy, environments
+from delivery import deploy, deploy_plan, environments
 from delivery.errors import DeliveryError
 
 
@@ -17,7 +17,7 @@ def target_version(env: str | None, to: str | None, root: Path = environments.PR
     environments.load(env, root)  # an unknown env is reported before a missing --to
     if not to or not to.strip():
         raise DeliveryError("rollback needs the version to go back to: pass --to VERSION")
-    ref = deploy.parse_image(to)
+    ref = deploy_plan.parse_image(to)
     if ref.version is None:
         raise DeliveryError(f"--to takes a version like 1.2.3, not '{to}'")
     return ref.version

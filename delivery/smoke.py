@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delivery import environments, platforms, running, taskvolumes, versioning
-from delivery.deploy import IMAGE_NAME, SERVICE_STACK, task_platform
+from delivery.deploy_plan import SERVICE_STACK, task_platform
 from delivery.emulator import HOST, free_port
 from delivery.errors import DeliveryError
+from delivery.images import IMAGE_NAME
 from delivery.local import gunicorn
 from delivery.local.runner import VERSION_PATH, version_at
 from delivery.local.task_definition import ServiceSpec, spec_from_template

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from delivery import credentials, ecs, environments, registry, releases, running, stacks
-from delivery.deploy import REGISTRY_STACK, SERVICE_STACK
+from delivery.deploy_plan import REGISTRY_STACK, SERVICE_STACK
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 

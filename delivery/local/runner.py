@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from delivery import deploy, loopback, project, taskvolumes
+from delivery import images, loopback, project, taskvolumes
 from delivery.emulator import HOST
 from delivery.errors import DeliveryError
 from delivery.local import gunicorn
@@ -52,7 +52,7 @@ class LocalService:
 
 def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
     """The local image the task definition's digest names (built here; ECR holds its manifest)."""
-    ref = f"{deploy.IMAGE_NAME}:{spec.version}"
+    ref = f"{images.IMAGE_NAME}:{spec.version}"
     if not engine.image_exists(ref):
         raise DeliveryError(
             f"image {ref} is not in the local {engine.name} store: deploy it again from its "

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
-from delivery import credentials, deploy, environments, registry, tasksecrets, taskvolumes
+from delivery import (
+    credentials,
+    deploy,
+    deploy_plan,
+    environments,
+    registry,
+    tasksecrets,
+    taskvolumes,
+)
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
@@ -237,7 +245,7 @@ class Session:
             self._engine = found
         return self._engine
 
-    def serve(self, plan: deploy.Plan, outputs: dict[str, str], progress: Progress) -> None:
+    def serve(self, plan: deploy_plan.Plan, outputs: dict[str, str], progress: Progress) -> None:
         """``after_launch``: the ECS read, then run the new version here and check it."""
         deploy.check_service(plan, outputs, progress)
         spec = service_spec(plan.env, outputs)

@@ -15,7 +15,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import deploy
+from delivery import deploy_plan
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
@@ -213,8 +213,8 @@ def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:
     The task definition must name the stack's ``ImageUri`` and set ``APP_VERSION`` to its
     ``AppVersion``: that is the wiring a deploy relies on.
     """
-    name = env.stack_name(deploy.SERVICE_STACK)
-    region = deploy.service_stack(env).region  # where Sceptre put it, not the shell's default
+    name = env.stack_name(deploy_plan.SERVICE_STACK)
+    region = deploy_plan.service_stack(env).region  # where Sceptre put it, not the shell's default
     stack = _stack(name, region)
     parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
     image, version = parameters.get("ImageUri", ""), parameters.get("AppVersion", "")

@@ -15,7 +15,18 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, deploy_command, destroy, preview, registry, rollback, stacks, status
+from delivery import (
+    deploy,
+    deploy_command,
+    deploy_plan,
+    destroy,
+    images,
+    preview,
+    registry,
+    rollback,
+    stacks,
+    status,
+)
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
@@ -178,10 +189,10 @@ def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> No
     """The build runs beside the registry launch; a failed launch never leaves it running."""
     finished: list[str] = []
 
-    def slow_build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
+    def slow_build(plan: deploy_plan.Plan, progress: deploy.Progress) -> images.Built:
         time.sleep(0.5)
         finished.append("built")
-        return deploy.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=commit_of("1.0.0"))
+        return images.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=commit_of("1.0.0"))
 
     break_registry_template(project)
     steps = fake_steps("1.0.0")

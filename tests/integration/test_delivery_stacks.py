@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, destroy, environments, stacks, traffic
+from delivery import deploy, deploy_plan, destroy, environments, stacks, traffic
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
@@ -70,7 +70,7 @@ def test_sample_project_new_image_gives_a_new_task_definition(
     assert set(spy.requested) == {4}
     assert any("flask-fargate-local-service AWS::CloudFormation::Stack" in line for line in seen)
     # Sceptre's own names: the registry first (a dependency), then the service.
-    assert stacks.names("local", root=root, variables=deploy.PLACEHOLDER_VARIABLES) == [
+    assert stacks.names("local", root=root, variables=deploy_plan.PLACEHOLDER_VARIABLES) == [
         "flask-fargate-local-registry",
         "flask-fargate-local-service",
     ]
@@ -101,7 +101,7 @@ def test_real_local_config_launches_and_takes_a_new_image(aws: Emulator) -> None
     # The only launch of the real config/local here: if it moves, this must fail, not pass.
     assert REAL_LOCAL.is_file(), f"{REAL_LOCAL} is gone: the real local environment is untested"
     env = environments.load("local")
-    deploy.check_settings(env)  # renders through delivery.render
+    deploy_plan.check_settings(env)  # renders through delivery.render
     repo = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate-local"
     launched = stacks.launch(
         "local", image_vars(f"{repo}@{DIGEST_A}", "1.0.0"), poll=stacks.EMULATOR_POLL_S

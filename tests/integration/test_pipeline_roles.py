@@ -26,7 +26,18 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from delivery import bootstrap, deploy, ecs, environments, preview, registry, stacks, status
+from delivery import (
+    bootstrap,
+    deploy,
+    deploy_plan,
+    ecs,
+    environments,
+    images,
+    preview,
+    registry,
+    stacks,
+    status,
+)
 from delivery.emulator import Emulator, environment
 from delivery.render import render_stack, stack_configs
 from tests.support import iam
@@ -218,7 +229,7 @@ def test_the_deploy_and_build_roles_hold_every_call_their_code_paths_make(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The emulator plays the AWS account: the code paths under test are AWS's (a push, the wait).
-    monkeypatch.setattr(deploy, "on_emulator", lambda env: False)
+    monkeypatch.setattr(deploy_plan, "on_emulator", lambda env: False)
     server.reset()
     enforce(server, False)
     with environment(server.env()):
@@ -226,13 +237,13 @@ def test_the_deploy_and_build_roles_hold_every_call_their_code_paths_make(
         # An administrator's account: the shared stacks, two builds in the registry, dev once.
         bootstrap.bootstrap(ROOT, poll=stacks.EMULATOR_POLL_S)
         dev = environments.load("dev", ROOT)
-        repo = deploy.existing_registry(dev)
+        repo = deploy_plan.existing_registry(dev)
         for version, commit in (("1.0.0", "sha-0000000000aa"), ("1.1.0", "sha-0000000000bb")):
             for tag in (version, commit):
                 registry.record_image(repo.name, tag, image(version), V2S2, repo.ecr())
         steps = deploy.Steps(after_launch=deploy.check_service)
         first = deploy.deploy("dev", "1.0.0", root=ROOT, steps=steps)
-        repository_arn = stacks.outputs(deploy.registry_stack(dev))["RepositoryArn"]
+        repository_arn = stacks.outputs(deploy_plan.registry_stack(dev))["RepositoryArn"]
         deployer = pipeline_role("DeployDevRole", repository_arn)
         builder = pipeline_role("BuildRole", repository_arn)
         admin = administrator()
@@ -270,8 +281,8 @@ def test_the_deploy_and_build_roles_hold_every_call_their_code_paths_make(
                 launch=False,
                 steps=deploy.Steps(detect_engine=lambda _: engine),
             )
-            built = deploy.Built(ref="flask-fargate:1.2.0", version="1.2.0", sha="c" * 40)
-            deploy.publish(plan, deploy.registry_for_push(dev), built)
+            built = images.Built(ref="flask-fargate:1.2.0", version="1.2.0", sha="c" * 40)
+            images.publish(plan, images.registry_for_push(dev), built)
     finally:
         enforce(server, False)
 

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from delivery import deploy, registry, scan
+from delivery import deploy, deploy_plan, images, registry, scan
 
 
 def commit_of(version: str) -> str:
@@ -70,13 +70,13 @@ class FakeEngine:
 def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
     """Steps that build and scan nothing; publishing, launching and waiting are real."""
 
-    def build(plan: deploy.Plan, progress: deploy.Progress) -> deploy.Built:
+    def build(plan: deploy_plan.Plan, progress: deploy.Progress) -> images.Built:
         if built is not None:
             built.append(version)
-        return deploy.Built(ref=f"flask-fargate:{version}", version=version, sha=commit_of(version))
+        return images.Built(ref=f"flask-fargate:{version}", version=version, sha=commit_of(version))
 
     def no_scan(
-        plan: deploy.Plan, image: deploy.Built, progress: deploy.Progress
+        plan: deploy_plan.Plan, image: images.Built, progress: deploy.Progress
     ) -> scan.ScanResult:
         return scan.ScanResult(image.ref, skipped=True, message="SCAN SKIPPED (test)")
 

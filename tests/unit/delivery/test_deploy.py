@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from delivery import deploy, ecs, environments, registry, stacks, traffic
+from delivery import deploy, deploy_plan, ecs, environments, registry, stacks, traffic
 from delivery.errors import DeliveryError
 from tests.support import ecs_responses
 from tests.support.project import make_project
@@ -45,14 +45,14 @@ def fake_client(service: Literal["ecr", "ecs"]) -> Any:
 def test_image_is_a_version_or_a_digest(
     value: str, version: str | None, digest: str | None
 ) -> None:
-    ref = deploy.parse_image(value)
+    ref = deploy_plan.parse_image(value)
     assert (ref.version, ref.digest) == (version, digest)
 
 
 @pytest.mark.parametrize("value", ["latest", "", "1.2", "sha256:abc", "app:1.2.3", "1.2.3 ; rm"])
 def test_malformed_image_is_one_line(value: str) -> None:
     with pytest.raises(DeliveryError, match="malformed --image"):
-        deploy.parse_image(value)
+        deploy_plan.parse_image(value)
 
 
 class Recorder:
@@ -110,8 +110,8 @@ def test_cheap_checks_come_before_aws(project: Path) -> None:
 def test_promote_needs_no_engine_or_scanner(
     project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
 ) -> None:
-    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, "1.2.3")
-    monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
+    found = deploy_plan.Published(deploy_plan.Registry("h/r", "r", "eu-north-1"), DIGEST, "1.2.3")
+    monkeypatch.setattr(deploy_plan, "find_image", lambda env, ref: found)
     plan = deploy.validate("dev", image="1.2.3", root=project, steps=recorder.steps())
     # Last: the shared stacks must exist (never launched here), and nothing may start while
     # ECS shifts production traffic.
@@ -192,15 +192,15 @@ def test_failed_stack_names_stack_status_and_reason(monkeypatch: pytest.MonkeyPa
 
 def test_poll_is_sceptres_own_on_aws(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    assert deploy.poll_for(environments.load("dev", project)) is None
-    assert deploy.poll_for(environments.load("local", project)) == 0.1
+    assert deploy_plan.poll_for(environments.load("dev", project)) is None
+    assert deploy_plan.poll_for(environments.load("local", project)) == 0.1
 
 
 def test_published_image_reference_is_what_the_deploy_actions_read() -> None:
     uri = "123456789012.dkr.ecr.eu-north-1.amazonaws.com/flask-fargate"
     digest = "sha256:" + "c" * 64
-    published = deploy.Published(
-        deploy.Registry(uri, "flask-fargate", "eu-north-1"), digest, "1.4.0"
+    published = deploy_plan.Published(
+        deploy_plan.Registry(uri, "flask-fargate", "eu-north-1"), digest, "1.4.0"
     )
     assert published.reference() == {
         "uri": f"{uri}@{digest}",
@@ -229,26 +229,28 @@ def test_prod_takes_a_prerelease_when_allowed_and_says_so(
     project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
 ) -> None:
     version = "1.3.0-dev.g0123456789ab"
-    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, version)
-    monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
+    found = deploy_plan.Published(deploy_plan.Registry("h/r", "r", "eu-north-1"), DIGEST, version)
+    monkeypatch.setattr(deploy_plan, "find_image", lambda env, ref: found)
     plan = deploy.validate(
         "prod", image=version, root=project, steps=recorder.steps(), allow_prerelease=True
     )
     assert plan.allow_prerelease
-    assert deploy.prerelease_warning(plan.env, version) == (
+    assert deploy_plan.prerelease_warning(plan.env, version) == (
         f"WARNING: {version} is a pre-release, deployed to releases-only environment 'prod' "
         "because of --allow-prerelease"
     )
-    assert deploy.prerelease_warning(plan.env, "1.3.0") is None
+    assert deploy_plan.prerelease_warning(plan.env, "1.3.0") is None
     dev = environments.load("dev", project)
-    assert deploy.prerelease_warning(dev, version) is None
+    assert deploy_plan.prerelease_warning(dev, version) is None
 
 
 def test_prod_refuses_a_digest_whose_version_is_a_prerelease(
     project: Path, monkeypatch: pytest.MonkeyPatch, recorder: Recorder
 ) -> None:
-    found = deploy.Published(deploy.Registry("h/r", "r", "eu-north-1"), DIGEST, "2.0.0-rc.1")
-    monkeypatch.setattr(deploy, "find_image", lambda env, ref: found)
+    found = deploy_plan.Published(
+        deploy_plan.Registry("h/r", "r", "eu-north-1"), DIGEST, "2.0.0-rc.1"
+    )
+    monkeypatch.setattr(deploy_plan, "find_image", lambda env, ref: found)
     with pytest.raises(DeliveryError, match=r"not the pre-release 2\.0\.0-rc\.1: .*--allow"):
         deploy.validate("prod", image=DIGEST, root=project, steps=recorder.steps())
     assert "traffic" not in recorder.calls
@@ -279,8 +281,8 @@ def test_a_digest_is_promoted_under_its_highest_version(
 ) -> None:
     """1.10.0 is newer than 1.9.0 (SemVer precedence, not string order)."""
     ecr = fake_client("ecr")
-    repo = deploy.Registry(REPO_URI, "flask-fargate", "eu-north-1")
-    monkeypatch.setattr(deploy, "existing_registry", lambda env: repo)
+    repo = deploy_plan.Registry(REPO_URI, "flask-fargate", "eu-north-1")
+    monkeypatch.setattr(deploy_plan, "existing_registry", lambda env: repo)
     monkeypatch.setattr(registry, "client", lambda region: ecr)
     pushed = datetime(2026, 1, 1, tzinfo=UTC)
     image = {
@@ -293,7 +295,9 @@ def test_a_digest_is_promoted_under_its_highest_version(
     with Stubber(ecr) as stub:
         stub.add_response("describe_images", {"imageDetails": [image]})  # has_digest
         stub.add_response("describe_images", {"imageDetails": [image]})  # list_images
-        found = deploy.find_image(environments.load("dev", project), deploy.ImageRef(digest=DIGEST))
+        found = deploy_plan.find_image(
+            environments.load("dev", project), deploy_plan.ImageRef(digest=DIGEST)
+        )
     assert (found.version, found.digest) == ("1.10.0", DIGEST)
 
 
@@ -313,7 +317,7 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
     monkeypatch.setattr(ecs, "client", ecs_client)
     monkeypatch.setattr(ecs, "DEFAULT_DELAY_S", 0.0)
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
-    plan = deploy.Plan(env=environments.load("dev", project))
+    plan = deploy_plan.Plan(env=environments.load("dev", project))
     outputs = {
         "ClusterName": ecs_responses.CLUSTER,
         "ServiceName": ecs_responses.SERVICE,
@@ -351,7 +355,7 @@ def test_wait_for_service_reports_a_blue_green_rollback_on_aws(
     client = fake_client("ecs")
     monkeypatch.setattr(ecs, "client", lambda region: client)
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # AWS: the emulator is not standing in for it
-    plan = deploy.Plan(env=environments.load("dev", project))
+    plan = deploy_plan.Plan(env=environments.load("dev", project))
     outputs = {"ClusterName": ecs_responses.CLUSTER, "ServiceName": ecs_responses.SERVICE}
     rolled_back = ecs_responses.service(
         ecs_responses.OLD,
@@ -399,10 +403,10 @@ def test_the_build_targets_the_task_definitions_architecture_or_is_refused_first
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     root = make_project(tmp_path, git_init=True)
     dev = environments.load("dev", root)
-    assert deploy.task_platform(dev) == "linux/amd64"  # the stack's default, X86_64
+    assert deploy_plan.task_platform(dev) == "linux/amd64"  # the stack's default, X86_64
     service = root / "config" / "dev" / "service.yaml"
     service.write_text(service.read_text() + "sceptre_user_data:\n  cpu_architecture: ARM64\n")
-    assert deploy.task_platform(dev) == "linux/arm64"
+    assert deploy_plan.task_platform(dev) == "linux/arm64"
 
     # A machine of the other architecture, with no emulator registered: refused before any
     # setting, credential or stack is read.
@@ -436,4 +440,4 @@ def test_the_emulator_stands_in_for_an_env_whose_endpoint_is_this_machine(
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     else:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-    assert deploy.on_emulator(environments.load(env, project)) is emulated
+    assert deploy_plan.on_emulator(environments.load(env, project)) is emulated

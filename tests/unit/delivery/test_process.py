@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from delivery import deploy, process
+from delivery import deploy, images, process
 
 mode, pidfile = sys.argv[1], Path(sys.argv[2])
 process.INTERRUPT_GRACE_S = 1.0  # how long what ignores SIGINT has before SIGKILL (5 s by default)
@@ -47,7 +47,7 @@ if mode == "main":
 else:
     # deploy's build beside the registry's launch: the build in a worker thread, the main thread
     # in the launch when Ctrl-C comes.
-    deploy.ensure_registry = lambda plan, progress: time.sleep(120)
+    images.ensure_registry = lambda plan, progress: time.sleep(120)
     deploy._build_beside_registry(None, SimpleNamespace(build_image=build), print)
 """
 

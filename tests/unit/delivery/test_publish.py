@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, registry
+from delivery import deploy_plan, images, registry
 from delivery.emulator import Emulator
 from delivery.engines.base import ContainerEngine
 from delivery.environments import load
@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.emulator]
 
 URI = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
 SHA = "0123456789abcdef0123456789abcdef01234567"
-BUILT = deploy.Built(ref="flask-fargate:1.4.0", version="1.4.0", sha=SHA)
+BUILT = images.Built(ref="flask-fargate:1.4.0", version="1.4.0", sha=SHA)
 TAGS = ["1.4.0", "sha-0123456789ab"]
 THIS_BUILD = image('{"architecture":"amd64","created":"2026-01-01T00:00:00Z"}')
 OTHER_BUILD = image('{"architecture":"amd64","created":"2026-01-02T00:00:00Z"}')
@@ -45,19 +45,21 @@ OTHER_BUILD = image('{"architecture":"amd64","created":"2026-01-02T00:00:00Z"}')
 @pytest.fixture
 def ecr(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> object:
     # The emulator plays ECR on AWS here: the AWS branch is under test, not the emulator's.
-    monkeypatch.setattr(deploy, "on_emulator", lambda env: False)
+    monkeypatch.setattr(deploy_plan, "on_emulator", lambda env: False)
     client = registry.client(REGION)
     client.create_repository(repositoryName=REPOSITORY, imageTagMutability="IMMUTABLE")
     return client
 
 
-def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy.Published:
-    """``deploy.publish`` of BUILT to dev; ``lines`` gets its progress."""
-    plan = deploy.Plan(env=load("dev", make_project(tmp_path)), engine=engine)
+def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy_plan.Published:
+    """``images.publish`` of BUILT to dev; ``lines`` gets its progress."""
+    plan = deploy_plan.Plan(env=load("dev", make_project(tmp_path)), engine=engine)
     runner = engine.runner
     assert isinstance(runner, FakeRunner)
     try:
-        return deploy.publish(plan, deploy.Registry(URI, REPOSITORY, REGION), BUILT, lines.append)
+        return images.publish(
+            plan, deploy_plan.Registry(URI, REPOSITORY, REGION), BUILT, lines.append
+        )
     finally:
         # The AWS branch ran: it starts from the local image's id, which the emulator's branch
         # (the manifest recorded with put_image) never reads, and it recorded nothing itself.
