@@ -162,7 +162,7 @@ def check_settings(env: Environment) -> None:
     except DeliveryError:
         raise
     except Exception as exc:  # SettingsError and the handlers' own errors: one line for users
-        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from None
+        raise DeliveryError(f"settings of environment '{env.name}' are invalid: {exc}") from exc
 
 
 def loopback_endpoint() -> bool:
@@ -220,7 +220,7 @@ def existing_registry(env: Environment) -> Registry:
     except KeyError as exc:
         raise DeliveryError(
             f"registry stack of '{env.name}' has no output {exc.args[0]}: redeploy it"
-        ) from None
+        ) from exc
 
 
 def find_image(env: Environment, ref: ImageRef) -> Published:
