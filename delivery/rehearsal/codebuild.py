@@ -37,14 +37,13 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import BinaryIO
 
 from delivery.errors import DeliveryError
+from delivery.rehearsal.build_log import BuildLog
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
     RESERVED_PREFIX,
@@ -215,7 +214,7 @@ def run(request: BuildRequest) -> BuildResult:
         request.log_path.open("ab") as log_file,
         tempfile.TemporaryDirectory(prefix="codebuild-") as scratch,
     ):
-        log = _Log(log_file)
+        log = BuildLog(log_file)
         shell = _Shell(
             program=program,
             environment=_environment(request, build_id),
@@ -357,32 +356,6 @@ def _shell_program(request: BuildRequest) -> str:
     return found
 
 
-# --- the build log ------------------------------------------------------------------------------
-
-
-class _Log:
-    """The build log: CodeBuild's ``[Container] <time> <message>`` lines, commands' output between.
-
-    Commands write straight into the same file (appending), so long outputs are streamed, never
-    held in memory.
-    """
-
-    def __init__(self, file: BinaryIO) -> None:
-        self.file = file
-
-    def line(self, message: str) -> None:
-        stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
-        self.file.write(f"[Container] {stamp} {message}\n".encode(errors="replace"))
-        self.file.flush()
-
-    def phase_complete(self, result: PhaseResult) -> None:
-        # As CodeBuild logs it: "Phase complete: BUILD State: FAILED", then "Phase context status
-        # code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ...".
-        self.line(f"Phase complete: {result.name} State: {result.status}")
-        code, _, message = (result.reason or "").partition(": ")
-        self.line(f"Phase context status code: {code} Message: {message}")
-
-
 # --- one shell per command, the state carried over ----------------------------------------------
 
 
@@ -433,7 +406,7 @@ class _Shell:
         cwd: Path,
         scratch: Path,
         deadline: float,
-        log: _Log,
+        log: BuildLog,
     ) -> None:
         self.program = program
         self.environment = environment
@@ -567,7 +540,7 @@ def _processes_with(marker: bytes) -> Iterator[int]:
 class _Build:
     """The phases in CodeBuild's order, with its documented transitions after a failure."""
 
-    def __init__(self, request: BuildRequest, build_id: str, shell: _Shell, log: _Log) -> None:
+    def __init__(self, request: BuildRequest, build_id: str, shell: _Shell, log: BuildLog) -> None:
         self.request = request
         self.spec = request.buildspec
         self.build_id = build_id
@@ -592,6 +565,14 @@ class _Build:
         else:
             self.record(PhaseResult(UPLOAD_ARTIFACTS, Status.NOT_RUN))
         return self.result()
+
+    def phase_complete(self, result: PhaseResult) -> None:
+        """Log ``result`` as CodeBuild ends a phase."""
+        # As CodeBuild logs it: "Phase complete: BUILD State: FAILED", then "Phase context status
+        # code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ...".
+        self.log.line(f"Phase complete: {result.name} State: {result.status}")
+        code, _, message = (result.reason or "").partition(": ")
+        self.log.line(f"Phase context status code: {code} Message: {message}")
 
     def record(self, result: PhaseResult) -> bool:
         """Keep ``result``; True if it succeeded."""
@@ -650,7 +631,7 @@ class _Build:
                 self.log.line(f" {COMMAND_PHASES[phase.name]}: {len(phase.commands)} commands")
         status = Status.SUCCEEDED if failure is None else Status.FAILED
         result = PhaseResult(DOWNLOAD_SOURCE, status, time.monotonic() - started, reason=failure)
-        self.log.phase_complete(result)
+        self.phase_complete(result)
         return result
 
     def select_runtimes(self) -> str | None:
@@ -708,7 +689,7 @@ class _Build:
             late = self.run_commands(phase.finally_commands)
             failure = failure or late
         result = _phase_result(phase_type, failure, time.monotonic() - started)
-        self.log.phase_complete(result)
+        self.phase_complete(result)
         return result
 
     def run_commands(self, commands: Sequence[str]) -> tuple[str, _Outcome] | None:
@@ -741,7 +722,7 @@ class _Build:
     def timed_out(self, phase_type: str) -> PhaseResult:
         """The build's time ran out between commands, as ``phase_type`` was to start."""
         result = PhaseResult(phase_type, Status.TIMED_OUT, reason=TIMED_OUT_REASON)
-        self.log.phase_complete(result)
+        self.phase_complete(result)
         return result
 
     def upload_artifacts(self) -> PhaseResult:
@@ -758,7 +739,7 @@ class _Build:
             failure = self.collect_artifacts(self.spec.artifacts)
         status = Status.SUCCEEDED if failure is None else Status.FAILED
         result = PhaseResult(UPLOAD_ARTIFACTS, status, time.monotonic() - started, reason=failure)
-        self.log.phase_complete(result)
+        self.phase_complete(result)
         return result
 
     def collect_report(self, group: str, report: Report) -> ReportResult:
@@ -919,7 +900,7 @@ def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _expand(
-    root: Path, patterns: Sequence[str], base_directory: str | None, log: _Log
+    root: Path, patterns: Sequence[str], base_directory: str | None, log: BuildLog
 ) -> tuple[list[tuple[Path, str]], list[str]] | str:
     """The files ``patterns`` match under the base directories, and the patterns matching none.
 
