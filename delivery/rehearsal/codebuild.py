@@ -38,11 +38,17 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
 
 from delivery.errors import DeliveryError
+from delivery.rehearsal.build_files import (
+    ReportResult,
+    check_output_dir,
+    collect_artifacts,
+    collect_report,
+    unreported,
+)
 from delivery.rehearsal.build_log import BuildLog
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
@@ -51,7 +57,6 @@ from delivery.rehearsal.buildspec import (
     Buildspec,
     OnFailure,
     Phase,
-    Report,
 )
 
 DOCS_TRANSITIONS = (
@@ -165,21 +170,6 @@ class PhaseResult:
 
 
 @dataclass(frozen=True)
-class ReportResult:
-    """A report group's raw files found after the build.
-
-    ``incomplete`` is the report status INCOMPLETE: "the path to the test cases under the report
-    group in the buildspec file might be incorrect", or the build did not complete
-    (https://docs.aws.amazon.com/codebuild/latest/userguide/test-report.html).
-    """
-
-    group: str
-    file_format: str
-    files: tuple[Path, ...]
-    incomplete: bool
-
-
-@dataclass(frozen=True)
 class BuildResult:
     """What CodeBuild would report for the build; ``reason`` is one line, or None."""
 
@@ -238,7 +228,7 @@ def _check(request: BuildRequest) -> None:
         raise DeliveryError(f"timeout {request.timeout_s}s is not positive: give the timeout")
     if not request.primary.is_dir():
         raise DeliveryError(f"primary source {request.primary} is not a directory: check it")
-    _check_output_dir(request.output_dir)
+    check_output_dir(request.output_dir)
     for name, directory in request.secondaries.items():
         _check_secondary(name, directory)
     _check_base_environment(request.base_environment)
@@ -248,12 +238,6 @@ def _check(request: BuildRequest) -> None:
         ("override", request.override_variables),
     ):
         _check_variables(where, variables)
-
-
-def _check_output_dir(output_dir: Path) -> None:
-    # A stale file there would pass for an artifact the build did not produce.
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
-        raise DeliveryError(f"artifact directory {output_dir} is not empty: give a fresh one")
 
 
 def _check_secondary(name: str, directory: Path) -> None:
@@ -732,7 +716,8 @@ class _Build:
         started = time.monotonic()
         self.log.line(f"Entering phase {UPLOAD_ARTIFACTS}")
         self.reports = tuple(
-            self.collect_report(group, report) for group, report in self.spec.reports.items()
+            collect_report(self.source_root(), group, report, self.log)
+            for group, report in self.spec.reports.items()
         )
         failure = None
         if self.spec.artifacts is not None:
@@ -742,63 +727,13 @@ class _Build:
         self.phase_complete(result)
         return result
 
-    def collect_report(self, group: str, report: Report) -> ReportResult:
-        """A report group's files. Missing files make the report INCOMPLETE, never the build fail.
-
-        test-report.html: INCOMPLETE when "the path to the test cases under the report group in
-        the buildspec file might be incorrect"; it says nothing of failing the build. A pattern
-        matching nothing makes the whole report INCOMPLETE (silent there: the stricter reading).
-        """
-        self.log.line(f"Preparing to copy {report.file_format} report files of {group}")
-        found = _expand(self.source_root(), report.files, report.base_directory, self.log)
-        if isinstance(found, str):
-            self.log.line(f"Report group {group}: {found}: the report is INCOMPLETE")
-            return ReportResult(group, report.file_format, (), incomplete=True)
-        files, missing = found
-        if missing:
-            self.log.line(f"Report group {group}: the report is INCOMPLETE")
-        return ReportResult(
-            group, report.file_format, tuple(path for path, _ in files), incomplete=bool(missing)
-        )
-
     def collect_artifacts(self, artifacts: Artifacts) -> str | None:
-        """Copy the artifact's files into ``output_dir``; CodeBuild's failure reason, or None.
-
-        files, base-directory and discard-paths as #build-spec.artifacts.files,
-        #build-spec.artifacts.base-directory and #build-spec.artifacts.discard-paths describe
-        them. Nothing found fails the phase as CodeBuild's logs word it: "CLIENT_ERROR: no
-        matching artifact paths found" ("no matching base directory path found for <dir>" for
-        the base directory). CodeBuild logs "Skipping invalid file path <pattern>" for one
-        pattern that matches nothing while others match; the reference is silent, and the
-        rehearsal fails the phase for it too, the stricter reading.
-        """
-        found = _expand(self.source_root(), artifacts.files, artifacts.base_directory, self.log)
-        if isinstance(found, str):
-            return f"CLIENT_ERROR: {found}"
-        files, missing = found
-        if not files:
-            return "CLIENT_ERROR: no matching artifact paths found"
-        if missing:
-            return f"CLIENT_ERROR: no matching artifact paths found for {', '.join(missing)}"
-        return self.copy_artifacts(files, artifacts.discard_paths)
-
-    def copy_artifacts(self, files: Sequence[tuple[Path, str]], discard_paths: bool) -> str | None:
-        targets: dict[str, Path] = {}
-        for source, relative in files:
-            target = PurePosixPath(relative).name if discard_paths else relative
-            if target in targets and targets[target] != source:
-                # Silent in the reference: two files at one place would lose one; refused.
-                return f"CLIENT_ERROR: two artifact files would both be written to {target}"
-            targets[target] = source
+        """Copy the artifact's files into ``output_dir``; CodeBuild's failure reason, or None."""
         output = self.request.output_dir
-        output.mkdir(parents=True, exist_ok=True)
-        for target, source in targets.items():
-            destination = output / target
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination)
-        self.artifact_dir = output
-        self.log.line(f"Uploading {len(targets)} artifact file(s) to {output}")
-        return None
+        failure = collect_artifacts(self.source_root(), artifacts, output, self.log)
+        if failure is None:
+            self.artifact_dir = output
+        return failure
 
     def source_root(self) -> Path:
         # "relative to the original build location" (#build-spec.artifacts.files), whatever
@@ -824,16 +759,9 @@ class _Build:
                 dict(self.exported) if status is Status.SUCCEEDED else {}
             ),
             artifact_dir=self.artifact_dir,
-            reports=self.reports or self.unreported(),
+            reports=self.reports or unreported(self.spec.reports),
             reason=reason,
             log_path=self.request.log_path,
-        )
-
-    def unreported(self) -> tuple[ReportResult, ...]:
-        # UPLOAD_ARTIFACTS never ran: "The build was not completed" makes a report INCOMPLETE.
-        return tuple(
-            ReportResult(group, report.file_format, (), incomplete=True)
-            for group, report in self.spec.reports.items()
         )
 
 
@@ -897,89 +825,3 @@ def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
         for part in re.split(r"[.\-]", version)
         if part
     )
-
-
-def _expand(
-    root: Path, patterns: Sequence[str], base_directory: str | None, log: BuildLog
-) -> tuple[list[tuple[Path, str]], list[str]] | str:
-    """The files ``patterns`` match under the base directories, and the patterns matching none.
-
-    Returns ``[(file, path relative to its base directory)]`` and the unmatched patterns, or the
-    message when no base directory matches. Locations as the reference lists them: a file, a file
-    in a subdirectory, ``'**/*'`` (all files, recursively), ``dir/*`` (the files in dir),
-    ``dir/**/*``; base-directory may be a pattern such as ``'my-directory*'``
-    (#build-spec.artifacts.base-directory), and its own name is not part of the output paths.
-    """
-    log.line(f"Expanding base directory path: {base_directory or '.'}")
-    bases = [root] if base_directory is None else _directories(root, base_directory)
-    if not bases:
-        return f"no matching base directory path found for {base_directory}"
-    log.line("Assembling file list")
-    found: dict[Path, str] = {}
-    missing: list[str] = []
-    for pattern in patterns:
-        log.line(f"Expanding {pattern}")
-        matched = {file: rel for base in bases for file, rel in _glob(base, pattern)}
-        if not matched:
-            log.line(f"Skipping invalid file path {pattern}")
-            missing.append(pattern)
-        found.update(matched)
-    log.line(f"Found {len(found)} file(s)")
-    return sorted(found.items()), missing
-
-
-def _glob(base: Path, pattern: str) -> Iterator[tuple[Path, str]]:
-    """Files (not directories) under ``base`` whose relative path matches ``pattern``.
-
-    The walk starts below the pattern's literal leading directories, so ``image.json`` or
-    ``build/reports/*.xml`` never walk the whole source tree (a virtualenv, node_modules...).
-    """
-    parts = _pattern_parts(pattern)
-    literal = 0
-    while literal < len(parts) and not _is_glob(parts[literal]):
-        literal += 1
-    if literal == len(parts):
-        path = base.joinpath(*parts)
-        if path.is_file():
-            yield path, "/".join(parts)
-        return
-    start = base.joinpath(*parts[:literal])
-    for directory, _, names in os.walk(start):
-        for name in names:
-            path = Path(directory, name)
-            relative = path.relative_to(base).as_posix()
-            if path.is_file() and _matches(parts, tuple(relative.split("/"))):
-                yield path, relative
-
-
-def _directories(root: Path, pattern: str) -> list[Path]:
-    """The directories under ``root`` whose relative path matches ``pattern``."""
-    parts = _pattern_parts(pattern)
-    if not any(_is_glob(part) for part in parts):
-        candidate = root.joinpath(*parts)
-        return [candidate] if candidate.is_dir() else []
-    found = []
-    for directory, subdirectories, _ in os.walk(root):
-        for name in subdirectories:
-            path = Path(directory, name)
-            if _matches(parts, path.relative_to(root).parts):
-                found.append(path)
-    return sorted(found)
-
-
-def _pattern_parts(pattern: str) -> tuple[str, ...]:
-    return tuple(part for part in PurePosixPath(pattern).parts if part != ".")
-
-
-def _is_glob(part: str) -> bool:
-    return any(char in part for char in "*?[")
-
-
-def _matches(pattern: Sequence[str], path: Sequence[str]) -> bool:
-    """Segment-wise glob: ``*``, ``?`` and ``[...]`` within one segment, ``**`` any number."""
-    if not pattern:
-        return not path
-    head, rest = pattern[0], pattern[1:]
-    if head == "**":
-        return any(_matches(rest, path[index:]) for index in range(len(path) + 1))
-    return bool(path) and fnmatchcase(path[0], head) and _matches(rest, path[1:])
