@@ -50,6 +50,7 @@ from delivery.rehearsal.build_files import (
     unreported,
 )
 from delivery.rehearsal.build_log import BuildLog
+from delivery.rehearsal.build_runtimes import select_runtimes
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
     RESERVED_PREFIX,
@@ -103,7 +104,6 @@ TIMED_OUT_REASON = "BUILD_TIMED_OUT: Build has timed out."
 # sourceIdentifier, API reference); CODEBUILD_SRC_DIR_<id> must be a variable name.
 _SOURCE_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,127}$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VARIABLE_REFERENCE = re.compile(r"^\$(?:\{(\w+)\}|(\w+))$")
 # Kept from one command to the next by the rehearsal itself, never from a shell's dump: bash
 # raises SHLVL and sets _ in every shell it starts.
 _SHELL_BOOKKEEPING = ("SHLVL", "_")
@@ -607,7 +607,13 @@ class _Build:
                 self.log.line(f"{name}={value}")
         self.log.line(f"YAML location is {self.spec.source}")
         self.log.line("Processing environment variables")
-        failure = self.select_runtimes()
+        install = self.spec.phase("install")
+        failure = select_runtimes(
+            install.runtime_versions if install else {},
+            self.request.available_runtimes,
+            self.shell.environment,
+            self.log,
+        )
         if failure is None:
             self.log.line(f"Moving to directory {self.shell.cwd}")
             self.log.line(f"Phases found in YAML: {len(self.spec.phases)}")
@@ -617,39 +623,6 @@ class _Build:
         result = PhaseResult(DOWNLOAD_SOURCE, status, time.monotonic() - started, reason=failure)
         self.phase_complete(result)
         return result
-
-    def select_runtimes(self) -> str | None:
-        """Check install's runtime-versions against the image's; the failure's reason, or None."""
-        install = self.spec.phase("install")
-        if install is None:
-            return None
-        offered = self.request.available_runtimes
-        for runtime, requested in install.runtime_versions.items():
-            version = self.expand(requested)
-            if runtime not in offered:
-                return (
-                    f"YAML_FILE_ERROR: Unknown runtime named '{runtime}'. This build image has "
-                    f"the following runtimes: {', '.join(sorted(offered))}"
-                )
-            chosen = _select_version(version, offered[runtime])
-            if chosen is None:
-                return (
-                    f"YAML_FILE_ERROR: Unknown runtime version named '{version}' of {runtime}. "
-                    f"This build image has the following versions: "
-                    f"{', '.join(offered[runtime])}"
-                )
-            self.log.line(
-                f"Selecting '{runtime}' runtime version '{chosen}' based on manual selections..."
-            )
-        return None
-
-    def expand(self, requested: str) -> str:
-        # "You can specify the runtime using a number or an environment variable", e.g.
-        # ruby: "$MY_RUBY_VAR" (#runtime-versions-in-build-spec).
-        match = _VARIABLE_REFERENCE.match(requested)
-        if match is None:
-            return requested
-        return self.shell.environment.get(match.group(1) or match.group(2), "")
 
     def command_phase(self, name: str) -> PhaseResult:
         """One of install, pre_build, build, post_build; an undeclared one simply succeeds.
@@ -792,36 +765,4 @@ def _phase_result(
             f"COMMAND_EXECUTION_ERROR: Error while executing command: {quoted}. "
             f"Reason: {outcome.reason}"
         ),
-    )
-
-
-# --- versions and paths -------------------------------------------------------------------------
-
-
-def _select_version(requested: str, offered: Sequence[str]) -> str | None:
-    """The offered version ``requested`` selects, or None.
-
-    "Specify a runtime using a specific version, a major version followed by .x to specify that
-    CodeBuild uses that major version with its latest minor version, or latest to use the most
-    recent major and minor version" (#runtime-versions-in-build-spec; the table of
-    https://docs.aws.amazon.com/codebuild/latest/userguide/runtime-versions.html: python: 3.12,
-    python: 3.x, golang: 1.x, java: corretto21.x, nodejs: latest).
-    """
-    if requested in offered:
-        return requested
-    if requested == "latest":
-        candidates = list(offered)
-    elif requested.endswith(".x"):
-        major = requested.removesuffix(".x")
-        candidates = [v for v in offered if v == major or v.startswith(f"{major}.")]
-    else:
-        return None
-    return max(candidates, key=_version_key) if candidates else None
-
-
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part)
-        for part in re.split(r"[.\-]", version)
-        if part
     )
