@@ -25,17 +25,11 @@ lines the docs do not spell out are CodeBuild's own, as its build logs print the
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shlex
-import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -51,6 +45,7 @@ from delivery.rehearsal.build_files import (
 )
 from delivery.rehearsal.build_log import BuildLog
 from delivery.rehearsal.build_runtimes import select_runtimes
+from delivery.rehearsal.build_shell import Outcome, Shell, shell_program
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
     RESERVED_PREFIX,
@@ -104,12 +99,6 @@ TIMED_OUT_REASON = "BUILD_TIMED_OUT: Build has timed out."
 # sourceIdentifier, API reference); CODEBUILD_SRC_DIR_<id> must be a variable name.
 _SOURCE_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,127}$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Kept from one command to the next by the rehearsal itself, never from a shell's dump: bash
-# raises SHLVL and sets _ in every shell it starts.
-_SHELL_BOOKKEEPING = ("SHLVL", "_")
-# The rehearsal's own tool to read a shell's exported environment, wherever the build's PATH
-# points: /usr/bin/env of this machine.
-_ENV_PROGRAM = next((p for p in ("/usr/bin/env", "/bin/env") if os.access(p, os.X_OK)), None)
 
 
 class Status(StrEnum):
@@ -195,7 +184,7 @@ def run(request: BuildRequest) -> BuildResult:
     raises.
     """
     _check(request)
-    program = _shell_program(request)
+    program = shell_program(request.buildspec.shell, request.base_environment)
     build_id = f"{request.project}:{uuid.uuid4()}"
     request.log_path.parent.mkdir(parents=True, exist_ok=True)
     request.log_path.write_bytes(b"")  # one log per build
@@ -205,7 +194,7 @@ def run(request: BuildRequest) -> BuildResult:
         tempfile.TemporaryDirectory(prefix="codebuild-") as scratch,
     ):
         log = BuildLog(log_file)
-        shell = _Shell(
+        shell = Shell(
             program=program,
             environment=_environment(request, build_id),
             cwd=request.primary.resolve(),
@@ -320,211 +309,13 @@ def _codebuild_variables(request: BuildRequest, build_id: str) -> dict[str, str]
     return variables
 
 
-def _shell_program(request: BuildRequest) -> str:
-    """The shell the commands run with, found on the image's PATH (never this process's).
-
-    env/shell (#build-spec.shell) names bash or /bin/sh on Linux; without it CodeBuild uses sh,
-    "Shell command language (sh)" (build-env-ref-cmd). On CodeBuild's Ubuntu images, as on
-    Debian, sh is dash: no pipefail, no arrays.
-    """
-    name = request.buildspec.shell or "sh"
-    path = request.base_environment["PATH"]
-    found = shutil.which(name, path=path)
-    if found is None:
-        raise DeliveryError(
-            f"the build image has no '{name}' on its PATH ({path}): install it in the image or "
-            "change env.shell"
-        )
-    if _ENV_PROGRAM is None:
-        raise DeliveryError("this machine has no /usr/bin/env: the rehearsal needs coreutils")
-    return found
-
-
-# --- one shell per command, the state carried over ----------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """How one command ended: its exit code (negative: killed by that signal), or timed out."""
-
-    returncode: int
-    timed_out: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0 and not self.timed_out
-
-    @property
-    def reason(self) -> str:
-        # As CodeBuild's logs word it, "Reason: exit status 1"; a signal as Go's exec package
-        # words it (the agent's language), "signal: killed".
-        if self.returncode < 0:
-            return f"signal: {signal.strsignal(-self.returncode) or -self.returncode}".lower()
-        return f"exit status {self.returncode}"
-
-
-class _Shell:
-    """Runs commands one at a time, each in a new shell that starts where the last one ended.
-
-    Version 0.2 keeps state between commands and phases: the reference says 0.1 ran each command
-    "in isolation from all other commands" so that one "that relies on the state of any previous
-    commands (for example, changing directories or setting environment variables)" could not work,
-    and that 0.2 "solves this issue" (#build-spec.phases, note). That documented state (exported
-    variables and the working directory) is what each command hands on: after it, its shell
-    dumps its exported environment and directory, and the next command starts with them. The
-    reference is silent on non-exported variables and shell options; they do not carry over, the
-    stricter reading.
-
-    Each command runs in its own process group; every group, and every process carrying this
-    build's CODEBUILD_BUILD_ID (a daemon that left its group), is killed when the build ends.
-    Background processes stay up until then: "use the nohup command to run a command as a task in
-    the background, even if the build process exits the shell"
-    (https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-background-tasks.html).
-    """
-
-    def __init__(
-        self,
-        *,
-        program: str,
-        environment: dict[str, str],
-        cwd: Path,
-        scratch: Path,
-        deadline: float,
-        log: BuildLog,
-    ) -> None:
-        self.program = program
-        self.environment = environment
-        self.cwd = cwd
-        self.scratch = scratch
-        self.deadline = deadline
-        self.log = log
-        self.groups: list[int] = []
-        self.count = 0
-
-    def timed_out(self) -> bool:
-        return time.monotonic() >= self.deadline
-
-    def run(self, command: str) -> _Outcome:
-        """Run ``command`` (its output into the log), then take on the state it left."""
-        if self.timed_out():
-            return _Outcome(returncode=-int(signal.SIGKILL), timed_out=True)
-        self.log.line(f"Running command {command}")
-        self.count += 1
-        script, cwd_file, env_file = self._script(command)
-        outcome = self._execute(script)
-        self._take_state(cwd_file, env_file)
-        return outcome
-
-    def _script(self, command: str) -> tuple[Path, Path, Path]:
-        # The EXIT trap runs however the command ends (exit N, set -e, a failing special
-        # builtin such as dash's `set -o pipefail`) and keeps the command's exit status.
-        # CodeBuild also runs each command from a script file of its own making.
-        base = self.scratch / f"command-{self.count}"
-        cwd_file, env_file = base.with_suffix(".cwd"), base.with_suffix(".env")
-        save = (
-            f"__codebuild_save() {{ __codebuild_rc=$?; pwd > {shlex.quote(str(cwd_file))}; "
-            f"{shlex.quote(str(_ENV_PROGRAM))} -0 > {shlex.quote(str(env_file))}; "
-            "exit $__codebuild_rc; }\n"
-            "trap __codebuild_save EXIT\n"
-        )
-        script = base.with_suffix(".sh")
-        script.write_text(save + command + "\n", encoding="utf-8")
-        return script, cwd_file, env_file
-
-    def _execute(self, script: Path) -> _Outcome:
-        try:
-            process = subprocess.Popen(  # noqa: S603 (the image's shell, given the buildspec's command)
-                [self.program, str(script)],
-                cwd=self.cwd,
-                env=self.environment,
-                stdin=subprocess.DEVNULL,
-                stdout=self.log.file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except OSError as error:
-            # The working directory a previous command moved to is gone, for one.
-            self.log.line(f"Cannot start {self.program}: {error.strerror}")
-            return _Outcome(returncode=127)
-        self.groups.append(process.pid)
-        try:
-            return _Outcome(returncode=process.wait(timeout=self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            _kill_group(process.pid)
-            return _Outcome(returncode=process.wait(), timed_out=True)
-
-    def _take_state(self, cwd_file: Path, env_file: Path) -> None:
-        # No dump (the shell was killed, or exec'd another program): the state stays as it was.
-        if cwd_file.exists():
-            directory = cwd_file.read_text(encoding="utf-8", errors="surrogateescape")
-            self.cwd = Path(directory.removesuffix("\n"))
-        if env_file.exists():
-            dumped = _parse_env_dump(env_file.read_bytes())
-            for name in _SHELL_BOOKKEEPING:
-                dumped.pop(name, None)
-                if name in self.environment:
-                    dumped[name] = self.environment[name]
-            self.environment = dumped
-
-    def set(self, name: str, value: str) -> None:
-        """Set a variable for every later command (CodeBuild's own, such as SUCCEEDING)."""
-        self.environment[name] = value
-
-    def kill_all(self, build_id: str) -> None:
-        """Kill every process the build started: no process outlives the build."""
-        for group in self.groups:
-            _kill_group(group)
-        _kill_marked(f"CODEBUILD_BUILD_ID={build_id}".encode())
-
-
-def _parse_env_dump(data: bytes) -> dict[str, str]:
-    environment: dict[str, str] = {}
-    for entry in data.split(b"\0"):
-        name, separator, value = entry.partition(b"=")
-        if separator:
-            environment[os.fsdecode(name)] = os.fsdecode(value)
-    return environment
-
-
-def _kill_group(group: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-        os.killpg(group, signal.SIGKILL)
-
-
-def _kill_marked(marker: bytes, rounds: int = 100) -> None:
-    """Kill the processes whose environment holds ``marker``, until none is left (Linux /proc)."""
-    for _ in range(rounds):
-        found = list(_processes_with(marker))
-        if not found:
-            return
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.02)  # let the kernel finish them before looking again
-
-
-def _processes_with(marker: bytes) -> Iterator[int]:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue  # another user's process, or gone
-        if marker in environ.split(b"\0"):
-            yield int(entry.name)
-
-
 # --- the build ----------------------------------------------------------------------------------
 
 
 class _Build:
     """The phases in CodeBuild's order, with its documented transitions after a failure."""
 
-    def __init__(self, request: BuildRequest, build_id: str, shell: _Shell, log: BuildLog) -> None:
+    def __init__(self, request: BuildRequest, build_id: str, shell: Shell, log: BuildLog) -> None:
         self.request = request
         self.spec = request.buildspec
         self.build_id = build_id
@@ -649,7 +440,7 @@ class _Build:
         self.phase_complete(result)
         return result
 
-    def run_commands(self, commands: Sequence[str]) -> tuple[str, _Outcome] | None:
+    def run_commands(self, commands: Sequence[str]) -> tuple[str, Outcome] | None:
         """Run ``commands`` until one fails; that command and how it ended, or None."""
         for command in commands:
             outcome = self.shell.run(command)
@@ -739,7 +530,7 @@ class _Build:
 
 
 def _phase_result(
-    phase_type: str, failure: tuple[str, _Outcome] | None, seconds: float
+    phase_type: str, failure: tuple[str, Outcome] | None, seconds: float
 ) -> PhaseResult:
     if failure is None:
         return PhaseResult(phase_type, Status.SUCCEEDED, seconds)
