@@ -25,7 +25,6 @@ lines the docs do not spell out are CodeBuild's own, as its build logs print the
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 import uuid
@@ -36,6 +35,15 @@ from pathlib import Path
 from types import MappingProxyType
 
 from delivery.errors import DeliveryError
+from delivery.rehearsal.build_environment import (
+    SUCCEEDING,
+    build_environment,
+    check_base_environment,
+    check_builtins,
+    check_secondary,
+    check_variables,
+    codebuild_variables,
+)
 from delivery.rehearsal.build_files import (
     ReportResult,
     check_output_dir,
@@ -48,7 +56,6 @@ from delivery.rehearsal.build_runtimes import select_runtimes
 from delivery.rehearsal.build_shell import Outcome, Shell, shell_program
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
-    RESERVED_PREFIX,
     Artifacts,
     Buildspec,
     OnFailure,
@@ -65,40 +72,9 @@ UPLOAD_ARTIFACTS = "UPLOAD_ARTIFACTS"
 COMMAND_PHASES = {name: name.upper() for name in PHASE_NAMES}  # install -> INSTALL ...
 PHASE_TYPES = (DOWNLOAD_SOURCE, *COMMAND_PHASES.values(), UPLOAD_ARTIFACTS)
 
-# The variables CodeBuild documents (build-env-ref-env-vars) that only the caller can know.
-# CODEBUILD_SOURCE_VERSION_<id> and CODEBUILD_SOURCE_REPO_URL_<id> exist per secondary source.
-CALLER_BUILTINS = frozenset(
-    {
-        "AWS_DEFAULT_REGION",
-        "AWS_REGION",
-        "CODEBUILD_BATCH_BUILD_IDENTIFIER",
-        "CODEBUILD_BUILD_ARN",
-        "CODEBUILD_BUILD_IMAGE",
-        "CODEBUILD_INITIATOR",
-        "CODEBUILD_KMS_KEY_ID",
-        "CODEBUILD_LOG_PATH",
-        "CODEBUILD_PROJECT_ARN",
-        "CODEBUILD_PUBLIC_BUILD_URL",
-        "CODEBUILD_RESOLVED_SOURCE_VERSION",
-        "CODEBUILD_SOURCE_REPO_URL",
-        "CODEBUILD_SOURCE_VERSION",
-        "CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID",
-        "CODEBUILD_WEBHOOK_BASE_REF",
-        "CODEBUILD_WEBHOOK_EVENT",
-        "CODEBUILD_WEBHOOK_HEAD_REF",
-        "CODEBUILD_WEBHOOK_PREV_COMMIT",
-        "CODEBUILD_WEBHOOK_TRIGGER",
-    }
-)
-_PER_SOURCE_BUILTIN = re.compile(r"^CODEBUILD_(SOURCE_VERSION|SOURCE_REPO_URL)_[A-Za-z0-9_]+$")
-SUCCEEDING = "CODEBUILD_BUILD_SUCCEEDING"
 # TIMED_OUT is the phase's and the build's status (API_BuildPhase, API_Build); this context wording
 # is CodeBuild's as its console shows it: the docs do not spell it out.
 TIMED_OUT_REASON = "BUILD_TIMED_OUT: Build has timed out."
-# A secondary source identifier: "alphanumeric characters and underscores" (ProjectSource
-# sourceIdentifier, API reference); CODEBUILD_SRC_DIR_<id> must be a variable name.
-_SOURCE_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,127}$")
-_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class Status(StrEnum):
@@ -196,7 +172,16 @@ def run(request: BuildRequest) -> BuildResult:
         log = BuildLog(log_file)
         shell = Shell(
             program=program,
-            environment=_environment(request, build_id),
+            environment=build_environment(
+                image=request.base_environment,
+                builtins=request.builtins,
+                codebuild=codebuild_variables(
+                    build_id, request.primary, request.secondaries, request.build_number
+                ),
+                buildspec=request.buildspec.variables,
+                project=request.project_variables,
+                override=request.override_variables,
+            ),
             cwd=request.primary.resolve(),
             scratch=Path(scratch),
             deadline=time.monotonic() + request.timeout_s,
@@ -219,94 +204,14 @@ def _check(request: BuildRequest) -> None:
         raise DeliveryError(f"primary source {request.primary} is not a directory: check it")
     check_output_dir(request.output_dir)
     for name, directory in request.secondaries.items():
-        _check_secondary(name, directory)
-    _check_base_environment(request.base_environment)
-    _check_builtins(request.builtins)
+        check_secondary(name, directory)
+    check_base_environment(request.base_environment)
+    check_builtins(request.builtins)
     for where, variables in (
         ("project", request.project_variables),
         ("override", request.override_variables),
     ):
-        _check_variables(where, variables)
-
-
-def _check_secondary(name: str, directory: Path) -> None:
-    if not _SOURCE_IDENTIFIER.match(name):
-        raise DeliveryError(
-            f"secondary source '{name}' cannot name CODEBUILD_SRC_DIR_{name}: use letters, "
-            "digits and _"
-        )
-    if not directory.is_dir():
-        raise DeliveryError(f"secondary source {name} ({directory}) is not a directory")
-
-
-def _check_base_environment(environment: Mapping[str, str]) -> None:
-    if "PATH" not in environment:
-        raise DeliveryError("the image's environment has no PATH: give base_environment a PATH")
-    reserved = sorted(name for name in environment if name.startswith(RESERVED_PREFIX))
-    if reserved:
-        raise DeliveryError(
-            f"the image's environment sets {', '.join(reserved)}: CodeBuild sets CODEBUILD_ "
-            "variables itself; pass them as builtins"
-        )
-
-
-def _check_builtins(builtins: Mapping[str, str]) -> None:
-    for name in builtins:
-        if name not in CALLER_BUILTINS and not _PER_SOURCE_BUILTIN.match(name):
-            raise DeliveryError(
-                f"builtin {name} is not a CodeBuild variable the caller can give "
-                "(build-env-ref-env-vars): remove it, or pass it as a project variable"
-            )
-
-
-def _check_variables(where: str, variables: Mapping[str, str]) -> None:
-    # "Do not set any environment variable with a name that starts with CODEBUILD_"
-    # (#build-spec.env.variables); the API refuses it for project and start-build variables too.
-    for name in variables:
-        if not _VARIABLE_NAME.match(name):
-            raise DeliveryError(f"{where} variable '{name}' is not a shell variable name")
-        if name.startswith(RESERVED_PREFIX):
-            raise DeliveryError(
-                f"{where} variable {name} uses the reserved prefix {RESERVED_PREFIX}: rename it"
-            )
-
-
-def _environment(request: BuildRequest, build_id: str) -> dict[str, str]:
-    """The build's environment, lowest precedence first.
-
-    "Any environment variables you set replace existing environment variables" of the image, and
-    for a name defined in several places "The value in the start build operation call takes
-    highest precedence", then "the build project definition", and "The value in the buildspec
-    declaration takes lowest precedence" (#build-spec.env.variables). CodePipeline's action
-    EnvironmentVariables are start-build overrides.
-    """
-    environment = dict(request.base_environment)
-    environment.update(request.builtins)
-    environment.update(_codebuild_variables(request, build_id))
-    environment.update(request.buildspec.variables)
-    environment.update(request.project_variables)
-    environment.update(request.override_variables)
-    return environment
-
-
-def _codebuild_variables(request: BuildRequest, build_id: str) -> dict[str, str]:
-    """The variables CodeBuild sets that the rehearsal knows (build-env-ref-env-vars)."""
-    variables = {
-        # "The directory path that CodeBuild uses for the build"; per secondary source
-        # CODEBUILD_SRC_DIR_<sourceIdentifier>, the identifier spelled as given.
-        "CODEBUILD_SRC_DIR": str(request.primary.resolve()),
-        # "The CodeBuild ID of the build (for example, codebuild-demo-project:b1e6661e-...)".
-        "CODEBUILD_BUILD_ID": build_id,
-        # "Set to 0 if the build is failing, or 1 if the build is succeeding."
-        SUCCEEDING: "1",
-        # "The start time of the build specified as a Unix timestamp in milliseconds."
-        "CODEBUILD_START_TIME": str(int(time.time() * 1000)),
-    }
-    for name, directory in request.secondaries.items():
-        variables[f"CODEBUILD_SRC_DIR_{name}"] = str(directory.resolve())
-    if request.build_number is not None:
-        variables["CODEBUILD_BUILD_NUMBER"] = str(request.build_number)
-    return variables
+        check_variables(where, variables)
 
 
 # --- the build ----------------------------------------------------------------------------------
