@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from delivery.errors import DeliveryError
+from delivery.rehearsal.build_log import BuildLog
 from delivery.rehearsal.buildspec import RESERVED_PREFIX
 
 # The variables CodeBuild documents (build-env-ref-env-vars) that only the caller can know.
@@ -99,7 +100,7 @@ def check_variables(where: str, variables: Mapping[str, str]) -> None:
             )
 
 
-def build_environment(
+def merge(
     *,
     image: Mapping[str, str],
     builtins: Mapping[str, str],
@@ -145,3 +146,20 @@ def codebuild_variables(
     if build_number is not None:
         variables["CODEBUILD_BUILD_NUMBER"] = str(build_number)
     return variables
+
+
+def exported(names: Sequence[str], environment: Mapping[str, str], log: BuildLog) -> dict[str, str]:
+    """env/exported-variables, read when post_build ends.
+
+    "It can be updated between the start of the install phase and the end of the post_build
+    phase. After the post_build phase ends, the value of exported variables cannot change"
+    (#build-spec.env.exported-variables). Silent on a variable that is not set: it is left
+    out (and logged) rather than exported empty, the stricter reading.
+    """
+    values: dict[str, str] = {}
+    for name in names:
+        if name in environment:
+            values[name] = environment[name]
+        else:
+            log.line(f"Exported variable {name} is not set: it is not exported")
+    return values

@@ -35,28 +35,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from delivery.errors import DeliveryError
-from delivery.rehearsal.build_environment import (
-    SUCCEEDING,
-    build_environment,
-    check_base_environment,
-    check_builtins,
-    check_secondary,
-    check_variables,
-    codebuild_variables,
-)
-from delivery.rehearsal.build_files import (
-    ReportResult,
-    check_output_dir,
-    collect_artifacts,
-    collect_report,
-    unreported,
-)
+from delivery.rehearsal import build_environment, build_files, build_runtimes, build_shell
 from delivery.rehearsal.build_log import BuildLog
-from delivery.rehearsal.build_runtimes import select_runtimes
-from delivery.rehearsal.build_shell import Outcome, Shell, shell_program
 from delivery.rehearsal.buildspec import (
     PHASE_NAMES,
-    Artifacts,
     Buildspec,
     OnFailure,
     Phase,
@@ -143,7 +125,7 @@ class BuildResult:
     phases: tuple[PhaseResult, ...]
     exported_variables: Mapping[str, str]
     artifact_dir: Path | None
-    reports: tuple[ReportResult, ...]
+    reports: tuple[build_files.ReportResult, ...]
     reason: str | None
     log_path: Path
 
@@ -160,7 +142,7 @@ def run(request: BuildRequest) -> BuildResult:
     raises.
     """
     _check(request)
-    program = shell_program(request.buildspec.shell, request.base_environment)
+    program = build_shell.shell_program(request.buildspec.shell, request.base_environment)
     build_id = f"{request.project}:{uuid.uuid4()}"
     request.log_path.parent.mkdir(parents=True, exist_ok=True)
     request.log_path.write_bytes(b"")  # one log per build
@@ -170,12 +152,12 @@ def run(request: BuildRequest) -> BuildResult:
         tempfile.TemporaryDirectory(prefix="codebuild-") as scratch,
     ):
         log = BuildLog(log_file)
-        shell = Shell(
+        shell = build_shell.Shell(
             program=program,
-            environment=build_environment(
+            environment=build_environment.merge(
                 image=request.base_environment,
                 builtins=request.builtins,
-                codebuild=codebuild_variables(
+                codebuild=build_environment.codebuild_variables(
                     build_id, request.primary, request.secondaries, request.build_number
                 ),
                 buildspec=request.buildspec.variables,
@@ -202,16 +184,16 @@ def _check(request: BuildRequest) -> None:
         raise DeliveryError(f"timeout {request.timeout_s}s is not positive: give the timeout")
     if not request.primary.is_dir():
         raise DeliveryError(f"primary source {request.primary} is not a directory: check it")
-    check_output_dir(request.output_dir)
+    build_files.check_output_dir(request.output_dir)
     for name, directory in request.secondaries.items():
-        check_secondary(name, directory)
-    check_base_environment(request.base_environment)
-    check_builtins(request.builtins)
+        build_environment.check_secondary(name, directory)
+    build_environment.check_base_environment(request.base_environment)
+    build_environment.check_builtins(request.builtins)
     for where, variables in (
         ("project", request.project_variables),
         ("override", request.override_variables),
     ):
-        check_variables(where, variables)
+        build_environment.check_variables(where, variables)
 
 
 # --- the build ----------------------------------------------------------------------------------
@@ -220,7 +202,9 @@ def _check(request: BuildRequest) -> None:
 class _Build:
     """The phases in CodeBuild's order, with its documented transitions after a failure."""
 
-    def __init__(self, request: BuildRequest, build_id: str, shell: Shell, log: BuildLog) -> None:
+    def __init__(
+        self, request: BuildRequest, build_id: str, shell: build_shell.Shell, log: BuildLog
+    ) -> None:
         self.request = request
         self.spec = request.buildspec
         self.build_id = build_id
@@ -228,7 +212,7 @@ class _Build:
         self.log = log
         self.results: list[PhaseResult] = []
         self.exported: dict[str, str] = {}
-        self.reports: tuple[ReportResult, ...] = ()
+        self.reports: tuple[build_files.ReportResult, ...] = ()
         self.artifact_dir: Path | None = None
 
     def run(self) -> BuildResult:
@@ -258,7 +242,7 @@ class _Build:
         """Keep ``result``; True if it succeeded."""
         self.results.append(result)
         if result.status in {Status.FAILED, Status.TIMED_OUT}:
-            self.shell.set(SUCCEEDING, "0")
+            self.shell.set(build_environment.SUCCEEDING, "0")
         return result.status is Status.SUCCEEDED
 
     def next_phase_runs(self, name: str, result: PhaseResult) -> bool:
@@ -274,7 +258,9 @@ class _Build:
         too: the reference is silent, aborting everything is the stricter reading.
         """
         if name == "post_build":
-            self.capture_exported()
+            self.exported = build_environment.exported(
+                self.spec.exported_variables, self.shell.environment, self.log
+            )
         if result.status is Status.SUCCEEDED:
             return True
         if result.status is Status.TIMED_OUT:
@@ -304,7 +290,7 @@ class _Build:
         self.log.line(f"YAML location is {self.spec.source}")
         self.log.line("Processing environment variables")
         install = self.spec.phase("install")
-        failure = select_runtimes(
+        failure = build_runtimes.select_runtimes(
             install.runtime_versions if install else {},
             self.request.available_runtimes,
             self.shell.environment,
@@ -345,7 +331,7 @@ class _Build:
         self.phase_complete(result)
         return result
 
-    def run_commands(self, commands: Sequence[str]) -> tuple[str, Outcome] | None:
+    def run_commands(self, commands: Sequence[str]) -> tuple[str, build_shell.Outcome] | None:
         """Run ``commands`` until one fails; that command and how it ended, or None."""
         for command in commands:
             outcome = self.shell.run(command)
@@ -354,23 +340,9 @@ class _Build:
                     self.log.line(f"Command did not exit successfully {command} {outcome.reason}")
                     # The build is failing from here on: a finally block already sees 0
                     # (build-env-ref-env-vars: "Set to 0 if the build is failing").
-                    self.shell.set(SUCCEEDING, "0")
+                    self.shell.set(build_environment.SUCCEEDING, "0")
                 return command, outcome
         return None
-
-    def capture_exported(self) -> None:
-        """env/exported-variables, read when post_build ends.
-
-        "It can be updated between the start of the install phase and the end of the post_build
-        phase. After the post_build phase ends, the value of exported variables cannot change"
-        (#build-spec.env.exported-variables). Silent on a variable that is not set: it is left
-        out (and logged) rather than exported empty, the stricter reading.
-        """
-        for name in self.spec.exported_variables:
-            if name in self.shell.environment:
-                self.exported[name] = self.shell.environment[name]
-            else:
-                self.log.line(f"Exported variable {name} is not set: it is not exported")
 
     def timed_out(self, phase_type: str) -> PhaseResult:
         """The build's time ran out between commands, as ``phase_type`` was to start."""
@@ -385,24 +357,21 @@ class _Build:
         started = time.monotonic()
         self.log.line(f"Entering phase {UPLOAD_ARTIFACTS}")
         self.reports = tuple(
-            collect_report(self.source_root(), group, report, self.log)
+            build_files.collect_report(self.source_root(), group, report, self.log)
             for group, report in self.spec.reports.items()
         )
         failure = None
         if self.spec.artifacts is not None:
-            failure = self.collect_artifacts(self.spec.artifacts)
+            output = self.request.output_dir
+            failure = build_files.collect_artifacts(
+                self.source_root(), self.spec.artifacts, output, self.log
+            )
+            if failure is None:
+                self.artifact_dir = output
         status = Status.SUCCEEDED if failure is None else Status.FAILED
         result = PhaseResult(UPLOAD_ARTIFACTS, status, time.monotonic() - started, reason=failure)
         self.phase_complete(result)
         return result
-
-    def collect_artifacts(self, artifacts: Artifacts) -> str | None:
-        """Copy the artifact's files into ``output_dir``; CodeBuild's failure reason, or None."""
-        output = self.request.output_dir
-        failure = collect_artifacts(self.source_root(), artifacts, output, self.log)
-        if failure is None:
-            self.artifact_dir = output
-        return failure
 
     def source_root(self) -> Path:
         # "relative to the original build location" (#build-spec.artifacts.files), whatever
@@ -428,14 +397,14 @@ class _Build:
                 dict(self.exported) if status is Status.SUCCEEDED else {}
             ),
             artifact_dir=self.artifact_dir,
-            reports=self.reports or unreported(self.spec.reports),
+            reports=self.reports or build_files.unreported(self.spec.reports),
             reason=reason,
             log_path=self.request.log_path,
         )
 
 
 def _phase_result(
-    phase_type: str, failure: tuple[str, Outcome] | None, seconds: float
+    phase_type: str, failure: tuple[str, build_shell.Outcome] | None, seconds: float
 ) -> PhaseResult:
     if failure is None:
         return PhaseResult(phase_type, Status.SUCCEEDED, seconds)
