@@ -1,10 +1,13 @@
 """Run one CodeBuild build of a parsed buildspec on this machine, with CodeBuild's semantics.
 
-One job: execution. The buildspec comes validated from ``delivery.rehearsal.buildspec``; the caller
-supplies what the CodeBuild project and the image would (variables, the image's environment, the
-runtimes it offers, the timeout) and gets back what CodeBuild would report: the build status, each
-phase's status and failure context in CodeBuild's wording, the exported variables, the artifact and
-the report files. Everything the build prints goes to ``log_path``, streamed; nothing is printed.
+One job: the build and its phases. The buildspec comes validated from
+``delivery.rehearsal.buildspec``; the caller supplies what the CodeBuild project and the image would
+(variables, the image's environment, the runtimes it offers, the timeout) and gets back what
+CodeBuild would report: the build status, each phase's status and failure context in CodeBuild's
+wording, the exported variables, the artifact and the report files. Everything the build prints
+goes to ``log_path``, streamed; nothing is printed. The build's environment, its shell, runtime
+selection and artifact and report files are ``build_environment``'s, ``build_shell``'s,
+``build_runtimes``' and ``build_files``'.
 
 The judges are AWS's documents, cited next to the code that follows them:
 
@@ -14,7 +17,6 @@ The judges are AWS's documents, cited next to the code that follows them:
   https://docs.aws.amazon.com/codebuild/latest/userguide/view-build-details-phases.html
 - environment variables in build environments,
   https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-env-vars.html
-- shells and commands, https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-cmd.html
 - the API's build and phase statuses,
   https://docs.aws.amazon.com/codebuild/latest/APIReference/API_Build.html and
   https://docs.aws.amazon.com/codebuild/latest/APIReference/API_BuildPhase.html
