@@ -25,3 +25,11 @@ class BuildLog:
         stamp = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
         self.file.write(f"[Container] {stamp} {message}\n".encode(errors="replace"))
         self.file.flush()
+
+    def phase_complete(self, name: str, status: str, reason: str | None) -> None:
+        """Log the end of phase ``name`` as CodeBuild does: its status, then its context."""
+        # As CodeBuild logs it: "Phase complete: BUILD State: FAILED", then "Phase context status
+        # code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ...".
+        self.line(f"Phase complete: {name} State: {status}")
+        code, _, message = (reason or "").partition(": ")
+        self.line(f"Phase context status code: {code} Message: {message}")

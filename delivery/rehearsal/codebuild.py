@@ -232,14 +232,6 @@ class _Build:
             self.record(PhaseResult(UPLOAD_ARTIFACTS, Status.NOT_RUN))
         return self.result()
 
-    def phase_complete(self, result: PhaseResult) -> None:
-        """Log ``result`` as CodeBuild ends a phase."""
-        # As CodeBuild logs it: "Phase complete: BUILD State: FAILED", then "Phase context status
-        # code: COMMAND_EXECUTION_ERROR Message: Error while executing command: ...".
-        self.log.line(f"Phase complete: {result.name} State: {result.status}")
-        code, _, message = (result.reason or "").partition(": ")
-        self.log.line(f"Phase context status code: {code} Message: {message}")
-
     def record(self, result: PhaseResult) -> bool:
         """Keep ``result``; True if it succeeded."""
         self.results.append(result)
@@ -305,7 +297,7 @@ class _Build:
                 self.log.line(f" {COMMAND_PHASES[phase.name]}: {len(phase.commands)} commands")
         status = Status.SUCCEEDED if failure is None else Status.FAILED
         result = PhaseResult(DOWNLOAD_SOURCE, status, time.monotonic() - started, reason=failure)
-        self.phase_complete(result)
+        self.log.phase_complete(result.name, result.status, result.reason)
         return result
 
     def command_phase(self, name: str) -> PhaseResult:
@@ -330,7 +322,7 @@ class _Build:
             late = self.run_commands(phase.finally_commands)
             failure = failure or late
         result = _phase_result(phase_type, failure, time.monotonic() - started)
-        self.phase_complete(result)
+        self.log.phase_complete(result.name, result.status, result.reason)
         return result
 
     def run_commands(self, commands: Sequence[str]) -> tuple[str, build_shell.Outcome] | None:
@@ -349,7 +341,7 @@ class _Build:
     def timed_out(self, phase_type: str) -> PhaseResult:
         """The build's time ran out between commands, as ``phase_type`` was to start."""
         result = PhaseResult(phase_type, Status.TIMED_OUT, reason=TIMED_OUT_REASON)
-        self.phase_complete(result)
+        self.log.phase_complete(result.name, result.status, result.reason)
         return result
 
     def upload_artifacts(self) -> PhaseResult:
@@ -372,7 +364,7 @@ class _Build:
                 self.artifact_dir = output
         status = Status.SUCCEEDED if failure is None else Status.FAILED
         result = PhaseResult(UPLOAD_ARTIFACTS, status, time.monotonic() - started, reason=failure)
-        self.phase_complete(result)
+        self.log.phase_complete(result.name, result.status, result.reason)
         return result
 
     def source_root(self) -> Path:
