@@ -56,6 +56,7 @@ def one_line_errors(body: F) -> F:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _delivery_lines_to_stdout()
         try:
             return body(*args, **kwargs)
         except DeliveryError as exc:
@@ -100,6 +101,30 @@ def _is_botocore_error(exc: Exception) -> bool:
 def say(message: str) -> None:
     """Progress and results go to stdout, unbuffered (CodeBuild shows them live)."""
     print(message, flush=True)
+
+
+class _StdoutLines(logging.Handler):
+    """Each record as its bare message, through ``say`` (stdout looked up per line, flushed)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(self.format(record))
+        except Exception:  # logging's contract: a handler reports its failure, never raises
+            self.handleError(record)
+
+
+def _delivery_lines_to_stdout() -> None:
+    """delivery/'s progress (its loggers' INFO records) on stdout as bare lines; once a process.
+
+    Not propagated: ``invoke --debug`` gives the root logger a handler of its own, which would
+    print every line a second time in its format.
+    """
+    logger = logging.getLogger("delivery")
+    if any(isinstance(handler, _StdoutLines) for handler in logger.handlers):
+        return
+    logger.addHandler(_StdoutLines(logging.INFO))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 @task(help={"next": "show what `release` would tag (and the increment) instead"})
