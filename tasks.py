@@ -226,7 +226,7 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
     container_engine = detect_engine(engine)
-    for result in smoke_test.smoke_all(env, container_engine, root=ROOT, progress=say):
+    for result in smoke_test.smoke_all(env, container_engine, root=ROOT):
         for note in result.notes:
             say(f"smoke: {note}")
         say(
@@ -511,7 +511,7 @@ def pipeline(
     say(
         f"rehearsing {plan.revision.short} ({report.trigger_line(plan.revision)}) in {plan.workdir}"
     )
-    result = runner.rehearse(plan, progress=say)
+    result = runner.rehearse(plan)
     for line in report.lines(result):
         say(line)
     if not result.succeeded:

@@ -145,7 +145,6 @@ def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _
         service,
         expected,
         ecs=ecs.client(deploy_plan.service_stack(plan.env).region),
-        progress=progress,
         timeout_s=plan.timeout_s,
     )
 

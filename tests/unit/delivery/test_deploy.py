@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 from delivery import deploy, deploy_plan, ecs, environments, registry, stacks, traffic
 from delivery.errors import DeliveryError
 from tests.support import ecs_responses
+from tests.support.logs import progress_lines
 from tests.support.project import make_project
 
 DIGEST = "sha256:" + "c" * 64
@@ -305,7 +306,7 @@ def test_a_digest_is_promoted_under_its_highest_version(
 
 
 def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, delivery_log: pytest.LogCaptureFixture
 ) -> None:
     client = fake_client("ecs")
     regions: list[str] = []
@@ -346,7 +347,9 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
         stub.assert_no_pending_responses()
     assert regions == ["eu-north-1"]  # the service stack's region, from config
     assert seen[0] == f"ecs: waiting for {ecs_responses.SERVICE} to run {ecs_responses.NEW}"
-    assert "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)" in seen
+    assert "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)" in progress_lines(
+        delivery_log
+    )
 
 
 def test_wait_for_service_reports_a_blue_green_rollback_on_aws(
