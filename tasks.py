@@ -56,6 +56,7 @@ def one_line_errors(body: F) -> F:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _delivery_lines_to_stdout()
         try:
             return body(*args, **kwargs)
         except DeliveryError as exc:
@@ -102,6 +103,30 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+class _StdoutLines(logging.Handler):
+    """Each record as its bare message, through ``say`` (stdout looked up per line, flushed)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(self.format(record))
+        except Exception:  # logging's contract: a handler reports its failure, never raises
+            self.handleError(record)
+
+
+def _delivery_lines_to_stdout() -> None:
+    """delivery/'s progress (its loggers' INFO records) on stdout as bare lines; once a process.
+
+    Not propagated: ``invoke --debug`` gives the root logger a handler of its own, which would
+    print every line a second time in its format.
+    """
+    logger = logging.getLogger("delivery")
+    if any(isinstance(handler, _StdoutLines) for handler in logger.handlers):
+        return
+    logger.addHandler(_StdoutLines(logging.INFO))
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 @task(help={"next": "show what `release` would tag (and the increment) instead"})
 @one_line_errors
 def version(c: Context, next: bool = False) -> None:
@@ -139,7 +164,7 @@ def build(c: Context, engine: str | None = None, cache_from: list[str] | None = 
     from delivery.engines.detect import detect_engine
 
     plan = deploy_plan.Plan(env=environments.build_only(ROOT), engine=detect_engine(engine))
-    built = images.build(plan, say, cache_from=cache_from or ())
+    built = images.build(plan, cache_from=cache_from or ())
     say(built.ref)
 
 
@@ -201,7 +226,7 @@ def smoke(c: Context, env: list[str] | None = None, engine: str | None = None) -
     if not env:
         raise DeliveryError("no environment given: pass --env (repeatable), e.g. --env dev")
     container_engine = detect_engine(engine)
-    for result in smoke_test.smoke_all(env, container_engine, root=ROOT, progress=say):
+    for result in smoke_test.smoke_all(env, container_engine, root=ROOT):
         for note in result.notes:
             say(f"smoke: {note}")
         say(
@@ -241,7 +266,7 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
             root=ROOT,
             launch=False,
         )
-        image = delivery_deploy.push(plan, progress=say)
+        image = delivery_deploy.push(plan)
     if output:
         Path(output).write_text(json.dumps(image.reference(), indent=2) + "\n")
     say(f"pushed {image.image_uri} ({image.version})")
@@ -304,7 +329,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         emulated=emulated,
         root=ROOT,
     )
-    for line in deploy_command.run(request, say):
+    for line in deploy_command.run(request):
         say(line)
 
 
@@ -424,7 +449,7 @@ def rollback(
     with local_session.attached(env, ROOT) as session:
         steps = session.steps() if session is not None else None
         result = delivery_rollback.rollback(
-            env, to, root=ROOT, steps=steps, progress=say, allow_prerelease=allow_prerelease
+            env, to, root=ROOT, steps=steps, allow_prerelease=allow_prerelease
         )
         live = session.service if session is not None else None
     say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
@@ -450,9 +475,7 @@ def bootstrap(c: Context, connection_arn: str | None = None) -> None:
     from delivery import deploy_plan, stacks
 
     poll = stacks.EMULATOR_POLL_S if deploy_plan.loopback_endpoint() else None
-    states = delivery_bootstrap.bootstrap(
-        ROOT, connection_arn=connection_arn, poll=poll, progress=say
-    )
+    states = delivery_bootstrap.bootstrap(ROOT, connection_arn=connection_arn, poll=poll)
     for name, state in states.items():
         say(f"{name}: {state}")
 
@@ -486,7 +509,7 @@ def pipeline(
     say(
         f"rehearsing {plan.revision.short} ({report.trigger_line(plan.revision)}) in {plan.workdir}"
     )
-    result = runner.rehearse(plan, progress=say)
+    result = runner.rehearse(plan)
     for line in report.lines(result):
         say(line)
     if not result.succeeded:
@@ -501,7 +524,7 @@ def destroy(c: Context, env: str | None = None, force: bool = False) -> None:
     from delivery.local import session as local_session
 
     with local_session.attached(env, ROOT):
-        states = delivery_destroy.destroy(env, force=force, root=ROOT, progress=say)
+        states = delivery_destroy.destroy(env, force=force, root=ROOT)
     for name, state in states.items():
         say(f"{name}: {state}")
 
@@ -516,7 +539,7 @@ def stop(c: Context, env: str = "local") -> None:
     target = environments.load(env, ROOT)
     if not target.emulator:
         raise DeliveryError(f"'{env}' is not an emulator environment: nothing runs locally")
-    if not local_session.stop(target, progress=say):
+    if not local_session.stop(target):
         say(f"nothing to stop: no kept emulator recorded for '{env}'")
 
 

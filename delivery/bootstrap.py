@@ -10,15 +10,15 @@ creating it starts its first run.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from delivery import credentials, environments, stacks
 from delivery.errors import DeliveryError
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 SHARED = environments.SHARED
 PIPELINE = "pipeline"
 # The account's stacks in launch order: the registry, the roles, then (optionally) the pipeline,
@@ -28,10 +28,6 @@ CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:[0-9]{12}:"
     r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 )
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
 
 
 @dataclass(frozen=True)
@@ -77,18 +73,15 @@ def bootstrap(
     *,
     connection_arn: str | None = None,
     poll: float | None = None,
-    progress: Progress = _quiet,
 ) -> dict[str, str]:
     """Launch the account's shared stacks; CloudFormation name -> final status."""
     plan = validate(root, connection_arn)
     results: dict[str, str] = {}
     for path in plan.paths:
-        progress(f"bootstrap: launching {path}")
-        results |= stacks.launch(
-            path, plan.variables, root=root, progress=progress, poll=poll, only_under=SHARED
-        )
+        log.info(f"bootstrap: launching {path}")
+        results |= stacks.launch(path, plan.variables, root=root, poll=poll, only_under=SHARED)
     if connection_arn is None and PIPELINE in shared_stacks(root):
-        progress(
+        log.info(
             "bootstrap: the pipeline was not launched: pass --connection-arn once its GitHub "
             "connection is AVAILABLE (docs/DEPLOYMENT.md)"
         )

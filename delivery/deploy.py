@@ -16,6 +16,7 @@ are all one-line errors up front.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -41,11 +42,7 @@ from delivery.process import stop_commands_on_interrupt
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
 
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,10 +88,10 @@ def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str,
     }
 
 
-def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dict[str, str]:
+def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
     variables = stack_variables(plan.env, image.image_uri, image.version)
-    progress(
+    log.info(
         f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
         f"production is on {variables[traffic.VARIABLE]}"
     )
@@ -102,7 +99,6 @@ def launch_env(plan: Plan, image: Published, progress: Progress = _quiet) -> dic
         plan.env.name,
         variables,
         root=plan.env.root,
-        progress=progress,
         poll=plan.poll,
         only_under=plan.env.name,
     )
@@ -116,7 +112,7 @@ def _service_ids(outputs: dict[str, str]) -> tuple[str, str, str | None]:
     return cluster, service, outputs.get("TaskDefinitionArn")
 
 
-def check_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
+def check_service(plan: Plan, outputs: dict[str, str]) -> None:
     """One read: the service exists and no rollout of it failed. What the emulator can answer.
 
     moto's ECS never runs tasks, keeps stale deployments, and a CloudFormation update does not
@@ -127,25 +123,24 @@ def check_service(plan: Plan, outputs: dict[str, str], progress: Progress = _qui
         ecs.client(deploy_plan.service_stack(plan.env).region), cluster, service
     )
     ecs.check_rollout(description, None)
-    progress(f"ecs: {service} updated to {ecs.revision(expected or '?')}")
+    log.info(f"ecs: {service} updated to {ecs.revision(expected or '?')}")
 
 
-def wait_for_service(plan: Plan, outputs: dict[str, str], progress: Progress = _quiet) -> None:
+def wait_for_service(plan: Plan, outputs: dict[str, str]) -> None:
     """Wait until ECS runs the new task definition stably; one line when it rolled back.
 
     On the emulator, only ``check_service`` (it cannot run tasks, so nothing becomes stable).
     """
     if deploy_plan.on_emulator(plan.env):
-        check_service(plan, outputs, progress)
+        check_service(plan, outputs)
         return
     cluster, service, expected = _service_ids(outputs)
-    progress(f"ecs: waiting for {service} to run {expected or 'the new task definition'}")
+    log.info(f"ecs: waiting for {service} to run {expected or 'the new task definition'}")
     ecs.wait_stable(
         cluster,
         service,
         expected,
         ecs=ecs.client(deploy_plan.service_stack(plan.env).region),
-        progress=progress,
         timeout_s=plan.timeout_s,
     )
 
@@ -158,10 +153,10 @@ class Steps:
     check_credentials: Callable[[Environment], str] = lambda env: credentials.check(env.region)
     detect_engine: Callable[[str | None], ContainerEngine] = _detect_engine
     identify: Callable[[Plan], tuple[str, str]] = images.identify
-    build_image: Callable[[Plan, Progress], images.Built] = images.build
-    scan_image: Callable[[Plan, images.Built, Progress], scan.ScanResult] = images.scan_image
-    publish_image: Callable[[Plan, Registry, images.Built, Progress], Published] = images.publish
-    after_launch: Callable[[Plan, dict[str, str], Progress], None] = wait_for_service
+    build_image: Callable[[Plan], images.Built] = images.build
+    scan_image: Callable[[Plan, images.Built], scan.ScanResult] = images.scan_image
+    publish_image: Callable[[Plan, Registry, images.Built], Published] = images.publish
+    after_launch: Callable[[Plan, dict[str, str]], None] = wait_for_service
 
 
 def validate(
@@ -229,7 +224,6 @@ def validate(
 def push(
     plan: Plan,
     steps: Steps | None = None,
-    progress: Progress = _quiet,
     repo: Registry | None = None,
 ) -> Published:
     """Build -> scan -> publish into ``repo`` (default: the env's existing registry, read only).
@@ -241,17 +235,15 @@ def push(
     steps = steps or Steps()
     repo = repo or images.registry_for_push(plan.env)
     version, sha = steps.identify(plan)
-    promoted = images.promote_commit(repo, version, sha, progress)
+    promoted = images.promote_commit(repo, version, sha)
     if promoted is not None:
         return promoted
-    built = steps.build_image(plan, progress)
-    steps.scan_image(plan, built, progress)
-    return steps.publish_image(plan, repo, built, progress)
+    built = steps.build_image(plan)
+    steps.scan_image(plan, built)
+    return steps.publish_image(plan, repo, built)
 
 
-def _build_beside_registry(
-    plan: Plan, steps: Steps, progress: Progress
-) -> tuple[Registry, images.Built]:
+def _build_beside_registry(plan: Plan, steps: Steps) -> tuple[Registry, images.Built]:
     """Launch the registry stack while the image builds: neither needs the other.
 
     The build is subprocesses (engine, git) and the launch mostly waits on CloudFormation, so
@@ -263,26 +255,26 @@ def _build_beside_registry(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool,
         stop_commands_on_interrupt(),
     ):
-        building = pool.submit(steps.build_image, plan, progress)
-        repo = images.ensure_registry(plan, progress)
+        building = pool.submit(steps.build_image, plan)
+        repo = images.ensure_registry(plan)
         return repo, building.result()
 
 
-def run(plan: Plan, steps: Steps | None = None, progress: Progress = _quiet) -> Result:
+def run(plan: Plan, steps: Steps | None = None) -> Result:
     """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait."""
     steps = steps or Steps()
     if plan.existing is not None:
-        images.ensure_registry(plan, progress)
+        images.ensure_registry(plan)
         image = plan.existing
-        progress(f"promote: {image.registry.name}@{image.digest} ({image.version})")
+        log.info(f"promote: {image.registry.name}@{image.digest} ({image.version})")
     else:
-        repo, built = _build_beside_registry(plan, steps, progress)
-        steps.scan_image(plan, built, progress)
-        image = steps.publish_image(plan, repo, built, progress)
+        repo, built = _build_beside_registry(plan, steps)
+        steps.scan_image(plan, built)
+        image = steps.publish_image(plan, repo, built)
     if warning := deploy_plan.prerelease_warning(plan.env, image.version):
-        progress(warning)
-    outputs = launch_env(plan, image, progress)
-    steps.after_launch(plan, outputs, progress)
+        log.info(warning)
+    outputs = launch_env(plan, image)
+    steps.after_launch(plan, outputs)
     return Result(
         env=plan.env.name,
         version=image.version,
@@ -302,7 +294,6 @@ def deploy(
     engine: str | None = None,
     root: Path = environments.PROJECT_ROOT,
     steps: Steps | None = None,
-    progress: Progress = _quiet,
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
     allow_prerelease: bool = False,
 ) -> Result:
@@ -319,4 +310,4 @@ def deploy(
         timeout_s=timeout_s,
         allow_prerelease=allow_prerelease,
     )
-    return run(plan, steps, progress)
+    return run(plan, steps)

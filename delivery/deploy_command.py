@@ -68,7 +68,7 @@ def check(request: Request, target: environments.Environment) -> None:
 
 @contextlib.contextmanager
 def _emulator(
-    target: environments.Environment, request: Request, progress: deploy.Progress
+    target: environments.Environment, request: Request
 ) -> Iterator[local_session.Session | None]:
     if not target.emulator:
         yield None
@@ -81,17 +81,16 @@ def _emulator(
         serve=options.serve,
         engine=request.engine,
         ready_timeout_s=options.ready_timeout_s,
-        progress=progress,
     ) as session:
         yield session
 
 
-def run(request: Request, progress: deploy.Progress) -> list[str]:
-    """Deploy as ``request`` says, reporting steps through ``progress``; the closing lines."""
+def run(request: Request) -> list[str]:
+    """Deploy as ``request`` says (its steps logged as they happen); the closing lines."""
     started = time.monotonic()
     target = environments.load(request.env, request.root)
     check(request, target)
-    with _emulator(target, request, progress) as session:
+    with _emulator(target, request) as session:
         result = deploy.deploy(
             request.env,
             request.image,
@@ -100,7 +99,6 @@ def run(request: Request, progress: deploy.Progress) -> list[str]:
             engine=request.engine,
             root=request.root,
             steps=session.steps() if session else None,
-            progress=progress,
             timeout_s=request.timeout_s,
             allow_prerelease=request.allow_prerelease,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from delivery import credentials, environments, stacks
-from delivery.deploy import Progress, _quiet
 from delivery.deploy_plan import PLACEHOLDER_VARIABLES, check_emulator_endpoint, poll_for
 from delivery.errors import DeliveryError
 
@@ -35,16 +34,13 @@ def destroy(
     *,
     force: bool = False,
     root: Path = environments.PROJECT_ROOT,
-    progress: Progress = _quiet,
 ) -> dict[str, str]:
     """Delete ``env_name``'s stacks in reverse dependency order; CloudFormation name -> status."""
     env = check(env_name, force, root)
     poll = poll_for(env)
     try:
         # The config needs the image variables to render; deleting never uses them.
-        return stacks.delete(
-            env.name, root=root, progress=progress, poll=poll, variables=PLACEHOLDER_VARIABLES
-        )
+        return stacks.delete(env.name, root=root, poll=poll, variables=PLACEHOLDER_VARIABLES)
     except DeliveryError as exc:
         if "TerminationProtection" not in str(exc):
             raise

@@ -23,6 +23,7 @@ versions, the local emulator) the service is judged by ``deployments[]`` and bot
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from delivery.errors import DeliveryError
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
 DEFAULT_TIMEOUT_S = 30 * 60
 DEFAULT_DELAY_S = 10.0
@@ -195,10 +196,10 @@ def check_service_deployment(
     return True
 
 
-def _show(lines: list[str], last: list[str], progress: Progress) -> list[str]:
+def _show(lines: list[str], last: list[str]) -> list[str]:
     if lines != last:
         for line in lines:
-            progress(line)
+            log.info(line)
     return lines
 
 
@@ -208,7 +209,6 @@ def wait_stable(
     expected_task_definition: str | None = None,
     *,
     ecs: ECSClient,
-    progress: Progress = lambda _: None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     delay_s: float | None = None,
     sleep: Sleep = time.sleep,
@@ -225,7 +225,7 @@ def wait_stable(
         description = describe_service(ecs, cluster, service)
         current = service_deployment(ecs, description)
         shown = [str(current)] if current else []
-        last = _show(shown + [str(d) for d in deployments(description)], last, progress)
+        last = _show(shown + [str(d) for d in deployments(description)], last)
         if current is not None:
             if check_service_deployment(current, description, expected_task_definition):
                 return description

@@ -11,7 +11,8 @@ environment can swap them. A commit whose image is already in the registry is no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from delivery import deploy_plan, project, registry, scan, stacks, versioning
@@ -19,12 +20,8 @@ from delivery.deploy_plan import Plan, Published, Registry
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 IMAGE_NAME = project.NAME
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class Built:
     sha: str
 
 
-def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
+def ensure_registry(plan: Plan) -> Registry:
     """The env's repository: its own registry stack launched first, or the account's read.
 
     The account's shared registry is never launched by a deploy (an administrator's, with
@@ -44,10 +41,8 @@ def ensure_registry(plan: Plan, progress: Progress = _quiet) -> Registry:
     """
     env = plan.env
     if env.registry_group == env.name:
-        progress(f"registry: launching {env.registry_path}")
-        stacks.launch(
-            env.registry_path, root=env.root, progress=progress, poll=plan.poll, only_under=env.name
-        )
+        log.info(f"registry: launching {env.registry_path}")
+        stacks.launch(env.registry_path, root=env.root, poll=plan.poll, only_under=env.name)
         return deploy_plan.existing_registry(env)
     stack = deploy_plan.registry_stack(env)
     if stacks.state(stack).status not in stacks.SETTLED:
@@ -81,9 +76,7 @@ def identify(plan: Plan) -> tuple[str, str]:
     return versioning.build_version(root), versioning.git_sha(root)
 
 
-def promote_commit(
-    repo: Registry, version: str, sha: str, progress: Progress = _quiet
-) -> Published | None:
+def promote_commit(repo: Registry, version: str, sha: str) -> Published | None:
     """Commit ``sha``'s image already in ``repo``, tagged ``version`` too; None when absent.
 
     The image carries its commit, not its version, and builds are reproducible: the commit's
@@ -104,13 +97,13 @@ def promote_commit(
         )
     if held is None:
         registry.record_image(repo.name, version, commit.manifest, commit.media_type, ecr)
-        progress(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
+        log.info(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
     else:
-        progress(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
+        log.info(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
     return Published(repo, commit.digest, version)
 
 
-def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = ()) -> Built:
+def build(plan: Plan, cache_from: Sequence[str] = ()) -> Built:
     """Build the image from HEAD, tagged with its version and commit.
 
     ``cache_from`` names images (e.g. the registry's last build) the engine may reuse layers from.
@@ -120,7 +113,7 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
     root = plan.env.root
     version = versioning.build_version(root)
     sha = versioning.git_sha(root)
-    progress(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
+    log.info(f"build: {IMAGE_NAME}:{version} ({sha[:12]})")
     image = build_image(
         IMAGE_NAME,
         version,
@@ -130,9 +123,9 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
         context=root,
         cache_from=tuple(cache_from),
     )
-    progress(f"build: {image.image_id[:19]} ({plan.platform}) in {image.seconds:.1f} s")
+    log.info(f"build: {image.image_id[:19]} ({plan.platform}) in {image.seconds:.1f} s")
     if not image.reproducible:
-        progress(
+        log.info(
             f"WARNING: {plan.engine.name if plan.engine else 'the engine'} cannot rewrite layer "
             "timestamps here: a rebuild of this commit without the layer cache gets another "
             "digest, and pushing it again to the same tags will be refused"
@@ -140,15 +133,15 @@ def build(plan: Plan, progress: Progress = _quiet, cache_from: Sequence[str] = (
     return Built(ref=image.tags[0], version=version, sha=sha)
 
 
-def scan_image(plan: Plan, built: Built, progress: Progress = _quiet) -> scan.ScanResult:
+def scan_image(plan: Plan, built: Built) -> scan.ScanResult:
     """Scan the built image (blocks on findings; a skip is reported, loudly)."""
     source = plan.engine.name if plan.engine and plan.engine.name != "buildah" else None
     result = scan.scan(built.ref, plan.threshold, skip=plan.skip_scan, image_src=source)
-    progress(("WARNING: " if result.skipped else "scan: ") + result.message)
+    log.info(("WARNING: " if result.skipped else "scan: ") + result.message)
     return result
 
 
-def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quiet) -> Published:
+def publish(plan: Plan, repo: Registry, built: Built) -> Published:
     """Put the built image in the registry under its immutable tags; its digest.
 
     AWS: a real push, unless the tags already hold this very image (a re-run for the same
@@ -167,7 +160,7 @@ def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quie
         media_type, body, digest = plan.engine.manifest(built.ref)
         for tag in tags:
             recorded = registry.record_image(repo.name, tag, body.decode(), media_type, ecr)
-            progress(f"publish: recorded {repo.name}:{tag} {recorded}")
+            log.info(f"publish: recorded {repo.name}:{tag} {recorded}")
             digest = recorded
         return Published(repo, digest, built.version)
     image_id = plan.engine.image_id(built.ref)
@@ -182,13 +175,13 @@ def publish(plan: Plan, repo: Registry, built: Built, progress: Progress = _quie
         there = present[next(tag for tag in tags if tag in present)]
         for tag in tags:
             if tag in present:
-                progress(f"publish: {repo.uri}:{tag} is already there ({there.digest}): not pushed")
+                log.info(f"publish: {repo.uri}:{tag} is already there ({there.digest}): not pushed")
             else:
                 added = registry.record_image(repo.name, tag, there.manifest, there.media_type, ecr)
-                progress(f"publish: tagged {repo.uri}:{tag} {added} (image already there)")
+                log.info(f"publish: tagged {repo.uri}:{tag} {added} (image already there)")
         return Published(repo, there.digest, built.version)
     username, password, _ = registry.login(repo.uri, ecr)
     for tag in tags:
         digest = plan.engine.push(built.ref, f"{repo.uri}:{tag}", username, password)
-        progress(f"publish: pushed {repo.uri}:{tag} {digest}")
+        log.info(f"publish: pushed {repo.uri}:{tag} {digest}")
     return Published(repo, digest, built.version)

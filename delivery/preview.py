@@ -20,7 +20,6 @@ def diff(
     image: str | None = None,
     *,
     root: Path = environments.PROJECT_ROOT,
-    progress: deploy.Progress = deploy._quiet,
 ) -> list[stacks.Change]:
     """Changes a launch of ``env_name`` would make, with ``image`` or the image live now."""
     env = environments.load(env_name, root)
@@ -40,6 +39,4 @@ def diff(
     variables = deploy.stack_variables(env, image_uri, version)
     poll = deploy_plan.poll_for(env)
     # What a deploy would launch: the environment's own stacks, never the account's shared ones.
-    return stacks.diff(
-        env.name, variables, root=root, progress=progress, poll=poll, only_under=env.name
-    )
+    return stacks.diff(env.name, variables, root=root, poll=poll, only_under=env.name)

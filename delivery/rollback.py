@@ -29,7 +29,6 @@ def rollback(
     *,
     root: Path = environments.PROJECT_ROOT,
     steps: deploy.Steps | None = None,
-    progress: deploy.Progress = deploy._quiet,
     allow_prerelease: bool = False,
 ) -> deploy.Result:
     """Redeploy version ``to`` (a tag in the env's registry) to ``env``.
@@ -40,4 +39,4 @@ def rollback(
     plan = deploy.validate(
         env, image=version, root=root, steps=steps, allow_prerelease=allow_prerelease
     )
-    return deploy.run(plan, steps, progress)
+    return deploy.run(plan, steps)

@@ -20,10 +20,11 @@ result says so.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +43,7 @@ from delivery.process import last_line, stop_commands_on_interrupt
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 POLL_S = 0.2
 # A quoted log line ends a one-line error: a JSON log line can run to kilobytes.
 LINE_WIDTH = 300
@@ -51,10 +52,6 @@ DEFAULT_START_PERIOD_S = 0
 DEFAULT_INTERVAL_S = 30
 DEFAULT_RETRIES = 3
 DEFAULT_STOP_TIMEOUT_S = 30
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +209,6 @@ def smoke(
     engine: ContainerEngine,
     *,
     root: Path = environments.PROJECT_ROOT,
-    progress: Progress = _quiet,
 ) -> SmokeResult:
     """Run this checkout's image as ``env_name``'s task definition says; one line on failure."""
     env = environments.load(env_name, root)
@@ -235,7 +231,7 @@ def smoke(
     name = f"{IMAGE_NAME}-smoke-{port}"
     volumes = taskvolumes.volumes_root(root, name)
     binds = taskvolumes.prepare(engine, ref, task.spec.volumes, task.spec.mounts, volumes)
-    progress(f"smoke: {ref} as {env.name}'s task definition runs it, on {HOST}:{port}")
+    log.info(f"smoke: {ref} as {env.name}'s task definition runs it, on {HOST}:{port}")
     try:
         container = engine.run(
             ref,
@@ -290,7 +286,6 @@ def smoke_all(
     engine: ContainerEngine,
     *,
     root: Path = environments.PROJECT_ROOT,
-    progress: Progress = _quiet,
 ) -> list[SmokeResult]:
     """``smoke`` for each environment, side by side (each waits out its own drain); in order.
 
@@ -304,5 +299,5 @@ def smoke_all(
         ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="smoke") as pool,
         stop_commands_on_interrupt(),  # on Ctrl-C, the engine commands the workers run
     ):
-        running = [pool.submit(smoke, name, engine, root=root, progress=progress) for name in names]
+        running = [pool.submit(smoke, name, engine, root=root) for name in names]
         return [future.result() for future in running]

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -40,13 +40,9 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudformation.type_defs import ResourceChangeTypeDef
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 EMULATOR_POLL_S = 0.1
 _POLL_LOCK = threading.RLock()
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink: say nothing."""
 
 
 @dataclass(frozen=True)
@@ -161,24 +157,29 @@ def poll_interval(seconds: float | None) -> Iterator[None]:
             actions.time = saved
 
 
-class _ProgressHandler(logging.Handler):
-    """Forwards Sceptre's INFO log lines (stack events among them) to a progress callback."""
+class _SceptreLines(logging.Handler):
+    """Passes Sceptre's INFO log lines (stack events among them) on as this module's, one line each.
 
-    def __init__(self, progress: Progress) -> None:
+    Sceptre's own format (and its root-logger handlers under ``invoke --debug``) is not
+    delivery's: its lines join the deploy's other lines, on delivery's handler, at ``level``.
+    """
+
+    def __init__(self, level: int) -> None:
         super().__init__(logging.INFO)
-        self.progress = progress
+        self.level_out = level
 
     def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(Exception):  # progress must never break a deploy
+        with contextlib.suppress(Exception):  # a progress line must never break a deploy
             message = " ".join(record.getMessage().split())
             if message:
-                self.progress(message)
+                log.log(self.level_out, message)
 
 
 @contextlib.contextmanager
-def _sceptre_progress(progress: Progress) -> Iterator[None]:
+def _sceptre_lines(level: int = logging.INFO) -> Iterator[None]:
+    """Within the block, Sceptre's INFO lines are this module's, at ``level``."""
     logger = logging.getLogger("sceptre")
-    handler = _ProgressHandler(progress)
+    handler = _SceptreLines(level)
     saved_level, saved_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
@@ -351,7 +352,6 @@ def launch(
     variables: Mapping[str, str] | None = None,
     *,
     root: Path = PROJECT_ROOT,
-    progress: Progress = _quiet,
     poll: float | None = None,
     ignore_dependencies: bool = False,
     only_under: str | None = None,
@@ -368,7 +368,7 @@ def launch(
     fresh_connections()
     with (
         _sceptre_errors("launch", path),
-        _sceptre_progress(progress),
+        _sceptre_lines(),
         poll_interval(poll),
     ):
         plan = _plan(path, variables or {}, root, ignore_dependencies)
@@ -435,7 +435,6 @@ def delete(
     path: str,
     *,
     root: Path = PROJECT_ROOT,
-    progress: Progress = _quiet,
     poll: float | None = None,
     variables: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
@@ -446,7 +445,7 @@ def delete(
     fresh_connections()
     with (
         _sceptre_errors("delete", path),
-        _sceptre_progress(progress),
+        _sceptre_lines(),
         poll_interval(poll),
     ):
         # Sceptre resolves delete in reverse order: stacks that depend on these go first.
@@ -548,7 +547,6 @@ def diff(
     variables: Mapping[str, str] | None = None,
     *,
     root: Path = PROJECT_ROOT,
-    progress: Progress = _quiet,
     poll: float | None = None,
     only_under: str | None = None,
 ) -> list[Change]:
@@ -561,7 +559,9 @@ def diff(
     """
     fresh_connections()
     changes: list[Change] = []
-    with _sceptre_errors("diff", path), _sceptre_progress(progress):
+    # diff's output is the changes: its steps and Sceptre's lines are DEBUG (`invoke diff` has
+    # never shown them).
+    with _sceptre_errors("diff", path), _sceptre_lines(logging.DEBUG):
         plan = _plan(path, variables or {}, root, ignore_dependencies=False)
         plan.resolve("launch")
         if only_under is not None:
@@ -572,7 +572,7 @@ def diff(
             if state(_ref(stack), cfn).status == "NOT_CREATED":
                 changes.append(Change(name, "Create"))
                 continue
-            progress(f"diff: previewing {name}")
+            log.debug(f"diff: previewing {name}")
             request = change_set_request(stack, f"delivery-preview-{int(time.time() * 1000)}")
             changes.extend(preview_stack(cfn, request, 2.0 if poll is None else poll))
     return changes

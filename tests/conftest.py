@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,26 @@ def _without_operator_switches() -> Iterator[None]:
         for name in OPERATOR_SWITCHES:
             patch.delenv(name, raising=False)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _delivery_log_as_found() -> Iterator[None]:
+    """delivery's logger as each test found it: propagating (to caplog), no stdout handler.
+
+    A test that runs a task's wrapper in-process installs the CLI's handler (tasks.py), which
+    stops propagation: a later test in the same worker would then see no records in caplog.
+    """
+    logger = logging.getLogger("delivery")
+    saved = list(logger.handlers), logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture
+def delivery_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """pytest's caplog, with delivery's loggers at INFO (its progress lines)."""
+    caplog.set_level(logging.INFO, logger="delivery")
+    return caplog
 
 
 @pytest.fixture(scope="session")

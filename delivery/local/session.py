@@ -8,9 +8,10 @@ process's AWS variables at it, and on the way out keeps and records, or stops, w
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -57,15 +58,11 @@ from delivery.local.task_definition import service_spec
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 ServeMode = Literal["auto", "container", "process"]
 SERVE_MODES: tuple[ServeMode, ...] = ("auto", "container", "process")
 NOT_RUNNING = "no local emulator running: run `invoke deploy --env local --keep` first"
 EMULATOR = "emulator"  # the lifeline's key of a kept emulator this session started
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
 
 
 def _key(port: int) -> str:
@@ -89,8 +86,10 @@ class Session:
     serve_mode: ServeMode = "auto"
     engine_name: str | None = None
     ready_timeout_s: float = READY_TIMEOUT_S
-    progress: Progress = _quiet
     endpoint: str = field(default="", init=False)
+    # The level of the session's own lines: a command that only attaches to a running emulator
+    # (status, diff, rollback, destroy) prints its own output, not the emulator's.
+    _level: int = field(default=logging.INFO, init=False, repr=False)
     service: LocalService | None = field(default=None, init=False)
     _emulator: Emulator | None = field(default=None, init=False, repr=False)
     _record: Record | None = field(default=None, init=False, repr=False)
@@ -105,13 +104,14 @@ class Session:
     def open(self, start: bool = True) -> dict[str, str]:
         """Pick (or, with ``start``, start) the emulator; the AWS variables that point at it."""
         check_serve(self.serve_mode)
+        self._level = logging.INFO if start else logging.DEBUG
         ambient = os.environ.get("AWS_ENDPOINT_URL", "")
         if ambient:
             return self._use_ambient(ambient)
         record = read_record(self.env)
         if record is not None and record_alive(record):
             self._record, self.endpoint, self.service = record, record.endpoint, record.service
-            self.progress(f"emulator: using the kept one at {record.endpoint}")
+            log.log(self._level, f"emulator: using the kept one at {record.endpoint}")
             return aws_env(record.endpoint, record.region)
         if record is not None:  # recorded, but gone: clean up what may be left of it
             self._forget(record)
@@ -127,7 +127,7 @@ class Session:
         if self.keep:  # detached, so it may outlive this command: but only a command that ends well
             self._lifeline.guard(EMULATOR, pid=emulator.pid)
         self.endpoint = emulator.endpoint
-        self.progress(f"emulator: starting moto on {emulator.endpoint} (pid {emulator.pid})")
+        log.log(self._level, f"emulator: starting moto on {emulator.endpoint} (pid {emulator.pid})")
         return emulator.env()
 
     def _use_ambient(self, endpoint: str) -> dict[str, str]:
@@ -147,7 +147,7 @@ class Session:
         record = read_record(self.env)
         if record is not None and record.endpoint == endpoint:
             self._record, self.service = record, record.service
-        self.progress(f"emulator: using AWS_ENDPOINT_URL {endpoint} (not started here)")
+        log.log(self._level, f"emulator: using AWS_ENDPOINT_URL {endpoint} (not started here)")
         region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
         return aws_env(endpoint, region or self.env.region)
 
@@ -162,7 +162,7 @@ class Session:
         """Wait for an emulator this session started (no-op otherwise)."""
         if self._emulator is not None:
             self._emulator.wait_until_ready()
-            self.progress(f"emulator: ready on {self._emulator.endpoint}")
+            log.log(self._level, f"emulator: ready on {self._emulator.endpoint}")
 
     # -- closing: what stays up
 
@@ -190,13 +190,13 @@ class Session:
             with contextlib.suppress(DeliveryError, OSError):
                 stop_service(service)
                 self._lifeline.release(_key(service.port))
-                self.progress(f"local service: stopped {service.mode} {service.id[:12]}")
+                log.log(self._level, f"local service: stopped {service.mode} {service.id[:12]}")
         if self.service in self._started:
             self.service = None
         if self._emulator is not None:
             self._emulator.stop()
             self._lifeline.release(EMULATOR)
-            self.progress(f"emulator: stopped ({self._emulator.endpoint})")
+            log.log(self._level, f"emulator: stopped ({self._emulator.endpoint})")
             clear_record(self.env)
         elif self._record is not None or (self._external and self.keep):
             self._write()  # a kept emulator stays; the record loses the service that stopped
@@ -245,11 +245,11 @@ class Session:
             self._engine = found
         return self._engine
 
-    def serve(self, plan: deploy_plan.Plan, outputs: dict[str, str], progress: Progress) -> None:
+    def serve(self, plan: deploy_plan.Plan, outputs: dict[str, str]) -> None:
         """``after_launch``: the ECS read, then run the new version here and check it."""
-        deploy.check_service(plan, outputs, progress)
+        deploy.check_service(plan, outputs)
         spec = service_spec(plan.env, outputs)
-        progress(
+        log.info(
             f"local service: {spec.version} from {spec.source} "
             f"(image {registry.split_uri(spec.image.rpartition('@')[0])[1]}@{spec.digest[:19]})"
         )
@@ -257,7 +257,7 @@ class Session:
         ref = local_image(engine, spec) if engine is not None else None
         port = self.service.port if self.service is not None else 0
         if self.service is not None:
-            progress(f"local service: stopping {self.service.version} ({self.service.url})")
+            log.info(f"local service: stopping {self.service.version} ({self.service.url})")
             stop_service(self.service)
             self._lifeline.release(_key(self.service.port))
             self.service = None
@@ -265,7 +265,7 @@ class Session:
         if engine is not None and ref is not None:
             secrets, missing = tasksecrets.resolve(spec.secrets)
             if missing:
-                progress(
+                log.info(
                     f"local service: secret {', '.join(missing)} not set: the emulator created "
                     "no value for it (moto skips AWS::SecretsManager::Secret)"
                 )
@@ -288,17 +288,17 @@ class Session:
                 self._lifeline.release(_key(port))
                 raise
             mounted = ", ".join(f"{m.source_volume} at {m.container_path}" for m in spec.mounts)
-            progress(
+            log.info(
                 f"local service: {engine.name} container {service.id[:12]} of {ref} "
                 f"(read-only: {spec.read_only}, user {spec.user or 'image default'}, "
                 f"caps dropped: {spec.drop_all}, volumes: {mounted or 'none'}) on {service.url}"
             )
         else:
-            log = plan.env.root / ".local" / f"service-{port}.log"
-            service = start_process(plan.env.root, spec, port, log, outlive=self.kept)
+            log_path = plan.env.root / ".local" / f"service-{port}.log"
+            service = start_process(plan.env.root, spec, port, log_path, outlive=self.kept)
             if self.kept:  # no parent-death signal: it may outlive this command if it ends well
                 self._lifeline.guard(_key(service.port), pid=int(service.id), sig=signal.SIGQUIT)
-            progress(
+            log.info(
                 f"local service: gunicorn (pid {service.id}) on {service.url}, running the "
                 f"working tree's code with the task definition's environment (no container "
                 f"engine that can run one; the image itself is not run)"
@@ -311,7 +311,7 @@ class Session:
             raise DeliveryError(
                 f"service on {service.url} reports version {reported}, expected {spec.version}"
             )
-        progress(f"local service: ready in {seconds:.1f} s, {VERSION_PATH} reports {reported}")
+        log.info(f"local service: ready in {seconds:.1f} s, {VERSION_PATH} reports {reported}")
 
 
 @contextlib.contextmanager
@@ -324,7 +324,6 @@ def session(
     engine: str | None = None,
     ready_timeout_s: float = READY_TIMEOUT_S,
     start: bool = True,
-    progress: Progress = _quiet,
 ) -> Iterator[Session]:
     """A ``Session`` with this process's AWS environment pointed at its emulator.
 
@@ -340,7 +339,6 @@ def session(
         serve_mode=serve,  # type: ignore[arg-type]  # checked in open()
         engine_name=engine,
         ready_timeout_s=ready_timeout_s,
-        progress=progress,
     )
     ok = False
     # SIGTERM (a CI runner cancelling the job) takes the path of Ctrl-C: close() runs.
@@ -354,7 +352,7 @@ def session(
             current.close(ok)
 
 
-def stop(env: Environment, progress: Progress = _quiet) -> bool:
+def stop(env: Environment) -> bool:
     """Stop what a ``--keep`` left running (service, then emulator); False when nothing was."""
     record = read_record(env)
     if record is None:
@@ -362,12 +360,12 @@ def stop(env: Environment, progress: Progress = _quiet) -> bool:
     if record.service is not None:
         with contextlib.suppress(DeliveryError):
             stop_service(record.service)
-        progress(f"local service: stopped ({record.service.url}, {record.service.version})")
+        log.info(f"local service: stopped ({record.service.url}, {record.service.version})")
     if record.pid is not None:
         stop_emulator(record)
-        progress(f"emulator: stopped ({record.endpoint}, pid {record.pid})")
+        log.info(f"emulator: stopped ({record.endpoint}, pid {record.pid})")
     else:
-        progress(f"emulator: {record.endpoint} was not started here: left running")
+        log.info(f"emulator: {record.endpoint} was not started here: left running")
     clear_record(env)
     return True
 

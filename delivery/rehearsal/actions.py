@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from delivery.rehearsal.policy import (
 from delivery.rehearsal.source import Repository
 from delivery.rehearsal.variables import Namespaces
 
-Progress = Callable[[str], None]
 DENIED_LOG = "denied.jsonl"  # in each build's folder, beside build.log: every refused call
 SUCCEEDED, FAILED, SKIPPED, STOPPED, APPROVED = (
     "Succeeded",
@@ -90,7 +89,6 @@ class Execution:
     substitutions: Mapping[str, str]  # start-build overrides the rehearsal adds (printed)
     engine_stand_in: Path
     connection_arn: str
-    progress: Progress
     artifacts: dict[str, Path] = field(default_factory=dict)
     namespaces: Namespaces = field(default_factory=Namespaces)
     build_numbers: dict[str, int] = field(default_factory=dict)

@@ -14,9 +14,10 @@ In order:
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from delivery.rehearsal import actions, definition, estimate, image, source
 from delivery.rehearsal.actions import APPROVED, FAILED, SKIPPED, STOPPED, SUCCEEDED, Outcome
 from delivery.rehearsal.variables import engaged
 
-Progress = Callable[[str], None]
+log = logging.getLogger(__name__)
 TRIGGERS = ("tag", "push")
 WORK_DIR = Path("build") / "rehearsal"
 ACCOUNT_ID = "123456789012"  # the emulator's account
@@ -49,10 +50,6 @@ SUBSTITUTES = {
     "REQUIRE_AUDIT": ("0", "pip-audit reaches no vulnerability service here; CodeBuild's does"),
 }
 GATE_VARIABLE = "QUALITY_GATE_PASSED"
-
-
-def _quiet(_: str) -> None:
-    """Default progress sink."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +182,7 @@ def _substitutions(options: Options, revision: source.Revision) -> dict[str, str
     return found
 
 
-def rehearse(
-    plan: Plan, *, emulator: Emulator | None = None, progress: Progress = _quiet
-) -> Result:
+def rehearse(plan: Plan, *, emulator: Emulator | None = None) -> Result:
     """Run the validated ``plan``: one pipeline execution on the emulator."""
     options, revision = plan.options, plan.revision
     result = Result(revision)
@@ -202,7 +197,7 @@ def rehearse(
         started = time.monotonic()
         repository = source.publish(options.root, revision, plan.workdir / "repository.git")
         checkout = repository.clone(plan.workdir / "administrator")
-        progress(f"account: bootstrapping {server.endpoint} with {revision.short}'s config/shared")
+        log.info(f"account: bootstrapping {server.endpoint} with {revision.short}'s config/shared")
         accounts.bootstrap(checkout, admin, plan.pipeline_stack.region, ACCOUNT_ID)
         templates = plan.workdir / "templates"
         rendered = accounts.render_templates(checkout, templates, admin)
@@ -218,19 +213,18 @@ def rehearse(
             workdir=plan.workdir,
             endpoint_environment=endpoint,
             substitutions=_substitutions(options, revision),
-            engine_stand_in=engine_stand_in(plan.workdir, progress),
+            engine_stand_in=engine_stand_in(plan.workdir),
             connection_arn=accounts.connection_arn(account.region, account.id),
-            progress=progress,
         )
-        progress(f"account: ready in {time.monotonic() - started:.1f} s")
+        log.info(f"account: ready in {time.monotonic() - started:.1f} s")
         for name, value in sorted(execution.substitutions.items()):
             why = SUBSTITUTES.get(name, ("", ""))[1]
-            progress(f"substituted for every build: {name}={value}" + (f" ({why})" if why else ""))
-        progress(f"substituted for privileged builds: CONTAINER_ENGINE={execution.engine_stand_in}")
-        _execute(execution, options, result, progress)
+            log.info(f"substituted for every build: {name}={value}" + (f" ({why})" if why else ""))
+        log.info(f"substituted for privileged builds: CONTAINER_ENGINE={execution.engine_stand_in}")
+        _execute(execution, options, result)
         if execution.lacking:
             lacking = ", ".join(sorted(execution.lacking))
-            progress(f"the image has, this machine lacks (a command using one fails): {lacking}")
+            log.info(f"the image has, this machine lacks (a command using one fails): {lacking}")
         deployed = _deployed_environments(pipeline)
         result.running = _running(checkout, deployed)
     deployments = {
@@ -245,7 +239,7 @@ def rehearse(
     return result
 
 
-def engine_stand_in(workdir: Path, progress: Progress) -> Path:
+def engine_stand_in(workdir: Path) -> Path:
     """The stand-in for CodeBuild's Docker engine: podman, with this machine's image store.
 
     CodeBuild's docker pulls the Dockerfile's public base image; no registry answers here, so
@@ -256,13 +250,11 @@ def engine_stand_in(workdir: Path, progress: Progress) -> Path:
 
     engine = detect_engine("podman")
     base = ensure_local_base(engine)
-    progress(f"engine: podman stands in for CodeBuild's Docker engine; base image {base}")
+    log.info(f"engine: podman stands in for CodeBuild's Docker engine; base image {base}")
     return image.engine_stand_in(workdir / "engine", engine_environment())
 
 
-def _execute(
-    execution: actions.Execution, options: Options, result: Result, progress: Progress
-) -> None:
+def _execute(execution: actions.Execution, options: Options, result: Result) -> None:
     """The stages in order, until one fails or waits for an approval nobody gives."""
     for stage in execution.pipeline.stages:
         condition = engaged(stage.entry, execution.namespaces)
@@ -271,7 +263,7 @@ def _execute(
                 result.outcomes.append(
                     Outcome(stage.name, action.name, SKIPPED, 0.0, "entry condition not met")
                 )
-            progress(f"{stage.name}: skipped (its entry condition's rules fail)")
+            log.info(f"{stage.name}: skipped (its entry condition's rules fail)")
             continue
         if condition is not None:
             result.outcomes.append(
@@ -279,7 +271,7 @@ def _execute(
             )
             return
         for action in stage.actions:
-            outcome = _run_action(execution, options, stage.name, action, progress)
+            outcome = _run_action(execution, options, stage.name, action)
             result.outcomes.append(outcome)
             if outcome.result == STOPPED:
                 result.stopped_at = f"{stage.name}/{action.name}"
@@ -293,9 +285,8 @@ def _run_action(
     options: Options,
     stage: str,
     action: definition.Action,
-    progress: Progress,
 ) -> Outcome:
-    progress(f"{stage}/{action.name}: {action.provider}")
+    log.info(f"{stage}/{action.name}: {action.provider}")
     refused = actions.pipeline_denials(execution, action)
     if refused:
         return Outcome(stage, action.name, FAILED, 0.0, f"{refused[0]} (CodePipeline's own call)")
@@ -310,6 +301,6 @@ def _run_action(
         return Outcome(stage, action.name, APPROVED, 0.0, "approved (--approve)")
     if action.provider == "CodeBuild":
         outcome = actions.run_codebuild(execution, stage, action)
-        progress(f"{stage}/{action.name}: {outcome.result} in {outcome.seconds:.1f} s")
+        log.info(f"{stage}/{action.name}: {outcome.result} in {outcome.seconds:.1f} s")
         return outcome
     return Outcome(stage, action.name, FAILED, 0.0, f"{action.provider} is not rehearsed")

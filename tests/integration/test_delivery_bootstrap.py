@@ -17,6 +17,7 @@ from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
 from tests.support.cli import run_invoke
 from tests.support.deploy_steps import fake_steps
+from tests.support.logs import progress_lines
 from tests.support.project import launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -92,12 +93,14 @@ def test_a_shared_stack_left_failed_stops_the_deploy_before_anything(project: Pa
 
 
 def test_bootstrap_launches_the_shared_stacks_and_the_pipeline_only_with_its_connection(
-    project: Path,
+    project: Path, delivery_log: pytest.LogCaptureFixture
 ) -> None:
-    seen: list[str] = []
-    first = bootstrap.bootstrap(project, poll=stacks.EMULATOR_POLL_S, progress=seen.append)
+    first = bootstrap.bootstrap(project, poll=stacks.EMULATOR_POLL_S)
     assert first == {"flask-fargate-shared-registry": "CREATE_COMPLETE"}
-    assert any("the pipeline was not launched: pass --connection-arn" in line for line in seen)
+    assert any(
+        "the pipeline was not launched: pass --connection-arn" in line
+        for line in progress_lines(delivery_log)
+    )
     second = bootstrap.bootstrap(project, connection_arn=CONNECTION, poll=stacks.EMULATOR_POLL_S)
     assert second["flask-fargate-shared-pipeline"] == "CREATE_COMPLETE"
 

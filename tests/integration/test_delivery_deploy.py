@@ -31,6 +31,7 @@ from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
 from tests.support.deploy_steps import commit_of, fake_steps
+from tests.support.logs import progress_lines
 from tests.support.project import break_registry_template, launch_shared, make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -67,17 +68,17 @@ def live_image() -> tuple[str, str]:
     return params["ImageUri"], params["AppVersion"]
 
 
-def test_deploy_promote_rollback_status_diff_destroy(project: Path) -> None:
-    lines: list[str] = []
-    first = deploy.deploy(
-        "local", skip_scan=True, root=project, steps=fake_steps("1.0.0"), progress=lines.append
-    )
+def test_deploy_promote_rollback_status_diff_destroy(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
+    first = deploy.deploy("local", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
     assert first.version == "1.0.0"
     assert first.image_uri.startswith("123456789012.dkr.ecr.eu-north-1.amazonaws.com/")
     assert first.image_uri.endswith(f"flask-fargate-local@{first.digest}")
     assert first.service_url == "http://flask-fargate-local-service.example.invalid"
     assert task_image(first.outputs["TaskDefinitionArn"]) == first.image_uri
-    assert any("CREATE_COMPLETE" in line for line in lines)  # stack events shown as progress
+    # Stack events are progress lines too.
+    assert any("CREATE_COMPLETE" in line for line in progress_lines(delivery_log))
 
     second = deploy.deploy("local", skip_scan=True, root=project, steps=fake_steps("1.1.0"))
     assert second.digest != first.digest
@@ -189,7 +190,7 @@ def test_a_failed_registry_launch_still_waits_for_the_build(project: Path) -> No
     """The build runs beside the registry launch; a failed launch never leaves it running."""
     finished: list[str] = []
 
-    def slow_build(plan: deploy_plan.Plan, progress: deploy.Progress) -> images.Built:
+    def slow_build(plan: deploy_plan.Plan) -> images.Built:
         time.sleep(0.5)
         finished.append("built")
         return images.Built(ref="flask-fargate:1.0.0", version="1.0.0", sha=commit_of("1.0.0"))
@@ -304,18 +305,15 @@ def dev_parameters() -> dict[str, str]:
 
 @pytest.mark.usefixtures("shared_stacks")
 def test_the_live_production_group_is_passed_to_deploy_rollback_and_diff(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, delivery_log: pytest.LogCaptureFixture
 ) -> None:
-    seen: list[str] = []
     deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
     assert dev_parameters()["ProductionTargetGroup"] == "Blue"  # a new stack: blue serves
 
     shift(project, blue=0, green=100)  # ECS finished a deployment: green serves production now
-    deploy.deploy(
-        "dev", skip_scan=True, root=project, steps=fake_steps("1.1.0"), progress=seen.append
-    )
+    deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.1.0"))
     assert dev_parameters()["ProductionTargetGroup"] == "Green"
-    assert any(line.endswith("production is on Green") for line in seen)
+    assert any(line.endswith("production is on Green") for line in progress_lines(delivery_log))
 
     previewed: list[dict[str, str]] = []
     real_diff = stacks.diff
@@ -364,32 +362,28 @@ def test_a_deployment_shifting_traffic_stops_deploy_and_diff_before_anything(
 
 
 @pytest.mark.usefixtures("shared_stacks")
-def test_prod_takes_a_prerelease_only_when_allowed_and_says_so(project: Path) -> None:
+def test_prod_takes_a_prerelease_only_when_allowed_and_says_so(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     version = "2.1.0-dev.g0123456789ab"
     dev = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps(version))
     with pytest.raises(DeliveryError, match=r"takes released versions only.*--allow-prerelease"):
         deploy.deploy("prod", version, root=project, steps=fake_steps("x"))
     assert stacks.state(StackRef("flask-fargate-prod-service", REGION)).status == "NOT_CREATED"
-    seen: list[str] = []
     prod = deploy.deploy(
-        "prod",
-        dev.digest,
-        root=project,
-        steps=fake_steps("x"),
-        progress=seen.append,
-        allow_prerelease=True,
+        "prod", dev.digest, root=project, steps=fake_steps("x"), allow_prerelease=True
     )
     assert prod.version == version
     warning = (
         f"WARNING: {version} is a pre-release, deployed to releases-only environment 'prod' "
         "because of --allow-prerelease"
     )
-    assert warning in seen
+    assert warning in progress_lines(delivery_log)
 
 
 @pytest.mark.usefixtures("shared_stacks")
 def test_a_release_of_a_pushed_commit_tags_its_image_instead_of_building_again(
-    project: Path,
+    project: Path, delivery_log: pytest.LogCaptureFixture
 ) -> None:
     """Build once: a v* tag's run promotes the digest main's run pushed for the same commit."""
     steps = fake_steps("1.3.0-dev.g0123456789ab")
@@ -398,17 +392,19 @@ def test_a_release_of_a_pushed_commit_tags_its_image_instead_of_building_again(
     built: list[str] = []
     release = fake_steps("1.3.0", built)
     release.identify = lambda plan: ("1.3.0", commit_of("1.3.0-dev.g0123456789ab"))
-    seen: list[str] = []
-    second = deploy.push(plan, release, progress=seen.append)
+    second = deploy.push(plan, release)
     assert built == []  # nothing built, scanned or pushed again
     assert second.digest == first.digest
     assert second.version == "1.3.0"
-    assert any("tagged" in line and ":1.3.0 on this commit's image" in line for line in seen)
+    assert any(
+        "tagged" in line and ":1.3.0 on this commit's image" in line
+        for line in progress_lines(delivery_log)
+    )
     ecr = registry.client(REGION)
     assert registry.find_version("flask-fargate", "1.3.0", ecr) == first.digest
-    again = deploy.push(plan, release, progress=seen.append)  # a re-run: nothing to do
+    again = deploy.push(plan, release)  # a re-run: nothing to do
     assert again.digest == first.digest
-    assert "is already there" in seen[-1]
+    assert "is already there" in progress_lines(delivery_log)[-1]
     # A version tag that already names another image is one line, and nothing changes.
     other = fake_steps("1.4.0")
     plan_other = deploy.validate("dev", skip_scan=True, root=project, steps=other, launch=False)

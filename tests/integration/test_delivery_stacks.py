@@ -13,6 +13,7 @@ from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
 from tests.support.deploy_steps import fake_steps
+from tests.support.logs import progress_lines
 from tests.support.project import (
     SERVICE_CONFIG,
     break_registry_template,
@@ -47,14 +48,14 @@ def image_vars(uri: str, version: str) -> dict[str, str]:
 
 
 def test_sample_project_new_image_gives_a_new_task_definition(
-    tmp_path: Path, aws: Emulator, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    aws: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    delivery_log: pytest.LogCaptureFixture,
 ) -> None:
     root = make_project(tmp_path)
     spy = SleepSpy(monkeypatch)
-    seen: list[str] = []
-    first = stacks.launch(
-        "local", image_vars(f"r/x@{DIGEST_A}", "1.0.0"), root=root, poll=0.01, progress=seen.append
-    )
+    first = stacks.launch("local", image_vars(f"r/x@{DIGEST_A}", "1.0.0"), root=root, poll=0.01)
     assert first == {
         "flask-fargate-local-registry": "CREATE_COMPLETE",
         "flask-fargate-local-service": "CREATE_COMPLETE",
@@ -68,7 +69,10 @@ def test_sample_project_new_image_gives_a_new_task_definition(
     # Sceptre asked for its 4 s sleeps; every one went through the capped clock.
     assert spy.requested
     assert set(spy.requested) == {4}
-    assert any("flask-fargate-local-service AWS::CloudFormation::Stack" in line for line in seen)
+    assert any(
+        "flask-fargate-local-service AWS::CloudFormation::Stack" in line
+        for line in progress_lines(delivery_log)
+    )
     # Sceptre's own names: the registry first (a dependency), then the service.
     assert stacks.names("local", root=root, variables=deploy_plan.PLACEHOLDER_VARIABLES) == [
         "flask-fargate-local-registry",
@@ -153,7 +157,9 @@ def protection(stack: StackRef) -> bool:
     return bool(described["EnableTerminationProtection"])
 
 
-def test_protection_off_then_destroy_works(tmp_path: Path, aws: Emulator) -> None:
+def test_protection_off_then_destroy_works(
+    tmp_path: Path, aws: Emulator, delivery_log: pytest.LogCaptureFixture
+) -> None:
     """The documented teardown: deletion_protection false, deploy, destroy --force."""
     root = make_project(tmp_path)
     launch_shared(root)
@@ -170,17 +176,19 @@ def test_protection_off_then_destroy_works(tmp_path: Path, aws: Emulator) -> Non
     )
 
     protected_prod(root, "false")
-    seen: list[str] = []
-    again = deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"), progress=seen.append)
+    again = deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"))
     assert again.digest == dev.digest  # nothing else changed: a no-op update runs the hook too
     assert not protection(PROD_SERVICE)
-    assert any("termination protection off (deletion_protection: false)" in s for s in seen)
+    assert any(
+        "termination protection off (deletion_protection: false)" in s
+        for s in progress_lines(delivery_log)
+    )
     destroyed = destroy.destroy("prod", force=True, root=root)
     assert destroyed == {"flask-fargate-prod-service": "complete"}
 
 
 def test_a_failed_first_create_stays_deletable_and_is_retried(
-    tmp_path: Path, aws: Emulator
+    tmp_path: Path, aws: Emulator, delivery_log: pytest.LogCaptureFixture
 ) -> None:
     root = make_project(tmp_path)
     launch_shared(root)
@@ -192,14 +200,14 @@ def test_a_failed_first_create_stays_deletable_and_is_retried(
     }
     (root / "templates" / "service-broken.json").write_text(json.dumps(failing))
     protected_prod(root, "true", template="service-broken.json")
-    seen: list[str] = []
     with pytest.raises(
         DeliveryError, match=r"flask-fargate-prod-service failed \(ROLLBACK_COMPLETE\)"
     ):
-        deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"), progress=seen.append)
+        deploy.deploy("prod", "1.0.0", root=root, steps=fake_steps("x"))
     assert not protection(PROD_SERVICE)
     assert any(
-        "the create failed (ROLLBACK_COMPLETE): termination protection is off" in s for s in seen
+        "the create failed (ROLLBACK_COMPLETE): termination protection is off" in s
+        for s in progress_lines(delivery_log)
     )
 
     protected_prod(root, "true")  # fixed: the retry deletes the failed stack, then creates it

@@ -29,6 +29,7 @@ from delivery.local.session import Session
 from delivery.local.session import session as local_session
 from delivery.local.session import stop as stop_local
 from tests.support.deploy_steps import fake_steps
+from tests.support.logs import progress_lines
 from tests.support.project import SERVICE_TEMPLATE, make_project, service_template
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -53,13 +54,15 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 
 class Seen:
-    """Progress lines, and the pids/ports they name."""
+    """Progress lines logged since it was made, and the pids/ports they name."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
+    def __init__(self, log: pytest.LogCaptureFixture) -> None:
+        self.log = log
+        self.start = len(log.records)
 
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
+    @property
+    def lines(self) -> list[str]:
+        return progress_lines(self.log, since=self.start)
 
     def number(self, pattern: str) -> int:
         found = [int(m.group(1)) for line in self.lines if (m := re.search(pattern, line))]
@@ -71,26 +74,25 @@ def alive(pid: int) -> bool:
     return process_alive(pid)
 
 
-def deploy_version(
-    root: Path, version: str, seen: Seen, **options: object
-) -> tuple[Session, deploy.Result]:
+def deploy_version(root: Path, version: str, **options: object) -> tuple[Session, deploy.Result]:
     env = environments.load("local", root)
-    with local_session(env, serve="process", progress=seen, **options) as session:  # type: ignore[arg-type]
+    with local_session(env, serve="process", **options) as session:  # type: ignore[arg-type]
         result = deploy.deploy(
             "local",
             skip_scan=True,
             root=root,
             steps=session.steps(fake_steps(version)),
-            progress=seen,
         )
     return session, result
 
 
-def test_keep_reuse_rollback_and_stop(project: Path) -> None:
+def test_keep_reuse_rollback_and_stop(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     (project / "templates" / "service.json").write_text(service_template())
     env = environments.load("local", project)
-    seen = Seen()
-    first, result = deploy_version(project, "1.0.0", seen, keep=True)
+    seen = Seen(delivery_log)
+    first, result = deploy_version(project, "1.0.0", keep=True)
     emulator_pid = seen.number(r"pid (\d+)\)$")
     service = first.service
     assert service is not None
@@ -105,7 +107,7 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
     assert result.version == "1.0.0"
 
     # The next deploy uses the kept emulator and replaces the service on the same port.
-    second, _ = deploy_version(project, "1.1.0", Seen())
+    second, _ = deploy_version(project, "1.1.0")
     assert second.endpoint == first.endpoint
     assert second.service is not None
     assert second.service.port == service.port
@@ -119,10 +121,10 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
         params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
         assert params["AppVersion"] == "1.1.0"
 
-    rolled = Seen()
-    with local_session(env, start=False, serve="process", progress=rolled) as session:
+    rolled = Seen(delivery_log)
+    with local_session(env, start=False, serve="process") as session:
         back = rollback.rollback(
-            "local", "1.0.0", root=project, steps=session.steps(fake_steps("x")), progress=rolled
+            "local", "1.0.0", root=project, steps=session.steps(fake_steps("x"))
         )
     assert back.version == "1.0.0"
     assert session.service is not None
@@ -142,10 +144,12 @@ def test_keep_reuse_rollback_and_stop(project: Path) -> None:
         pass
 
 
-def test_without_keep_everything_stops_at_the_end(project: Path) -> None:
+def test_without_keep_everything_stops_at_the_end(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     (project / "templates" / "service.json").write_text(service_template())
-    seen = Seen()
-    session, _ = deploy_version(project, "1.0.0", seen)
+    seen = Seen(delivery_log)
+    session, _ = deploy_version(project, "1.0.0")
     assert session.service is None  # stopped at the end
     assert any(re.search(r"ready in .* s, /version reports 1\.0\.0$", line) for line in seen.lines)
     assert not alive(seen.number(r"gunicorn \(pid (\d+)\)"))
@@ -162,25 +166,31 @@ def assert_nothing_left(project: Path, seen: Seen) -> None:
     assert read_record(environments.load("local", project)) is None
 
 
-def test_service_that_exits_at_start_is_one_line_and_stops_everything(project: Path) -> None:
+def test_service_that_exits_at_start_is_one_line_and_stops_everything(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     (project / "templates" / "service.json").write_text(service_template({"LOG_LEVEL": "LOUD"}))
-    seen = Seen()
+    seen = Seen(delivery_log)
     with pytest.raises(DeliveryError) as info:
-        deploy_version(project, "1.0.0", seen)
+        deploy_version(project, "1.0.0")
     assert str(info.value).startswith("service exited before it was ready: ")
     assert "LOG_LEVEL" in str(info.value)
     assert_nothing_left(project, seen)
 
 
-def test_service_not_ready_in_time_is_one_line_and_stops_everything(project: Path) -> None:
+def test_service_not_ready_in_time_is_one_line_and_stops_everything(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     (project / "templates" / "service.json").write_text(service_template())
-    seen = Seen()
+    seen = Seen(delivery_log)
     with pytest.raises(DeliveryError, match=r"^service not ready within 0\.01 s: "):
-        deploy_version(project, "1.0.0", seen, ready_timeout_s=0.01)
+        deploy_version(project, "1.0.0", ready_timeout_s=0.01)
     assert_nothing_left(project, seen)
 
 
-def test_failing_stack_is_named_and_everything_stops(project: Path) -> None:
+def test_failing_stack_is_named_and_everything_stops(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     broken = {
         "Parameters": SERVICE_TEMPLATE["Parameters"],
         "Resources": {
@@ -191,9 +201,9 @@ def test_failing_stack_is_named_and_everything_stops(project: Path) -> None:
         },
     }
     (project / "templates" / "service.json").write_text(json.dumps(broken))
-    seen = Seen()
+    seen = Seen(delivery_log)
     with pytest.raises(DeliveryError) as info:
-        deploy_version(project, "1.0.0", seen)
+        deploy_version(project, "1.0.0")
     # As on AWS: the create fails and rolls back; its events say why.
     assert str(info.value) == (
         "stack flask-fargate-local-service failed (ROLLBACK_COMPLETE): "
@@ -203,7 +213,7 @@ def test_failing_stack_is_named_and_everything_stops(project: Path) -> None:
 
 
 def test_emulator_that_fails_to_start_is_one_line(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, delivery_log: pytest.LogCaptureFixture
 ) -> None:
     class Broken(Emulator):
         def __init__(self, **kwargs: object) -> None:
@@ -211,20 +221,22 @@ def test_emulator_that_fails_to_start_is_one_line(
             self.command = ["python3", "-c", "raise SystemExit('moto is not installed')"]
 
     monkeypatch.setattr(session_module, "Emulator", Broken)
-    seen = Seen()
+    seen = Seen(delivery_log)
     with pytest.raises(DeliveryError) as info:
-        deploy_version(project, "1.0.0", seen)
+        deploy_version(project, "1.0.0")
     assert str(info.value).startswith("emulator failed to start (exit 1): moto is not installed")
     assert_nothing_left(project, seen)
 
 
-def test_taken_port_is_one_line_and_starts_nothing(project: Path) -> None:
+def test_taken_port_is_one_line_and_starts_nothing(
+    project: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        seen = Seen()
+        seen = Seen(delivery_log)
         with pytest.raises(DeliveryError) as info:
-            deploy_version(project, "1.0.0", seen, port=port)
+            deploy_version(project, "1.0.0", port=port)
     assert str(info.value).startswith(f"emulator port {port} on 127.0.0.1 is already in use")
     assert not any("starting moto" in line for line in seen.lines)

@@ -70,14 +70,12 @@ class FakeEngine:
 def fake_steps(version: str, built: list[str] | None = None) -> deploy.Steps:
     """Steps that build and scan nothing; publishing, launching and waiting are real."""
 
-    def build(plan: deploy_plan.Plan, progress: deploy.Progress) -> images.Built:
+    def build(plan: deploy_plan.Plan) -> images.Built:
         if built is not None:
             built.append(version)
         return images.Built(ref=f"flask-fargate:{version}", version=version, sha=commit_of(version))
 
-    def no_scan(
-        plan: deploy_plan.Plan, image: images.Built, progress: deploy.Progress
-    ) -> scan.ScanResult:
+    def no_scan(plan: deploy_plan.Plan, image: images.Built) -> scan.ScanResult:
         return scan.ScanResult(image.ref, skipped=True, message="SCAN SKIPPED (test)")
 
     return deploy.Steps(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,19 @@ def test_listing_the_tasks_imports_no_aws_or_stack_library() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == []
+
+
+def test_delivery_progress_is_printed_once_as_bare_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    @tasks.one_line_errors
+    def step() -> None:
+        logging.getLogger("delivery.deploy").info("build: flask-fargate:1.0.0")
+        logging.getLogger("delivery.deploy").debug("a detail the CLI does not print")
+
+    step()
+    step()  # a second command in the process: still one handler, each line once
+    assert capsys.readouterr().out == "build: flask-fargate:1.0.0\n" * 2
+    logger = logging.getLogger("delivery")
+    assert sum(isinstance(handler, tasks._StdoutLines) for handler in logger.handlers) == 1
+    assert not logger.propagate  # invoke --debug's root handler would print it again

@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 from delivery import deploy, deploy_plan, ecs, environments, registry, stacks, traffic
 from delivery.errors import DeliveryError
 from tests.support import ecs_responses
+from tests.support.logs import progress_lines
 from tests.support.project import make_project
 
 DIGEST = "sha256:" + "c" * 64
@@ -305,7 +306,7 @@ def test_a_digest_is_promoted_under_its_highest_version(
 
 
 def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, delivery_log: pytest.LogCaptureFixture
 ) -> None:
     client = fake_client("ecs")
     regions: list[str] = []
@@ -334,7 +335,6 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
         ecs_responses.deployment("PRIMARY", ecs_responses.NEW, 2),
         current=ecs_responses.DEPLOYMENT_ARN,
     )
-    seen: list[str] = []
     with Stubber(client) as stub:
         ecs_responses.blue_green_round(
             stub, shifting, ecs_responses.service_deployment("IN_PROGRESS", "TEST_TRAFFIC_SHIFT")
@@ -342,9 +342,10 @@ def test_wait_for_service_follows_the_blue_green_deployment_on_aws(
         ecs_responses.blue_green_round(
             stub, done, ecs_responses.service_deployment("SUCCESSFUL", "CLEAN_UP")
         )
-        deploy.wait_for_service(plan, outputs, seen.append)
+        deploy.wait_for_service(plan, outputs)
         stub.assert_no_pending_responses()
     assert regions == ["eu-north-1"]  # the service stack's region, from config
+    seen = progress_lines(delivery_log)
     assert seen[0] == f"ecs: waiting for {ecs_responses.SERVICE} to run {ecs_responses.NEW}"
     assert "service deployment ejGvqq2ilnbKT9qj0vLJe: SUCCESSFUL (CLEAN_UP)" in seen
 

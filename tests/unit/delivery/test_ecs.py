@@ -32,6 +32,7 @@ from tests.support.ecs_responses import (
     service,
     service_deployment,
 )
+from tests.support.logs import progress_lines
 
 
 @pytest.fixture
@@ -44,7 +45,9 @@ def client() -> Any:
     )
 
 
-def test_blue_green_waits_through_traffic_shift_and_bake_time(client: Any) -> None:
+def test_blue_green_waits_through_traffic_shift_and_bake_time(
+    client: Any, delivery_log: pytest.LogCaptureFixture
+) -> None:
     both = service(
         NEW,
         deployment("PRIMARY", NEW, 2),
@@ -52,7 +55,6 @@ def test_blue_green_waits_through_traffic_shift_and_bake_time(client: Any) -> No
         current=DEPLOYMENT_ARN,
     )
     done = service(NEW, deployment("PRIMARY", NEW, 2), current=DEPLOYMENT_ARN)
-    seen: list[str] = []
     with Stubber(client) as stub:
         blue_green_round(stub, both, service_deployment("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT"))
         blue_green_round(stub, both, service_deployment("IN_PROGRESS", "BAKE_TIME"))
@@ -63,10 +65,9 @@ def test_blue_green_waits_through_traffic_shift_and_bake_time(client: Any) -> No
                 "SUCCESSFUL", "CLEAN_UP", finishedAt=datetime(2026, 1, 1, 12, 9, tzinfo=UTC)
             ),
         )
-        result = ecs.wait_stable(
-            CLUSTER, SERVICE, NEW, ecs=client, progress=seen.append, sleep=lambda _: None
-        )
+        result = ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
         stub.assert_no_pending_responses()
+    seen = progress_lines(delivery_log)
     assert result["taskDefinition"] == NEW
     assert seen == [
         "service deployment ejGvqq2ilnbKT9qj0vLJe: IN_PROGRESS (PRODUCTION_TRAFFIC_SHIFT)",
@@ -156,24 +157,24 @@ def test_missing_describe_permission_names_it(client: Any) -> None:
 # --- rolling updates and services without a current service deployment (e.g. the emulator) ---
 
 
-def test_rolling_update_stable_on_the_new_task_definition(client: Any) -> None:
+def test_rolling_update_stable_on_the_new_task_definition(
+    client: Any, delivery_log: pytest.LogCaptureFixture
+) -> None:
     in_progress = service(
         NEW,
         rolling("PRIMARY", NEW, "IN_PROGRESS", 1),
         rolling("ACTIVE", OLD, "COMPLETED", 2),
     )
     done = service(NEW, rolling("PRIMARY", NEW, "COMPLETED", 2))
-    seen: list[str] = []
     with Stubber(client) as stub:
         stub.add_response("describe_services", in_progress, EXPECTED)  # our read
         stub.add_response("describe_services", in_progress, EXPECTED)  # waiter: not stable
         stub.add_response("describe_services", done, EXPECTED)  # our read
         stub.add_response("describe_services", done, EXPECTED)  # waiter: stable
         stub.add_response("describe_services", done, EXPECTED)  # final check
-        result = ecs.wait_stable(
-            CLUSTER, SERVICE, NEW, ecs=client, progress=seen.append, sleep=lambda _: None
-        )
+        result = ecs.wait_stable(CLUSTER, SERVICE, NEW, ecs=client, sleep=lambda _: None)
         stub.assert_no_pending_responses()
+    seen = progress_lines(delivery_log)
     assert result["taskDefinition"] == NEW
     assert seen[0] == "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: IN_PROGRESS 1/2 running"
     assert seen[-1] == "deployment ecs-svc/7 PRIMARY flask-fargate-dev:7: COMPLETED 2/2 running"

@@ -38,17 +38,17 @@ process.INTERRUPT_GRACE_S = 1.0  # how long what ignores SIGINT has before SIGKI
 command = ["sh", "-c", 'sleep 120 & echo $! > "$1"; echo $$ >> "$1"; wait', "sh", str(pidfile)]
 
 
-def build(plan, progress):
+def build(plan):
     return process.SubprocessRunner()(command, timeout=300)
 
 
 if mode == "main":
-    build(None, None)
+    build(None)
 else:
     # deploy's build beside the registry's launch: the build in a worker thread, the main thread
     # in the launch when Ctrl-C comes.
-    images.ensure_registry = lambda plan, progress: time.sleep(120)
-    deploy._build_beside_registry(None, SimpleNamespace(build_image=build), print)
+    images.ensure_registry = lambda plan: time.sleep(120)
+    deploy._build_beside_registry(None, SimpleNamespace(build_image=build))
 """
 
 

@@ -22,6 +22,7 @@ from delivery.engines.base import ContainerEngine
 from delivery.environments import load
 from delivery.errors import DeliveryError
 from tests.support.fake_engine import FakeRunner
+from tests.support.logs import progress_lines
 from tests.support.project import make_project
 from tests.support.registry_images import (
     REGION,
@@ -51,21 +52,23 @@ def ecr(aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> object:
     return client
 
 
-def publish(tmp_path: Path, engine: ContainerEngine, lines: list[str]) -> deploy_plan.Published:
-    """``images.publish`` of BUILT to dev; ``lines`` gets its progress."""
+def publish(
+    tmp_path: Path, engine: ContainerEngine, log: pytest.LogCaptureFixture
+) -> deploy_plan.Published:
+    """``images.publish`` of BUILT to dev; ``log`` holds its progress lines (only)."""
+    log.clear()
     plan = deploy_plan.Plan(env=load("dev", make_project(tmp_path)), engine=engine)
     runner = engine.runner
     assert isinstance(runner, FakeRunner)
     try:
-        return images.publish(
-            plan, deploy_plan.Registry(URI, REPOSITORY, REGION), BUILT, lines.append
-        )
+        return images.publish(plan, deploy_plan.Registry(URI, REPOSITORY, REGION), BUILT)
     finally:
         # The AWS branch ran: it starts from the local image's id, which the emulator's branch
         # (the manifest recorded with put_image) never reads, and it recorded nothing itself.
         assert runner.argvs()[:1] == [
             ("podman", "image", "inspect", "--format", "{{.Id}}", BUILT.ref)
         ]
+        lines = progress_lines(log)
         assert not any(line.startswith("publish: recorded") for line in lines), lines
 
 
@@ -77,10 +80,12 @@ def tags_in_ecr() -> dict[str, str]:
 
 
 @pytest.mark.usefixtures("ecr")
-def test_a_new_image_is_pushed_under_both_tags(tmp_path: Path) -> None:
+def test_a_new_image_is_pushed_under_both_tags(
+    tmp_path: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     runner = FakeRunner()
-    lines: list[str] = []
-    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), lines)
+    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), delivery_log)
+    lines = progress_lines(delivery_log)
     digest = digest_of(THIS_BUILD[1])
     assert published.digest == digest  # read from podman's --digestfile
     assert [argv[-1] for argv in runner.argvs() if argv[1] == "push"] == [
@@ -91,11 +96,13 @@ def test_a_new_image_is_pushed_under_both_tags(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("ecr")
-def test_a_rerun_for_the_same_commit_pushes_nothing_and_says_so(tmp_path: Path) -> None:
-    publish(tmp_path / "first", podman_holding(FakeRunner(), THIS_BUILD), [])
+def test_a_rerun_for_the_same_commit_pushes_nothing_and_says_so(
+    tmp_path: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
+    publish(tmp_path / "first", podman_holding(FakeRunner(), THIS_BUILD), delivery_log)
     runner = FakeRunner()
-    lines: list[str] = []
-    published = publish(tmp_path / "again", podman_holding(runner, THIS_BUILD), lines)
+    published = publish(tmp_path / "again", podman_holding(runner, THIS_BUILD), delivery_log)
+    lines = progress_lines(delivery_log)
     digest = digest_of(THIS_BUILD[1])
     assert published.digest == digest
     assert [argv[1] for argv in runner.argvs()] == ["image"]  # the local id only: no login/push
@@ -105,12 +112,14 @@ def test_a_rerun_for_the_same_commit_pushes_nothing_and_says_so(tmp_path: Path) 
 
 
 @pytest.mark.usefixtures("ecr")
-def test_a_tag_still_missing_gets_the_manifest_already_there(tmp_path: Path) -> None:
+def test_a_tag_still_missing_gets_the_manifest_already_there(
+    tmp_path: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     manifest = THIS_BUILD[1]
     digest = registry.record_image(REPOSITORY, TAGS[0], manifest, V2S2, registry.client(REGION))
     runner = FakeRunner()
-    lines: list[str] = []
-    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), lines)
+    published = publish(tmp_path, podman_holding(runner, THIS_BUILD), delivery_log)
+    lines = progress_lines(delivery_log)
     assert published.digest == digest
     assert not any(argv[1] in ("login", "push") for argv in runner.argvs())
     assert lines == [
@@ -121,14 +130,16 @@ def test_a_tag_still_missing_gets_the_manifest_already_there(tmp_path: Path) -> 
 
 
 @pytest.mark.usefixtures("ecr")
-def test_a_tag_naming_another_image_is_one_line_before_any_push(tmp_path: Path) -> None:
+def test_a_tag_naming_another_image_is_one_line_before_any_push(
+    tmp_path: Path, delivery_log: pytest.LogCaptureFixture
+) -> None:
     other_id, other_manifest = OTHER_BUILD
     other = registry.record_image(
         REPOSITORY, TAGS[1], other_manifest, V2S2, registry.client(REGION)
     )
     runner = FakeRunner()
     with pytest.raises(DeliveryError) as info:
-        publish(tmp_path, podman_holding(runner, THIS_BUILD), [])
+        publish(tmp_path, podman_holding(runner, THIS_BUILD), delivery_log)
     assert str(info.value) == (
         f"tag '{TAGS[1]}' in '{REPOSITORY}' already names another image ({other}), not this "
         f"build ({THIS_BUILD[0]}): tags are immutable, so build from a new commit"
