@@ -24,7 +24,8 @@ One job per module:
 - ``runner``: the service on this machine, as a container or a gunicorn process: start, ready, stop;
 - ``record``: ``.local/emulator.json``, what a ``--keep`` left running;
 - ``processes``: processes this project started, found and stopped by pid;
-- ``gunicorn``: the one gunicorn launcher and readiness poll, shared with bench/ and the tests.
+- ``gunicorn``: the one gunicorn launcher and readiness poll, shared with bench/ and the tests;
+- ``lifeline``: the watcher that undoes what a killed command left (a container, a kept emulator).
 
 Nothing is imported here: ``gunicorn`` must stay importable without boto3 or Sceptre (the fuzz and
 drain sessions install neither).

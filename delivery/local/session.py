@@ -29,8 +29,8 @@ from delivery import (
 from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, port_in_use
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
-from delivery.lifeline import Lifeline
 from delivery.lifetime import sigterm_as_interrupt
+from delivery.local.lifeline import Lifeline
 from delivery.local.record import (
     Record,
     answers,
@@ -330,7 +330,7 @@ def session(
     ``start=False`` (status, rollback, diff): only an emulator that is already there is used;
     none is a one-line error. Closing keeps or stops things (``Session.close``), also on errors,
     Ctrl-C and SIGTERM; what it started dies with this process even on SIGKILL (delivery/
-    lifetime.py, delivery/lifeline.py).
+    lifetime.py, delivery/local/lifeline.py).
     """
     current = Session(
         env,

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from delivery.lifeline import Lifeline
+from delivery.local.lifeline import Lifeline
 from delivery.local.processes import alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ PARENT = textwrap.dedent(
     """
     import signal, subprocess, sys, time
     from pathlib import Path
-    from delivery.lifeline import Lifeline
+    from delivery.local.lifeline import Lifeline
 
     work = Path(sys.argv[1])
     sleeper = subprocess.Popen(["sleep", "120"], start_new_session=True)

@@ -8,7 +8,7 @@ the invoke process is signalled, as a runner does:
 - SIGTERM: the same clean stop as Ctrl-C, one line on stderr, and every process it started gone;
 - SIGKILL: no clean-up runs at all, and still every process it started is gone (each learns of
   its parent's death from the kernel, delivery/lifetime.py); with ``--keep`` too, where nothing
-  was kept yet (the watcher of delivery/lifeline.py stops what is to outlive only a good end).
+  was kept yet (the watcher of delivery/local/lifeline.py stops what is to outlive only a good end).
 
 Every wait is bounded; whatever a failing test leaves running is killed at the end.
 """

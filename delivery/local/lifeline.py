@@ -7,8 +7,8 @@ itself. It cannot cover two things a local deploy starts:
 - a child that is to outlive a successful ``--keep`` command: a parent-death signal, once set,
   can only be taken back by the child itself.
 
-For those, a ``Lifeline``: a watcher process (``python -m delivery.lifeline``) reads guards from a
-pipe whose write end only this process holds. When this process is gone, however it went (even
+For those, a ``Lifeline``: a watcher process (``python -m delivery.local.lifeline``) reads guards
+from a pipe whose write end only this process holds. When this process is gone, however it went (even
 SIGKILL), the pipe reads EOF and the watcher undoes every guard not released: it stops a process
 group (a pid checked against its start time, so a reused pid is left alone), runs a command
 (``podman rm --force``), removes folders. A guard is released once this process has stopped or
@@ -85,7 +85,7 @@ class Lifeline:
     def _send(self, entry: Mapping[str, Any]) -> None:
         if self._watcher is None:
             self._watcher = subprocess.Popen(
-                [sys.executable, "-m", "delivery.lifeline"],
+                [sys.executable, "-m", "delivery.local.lifeline"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
