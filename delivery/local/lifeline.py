@@ -8,11 +8,11 @@ itself. It cannot cover two things a local deploy starts:
   can only be taken back by the child itself.
 
 For those, a ``Lifeline``: a watcher process (``python -m delivery.local.lifeline``) reads guards
-from a pipe whose write end only this process holds. When this process is gone, however it went (even
-SIGKILL), the pipe reads EOF and the watcher undoes every guard not released: it stops a process
-group (a pid checked against its start time, so a reused pid is left alone), runs a command
-(``podman rm --force``), removes folders. A guard is released once this process has stopped or
-kept the thing itself, so a clean end leaves the watcher nothing to do.
+from a pipe whose write end only this process holds. When this process is gone, however it went
+(even SIGKILL), the pipe reads EOF and the watcher undoes every guard not released: it stops a
+process group (a pid checked against its start time, so a reused pid is left alone), runs a command
+(``podman rm --force``), removes folders. A guard is released once this process has stopped or kept
+the thing itself, so a clean end leaves the watcher nothing to do.
 
 Standard library and psutil only, so that the watcher starts fast.
 """
