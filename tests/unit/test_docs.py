@@ -311,7 +311,7 @@ _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _INLINE = re.compile(r"`([^`\n]+)`")
 _SEPARATORS = {"&&", "||", ";", "|"}
 # invoke's own options (not a task's), as the docs use them.
-INVOKE_CORE = {"--list", "-l", "--help", "-h", "--version", "-V"}
+INVOKE_CORE = {"--list", "-l", "--help", "-h", "--version", "-V", "--debug", "-d"}
 
 
 def command_lines(text: str) -> Iterator[str]:
