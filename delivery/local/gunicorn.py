@@ -30,6 +30,7 @@ SERVICE_CONFIG = ("--config", "python:app.gunicorn_conf")
 SERVICE_ARGS = (*SERVICE_CONFIG, "app.wsgi:app")
 READY_PATH = "/health/ready"
 POLL_S = 0.02
+MIN_POLL_S = 0.001  # the shortest request timeout: socket timeouts must be positive
 REQUEST_TIMEOUT_S = 2.0
 
 
@@ -67,8 +68,10 @@ def wait_ready(
     next_check = started + check_every_s
     while True:
         # A refused connection (workers not bound yet) and a timeout (a worker that bound its
-        # SO_REUSEPORT socket is still importing the app) both read as status 0: not yet.
-        status, _ = loopback.get(url, timeout_s=request_timeout_s)
+        # SO_REUSEPORT socket is still importing the app) both read as status 0: not yet. No poll
+        # outlasts the deadline: an answer that comes after it is not readiness within it.
+        left = timeout_s - (time.monotonic() - started)
+        status, _ = loopback.get(url, timeout_s=max(min(request_timeout_s, left), MIN_POLL_S))
         if status == 200:
             return time.monotonic() - started
         now = time.monotonic()

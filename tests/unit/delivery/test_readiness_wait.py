@@ -1,0 +1,50 @@
+"""The readiness wait holds to its deadline, also when a server accepts and answers late."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from delivery.local import gunicorn
+
+ANSWER_AFTER_S = 1.5
+
+
+class SlowReady(BaseHTTPRequestHandler):
+    """Accepts at once and answers 200 late, as a worker still importing the app does."""
+
+    def do_GET(self) -> None:
+        time.sleep(ANSWER_AFTER_S)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowReady)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/health/ready"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_answer_after_the_deadline_is_not_readiness(slow_server: str) -> None:
+    # A local deploy's --ready-timeout was exceeded without an error: the first poll, accepted at
+    # once, waited 2 s for its answer and was taken as ready however long the deadline was.
+    with pytest.raises(gunicorn.NotReadyError, match=r"not ready within 0\.2 s"):
+        gunicorn.wait_ready(slow_server, 0.2)
+
+
+def test_an_answer_within_the_deadline_is_readiness(slow_server: str) -> None:
+    waited = gunicorn.wait_ready(slow_server, 10, request_timeout_s=5)
+    assert ANSWER_AFTER_S <= waited < 10
