@@ -121,8 +121,13 @@ def test_a_finished_deploy_says_loudly_what_needs_saying(tmp_path: Path) -> None
 def test_listing_the_tasks_imports_no_aws_or_stack_library() -> None:
     # `invoke --list` and `--help` load tasks.py alone: boto3, Sceptre and troposphere took about
     # a second to import, which every command paid before it did anything.
+    # What the import adds: an interpreter may have loaded some already (the pipeline rehearsal's
+    # builds load botocore at start-up, to judge every AWS call against the build's role).
     heavy = ("boto3", "botocore", "sceptre", "troposphere", "cfnlint", "pydantic")
-    probe = f"import sys, tasks; print(' '.join(m for m in {heavy!r} if m in sys.modules))"
+    probe = (
+        "import sys; before = set(sys.modules); import tasks; "
+        f"print(' '.join(m for m in {heavy!r} if m in set(sys.modules) - before))"
+    )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
