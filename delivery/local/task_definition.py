@@ -15,7 +15,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import deploy_plan
+from delivery import deploy_plan, running, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
@@ -41,15 +41,6 @@ class ServiceSpec:
     def digest(self) -> str:
         """The image digest the task definition names."""
         return self.image.rpartition("@")[2]
-
-
-def _stack(name: str, region: str) -> dict[str, Any]:
-    try:
-        cfn = boto3.client("cloudformation", region_name=region)
-        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
-    except (ClientError, BotoCoreError) as exc:
-        raise DeliveryError(f"reading stack {name} failed: {exc}") from exc
-    return dict(stacks[0])
 
 
 def _app_container(definitions: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
@@ -213,11 +204,11 @@ def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:
     The task definition must name the stack's ``ImageUri`` and set ``APP_VERSION`` to its
     ``AppVersion``: that is the wiring a deploy relies on.
     """
-    name = env.stack_name(deploy_plan.SERVICE_STACK)
-    region = deploy_plan.service_stack(env).region  # where Sceptre put it, not the shell's default
-    stack = _stack(name, region)
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
-    image, version = parameters.get("ImageUri", ""), parameters.get("AppVersion", "")
+    stack = deploy_plan.service_stack(env)  # its region is where Sceptre put it, not the shell's
+    name, region = stack.name, stack.region
+    parameters = stacks.parameters(stack)
+    image = parameters.get(running.IMAGE_URI, "")
+    version = parameters.get(running.APP_VERSION, "")
     arn = outputs.get("TaskDefinitionArn", "")
     spec = (_from_task_definition(arn, region) if arn else None) or _from_template(
         name, parameters, region
