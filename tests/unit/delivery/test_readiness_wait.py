@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from delivery.local import gunicorn
+from tests.support.http_server import serving
 
 ANSWER_AFTER_S = 1.5
 
@@ -28,14 +28,8 @@ class SlowReady(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def slow_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowReady)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/health/ready"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(SlowReady) as base:
+        yield f"{base}/health/ready"
 
 
 def test_an_answer_after_the_deadline_is_not_readiness(slow_server: str) -> None:
