@@ -25,7 +25,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import environments, versioning
+from delivery import environments, scan, versioning
 from delivery.emulator import Emulator, environment
 from delivery.engines.config import engine_environment
 from delivery.errors import DeliveryError
@@ -44,7 +44,7 @@ SCAN_SUBSTITUTE = (
 )
 # What the rehearsal changes in every build, because it has no internet: value, and why.
 SUBSTITUTES = {
-    "SCAN_SKIP_REASON": (SCAN_SUBSTITUTE, ""),
+    scan.SKIP_VARIABLE: (SCAN_SUBSTITUTE, ""),
     # The buildspec requires the dependency audit (REQUIRE_AUDIT=1): offline, pip-audit reaches
     # no vulnerability service, and the security session says so loudly instead of failing.
     "REQUIRE_AUDIT": ("0", "pip-audit reaches no vulnerability service here; CodeBuild's does"),
