@@ -188,8 +188,6 @@ class Session:
             self._lifeline.close()
 
     def _close(self, ok: bool) -> None:
-        if ok:
-            self.ship_logs()
         if ok and self.kept:
             self._write()
             for key in [EMULATOR, *(_key(service.port) for service in self._started)]:
@@ -397,6 +395,8 @@ def session(
             variables = current.open(start=start)
             with environment(variables):
                 yield current
+                # Still pointed at the emulator: its log group, never one of the shell's account.
+                current.ship_logs()
             ok = True
         finally:
             current.close(ok)
