@@ -443,7 +443,7 @@ def logs(  # noqa: PLR0917 - invoke maps each parameter to an option
     c: Context,
     env: str | None = None,
     follow: bool = False,
-    since: str = "15m",
+    since: str | None = None,
     request_id: str | None = None,
     version: str | None = None,
     level: str | None = None,

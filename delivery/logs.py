@@ -50,13 +50,15 @@ def stream_name(prefix: str, container: str, task_id: str) -> str:
     ``<awslogs-stream-prefix>/<container name>/<ECS task id>``: "the log stream takes the
     following format: prefix-name/container-name/ecs-task-id"
     (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html; the prefix
-    is required on Fargate).
+    is required on Fargate), "<awslogs-stream-prefix>/<container_name>/<task_id>"
+    (https://docs.aws.amazon.com/prescriptive-guidance/latest/implementing-logging-monitoring-cloudwatch/ec2-fargate-logs.html).
     """
     return f"{prefix}/{container}/{task_id}"
 
 
 def client(region: str) -> CloudWatchLogsClient:
-    """A CloudWatch Logs client for ``region`` (explicit: boto3 ignores AWS_REGION)."""
+    """A CloudWatch Logs client for ``region`` (explicit: boto3 ignores AWS_REGION,
+    boto/boto3#3620)."""
     return boto3.client("logs", region_name=region)
 
 
@@ -96,7 +98,7 @@ class Query:
 
 
 def query(
-    since: str = DEFAULT_SINCE,
+    since: str | None = None,
     *,
     request_id: str | None = None,
     version: str | None = None,
@@ -104,9 +106,10 @@ def query(
     raw: bool = False,
     now: datetime | None = None,
 ) -> Query:
-    """The ``logs`` options checked (before anything in AWS is touched)."""
+    """The ``logs`` options checked (before anything in AWS is touched); ``since`` defaults to
+    DEFAULT_SINCE."""
     chosen = selection(request_id=request_id, version=version, level=level)
-    start = parse_since(since, now or datetime.now(UTC))
+    start = parse_since(DEFAULT_SINCE if since is None else since, now or datetime.now(UTC))
     return Query(chosen, int(start.timestamp() * 1000), raw)
 
 

@@ -181,3 +181,7 @@ def test_json_output_is_the_record_as_it_is_and_leaves_plain_lines_out() -> None
     assert render(Event(0, record + "\n", "1", "s"), raw=True) == record
     assert render(Event(0, "Booting worker", "1", "s"), raw=True) is None
     assert render(Event(0, "Booting worker", "1", "s"), raw=False) == "Booting worker"
+
+
+def test_the_default_since_is_fifteen_minutes() -> None:
+    assert query(now=NOW).start_ms == int((NOW - timedelta(minutes=15)).timestamp() * 1000)
