@@ -4,14 +4,9 @@ So that ``invoke logs --env local`` reads the local service (or a one-off task) 
 code as on AWS: each output line becomes one event in the stream the task definition's awslogs
 options name (``delivery.logs.stream_name``).
 
-PutLogEvents' limits, from
-https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html:
-a batch holds at most 10,000 events and 1,048,576 bytes (each message's UTF-8 bytes plus 26),
-its events are in chronological order and span at most 24 hours; an event is at most 256 KB
-(the figure older regions' pages still give; newer pages say 1 MB: the smaller one holds
-everywhere); events older than 14 days or more than 2 hours ahead are rejected. A message may
-not be empty (``InputLogEvent.message``: minimum length 1). moto checks only the order and the
-age (moto/logs/models.py ``put_log_events``): the batching here is tested against the limits.
+Batches keep to PutLogEvents' limits (delivery/log_limits.py), which the emulator enforces
+(delivery/strict_moto.py; moto itself checks only the order and the age). Events older than 14
+days or more than 2 hours ahead are rejected by CloudWatch Logs, and counted out here.
 """
 
 from __future__ import annotations
@@ -25,6 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery import aws_errors
 from delivery.errors import DeliveryError
+from delivery.log_limits import (
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_EVENT_BYTES,
+    MAX_SPAN_MS,
+)
 from delivery.log_records import parse, timestamp_ms
 from delivery.logs import NOT_FOUND, client
 
@@ -33,12 +35,6 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 log = logging.getLogger(__name__)
-
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD_BYTES = 26
-MAX_EVENT_BYTES = 256 * 1024 - EVENT_OVERHEAD_BYTES  # as Docker's awslogs driver cuts events
-MAX_SPAN_MS = 24 * 3600 * 1000
 
 
 def _message(line: str) -> str:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 
-from delivery.local.log_shipping import (
+from delivery.local.log_shipping import batches, events
+from delivery.log_limits import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
     MAX_SPAN_MS,
-    batches,
-    events,
 )
 
 NOW = 1_700_000_000_000
