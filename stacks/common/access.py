@@ -26,6 +26,7 @@ from troposphere import Sub
 
 from stacks.common import iam as policy
 from stacks.common.naming import (
+    CLOUDFORMATION_ROLES_PATH,
     PIPELINE_PATH,
     REGISTRY_PATH,
     cloudformation_role_arn,
@@ -101,8 +102,13 @@ def pipelines() -> Sub:
     return arn("codepipeline", f"{stack_name(PIPELINE_PATH)}-*")
 
 
+# The account's stacks a deploy reads the outputs of: the registry (the repository) and the
+# CloudFormation roles (config/<env>/config.yaml's cloudformation_service_role).
+DEPLOY_READS = (REGISTRY_PATH, CLOUDFORMATION_ROLES_PATH)
+
+
 def deploys(
-    environment: str, repository_arn: Any, *, shared: Sequence[str] = (REGISTRY_PATH,)
+    environment: str, repository_arn: Any, *, shared: Sequence[str] = DEPLOY_READS
 ) -> list[AwacsStatement]:
     """``invoke deploy --image`` (and ``rollback``) on ``environment``: update only its stacks.
 
