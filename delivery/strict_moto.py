@@ -63,7 +63,9 @@ each statement's Service to one string. Here moto's check reads one service per 
 
 moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
 ``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
-CodeBuild and CodePipeline backends, and ``install`` registers them first.
+CodeBuild and CodePipeline backends, and ``install`` registers them first. Its CodePipeline lacks
+the stage transitions (DisableStageTransition, EnableStageTransition, GetPipelineState) that
+pause promotion; ``delivery.emulator_transitions`` adds them.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -86,7 +88,7 @@ from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
 
-from delivery import emulator_resources
+from delivery import emulator_resources, emulator_transitions
 
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
@@ -453,6 +455,7 @@ def install() -> None:
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
+    emulator_transitions.install()
 
 
 if __name__ == "__main__":
