@@ -44,7 +44,9 @@ def pipeline_template(deploys: str = "prod") -> dict[str, object]:
     variables = json.dumps([{"name": DEPLOY_ENV, "value": deploys, "type": "PLAINTEXT"}])
     source = _action("Source", "Source", "S3", S3Bucket="b", S3ObjectKey="k")
     source["OutputArtifacts"] = [{"Name": "Source"}]
-    deploy = _action("Deploy", "Build", "CodeBuild", ProjectName="p", EnvironmentVariables=variables)
+    deploy = _action(
+        "Deploy", "Build", "CodeBuild", ProjectName="p", EnvironmentVariables=variables
+    )
     deploy["InputArtifacts"] = [{"Name": "Source"}]
     trust = {
         "Version": "2012-10-17",
