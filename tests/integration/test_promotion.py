@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from delivery import promotion, stacks
 from delivery.emulator import Emulator
+from delivery.environments import StackRef
 from delivery.errors import DeliveryError
 from stacks.pipeline import DEPLOY_ENV
 from tests.support.cli import run_invoke
@@ -97,7 +98,7 @@ def project(tmp_path: Path, aws: Emulator) -> Path:
 
 def launch(root: Path) -> str:
     stacks.launch("shared/pipeline.yaml", root=root, poll=stacks.EMULATOR_POLL_S)
-    name = stacks.outputs(stacks.StackRef(PIPELINE_STACK, "eu-north-1"))["PipelineName"]
+    name = stacks.outputs(StackRef(PIPELINE_STACK, "eu-north-1"))["PipelineName"]
     return str(name)
 
 
