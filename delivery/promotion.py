@@ -162,16 +162,19 @@ def _launched(env: str, root: Path) -> Promotion:
     return found
 
 
-def _inbound(promotion: Promotion, pipelines: CodePipelineClient) -> dict[str, Any]:
-    """The stage's inbound transition state (GetPipelineState): enabled, disabledReason..."""
+def inbound_closed(pipelines: CodePipelineClient, pipeline: str, stage: str) -> str | None:
+    """Why the transition into ``stage`` is disabled (GetPipelineState), or None when open."""
     try:
-        states = pipelines.get_pipeline_state(name=promotion.pipeline)["stageStates"]
+        states = pipelines.get_pipeline_state(name=pipeline)["stageStates"]
     except (ClientError, BotoCoreError) as exc:
-        raise _failed(f"reading the state of pipeline {promotion.pipeline}", exc) from exc
-    for stage in states:
-        if stage.get("stageName") == promotion.stage:
-            return dict(stage.get("inboundTransitionState") or {"enabled": True})
-    raise DeliveryError(f"pipeline {promotion.pipeline} reports no stage {promotion.stage}")
+        raise _failed(f"reading the state of pipeline {pipeline}", exc) from exc
+    for found in states:
+        if found.get("stageName") == stage:
+            inbound = found.get("inboundTransitionState") or {}
+            if inbound.get("enabled", True):
+                return None
+            return str(inbound.get("disabledReason") or "no reason given")
+    raise DeliveryError(f"pipeline {pipeline} reports no stage {stage}")
 
 
 def _region(root: Path) -> str:
@@ -210,7 +213,7 @@ def resume(env: str = DEFAULT_ENV, root: Path = environments.PROJECT_ROOT) -> st
     credentials.check(_region(root))
     promotion = _launched(env, root)
     pipelines = client(promotion.region)
-    if _inbound(promotion, pipelines).get("enabled", True):
+    if inbound_closed(pipelines, promotion.pipeline, promotion.stage) is None:
         return f"promotion to {env} is not paused: nothing to resume"
     try:
         pipelines.enable_stage_transition(
@@ -232,7 +235,5 @@ def promotion_pause(env: str, root: Path = environments.PROJECT_ROOT) -> str | N
     promotion = find(env, root)
     if promotion is None:
         return None
-    state = _inbound(promotion, client(promotion.region))
-    if state.get("enabled", True):
-        return None
-    return f"promotion to {env} paused: {state.get('disabledReason') or 'no reason given'}"
+    reason = inbound_closed(client(promotion.region), promotion.pipeline, promotion.stage)
+    return None if reason is None else f"promotion to {env} paused: {reason}"

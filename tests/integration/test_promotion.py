@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -18,6 +20,9 @@ from delivery import promotion, stacks
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
+from delivery.rehearsal import definition, runner
+from delivery.rehearsal.source import Revision
+from delivery.rehearsal.variables import Namespaces
 from stacks.pipeline import DEPLOY_ENV
 from tests.support.cli import run_invoke
 from tests.support.project import make_project
@@ -168,3 +173,26 @@ def test_the_emulator_refuses_what_aws_refuses(project: Path) -> None:
         )
     with pytest.raises(ClientError, match="PipelineNotFoundException"):
         client.get_pipeline_state(name="nope")
+
+
+def test_the_rehearsal_stops_before_a_disabled_transition_as_aws_does(project: Path) -> None:
+    name = launch(project)
+    promotion.pause("INC-9 bad release", "prod", project)
+    stages = tuple(
+        definition.Stage(stage, actions=()) for stage in ("Source", "ApproveProd", "DeployProd")
+    )
+    execution: Any = SimpleNamespace(
+        pipeline=SimpleNamespace(stages=stages),
+        pipeline_name=name,
+        account=SimpleNamespace(region="eu-north-1"),
+        namespaces=Namespaces(),
+    )
+    result = runner.Result(Revision("0" * 40, "main", None, False))
+    runner._execute(execution, runner.Options(root=project, env="local"), result)
+    assert result.stopped_at == "DeployProd/-"
+    (stopped,) = result.outcomes
+    assert stopped.detail == "inbound transition disabled: INC-9 bad release"
+    promotion.resume("prod", project)
+    again = runner.Result(Revision("0" * 40, "main", None, False))
+    runner._execute(execution, runner.Options(root=project, env="local"), again)
+    assert again.stopped_at is None
