@@ -89,14 +89,11 @@ def check_reason(reason: str | None) -> str:
     return text
 
 
-def pipeline_stack(root: Path) -> environments.StackRef | None:
+def pipeline_stack(target: environments.Environment) -> environments.StackRef | None:
     """The account's pipeline stack (config/shared/pipeline.yaml); None when there is none."""
-    path = f"{environments.SHARED}/{PIPELINE_STACK}"
-    if not (root / "config" / f"{path}.yaml").is_file():
+    if not (target.root / "config" / environments.SHARED / f"{PIPELINE_STACK}.yaml").is_file():
         return None
-    project = environments.read_yaml(root / "config" / "config.yaml").get("project_code", "")
-    name = f"{project}-{environments.SHARED}-{PIPELINE_STACK}"
-    return environments.StackRef(name, environments.stack_region(root, path))
+    return target.stack_ref(PIPELINE_STACK, environments.SHARED)
 
 
 def _deploys(action: dict[str, Any], env: str) -> bool:
@@ -127,7 +124,7 @@ def _locate(
     env: str, root: Path, pipelines: CodePipelineClient | None = None
 ) -> tuple[Promotion | None, str]:
     """The pipeline and stage promoting to ``env``, or None and why there is none."""
-    stack = pipeline_stack(root)
+    stack = pipeline_stack(environments.load(env, root))
     if stack is None:
         return None, "this project has no pipeline: config/shared/pipeline.yaml is missing"
     if stacks.state(stack).status == "NOT_CREATED":
