@@ -21,7 +21,11 @@ account's own IAM policies decide which users or roles may), and, by default, on
 ``aws:MultiFactorAuthPresent`` is true for temporary credentials obtained with MFA
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_mfa_configure-api-require.html).
 Accounts whose people sign in through IAM Identity Center enforce MFA there; its sessions do
-not carry the key, so those turn ``require_mfa`` off.
+not carry the key, so those turn ``require_mfa`` off. A session lasts ``max_session_hours`` (4 by
+default: an incident's length without signing in again) when assumed with a person's own
+credentials; AWS caps a session assumed from another role's session at one hour
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_terms-and-concepts.html, "role
+chaining").
 """
 
 from __future__ import annotations
