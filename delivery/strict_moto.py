@@ -70,7 +70,9 @@ InvalidParameterException, so the local log shipping is held to AWS's limits.
 
 moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
 ``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
-CodeBuild and CodePipeline backends, and ``install`` registers them first.
+CodeBuild and CodePipeline backends, and ``install`` registers them first. Its CodePipeline lacks
+the stage transitions (DisableStageTransition, EnableStageTransition, GetPipelineState) that
+pause promotion; ``delivery.emulator_transitions`` adds them.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -95,7 +97,7 @@ from moto.elbv2.models import FakeListenerRule, elbv2_backends
 from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import LogsBackend
 
-from delivery import emulator_resources
+from delivery import emulator_resources, emulator_transitions
 from delivery.log_limits import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
@@ -500,6 +502,7 @@ def install() -> None:
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
     LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
+    emulator_transitions.install()
 
 
 if __name__ == "__main__":
