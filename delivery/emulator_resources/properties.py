@@ -77,13 +77,16 @@ def _scalar(value: Any, kind: str, where: str) -> Any:
     return value
 
 
-def updated_name(original: Any, new_resource_name: str, properties: dict[str, Any]) -> str:
+def updated_name(
+    original: Any, new_resource_name: str, properties: dict[str, Any], name_property: str = "Name"
+) -> str:
     """The resource's name after an update, as CloudFormation keeps it.
 
-    A generated name stays (moto generates a new one for every update it parses); only a ``Name``
-    property, added or changed, names the resource anew, which replaces it.
+    A generated name stays (moto generates a new one for every update it parses); only the name
+    property (``Name``, or the type's own), added or changed, names the resource anew, which
+    replaces it.
     """
-    if "Name" not in properties and not original.named:
+    if name_property not in properties and not original.named:
         return str(original.name)
     return new_resource_name
 
