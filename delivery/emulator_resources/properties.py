@@ -55,6 +55,15 @@ def _structure(value: Any, shape: StructureShape, where: str) -> dict[str, Any]:
     return converted
 
 
+def boolean(value: Any, where: str) -> bool:
+    """A template's boolean (true, or "true" as a parameter gives it); PropertyError if none."""
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise PropertyError(f"{where}: {value!r} is not a boolean")
+
+
 def _scalar(value: Any, kind: str, where: str) -> Any:
     # CloudFormation passes template scalars on in the type the API declares ("30" -> 30).
     try:
@@ -65,11 +74,7 @@ def _scalar(value: Any, kind: str, where: str) -> Any:
     except (TypeError, ValueError):
         raise PropertyError(f"{where}: {value!r} is not a number") from None
     if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
-        raise PropertyError(f"{where}: {value!r} is not a boolean")
+        return boolean(value, where)
     if kind == "string":
         if isinstance(value, (dict, list)):
             raise PropertyError(f"{where}: expected a string")
