@@ -7,7 +7,10 @@ in that state; ``TRUE`` and ``FALSE``; ``AND``, ``OR``, ``NOT`` and parentheses.
 specified in AlarmRule can be surrounded with double-quotes ("), but do not have to be."
 Precedence is the usual one (NOT binds tighter than AND, AND tighter than OR): AWS's reference
 gives none, and its examples parenthesise where it would matter. ``AT_LEAST`` is refused here
-(not modelled). A composite alarm is in ALARM when its rule is TRUE, else OK.
+(not modelled). A composite alarm is in ALARM when its rule is TRUE, else OK: it "goes into
+ALARM state only if all conditions of the rule are met", and INSUFFICIENT_DATA only on creation
+("For a composite alarm, this initial time after creation is the only time that the alarm can be
+in INSUFFICIENT_DATA state", the same reference).
 """
 
 from __future__ import annotations
