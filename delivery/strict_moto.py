@@ -68,11 +68,14 @@ plus 26), or spanning more than 24 hours, and an empty message
 ``InputLogEvent.message`` minimum length 1): here such a batch is refused with
 InvalidParameterException, so the local log shipping is held to AWS's limits.
 
-moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
-``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
-CodeBuild and CodePipeline backends, and ``install`` registers them first. Its CodePipeline lacks
-the stage transitions (DisableStageTransition, EnableStageTransition, GetPipelineState) that
-pause promotion; ``delivery.emulator_transitions`` adds them.
+moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
+``AWS::CodePipeline::Pipeline``, ``AWS::SecretsManager::Secret``, ``AWS::CloudWatch::Alarm`` and
+``AWS::CloudWatch::CompositeAlarm``; ``delivery.emulator_resources`` adds them, backed by moto's
+own backends, and ``install`` registers them first. moto's CloudWatch alarms are made to behave
+as CloudWatch's (PutCompositeAlarm, DescribeAlarms' AlarmTypes, an alarm's initial and updated
+state, composite alarms following their children) by ``delivery.strict_cloudwatch``. Its
+CodePipeline lacks the stage transitions (DisableStageTransition, EnableStageTransition,
+GetPipelineState) that pause promotion; ``delivery.emulator_transitions`` adds them.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -97,7 +100,7 @@ from moto.elbv2.models import FakeListenerRule, elbv2_backends
 from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import LogsBackend
 
-from delivery import emulator_resources, emulator_transitions
+from delivery import emulator_resources, emulator_transitions, strict_cloudwatch
 from delivery.log_limits import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
@@ -503,6 +506,7 @@ def install() -> None:
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
     LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
     emulator_transitions.install()
+    strict_cloudwatch.install()
 
 
 if __name__ == "__main__":
