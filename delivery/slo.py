@@ -104,9 +104,9 @@ def enforce(env: Environment, force: bool) -> Gate:
 def forced_warning(gate: Gate) -> str | None:
     """The WARNING line of a deploy forced past a closed gate (None when it was open)."""
     if gate.alarming:
-        return f"WARNING: deployed to {gate.env} past the SLO gate (--force): {gate.names} in ALARM"
+        return f"WARNING: the SLO gate of {gate.env} was forced (--force): {gate.names} in ALARM"
     if gate.error:
-        return f"WARNING: deployed to {gate.env} without the SLO gate (--force): {gate.error}"
+        return f"WARNING: the SLO gate of {gate.env} was forced unread (--force): {gate.error}"
     return None
 
 
