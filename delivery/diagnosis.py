@@ -115,6 +115,8 @@ def _section(what: str, read: Callable[[], list[str]]) -> list[str]:
     """What ``read`` found, or the one line saying it could not be read: never an exception."""
     try:
         return read()
+    except DeliveryError as exc:  # already one line naming what could not be read
+        return [str(exc)]
     except Exception as exc:  # a diagnosis reports its own failure and never masks the error
         return [f"could not read {what}: {aws_errors.reason(exc)}"]
 
