@@ -263,12 +263,7 @@ class Session:
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
-            secrets, missing = tasksecrets.resolve(spec.secrets)
-            if missing:
-                log.info(
-                    f"local service: secret {', '.join(missing)} not set: the emulator created "
-                    "no value for it (moto skips AWS::SecretsManager::Secret)"
-                )
+            secrets = tasksecrets.resolve(spec.secrets)
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(port)
             # engine.discard's command, for the watcher: kill and remove at once.
