@@ -1,11 +1,10 @@
 """Day-two reads on the emulator: the SLO gate, the on-call status, a failed deploy's diagnosis.
 
-The sample project's prod gets a monitoring stack and the burn-rate alarms. moto's CloudFormation
-does not model ``AWS::CloudWatch::CompositeAlarm`` yet (it lists such a resource with no logical
-id), so the alarms are made with PutCompositeAlarm (``delivery.strict_moto_cloudwatch``) and the
-monitoring stack's resource listing is given the two alarm resources AWS would list. Everything
-else is real: DescribeAlarms, SetAlarmState, the deploys, ListTasks/DescribeTasks after
-RunTask/StopTask, GetMetricData, DescribeStackEvents of a failed update, GetLogEvents.
+The sample project's prod gets a monitoring stack with the burn-rate composite alarms under their
+logical ids (``stacks.monitoring.alarms.BURN_RATE_ALARMS``), created by the emulator's
+CloudFormation models. Everything is real: ListStackResources, DescribeAlarms, SetAlarmState, the
+deploys, ListTasks/DescribeTasks after RunTask/StopTask, GetMetricData, DescribeStackEvents of a
+failed update, GetLogEvents.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from delivery import deploy, deploy_command, rollback, stacks, status
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
+from stacks.monitoring.alarms import BURN_RATE_ALARMS
 from tests.support.deploy_steps import fake_steps
 from tests.support.logs import progress_lines
 from tests.support.project import SERVICE_TEMPLATE, launch_shared, make_project
@@ -31,15 +31,34 @@ REGION = "eu-north-1"
 MONITORING = StackRef("flask-fargate-prod-monitoring", REGION)
 PROD_SERVICE = StackRef("flask-fargate-prod-service", REGION)
 DEV_SERVICE = StackRef("flask-fargate-dev-service", REGION)
-FAST, SLOW = (
-    "flask-fargate-prod-FastBurnRateAlarm-1A2B",
-    "flask-fargate-prod-SlowBurnRateAlarm-3C4D",
-)
-MONITORING_TEMPLATE = {"Resources": {"AlarmTopic": {"Type": "AWS::SNS::Topic"}}}
+
+
+def monitoring_template() -> dict[str, Any]:
+    """Per burn-rate alarm: a metric alarm, and the composite that reads it (as stacks/ has)."""
+    resources: dict[str, Any] = {}
+    for composite in BURN_RATE_ALARMS:
+        child = composite.replace("RateAlarm", "LongAlarm")
+        resources[child] = {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "AWS/ApplicationELB",
+                "MetricName": "RequestCount",
+                "Statistic": "Sum",
+                "Period": 3600,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanThreshold",
+            },
+        }
+        resources[composite] = {
+            "Type": "AWS::CloudWatch::CompositeAlarm",
+            "Properties": {"AlarmRule": {"Fn::Sub": f'ALARM("${{{child}}}")'}},
+        }
+    return {"Resources": resources}
 
 
 @pytest.fixture
-def project(tmp_path: Path, aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, aws: Emulator) -> Path:
     """The sample project, its prod with a monitoring stack; the shared stacks launched."""
     root = make_project(tmp_path)
     service = json.loads(json.dumps(SERVICE_TEMPLATE))
@@ -48,41 +67,17 @@ def project(tmp_path: Path, aws: Emulator, monkeypatch: pytest.MonkeyPatch) -> P
         "Value": {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]}
     }
     (root / "templates" / "service.json").write_text(json.dumps(service))
-    (root / "templates" / "monitoring.json").write_text(json.dumps(MONITORING_TEMPLATE))
+    (root / "templates" / "monitoring.json").write_text(json.dumps(monitoring_template()))
     (root / "config" / "prod" / "monitoring.yaml").write_text(
         "template:\n  path: monitoring.json\nsceptre_user_data:\n  availability_slo: 0.995\n"
     )
     launch_shared(root)
-    listed = stacks.resources
-
-    def with_alarms(stack: StackRef, cfn: Any = None) -> list[stacks.Resource]:
-        found = listed(stack, cfn)
-        if stack == MONITORING:
-            kind = "AWS::CloudWatch::CompositeAlarm"
-            found += [
-                stacks.Resource("FastBurnRateAlarm", FAST, kind),
-                stacks.Resource("SlowBurnRateAlarm", SLOW, kind),
-            ]
-        return found
-
-    monkeypatch.setattr(stacks, "resources", with_alarms)
     return root
 
 
-def make_alarms() -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    for name in (FAST, SLOW):
-        cloudwatch.put_metric_alarm(
-            AlarmName=f"{name}-long",
-            Namespace="AWS/ApplicationELB",
-            MetricName="RequestCount",
-            Statistic="Sum",
-            Period=3600,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanThreshold",
-        )
-        cloudwatch.put_composite_alarm(AlarmName=name, AlarmRule=f'ALARM("{name}-long")')
+def alarm_name(logical_id: str) -> str:
+    """The name CloudFormation gave the monitoring stack's alarm ``logical_id``."""
+    return stacks.resource_ids(MONITORING)[logical_id]
 
 
 def set_state(name: str, state: Literal["ALARM", "OK"]) -> None:
@@ -102,17 +97,17 @@ def prod_state() -> tuple[str, dict[str, str], list[str]]:
 def test_the_slo_gate_holds_a_prod_deploy_while_a_burn_rate_alarm_is_in_alarm(
     project: Path, delivery_log: pytest.LogCaptureFixture
 ) -> None:
-    make_alarms()
     first = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
     second = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.1.0"))
     deploy.deploy("prod", first.digest, root=project)
     assert stacks.state(MONITORING).status == "CREATE_COMPLETE"
+    fast = alarm_name("FastBurnRateAlarm")
 
-    set_state(FAST, "ALARM")
+    set_state(fast, "ALARM")
     before = prod_state()
     request = deploy_command.Request(env="prod", image=second.digest, root=project)
     refusal = (
-        rf"^the SLO gate of prod refuses: FastBurnRateAlarm \({FAST}\) in ALARM, the error "
+        rf"^the SLO gate of prod refuses: FastBurnRateAlarm \({fast}\) in ALARM, the error "
         r"budget burns too fast; fix or wait, roll back \(never gated\), or pass --force$"
     )
     with pytest.raises(DeliveryError, match=refusal):
@@ -130,13 +125,13 @@ def test_the_slo_gate_holds_a_prod_deploy_while_a_burn_rate_alarm_is_in_alarm(
         deploy_command.Request(env="prod", image=second.digest, force=True, root=project)
     )
     warning = (
-        f"WARNING: the SLO gate of prod was forced (--force): FastBurnRateAlarm ({FAST}) in ALARM"
+        f"WARNING: the SLO gate of prod was forced (--force): FastBurnRateAlarm ({fast}) in ALARM"
     )
     assert lines[:2] == [f"deployed 1.1.0 to prod: {second.image_uri}", warning]
     assert warning in progress_lines(delivery_log, since)
     assert stacks.parameters(PROD_SERVICE)["AppVersion"] == "1.1.0"
 
-    set_state(FAST, "OK")
+    set_state(fast, "OK")
     checked = deploy_command.dry_run(
         deploy_command.Request(env="prod", image="1.0.0", root=project)
     )
@@ -167,16 +162,16 @@ def stop_a_task(service: StackRef, reason: str) -> str:
 
 
 def test_status_puts_alarms_first_and_shows_traffic_tasks_and_budget(project: Path) -> None:
-    make_alarms()
     first = deploy.deploy("dev", skip_scan=True, root=project, steps=fake_steps("1.0.0"))
     deploy.deploy("prod", first.digest, root=project)
-    set_state(SLOW, "ALARM")
+    slow = alarm_name("SlowBurnRateAlarm")
+    set_state(slow, "ALARM")
     task = stop_a_task(PROD_SERVICE, "Essential container in task exited")
 
     lines = status.status("prod", project).lines()
     assert lines[:2] == [
         "environment prod",
-        f"  ALARM SlowBurnRateAlarm ({SLOW}) ALARM: set to ALARM by the test",
+        f"  ALARM SlowBurnRateAlarm ({slow}) ALARM: set to ALARM by the test",
     ]
     assert "  production traffic: Blue target group" in lines
     stopped = lines.index("  stopped tasks:")
@@ -184,7 +179,8 @@ def test_status_puts_alarms_first_and_shows_traffic_tasks_and_budget(project: Pa
     assert lines[stopped + 1].endswith(": Essential container in task exited")
     # The emulator's load balancer served nothing; the SLO is prod's monitoring setting.
     assert "  error budget: no requests measured (SLO 99.50% over 30 days)" in lines
-    assert lines[-2] == "  other alarms: 1 OK"
+    # The metric alarms have no data; a composite whose rule does not hold is OK.
+    assert lines[-2] == "  other alarms: 2 INSUFFICIENT_DATA, 1 OK"
 
 
 def test_a_failed_deploy_explains_itself_before_its_error(
@@ -232,19 +228,4 @@ def test_a_failed_deploy_explains_itself_before_its_error(
         f"diagnosis:   last 2 log lines of app ({group} {stream}):",
         "diagnosis:     booting",
         "diagnosis:     boom",
-    ]
-
-
-def test_composite_alarms_are_returned_only_when_asked_for(aws: Emulator) -> None:
-    """DescribeAlarms without AlarmTypes returns metric alarms only, as CloudWatch does."""
-    make_alarms()
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    plain = cloudwatch.describe_alarms(AlarmNames=[FAST, f"{FAST}-long"])
-    assert [a["AlarmName"] for a in plain["MetricAlarms"]] == [f"{FAST}-long"]
-    assert plain["CompositeAlarms"] == []
-    both = cloudwatch.describe_alarms(
-        AlarmNames=[FAST, f"{FAST}-long"], AlarmTypes=["MetricAlarm", "CompositeAlarm"]
-    )
-    assert [(a["AlarmName"], a["AlarmRule"]) for a in both["CompositeAlarms"]] == [
-        (FAST, f'ALARM("{FAST}-long")')
     ]
