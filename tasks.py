@@ -526,6 +526,33 @@ def pipeline(
         raise DeliveryError(report.failure_line(result))
 
 
+@task(
+    help={
+        "reason": "why promotion stops, shown in the pipeline and by `invoke status` (required; "
+        "letters, digits, spaces and !@().*?-, at most 300 characters)",
+        "env": "the environment whose promotion stops (default prod)",
+    }
+)
+@one_line_errors
+def pipeline_pause(c: Context, reason: str | None = None, env: str = "prod") -> None:
+    """Stop the pipeline promoting to an environment: close the transition into its deploy stage.
+
+    Executions wait before the stage until `invoke pipeline-resume`.
+    """
+    from delivery import promotion
+
+    say(promotion.pause(reason, env, ROOT))
+
+
+@task(help={"env": "the environment whose promotion resumes (default prod)"})
+@one_line_errors
+def pipeline_resume(c: Context, env: str = "prod") -> None:
+    """Let the pipeline promote to an environment again (a no-op line when it is not paused)."""
+    from delivery import promotion
+
+    say(promotion.resume(env, ROOT))
+
+
 @task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})
 @one_line_errors
 def destroy(c: Context, env: str | None = None, force: bool = False) -> None:

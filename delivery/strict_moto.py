@@ -66,7 +66,9 @@ moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
 ``AWS::CloudWatch::CompositeAlarm``; ``delivery.emulator_resources`` adds them, backed by moto's
 own backends, and ``install`` registers them first. moto's CloudWatch alarms are made to behave
 as CloudWatch's (PutCompositeAlarm, DescribeAlarms' AlarmTypes, an alarm's initial and updated
-state, composite alarms following their children) by ``delivery.strict_cloudwatch``.
+state, composite alarms following their children) by ``delivery.strict_cloudwatch``. Its
+CodePipeline lacks the stage transitions (DisableStageTransition, EnableStageTransition,
+GetPipelineState) that pause promotion; ``delivery.emulator_transitions`` adds them.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -89,7 +91,7 @@ from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
 
-from delivery import emulator_resources, strict_cloudwatch
+from delivery import emulator_resources, emulator_transitions, strict_cloudwatch
 
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
@@ -457,6 +459,7 @@ def install() -> None:
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
     strict_cloudwatch.install()
+    emulator_transitions.install()
 
 
 if __name__ == "__main__":

@@ -342,6 +342,39 @@ CATALOGUE: list[Case] = [
         *("stop", "--env", "dev"),
         message="'dev' is not an emulator environment: nothing runs locally",
     ),
+    # Pausing promotion: the reason is checked against AWS's own model of it before any call.
+    task_case(
+        "pipeline-pause without a reason",
+        "pipeline-pause",
+        message=r"pipeline-pause needs a reason the on-call will read: pass --reason TEXT$",
+    ),
+    task_case(
+        "pipeline-pause with an empty reason",
+        *("pipeline-pause", "--reason", "   "),
+        message=r"pipeline-pause needs a reason the on-call will read: pass --reason TEXT$",
+    ),
+    task_case(
+        "pipeline-pause with a reason too long",
+        *("pipeline-pause", "--reason", "x" * 301),
+        message=r"--reason is 301 characters long: AWS takes at most 300$",
+    ),
+    task_case(
+        "pipeline-pause with characters AWS refuses",
+        *("pipeline-pause", "--reason", "INC-42: bad, release"),
+        message=r"--reason has characters CodePipeline refuses \(',' ':'\): use letters, "
+        r"digits, spaces and !@\(\)\.\*\?-$",
+    ),
+    task_case(
+        "pipeline-pause of an unknown env",
+        *("pipeline-pause", "--reason", "incident", "--env", "qa"),
+        message="unknown environment 'qa'",
+    ),
+    # The sample project has no pipeline; one not launched: tests/integration/test_promotion.py.
+    task_case(
+        "pipeline-resume without a pipeline",
+        "pipeline-resume",
+        message=r"this project has no pipeline: config/shared/pipeline\.yaml is missing$",
+    ),
     # --- the local emulator -------------------------------------------------------------------
     emulator_case(
         "port taken",
