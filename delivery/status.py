@@ -91,8 +91,14 @@ def status(
     credentials.check(env.region)
     refs = _stack_refs(env)
     states = [stacks.state(stack) for stack in refs]
+    # The environment's own stacks hold its alarms (the shared registry is not its to read).
+    own = {env.stack_ref(stack) for stack in env.stacks()}
     alarming, other_alarms = sections.alarm_sections(
-        [ref for ref, s in zip(refs, states, strict=True) if s.status != "NOT_CREATED"]
+        [
+            ref
+            for ref, s in zip(refs, states, strict=True)
+            if ref in own and s.status != "NOT_CREATED"
+        ]
     )
     service = env.stack_ref(SERVICE_STACK)
     result = Status(
