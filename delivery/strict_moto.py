@@ -61,6 +61,13 @@ the IAM policy grammar allows
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): moto compares
 each statement's Service to one string. Here moto's check reads one service per statement.
 
+moto's PutLogEvents checks only a batch's order and its events' age. CloudWatch Logs also refuses
+a batch of more than 10,000 events, of more than 1,048,576 bytes (each message's UTF-8 bytes
+plus 26), or spanning more than 24 hours, and an empty message
+(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html,
+``InputLogEvent.message`` minimum length 1): here such a batch is refused with
+InvalidParameterException, so the local log shipping is held to AWS's limits.
+
 moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
 ``AWS::CodePipeline::Pipeline``, ``AWS::SecretsManager::Secret``, ``AWS::CloudWatch::Alarm`` and
 ``AWS::CloudWatch::CompositeAlarm``; ``delivery.emulator_resources`` adds them, backed by moto's
@@ -90,8 +97,16 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
+from moto.logs.exceptions import InvalidParameterException
+from moto.logs.models import LogsBackend
 
 from delivery import emulator_resources, emulator_transitions, strict_cloudwatch
+from delivery.log_limits import (
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_SPAN_MS,
+)
 
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
@@ -433,6 +448,37 @@ def _delete_rule(self: Any, account_id: str, region_name: str) -> None:
     elbv2_backends[account_id][region_name].delete_rule(self.arn)
 
 
+def _check_log_batch(events: list[dict[str, Any]]) -> None:
+    """PutLogEvents' batch limits (see the module docstring); one InvalidParameterException."""
+    if len(events) > MAX_BATCH_EVENTS:
+        raise InvalidParameterException(
+            f"{len(events)} log events in one PutLogEvents request: at most {MAX_BATCH_EVENTS}"
+        )
+    if any(not event.get("message") for event in events):
+        raise InvalidParameterException("a log event's message is empty (minimum length 1)")
+    size = sum(len(str(e["message"]).encode()) + EVENT_OVERHEAD_BYTES for e in events)
+    if size > MAX_BATCH_BYTES:
+        raise InvalidParameterException(
+            f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )
+    stamps = [int(event["timestamp"]) for event in events]
+    if stamps and max(stamps) - min(stamps) > MAX_SPAN_MS:
+        raise InvalidParameterException(
+            "The batch of log events in a single PutLogEvents request cannot span more than "
+            "24 hours."
+        )
+
+
+def _within_batch_limits(put: Callable[..., Any]) -> Callable[..., Any]:
+    def put_log_events(
+        self: Any, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]]
+    ) -> Any:
+        _check_log_batch(log_events)
+        return put(self, log_group_name, log_stream_name, log_events)
+
+    return put_log_events
+
+
 def install() -> None:
     """Patch moto's classes in this process (before the server starts)."""
     # First, before anything fills moto's model cache: the resource types moto has no model for.
@@ -458,6 +504,7 @@ def install() -> None:
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
+    LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
     strict_cloudwatch.install()
     emulator_transitions.install()
 

@@ -352,6 +352,29 @@ CATALOGUE: list[Case] = [
         *("stop", "--env", "dev"),
         message="'dev' is not an emulator environment: nothing runs locally",
     ),
+    task_case("logs of an unknown env", "logs", "--env", "qa", message="unknown environment 'qa'"),
+    task_case(
+        "logs since a bad time",
+        *("logs", "--env", "dev", "--since", "yesterday"),
+        message=r"--since 'yesterday' is neither a time ago \(15m, 2h, 1d: units s, m, h, d, w\) "
+        r"nor an ISO 8601 time",
+    ),
+    task_case(
+        "logs at an unknown level",
+        *("logs", "--env", "dev", "--level", "LOUD"),
+        message=r"unknown --level 'LOUD': choose one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
+    task_case(
+        "logs of a malformed request id",
+        *("logs", "--env", "dev", "--request-id", 'x" || $.level = "INFO'),
+        message=r"--request-id .* cannot be a request id",
+    ),
+    task_case(
+        "logs of a service not deployed",
+        *("logs", "--env", "dev"),
+        message=r"the service of 'dev' is not deployed \(stack flask-fargate-dev-service does not "
+        r"exist in eu-north-1\): run `invoke deploy --env dev` first$",
+    ),
     # Pausing promotion: the reason is checked against AWS's own model of it before any call.
     task_case(
         "pipeline-pause without a reason",
@@ -414,6 +437,12 @@ CATALOGUE: list[Case] = [
     emulator_case(
         "status with no emulator running",
         *("status", "--env", "local"),
+        env=OWN_EMULATOR,
+        message=r"no local emulator running: run `invoke deploy --env local --keep` first",
+    ),
+    emulator_case(
+        "logs with no emulator running",
+        *("logs", "--env", "local"),
         env=OWN_EMULATOR,
         message=r"no local emulator running: run `invoke deploy --env local --keep` first",
     ),

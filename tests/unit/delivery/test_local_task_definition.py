@@ -16,7 +16,12 @@ import pytest
 from delivery import tasksecrets
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
-from delivery.local.task_definition import ServiceSpec, _from_task_definition, _from_template
+from delivery.local.task_definition import (
+    AwsLogs,
+    ServiceSpec,
+    _from_task_definition,
+    _from_template,
+)
 from delivery.taskvolumes import MountPoint
 
 pytestmark = [pytest.mark.emulator]
@@ -158,3 +163,42 @@ def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> 
         tasksecrets.read(f"{arn}:user::")
     with pytest.raises(DeliveryError, match=r"^reading secret nope failed: ParameterNotFound"):
         tasksecrets.read("nope")
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_awslogs_options_come_from_the_revision_and_the_template_alike() -> None:
+    # As the real service stack: the group is the stack's own, the region its own, a prefix.
+    template = json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
+    template["Resources"]["LogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"RetentionInDays": 7},
+    }
+    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    container["LogConfiguration"] = {
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": {"Ref": "LogGroup"},
+            "awslogs-region": {"Ref": "AWS::Region"},
+            "awslogs-stream-prefix": "app",
+            "mode": "non-blocking",
+        },
+    }
+    arn = launch(json.dumps(template))
+    group = boto3.client("cloudformation", region_name=REGION).describe_stack_resource(
+        StackName=STACK, LogicalResourceId="LogGroup"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    registered = _from_task_definition(arn, REGION)
+    from_template = _from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    assert registered is not None
+    expected = AwsLogs(group=group, region=REGION, stream_prefix="app", container="app")
+    assert registered.awslogs == expected
+    assert from_template.awslogs == expected
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_awslogs_driver_names_no_stream() -> None:
+    arn = launch(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
+    registered = _from_task_definition(arn, REGION)
+    assert registered is not None
+    assert registered.awslogs is None
+    assert _from_template(STACK, {"ImageUri": IMAGE}, REGION).awslogs is None
