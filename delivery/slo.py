@@ -66,7 +66,7 @@ class Gate:
         if self.alarming:
             return f"slo gate: CLOSED, in ALARM: {self.names}"
         if not self.alarms:
-            return "slo gate: open (no burn-rate alarms: the monitoring stack is not deployed)"
+            return f"slo gate: open (no burn-rate alarms found in the {self.env} monitoring stack)"
         return f"slo gate: open ({', '.join(f'{a.logical_id} {a.state}' for a in self.alarms)})"
 
 

@@ -88,7 +88,7 @@ def test_an_open_gate_passes_quietly(
     assert progress_lines(delivery_log) == []
     burning(monkeypatch)
     assert slo.read_gate(environments.load("prod", project)).line() == (
-        "slo gate: open (no burn-rate alarms: the monitoring stack is not deployed)"
+        "slo gate: open (no burn-rate alarms found in the prod monitoring stack)"
     )
 
 
