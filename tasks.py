@@ -46,6 +46,10 @@ KEEP_HELP = (
     ".local/emulator.json) for status/rollback/diff and the AWS CLI; `invoke stop --env local` "
     "stops them"
 )
+FORCE_GATE_HELP = (
+    "SLO-gated envs (prod): deploy even while a burn-rate alarm is in ALARM; says so loudly "
+    "(rollback is never gated)"
+)
 PRERELEASE_HELP = (
     "releases-only envs (prod): deploy a pre-release (X.Y.Z-...) anyway; says so loudly"
 )
@@ -285,6 +289,7 @@ def push(  # noqa: PLR0917 - invoke maps each parameter to an option
         "serve": "emulator envs: run the service as a container, a gunicorn process, or auto",
         "ready_timeout": "emulator envs: seconds the local service has to become ready (30)",
         "allow_prerelease": PRERELEASE_HELP,
+        "force": FORCE_GATE_HELP,
     }
 )
 @one_line_errors
@@ -301,6 +306,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
     serve: str = "auto",
     ready_timeout: str | None = None,
     allow_prerelease: bool = False,
+    force: bool = False,
 ) -> None:
     """Deploy to an environment: validate, build, scan, push, launch stacks, wait for ECS.
 
@@ -326,6 +332,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         engine=engine,
         timeout_s=_number("timeout", timeout, ecs.DEFAULT_TIMEOUT_S / 60, low=1) * 60,
         allow_prerelease=allow_prerelease,
+        force=force,
         emulated=emulated,
         root=ROOT,
     )
@@ -341,6 +348,7 @@ def deploy(  # noqa: PLR0917 - invoke maps each parameter to an option
         "engine": ENGINE_HELP,
         "threshold": THRESHOLD_HELP,
         "allow_prerelease": PRERELEASE_HELP,
+        "force": FORCE_GATE_HELP,
     }
 )
 @one_line_errors
@@ -352,6 +360,7 @@ def check(  # noqa: PLR0917 - invoke maps each parameter to an option
     engine: str | None = None,
     threshold: str = "HIGH",
     allow_prerelease: bool = False,
+    force: bool = False,
 ) -> None:
     """A dry run of deploy: every check it makes before changing anything, and what it would do.
 
@@ -366,6 +375,7 @@ def check(  # noqa: PLR0917 - invoke maps each parameter to an option
         threshold=threshold,
         engine=engine,
         allow_prerelease=allow_prerelease,
+        force=force,
         root=ROOT,
     )
     for line in deploy_command.dry_run(request):
@@ -414,7 +424,7 @@ def diff(c: Context, env: str | None = None, image: str | None = None) -> None:
 @task(help={"env": ENV_HELP})
 @one_line_errors
 def status(c: Context, env: str | None = None) -> None:
-    """Show the environment's stacks, live version, ECS deployments and registry versions."""
+    """Show the environment's alarms, stacks, live version, ECS and error budget, for on-call."""
     from delivery import status as delivery_status
     from delivery.local import session as local_session
 

@@ -10,8 +10,10 @@ endpoint) and what happens after the stacks are up (wait for ECS, or e.g. run th
 
 Nothing is built or changed before ``validate`` has passed: unknown env, malformed ``--image``,
 a pre-release for a releases-only env, missing scanner, missing container engine, invalid
-templates, missing credentials, a missing image and a blue/green deployment still shifting traffic
-are all one-line errors up front.
+templates, missing credentials, a missing image, a blue/green deployment still shifting traffic
+and, in an SLO-gated environment, a burn-rate alarm in ALARM (``delivery.slo``; ``--force``
+overrides it, loudly) are all one-line errors up front. A deploy that fails in the stack launch or
+the wait for ECS logs its diagnosis (``delivery.diagnosis``) before its error.
 """
 
 from __future__ import annotations
@@ -20,16 +22,19 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from delivery import (
     credentials,
     deploy_plan,
+    diagnosis,
     ecs,
     environments,
     images,
     scan,
+    slo,
     stacks,
     traffic,
     versioning,
@@ -55,6 +60,7 @@ class Result:
     image_uri: str
     service_url: str
     outputs: dict[str, str]
+    forced: str = ""  # the WARNING of a deploy forced past a closed SLO gate
 
 
 def _detect_engine(preferred: str | None) -> ContainerEngine:
@@ -172,10 +178,14 @@ def validate(
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
     allow_prerelease: bool = False,
     launch: bool = True,
+    force: bool = False,
+    gated: bool = True,
 ) -> Plan:
     """Every check, cheapest first; AWS is only read, never written. The validated Plan.
 
     ``launch=False`` validates a push: build, scan and publish only, no stack touched.
+    ``gated=False`` skips the SLO gate (rollback's: never blocked by the incident's alarms);
+    ``force`` deploys past a closed gate, with a WARNING.
     """
     steps = steps or Steps()
     env = environments.load(env_name, root)
@@ -218,6 +228,9 @@ def validate(
         stacks.check_dependencies(env.name, deploy_plan.PLACEHOLDER_VARIABLES, root=env.root)
         # Refuse while ECS shifts production traffic: the update would collide with it.
         traffic.production_target_group(deploy_plan.service_stack(env))
+        if gated:  # last: the gate reads alarms only for a deploy that could otherwise go
+            gate = slo.enforce(env, force)
+            plan = replace(plan, gate=gate.line(), forced=slo.forced_warning(gate) or "")
     return plan
 
 
@@ -261,7 +274,11 @@ def _build_beside_registry(plan: Plan, steps: Steps) -> tuple[Registry, images.B
 
 
 def run(plan: Plan, steps: Steps | None = None) -> Result:
-    """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait."""
+    """Carry out a validated plan: promote ``--image`` or push a new image, launch, wait.
+
+    A failed launch or wait logs its diagnosis (what AWS recorded since now), then raises.
+    """
+    started = datetime.now(UTC)
     steps = steps or Steps()
     if plan.existing is not None:
         images.ensure_registry(plan)
@@ -273,8 +290,9 @@ def run(plan: Plan, steps: Steps | None = None) -> Result:
         image = steps.publish_image(plan, repo, built)
     if warning := deploy_plan.prerelease_warning(plan.env, image.version):
         log.info(warning)
-    outputs = launch_env(plan, image)
-    steps.after_launch(plan, outputs)
+    with diagnosis.on_failure(plan.env, started):
+        outputs = launch_env(plan, image)
+        steps.after_launch(plan, outputs)
     return Result(
         env=plan.env.name,
         version=image.version,
@@ -282,6 +300,7 @@ def run(plan: Plan, steps: Steps | None = None) -> Result:
         image_uri=image.image_uri,
         service_url=outputs.get("ServiceUrl", ""),
         outputs=outputs,
+        forced=plan.forced,
     )
 
 
@@ -296,8 +315,12 @@ def deploy(
     steps: Steps | None = None,
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S,
     allow_prerelease: bool = False,
+    force: bool = False,
 ) -> Result:
-    """Validate everything, then deploy ``image`` (version or digest) or a new build to ``env``."""
+    """Validate everything, then deploy ``image`` (version or digest) or a new build to ``env``.
+
+    ``force`` deploys past the SLO gate of a gated env (a WARNING says so).
+    """
     steps = steps or Steps()
     plan = validate(
         env,
@@ -309,5 +332,6 @@ def deploy(
         steps=steps,
         timeout_s=timeout_s,
         allow_prerelease=allow_prerelease,
+        force=force,
     )
     return run(plan, steps)

@@ -44,12 +44,18 @@ class Request:
     engine: str | None = None
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S
     allow_prerelease: bool = False
+    force: bool = False  # deploy past a closed SLO gate (delivery.slo), loudly
     emulated: Emulated = Emulated()
     root: Path = environments.PROJECT_ROOT
 
 
 def check(request: Request, target: environments.Environment) -> None:
     """The checks that need nothing running: before an emulator starts, or AWS is read."""
+    if request.force and not target.slo_gate:
+        raise DeliveryError(
+            f"--force overrides the SLO gate, and environment '{target.name}' has none "
+            f"(slo_gate in config/{target.name}/config.yaml): drop --force"
+        )
     if not target.emulator:
         if request.emulated.given():
             raise DeliveryError(
@@ -101,9 +107,12 @@ def run(request: Request) -> list[str]:
             steps=session.steps() if session else None,
             timeout_s=request.timeout_s,
             allow_prerelease=request.allow_prerelease,
+            force=request.force,
         )
         live = session.service if session else None
     lines = [f"deployed {result.version} to {result.env}: {result.image_uri}"]
+    if result.forced:
+        lines.append(result.forced)
     if request.skip_scan and request.image is None:
         lines.append(f"WARNING: {result.version} was NOT scanned for vulnerabilities (--skip-scan)")
     lines += notices(target, result)
@@ -148,6 +157,7 @@ def dry_run(request: Request, steps: deploy.Steps | None = None) -> list[str]:
             root=request.root,
             timeout_s=request.timeout_s,
             allow_prerelease=request.allow_prerelease,
+            force=request.force,
             steps=steps,
         )
     if plan.existing is not None:
@@ -165,5 +175,6 @@ def dry_run(request: Request, steps: deploy.Steps | None = None) -> list[str]:
         f"check: {target.name} can be deployed: account {plan.account}, region {target.region}",
         f"image: {image}, for {plan.platform}",
         f"scan: {scanned}",
+        plan.gate,
         "nothing was changed",
     ]

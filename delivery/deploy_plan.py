@@ -123,6 +123,8 @@ class Plan:
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S
     allow_prerelease: bool = False  # a releases-only env takes a pre-release anyway (loudly)
     platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
+    gate: str = ""  # the SLO gate's verdict line ("" when not read: a push, a rollback)
+    forced: str = ""  # the WARNING of a deploy forced past a closed SLO gate, else ""
 
     @property
     def poll(self) -> float | None:

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -256,3 +257,136 @@ def _rolled_out(
             raise DeliveryError(f"ECS service {service} is no longer active") from exc
         return False
     return True
+
+
+# --- what went wrong: the service's events and its stopped tasks ---------------------------------
+
+STOPPED_TASKS_SHOWN = 3
+EVENTS_SHOWN = 5
+# DescribeTasks takes at most 100 tasks a call; stopped tasks "appear in the returned results for
+# at least one hour" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeTasks.html),
+# and no longer: an older crash is found only in the service's events and the logs.
+TASKS_PER_CALL = 100
+_NOW = datetime.max.replace(tzinfo=UTC)  # sorts a task still stopping first
+
+
+@dataclass(frozen=True)
+class StoppedContainer:
+    """One container of a stopped task: its exit code (None: it never ran) and reason."""
+
+    name: str
+    exit_code: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        code = "no exit code" if self.exit_code is None else f"exit code {self.exit_code}"
+        return f"{self.name}: {code}" + (f" ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class StoppedTask:
+    """A stopped task of the service, as DescribeTasks reports it."""
+
+    arn: str
+    task_definition: str
+    stop_code: str  # TaskFailedToStart, EssentialContainerExited, ...; "" when none is given
+    stopped_reason: str
+    stopped_at: datetime | None  # None when not reported (yet)
+    containers: tuple[StoppedContainer, ...]
+
+    @property
+    def id(self) -> str:
+        """The task's id: the last part of its ARN (``.../task/<cluster>/<id>``)."""
+        return self.arn.rsplit("/", 1)[-1]
+
+    def lines(self) -> list[str]:
+        """The task, then each container, one line each."""
+        code = f"{self.stop_code}: " if self.stop_code else ""
+        at = f" at {self.stopped_at.isoformat(timespec='seconds')}" if self.stopped_at else ""
+        head = (
+            f"stopped task {self.id} ({revision(self.task_definition)}){at}: "
+            f"{code}{self.stopped_reason or 'no reason given'}"
+        )
+        return [head, *(f"  {container}" for container in self.containers)]
+
+
+def service_events(description: dict[str, Any], count: int = EVENTS_SHOWN) -> list[str]:
+    """The service's ``count`` most recent events (ECS lists them newest first), one line each."""
+    found = []
+    for event in description.get("events", [])[:count]:
+        at = event.get("createdAt")
+        when = at.isoformat(timespec="seconds") if hasattr(at, "isoformat") else str(at or "")
+        found.append(f"{when} {' '.join(str(event.get('message', '')).split())}".strip())
+    return found
+
+
+def _stopped(task: Mapping[str, Any]) -> StoppedTask:
+    return StoppedTask(
+        arn=str(task.get("taskArn", "?")),
+        task_definition=str(task.get("taskDefinitionArn", "")),
+        stop_code=str(task.get("stopCode") or ""),
+        stopped_reason=" ".join(str(task.get("stoppedReason") or "").split()),
+        stopped_at=task.get("stoppedAt"),
+        containers=tuple(
+            StoppedContainer(
+                name=str(c.get("name", "?")),
+                exit_code=c.get("exitCode"),
+                reason=" ".join(str(c.get("reason") or "").split()),
+            )
+            for c in task.get("containers", [])
+        ),
+    )
+
+
+def stopped_tasks(
+    ecs: ECSClient, cluster: str, service: str, count: int = STOPPED_TASKS_SHOWN
+) -> list[StoppedTask]:
+    """The service's ``count`` most recently stopped tasks, newest first; one line on failure.
+
+    ListTasks ``desiredStatus=STOPPED`` with ``serviceName``
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html), then
+    DescribeTasks; a task of the service has the group ``service:<name>``
+    (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html), which is checked
+    too (the emulator ignores ``serviceName``).
+    """
+    try:
+        arns = [
+            arn
+            for page in ecs.get_paginator("list_tasks").paginate(
+                cluster=cluster, serviceName=service, desiredStatus="STOPPED"
+            )
+            for arn in page.get("taskArns", [])
+        ]
+        described = [
+            task
+            for start in range(0, len(arns), TASKS_PER_CALL)
+            for task in ecs.describe_tasks(
+                cluster=cluster, tasks=arns[start : start + TASKS_PER_CALL]
+            ).get("tasks", [])
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(
+            f"reading the stopped tasks of {service} failed: {aws_errors.reason(exc)}"
+        ) from exc
+    ours = [t for t in described if t.get("group", f"service:{service}") == f"service:{service}"]
+    # Newest first; a task without stoppedAt (still stopping) counts as the newest.
+    ours.sort(key=lambda t: t.get("stoppedAt") or _NOW, reverse=True)
+    return [_stopped(task) for task in ours[:count]]
+
+
+def awslogs_options(ecs: ECSClient, task_definition: str) -> dict[str, dict[str, str]]:
+    """Each container's awslogs options (``awslogs-group``, ``awslogs-stream-prefix``...), by name.
+
+    Containers that log elsewhere are left out; one line when the task definition cannot be read.
+    """
+    try:
+        definition = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(
+            f"reading task definition {revision(task_definition)} failed: {aws_errors.reason(exc)}"
+        ) from exc
+    return {
+        str(c.get("name")): dict(c["logConfiguration"].get("options", {}))
+        for c in definition.get("containerDefinitions", [])
+        if c.get("logConfiguration", {}).get("logDriver") == "awslogs"
+    }

@@ -11,7 +11,9 @@ environment folder that only holds Sceptre's own keys still works:
   for ``prod``;
 - ``releases_only``: deploy and rollback take released versions only (``X.Y.Z``, no pre-release
   such as ``1.3.0-dev.g<sha>``) unless ``--allow-prerelease``. Defaults to true only for ``prod``;
-- ``emulator``: the env is the local moto emulator. Defaults to true only for ``local``.
+- ``emulator``: the env is the local moto emulator. Defaults to true only for ``local``;
+- ``slo_gate``: deploy refuses while the env's SLO burn-rate alarms are in ALARM, unless
+  ``--force`` (``delivery.slo``; rollback is never gated). Defaults to true only for ``prod``.
 
 Regions are Sceptre's: each stack lives where its config says (``stack_region``), and delivery
 reads it there, never in the region of the shell's AWS profile or ``AWS_DEFAULT_REGION``.
@@ -71,6 +73,7 @@ class Environment:
     emulator: bool
     project_code: str
     root: Path
+    slo_gate: bool = False
 
     @property
     def config_dir(self) -> Path:
@@ -171,6 +174,7 @@ def load(name: str | None, root: Path = PROJECT_ROOT) -> Environment:
             own.get("project_code") or top.get("project_code") or DEFAULT_PROJECT_CODE
         ),
         root=root,
+        slo_gate=_flag(own.get("slo_gate"), name == "prod", path, "slo_gate"),
     )
 
 

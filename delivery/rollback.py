@@ -2,6 +2,9 @@
 
 The version's digest is looked up by its tag in ECR, then the service stack is updated with that
 image: CloudFormation stays the single source of truth and nothing drifts.
+
+Rollback is never held by the SLO gate (``delivery.slo``): an incident rollback must not be
+blocked by the burn-rate alarms the incident itself set.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ def rollback(
     """
     version = target_version(env, to, root)
     plan = deploy.validate(
-        env, image=version, root=root, steps=steps, allow_prerelease=allow_prerelease
+        env,
+        image=version,
+        root=root,
+        steps=steps,
+        allow_prerelease=allow_prerelease,
+        gated=False,  # the incident's own alarms must not block its rollback
     )
     return deploy.run(plan, steps)

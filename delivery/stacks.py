@@ -304,25 +304,39 @@ def parameters(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
 
 
-def resource_ids(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict[str, str]:
-    """Physical id (an ARN for most types) of each resource of the stack, by logical id.
+@dataclass(frozen=True)
+class Resource:
+    """One resource of a stack as ListStackResources names it."""
 
-    ListStackResources, every page: one read for all of them (and the emulator answers it for
-    every resource type, where its DescribeStackResource fails on types it does not model).
+    logical_id: str
+    physical_id: str  # an ARN for most types; a name for some (an alarm's name)
+    type: str
+
+
+def resources(stack: StackRef, cfn: CloudFormationClient | None = None) -> list[Resource]:
+    """Every resource of the stack: ListStackResources, every page; one line on failure.
+
+    One read for all of them (and the emulator answers it for every resource type, where its
+    DescribeStackResource fails on types it does not model).
     """
-    found: dict[str, str] = {}
+    found: list[Resource] = []
     try:
         pages = (cfn or cloudformation(stack.region)).get_paginator("list_stack_resources")
         for page in pages.paginate(StackName=stack.name):
-            found |= {
-                r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
+            found += [
+                Resource(r["LogicalResourceId"], r.get("PhysicalResourceId", ""), r["ResourceType"])
                 for r in page["StackResourceSummaries"]
-            }
+            ]
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise DeliveryError(
             f"reading the resources of stack {stack.name} failed: {aws_errors.reason(exc)}"
         ) from exc
     return found
+
+
+def resource_ids(stack: StackRef, cfn: CloudFormationClient | None = None) -> dict[str, str]:
+    """Physical id (an ARN for most types) of each resource of the stack, by logical id."""
+    return {r.logical_id: r.physical_id for r in resources(stack, cfn)}
 
 
 def _ref(sceptre_stack: Any) -> StackRef:

@@ -505,8 +505,8 @@ def install() -> None:
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
     LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
-    emulator_transitions.install()
     strict_cloudwatch.install()
+    emulator_transitions.install()
 
 
 if __name__ == "__main__":

@@ -303,6 +303,16 @@ CATALOGUE: list[Case] = [
         message="--keep, --emulator-port and --serve are for emulator environments, not 'dev'",
     ),
     task_case(
+        "force where nothing is gated",
+        *("deploy", "--env", "dev", "--image", "1.2.3", "--force"),
+        message=r"--force overrides the SLO gate, and environment 'dev' has none .*drop --force$",
+    ),
+    task_case(
+        "check with force where nothing is gated",
+        *("check", "--env", "local", "--force"),
+        message=r"--force overrides the SLO gate, and environment 'local' has none",
+    ),
+    task_case(
         "unknown serve mode",
         *("deploy", "--env", "local", "--image", "1.2.3", "--serve", "vm"),
         message="unknown --serve 'vm': choose one of auto, container, process",

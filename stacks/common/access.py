@@ -162,6 +162,31 @@ def deploys(
     ]
 
 
+def diagnoses(environment: str) -> list[AwacsStatement]:
+    """What ``status`` and a failed deploy's diagnosis read beyond the stacks and the service.
+
+    The service's stopped tasks and their task definitions (awslogs options), the last lines of
+    their log streams, the environment's alarms (the SLO gate's too) and the load balancer's
+    metrics (the error budget).
+    """
+    prefix = _service_prefix(environment)
+    return [
+        policy.allow(["ecs:DescribeTasks"], [arn("ecs", f"task/{prefix}*/*")]),
+        # ListTasks' resource type is the container instance, which Fargate has none of: the
+        # request names the cluster in the ecs:cluster condition key (Service Authorization
+        # Reference, Amazon ECS).
+        policy.allow(["ecs:ListTasks"], ["*"], ArnLike({"ecs:cluster": [clusters(environment)]})),
+        policy.allow(["ecs:DescribeTaskDefinition"], ["*"]),
+        # The app's log group: CloudFormation names it <service stack>-LogGroup-<suffix>; the
+        # pattern covers its streams (log-group:<name>:log-stream:<stream>).
+        policy.allow(["logs:GetLogEvents"], [arn("logs", f"log-group:{prefix}*")]),
+        # Composite alarms are returned only to DescribeAlarms granted on "*"
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html);
+        # GetMetricData has no resource type.
+        policy.allow(["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], ["*"]),
+    ]
+
+
 def reads(
     environment: str, repository_arn: Any, *, shared: Sequence[str] = (REGISTRY_PATH,)
 ) -> list[AwacsStatement]:
@@ -183,18 +208,8 @@ def reads(
             ["ecs:DescribeServices", "ecs:ListServiceDeployments"], [services(environment)]
         ),
         policy.allow(["ecs:DescribeServiceDeployments"], [service_deployments(environment)]),
-        policy.allow(["ecs:DescribeTasks"], [arn("ecs", f"task/{prefix}*/*")]),
-        # ListTasks' resource type is the container instance, which Fargate has none of: the
-        # request names the cluster in the ecs:cluster condition key (Service Authorization
-        # Reference, Amazon ECS).
-        policy.allow(["ecs:ListTasks"], ["*"], ArnLike({"ecs:cluster": [clusters(environment)]})),
-        policy.allow(["ecs:DescribeTaskDefinition"], ["*"]),
-        # The app's log group: CloudFormation names it <service stack>-LogGroup-<suffix>; the
-        # pattern covers its streams (log-group:<name>:log-stream:<stream>).
-        policy.allow(
-            ["logs:FilterLogEvents", "logs:GetLogEvents"], [arn("logs", f"log-group:{prefix}*")]
-        ),
-        policy.allow(["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], ["*"]),
+        *diagnoses(environment),
+        policy.allow(["logs:FilterLogEvents"], [arn("logs", f"log-group:{prefix}*")]),
         policy.allow(
             ["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules"],
             ["*"],

@@ -20,6 +20,11 @@ BURN_WINDOWS = (
     ("Fast", 3600, 300, 14.4),
     ("Slow", 21600, 1800, 6.0),
 )
+# The error budget's window (the SRE workbook's 30 days), over which the SLO holds.
+SLO_WINDOW_DAYS = 30
+# Logical ids of the burn-rate composite alarms, one per window pair: the alarms that page, and
+# the ones delivery's SLO gate reads (delivery/alarms.py).
+BURN_RATE_ALARMS = tuple(f"{name}BurnRateAlarm" for name, *_ in BURN_WINDOWS)
 
 
 def _lb() -> dict[str, Any]:
@@ -104,6 +109,8 @@ def golden_signals(template: Template, settings: Settings, topic: Any) -> None:
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
 # The ALB's own 5xx (no healthy target, say) are failed requests too: they go into numerator and
 # denominator, so the ratio stays within 0..1 even when no request reaches a target.
+# m0, m1 and m2 of ERROR_RATIO, all Sum over the load balancer (``status`` reads them too).
+ERROR_RATIO_METRICS = ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "RequestCount")
 ERROR_RATIO = (
     "IF(FILL(m2, 0) + FILL(m1, 0) > 0, "
     "(FILL(m0, 0) + FILL(m1, 0)) / (FILL(m2, 0) + FILL(m1, 0)), 0)"
@@ -114,11 +121,7 @@ def _error_ratio(period: int, burn: float, settings: Settings, label: str) -> Al
     threshold = round(burn * (1 - settings.availability_slo), 6)
     return Alarm(
         description=f"{label}: 5xx ratio above {burn}x the error budget",
-        metrics=[
-            Metric(ALB, "HTTPCode_Target_5XX_Count", _lb()),
-            Metric(ALB, "HTTPCode_ELB_5XX_Count", _lb()),
-            Metric(ALB, "RequestCount", _lb()),
-        ],
+        metrics=[Metric(ALB, metric, _lb()) for metric in ERROR_RATIO_METRICS],
         expression=ERROR_RATIO,
         threshold=threshold,
         period=period,
@@ -129,7 +132,9 @@ def _error_ratio(period: int, burn: float, settings: Settings, label: str) -> Al
 
 def burn_rate(template: Template, settings: Settings, topic: Any) -> None:
     """Per window pair: long and short error-ratio alarms, ANDed by a composite that notifies."""
-    for name, long_period, short_period, burn in BURN_WINDOWS:
+    for (name, long_period, short_period, burn), composite in zip(
+        BURN_WINDOWS, BURN_RATE_ALARMS, strict=True
+    ):
         long = add_alarm(
             template,
             f"{name}BurnLongAlarm",
@@ -142,7 +147,7 @@ def burn_rate(template: Template, settings: Settings, topic: Any) -> None:
         )
         template.add_resource(
             cloudwatch.CompositeAlarm(
-                f"{name}BurnRateAlarm",
+                composite,
                 AlarmDescription=(
                     f"SLO {settings.availability_slo:.2%}: error budget burning at {burn}x "
                     f"over {long_period // 3600} h and {short_period // 60} min"

@@ -114,7 +114,14 @@ def deploy_role(
         policy.role(
             logical_id,
             "codebuild.amazonaws.com",
-            [*common, *access.deploys(environment, repository_arn, shared=shared)],
+            [
+                *common,
+                *access.deploys(environment, repository_arn, shared=shared),
+                # The SLO gate reads the burn-rate alarms (delivery.slo); a failed deploy's
+                # diagnosis and the buildspec's `invoke status` read the stopped tasks, their
+                # logs and the error budget.
+                *access.diagnoses(environment),
+            ],
         )
     )
 

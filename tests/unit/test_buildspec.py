@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import re
 import shlex
 import shutil
@@ -145,6 +146,22 @@ def test_deploy_promotes_the_built_digest() -> None:
     assert deploy[deploy.index("--image") + 1] == "${IMAGE_DIGEST}"
     assert "--skip-scan" not in deploy
     assert "image.json" in "\n".join(commands(spec))
+
+
+def test_the_pipelines_prod_deploy_is_held_by_the_slo_gate_and_never_forces_it() -> None:
+    """The prod action runs `invoke deploy --env prod`: gated (delivery.slo), never --force."""
+    from delivery import environments  # noqa: PLC0415
+
+    deployed = [
+        json.loads(action["Configuration"]["EnvironmentVariables"])[0]["value"]
+        for _, action in codebuild_actions("buildspec-deploy.yml")
+    ]
+    assert "prod" in deployed
+    assert environments.load("prod").slo_gate
+    for name in BUILDSPECS:
+        for call in invoke_calls(load(name)):
+            assert "--force" not in call
+            assert not any(re.fullmatch(r"-[a-zA-Z]*f[a-zA-Z]*", word) for word in call), call
 
 
 @pytest.mark.parametrize("name", BUILDSPECS)

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from delivery import deploy, deploy_plan, ecs, environments, registry, stacks, traffic
+from delivery import deploy, deploy_plan, ecs, environments, registry, slo, stacks, traffic
 from delivery.errors import DeliveryError
 from tests.support import ecs_responses
 from tests.support.logs import progress_lines
@@ -70,6 +70,12 @@ class Recorder:
     def shared(self, folder: str, variables: Any = None, *, root: Path) -> None:
         self.calls.append("shared")
 
+    def gate(self, env: environments.Environment) -> slo.Gate:
+        """An open gate, read (recorded) only where the env is gated."""
+        if env.slo_gate:
+            self.calls.append("gate")
+        return slo.Gate(env.name, gated=env.slo_gate)
+
     def steps(self) -> deploy.Steps:
         def settings(env: environments.Environment) -> None:
             self.calls.append("settings")
@@ -98,6 +104,7 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     found = Recorder()
     monkeypatch.setattr(traffic, "production_target_group", found.traffic)
     monkeypatch.setattr(stacks, "check_dependencies", found.shared)
+    monkeypatch.setattr(slo, "read_gate", found.gate)
     return found
 
 
