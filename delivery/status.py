@@ -34,6 +34,7 @@ class Status:
     service_deployment: ecs.ServiceDeployment | None = None
     ecs_error: str = ""  # why ECS could not be read (the rest of the status still stands)
     alarming: sections.Section = sections.NOTHING  # in ALARM: the first lines
+    paused: sections.Section = sections.NOTHING  # the pipeline's promotion into env, if paused
     production: sections.Section = sections.NOTHING
     events: sections.Section = sections.NOTHING
     stopped: sections.Section = sections.NOTHING
@@ -42,7 +43,7 @@ class Status:
 
     def lines(self) -> list[str]:
         """Human-readable summary, one fact per line (a block for events and stopped tasks)."""
-        out = [f"environment {self.env}", *self.alarming.lines()]
+        out = [f"environment {self.env}", *self.alarming.lines(), *self.paused.lines()]
         out += [f"  stack {s.name}: {s.status}" for s in self.stacks]
         if self.version:
             out.append(f"  live version: {self.version} ({self.image_uri})")
@@ -106,6 +107,7 @@ def status(
         stacks=states,
         versions=_registry_versions(env),
         alarming=alarming,
+        paused=sections.promotion_pause(env, root),
         other_alarms=other_alarms,
     )
     live = next((s for s in states if s.name == service.name), None)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from delivery import alarms, ecs, slo, traffic
+from delivery import alarms, ecs, promotion, slo, traffic
 from delivery.alarms import AlarmState
 from delivery.environments import Environment, StackRef
 from delivery.errors import DeliveryError
@@ -70,6 +71,14 @@ def alarm_summary(found: list[AlarmState]) -> list[str]:
     for alarm in rest:
         counts[alarm.state] = counts.get(alarm.state, 0) + 1
     return ["other alarms: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))]
+
+
+def promotion_pause(env: Environment, root: Path) -> Section:
+    """Whether the pipeline's promotion into ``env`` is paused (``invoke pipeline-pause``)."""
+    return read(
+        "promotion",
+        lambda: [line] if (line := promotion.promotion_pause(env.name, root)) else [],
+    )
 
 
 def production(service: StackRef) -> Section:

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from delivery import promotion, stacks
+from delivery import promotion, stacks, status
 from delivery.emulator import Emulator
 from delivery.environments import StackRef
 from delivery.errors import DeliveryError
@@ -125,6 +125,8 @@ def test_pause_shows_in_the_state_then_resume_opens_it_again(project: Path) -> N
     assert state["disabledReason"] == "bad release 1.4.0 (INC-42)"
     assert inbound(name, "ApproveProd")["enabled"] is True  # only the deploy stage's
     assert promotion.promotion_pause("prod", project) == line
+    # The on-call's first look names it, right after the alarms.
+    assert f"  {line}" in status.status("prod", project).lines()
     assert promotion.promotion_pause("dev", project) is None  # this pipeline does not deploy dev
     assert promotion.resume("prod", project).startswith("promotion to prod resumed")
     assert inbound(name, "DeployProd")["enabled"] is True
