@@ -46,6 +46,7 @@ PLACEHOLDER_VARIABLES = {
     "image_uri": f"placeholder.invalid/{project.NAME}@sha256:" + "0" * 64,
     "app_version": "0.0.0",
     traffic.VARIABLE: traffic.DEFAULT,
+    "secret_versions": "",  # delivery.secrets.VARIABLE: no secret pinned
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -123,6 +124,8 @@ class Plan:
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S
     allow_prerelease: bool = False  # a releases-only env takes a pre-release anyway (loudly)
     platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
+    # Secrets to pin to a new version (name, version id): a rotation; the rest keep their pin.
+    pin_secrets: tuple[tuple[str, str], ...] = ()
 
     @property
     def poll(self) -> float | None:

@@ -262,13 +262,13 @@ class Session:
             self._lifeline.release(_key(self.service.port))
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
+        secrets, missing = tasksecrets.resolve(spec.secrets)
+        if missing:
+            log.info(
+                f"local service: secret {', '.join(missing)} not set: the emulator created "
+                "no value for it"
+            )
         if engine is not None and ref is not None:
-            secrets, missing = tasksecrets.resolve(spec.secrets)
-            if missing:
-                log.info(
-                    f"local service: secret {', '.join(missing)} not set: the emulator created "
-                    "no value for it (moto skips AWS::SecretsManager::Secret)"
-                )
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(port)
             # engine.discard's command, for the watcher: kill and remove at once.
@@ -295,7 +295,9 @@ class Session:
             )
         else:
             log_path = plan.env.root / ".local" / f"service-{port}.log"
-            service = start_process(plan.env.root, spec, port, log_path, outlive=self.kept)
+            service = start_process(
+                plan.env.root, spec, port, log_path, outlive=self.kept, secrets=secrets
+            )
             if self.kept:  # no parent-death signal: it may outlive this command if it ends well
                 self._lifeline.guard(_key(service.port), pid=int(service.id), sig=signal.SIGQUIT)
             log.info(
