@@ -14,10 +14,8 @@ line, error, stack parameter (only the version id is one) or task definition hol
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -25,15 +23,23 @@ from typing import TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import aws_errors, deploy, deploy_plan, ecs, environments, running, secrets, stacks
+from delivery import (
+    aws_errors,
+    deploy,
+    deploy_plan,
+    ecs,
+    environments,
+    running,
+    secrets,
+    stacks,
+    wirelog,
+)
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from stacks.service.settings import Secret
 
 log = logging.getLogger(__name__)
 ACTIONS = ("set",)
-# Loggers that write request bodies at DEBUG (`invoke --debug`): silenced while the value is sent.
-_WIRE_LOGGERS = ("botocore", "boto3", "urllib3")
 
 
 @dataclass(frozen=True)
@@ -84,25 +90,11 @@ def read_value(stream: TextIO, name: str) -> str:
     return value
 
 
-@contextlib.contextmanager
-def _wire_quiet() -> Iterator[None]:
-    """No DEBUG request logging while the value is in a request body."""
-    loggers = [logging.getLogger(name) for name in _WIRE_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
-
-
 def put_value(arn: str, name: str, value: str) -> str:
     """PutSecretValue; the new version id (AWSCURRENT moves to it). One line on failure."""
     region = arn.split(":")[3]
     try:
-        with _wire_quiet():
+        with wirelog.quiet():
             answer = boto3.client("secretsmanager", region_name=region).put_secret_value(
                 SecretId=arn, SecretString=value
             )

@@ -111,6 +111,9 @@ class Session:
         record = read_record(self.env)
         if record is not None and record_alive(record):
             self._record, self.endpoint, self.service = record, record.endpoint, record.service
+            if self.serve_mode == "auto" and record.service is not None:
+                # A kept service restarts (rollback, secret set) the way it was kept.
+                self.serve_mode = record.service.mode
             log.log(self._level, f"emulator: using the kept one at {record.endpoint}")
             return aws_env(record.endpoint, record.region)
         if record is not None:  # recorded, but gone: clean up what may be left of it
