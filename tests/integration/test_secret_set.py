@@ -166,3 +166,8 @@ def test_secret_set_rolls_out_a_new_revision_and_the_value_is_nowhere(project: P
         **{str(path): path.read_text(errors="replace") for path in logs if path.is_file()},
     }
     assert [where for where, text in places.items() if value in text] == []
+
+    # A normal deploy afterwards keeps the pin: only `secret set` moves it.
+    with local_session(env, start=False, serve="process") as session:
+        deploy.deploy("local", "1.0.0", root=project, steps=session.steps(fake_steps("1.0.0")))
+        assert stacks.parameters(stack)[VERSIONS_PARAMETER] == f"{NAME}={version_id}"
