@@ -105,6 +105,6 @@ def test_a_terminal_is_asked_without_echo(monkeypatch: pytest.MonkeyPatch) -> No
         asked.append(prompt)
         return "typed"
 
-    monkeypatch.setattr(secret_command.getpass, "getpass", getpass)
+    monkeypatch.setattr("getpass.getpass", getpass)
     assert secret_command.read_value(Terminal("never read"), "API_TOKEN") == "typed"
     assert asked == ["value of API_TOKEN (not echoed): "]
