@@ -102,8 +102,8 @@ def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     )
     if generated := secrets.unpinned(plan.env, variables[secrets.VARIABLE]):
         log.info(
-            f"secrets: {', '.join(generated)} still hold the value the stack generated: set "
-            f"each with `invoke secret set --env {plan.env.name} NAME` (value on stdin)"
+            f"secrets still holding the value the stack generated: {', '.join(generated)} "
+            f"(set each with `invoke secret set --env {plan.env.name} NAME`, value on stdin)"
         )
     stacks.launch(
         plan.env.name,

@@ -13,6 +13,7 @@ log, stack parameter, stack event or task definition.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import uuid
@@ -105,12 +106,20 @@ def everything_aws_keeps(stack: str, family: str) -> str:
     return json.dumps([described, events, revisions], default=str)
 
 
-def test_secret_set_rolls_out_a_new_revision_and_the_value_is_nowhere(project: Path) -> None:
+GENERATED = "secrets still holding the value the stack generated: SECRET_KEY"
+
+
+def test_secret_set_rolls_out_a_new_revision_and_the_value_is_nowhere(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     env = environments.load("local", project)
+    caplog.set_level(logging.INFO, logger="delivery")
     with local_session(env, keep=True, serve="process") as session:
         first = deploy.deploy(
             "local", root=project, steps=session.steps(fake_steps("1.0.0")), skip_scan=True
         )
+    assert any(GENERATED in line for line in caplog.messages)  # said until secret set
+    caplog.clear()
     kept = read_record(env)
     assert kept is not None
     assert kept.service is not None
@@ -171,3 +180,4 @@ def test_secret_set_rolls_out_a_new_revision_and_the_value_is_nowhere(project: P
     with local_session(env, start=False, serve="process") as session:
         deploy.deploy("local", "1.0.0", root=project, steps=session.steps(fake_steps("1.0.0")))
         assert stacks.parameters(stack)[VERSIONS_PARAMETER] == f"{NAME}={version_id}"
+    assert not any(GENERATED in line for line in caplog.messages)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
     "destroy", "render", "stop", "docs", "bootstrap", "install-scanner", "smoke", "pipeline",
-    "check",
+    "check", "secret",
 }  # fmt: skip
 
 
