@@ -6,6 +6,8 @@ current. ``valueFrom`` takes the ECS form ``<secret-arn>:<json-key>:<version-sta
 the three fields are optional but their colons are not, and without a stage or id ECS reads the
 version labelled AWSCURRENT
 (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html).
+A version in ``valueFrom`` needs Fargate platform 1.4.0 or later (the same page): the service runs
+``LATEST``, and a test holds it there.
 
 Which version each secret is pinned to is the stack parameter ``SecretVersions``: one string,
 ``NAME=<version-id>`` per declared secret, in declared order, comma-separated, the id empty while a

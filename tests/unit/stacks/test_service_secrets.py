@@ -66,6 +66,8 @@ def test_every_env_declares_secret_key_on_the_secret_it_always_had(
     assert value_froms(template, f"SECRET_KEY={ID_A}") == {
         "SECRET_KEY": f"{arn('AppSecret')}:::{ID_A}"
     }
+    # A version in valueFrom needs Fargate platform 1.4.0+ (the ECS page above): LATEST is.
+    assert one(template, "AWS::ECS::Service")["Properties"]["PlatformVersion"] == "LATEST"
     policy = template["Resources"]["AppSecret"]
     assert policy["DeletionPolicy"] == ("Retain" if env == "prod" else "Delete")
 
