@@ -46,7 +46,8 @@ PLACEHOLDER_VARIABLES = {
     "image_uri": f"placeholder.invalid/{project.NAME}@sha256:" + "0" * 64,
     "app_version": "0.0.0",
     traffic.VARIABLE: traffic.DEFAULT,
-    "secret_versions": "",  # delivery.secrets.VARIABLE: no secret pinned
+    # delivery.secrets.VARIABLE: no secret pinned (version ids, never a value)
+    "secret_versions": "",  # nosec B105 - not a password
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 

@@ -52,7 +52,7 @@ VERSION_ID = r"[A-Za-z0-9_-]{32,64}"
 _VERSION_ID = re.compile(rf"^{VERSION_ID}$")
 # SECRET_KEY's secret kept the logical id it had before secrets were declared: a new logical id
 # would replace it, and with it the key every running session was signed with.
-_LOGICAL_IDS = {"SECRET_KEY": "AppSecret"}
+_LOGICAL_IDS = {"SECRET_KEY": "AppSecret"}  # nosec B105 - a logical id, not a password
 
 
 @dataclass(frozen=True)
