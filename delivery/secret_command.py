@@ -32,6 +32,7 @@ from delivery import (
     running,
     secrets,
     stacks,
+    traffic,
     wirelog,
 )
 from delivery.environments import Environment
@@ -109,7 +110,7 @@ def put_value(arn: str, name: str, value: str) -> str:
 def _live_version(env: Environment) -> str:
     """The version the service stack runs; one line when the env is not deployed."""
     stack = deploy_plan.service_stack(env)
-    exists = stacks.state(stack).status not in ("NOT_CREATED", "REVIEW_IN_PROGRESS")
+    exists = stacks.state(stack).status not in traffic.NO_RESOURCES
     live = running.from_parameters(stacks.parameters(stack)) if exists else None
     if live is None or not live.version:
         raise DeliveryError(

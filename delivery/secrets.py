@@ -15,15 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from delivery import deploy_plan, sceptre_yaml, stacks
+from delivery import deploy_plan, sceptre_yaml, stacks, traffic
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from stacks.service.secrets import VERSIONS_PARAMETER, decode, encode, logical_id
 from stacks.service.settings import Secret
 
 VARIABLE = "secret_versions"
-# A stack in these states has no parameters to keep (Sceptre creates it anew).
-_NEW = ("NOT_CREATED", "ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
 
 
 def declared(env: Environment) -> list[Secret]:
@@ -58,7 +56,7 @@ def find(env: Environment, name: str) -> Secret:
 def live_versions(env: Environment) -> dict[str, str]:
     """``{name: version id}`` the service stack pins now ({} before it exists)."""
     stack = deploy_plan.service_stack(env)
-    if stacks.state(stack).status in _NEW:
+    if stacks.state(stack).status in traffic.NO_RESOURCES:  # Sceptre creates it anew
         return {}
     return decode(stacks.parameters(stack).get(VERSIONS_PARAMETER, ""))
 
