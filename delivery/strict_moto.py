@@ -61,9 +61,12 @@ the IAM policy grammar allows
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): moto compares
 each statement's Service to one string. Here moto's check reads one service per statement.
 
-moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
-``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
-CodeBuild and CodePipeline backends, and ``install`` registers them first.
+moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
+``AWS::CodePipeline::Pipeline``, ``AWS::SecretsManager::Secret``, ``AWS::CloudWatch::Alarm`` and
+``AWS::CloudWatch::CompositeAlarm``; ``delivery.emulator_resources`` adds them, backed by moto's
+own backends, and ``install`` registers them first. moto's CloudWatch alarms are made to behave
+as CloudWatch's (PutCompositeAlarm, DescribeAlarms' AlarmTypes, an alarm's initial and updated
+state, composite alarms following their children) by ``delivery.strict_cloudwatch``.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -86,7 +89,7 @@ from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
 
-from delivery import emulator_resources
+from delivery import emulator_resources, strict_cloudwatch
 
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
@@ -453,6 +456,7 @@ def install() -> None:
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
+    strict_cloudwatch.install()
 
 
 if __name__ == "__main__":

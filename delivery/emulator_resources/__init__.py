@@ -9,6 +9,8 @@ resource family; the registration is here:
 - ``codebuild``: ``AWS::CodeBuild::Project`` (``BatchGetProjects``);
 - ``codepipeline``: ``AWS::CodePipeline::Pipeline`` (``GetPipeline``);
 - ``secrets``: ``AWS::SecretsManager::Secret`` (``GetSecretValue``, ``DescribeSecret``);
+- ``alarms``: ``AWS::CloudWatch::Alarm`` and ``AWS::CloudWatch::CompositeAlarm``
+  (``DescribeAlarms``, ``SetAlarmState``; ``alarm_rule`` reads a composite's ``AlarmRule``);
 - ``properties``: what they share (properties as the API names them, ``api_value``).
 
 What ``Ref`` and ``Fn::GetAtt`` give follows the resource provider schemas cfn-lint ships
@@ -17,15 +19,17 @@ What ``Ref`` and ``Fn::GetAtt`` give follows the resource provider schemas cfn-l
 - ``AWS::CodeBuild::Project``: Ref the project's name; ``Arn`` its ARN; ``Id`` the primary
   identifier, i.e. Ref's value, the name;
 - ``AWS::CodePipeline::Pipeline``: Ref the pipeline's name; ``Arn``; ``Version`` (a string);
-- ``AWS::SecretsManager::Secret``: Ref the secret's ARN; ``Id`` the same ARN.
+- ``AWS::SecretsManager::Secret``: Ref the secret's ARN; ``Id`` the same ARN;
+- ``AWS::CloudWatch::Alarm``, ``AWS::CloudWatch::CompositeAlarm``: Ref the alarm's name; ``Arn``.
 
 Names: the name property as given, else generated as CloudFormation does (moto's
 ``<stack>-<logical id>-<suffix>``; a secret's ``<logical id>-<suffix>``), kept across updates.
 The name is create-only for every type here, so a new name replaces the resource (the new one is
 created before the old one is deleted, as CloudFormation does); any other change updates it in
 place (a project keeps its creation date and build history, a pipeline's version goes up by one,
-a secret gets a new version only when its value changes). A stack's deletion deletes them, except
-those with ``DeletionPolicy: Retain`` (moto's own stack deletion skips those).
+a secret gets a new version only when its value changes, an alarm keeps its state). A stack's
+deletion deletes them, except those with ``DeletionPolicy: Retain`` (moto's own stack deletion
+skips those).
 
 Not modelled (accepted, without effect): a project's ``Triggers`` (moto has no webhooks) and a
 pipeline's ``DisableInboundStageTransitions`` and ``RestartExecutionOnUpdate``; creating a
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
+from delivery.emulator_resources.alarms import CloudWatchAlarm, CloudWatchCompositeAlarm
 from delivery.emulator_resources.codebuild import CodeBuildProject
 from delivery.emulator_resources.codepipeline import CodePipelinePipeline
 from delivery.emulator_resources.secrets import SecretsManagerSecret
@@ -46,6 +51,8 @@ MODELS: tuple[type[CloudFormationModel], ...] = (
     CodeBuildProject,
     CodePipelinePipeline,
     SecretsManagerSecret,
+    CloudWatchAlarm,
+    CloudWatchCompositeAlarm,
 )
 
 

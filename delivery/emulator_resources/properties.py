@@ -55,6 +55,15 @@ def _structure(value: Any, shape: StructureShape, where: str) -> dict[str, Any]:
     return converted
 
 
+def boolean(value: Any, where: str) -> bool:
+    """A template's boolean (true, or "true" as a parameter gives it); PropertyError if none."""
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise PropertyError(f"{where}: {value!r} is not a boolean")
+
+
 def _scalar(value: Any, kind: str, where: str) -> Any:
     # CloudFormation passes template scalars on in the type the API declares ("30" -> 30).
     try:
@@ -65,11 +74,7 @@ def _scalar(value: Any, kind: str, where: str) -> Any:
     except (TypeError, ValueError):
         raise PropertyError(f"{where}: {value!r} is not a number") from None
     if kind == "boolean":
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "false"):
-            return str(value).lower() == "true"
-        raise PropertyError(f"{where}: {value!r} is not a boolean")
+        return boolean(value, where)
     if kind == "string":
         if isinstance(value, (dict, list)):
             raise PropertyError(f"{where}: expected a string")
@@ -77,13 +82,16 @@ def _scalar(value: Any, kind: str, where: str) -> Any:
     return value
 
 
-def updated_name(original: Any, new_resource_name: str, properties: dict[str, Any]) -> str:
+def updated_name(
+    original: Any, new_resource_name: str, properties: dict[str, Any], name_property: str = "Name"
+) -> str:
     """The resource's name after an update, as CloudFormation keeps it.
 
-    A generated name stays (moto generates a new one for every update it parses); only a ``Name``
-    property, added or changed, names the resource anew, which replaces it.
+    A generated name stays (moto generates a new one for every update it parses); only the name
+    property (``Name``, or the type's own), added or changed, names the resource anew, which
+    replaces it.
     """
-    if "Name" not in properties and not original.named:
+    if name_property not in properties and not original.named:
         return str(original.name)
     return new_resource_name
 

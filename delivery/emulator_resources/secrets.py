@@ -49,7 +49,7 @@ from moto.secretsmanager.exceptions import SecretNotFoundException
 from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend, secretsmanager_backends
 from moto.secretsmanager.utils import random_password
 
-from delivery.emulator_resources.properties import PropertyError, no_such_attribute
+from delivery.emulator_resources.properties import PropertyError, boolean, no_such_attribute
 
 _PROPERTIES = (
     "Name",
@@ -96,14 +96,6 @@ def _primary(backend: SecretsManagerBackend, secret_id: str) -> FakeSecret:
     return secret
 
 
-def _flag(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("true", "false"):
-        return str(value).lower() == "true"
-    raise PropertyError(f"{where}: {value!r} is not a boolean")
-
-
 def generated_value(spec: Any) -> str:
     """The secret value ``GenerateSecretString`` asks for, from moto's own password generator."""
     if not isinstance(spec, dict):
@@ -120,7 +112,7 @@ def generated_value(spec: Any) -> str:
     if not _LENGTH_RANGE[0] <= length <= _LENGTH_RANGE[1]:
         raise PropertyError(f"{where}.PasswordLength: {length} is outside 1..4096")
     flags = {
-        k: _flag(v, f"{where}.{k}")
+        k: boolean(v, f"{where}.{k}")
         for k, v in options.items()
         if isinstance(_PASSWORD_OPTIONS[k], bool)
     }

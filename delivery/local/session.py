@@ -258,6 +258,9 @@ class Session:
         )
         engine = self.engine()
         ref = local_image(engine, spec) if engine is not None else None
+        # Both ways of running get the secrets' values, as ECS gives them to the container; read
+        # before the running service stops, so a secret that cannot be read leaves it running.
+        secrets = tasksecrets.resolve(spec.secrets)
         port = self.service.port if self.service is not None else 0
         if self.service is not None:
             log.info(f"local service: stopping {self.service.version} ({self.service.url})")
@@ -265,12 +268,6 @@ class Session:
             self._lifeline.release(_key(self.service.port))
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
-        secrets, missing = tasksecrets.resolve(spec.secrets)
-        if missing:
-            log.info(
-                f"local service: secret {', '.join(missing)} not set: the emulator created "
-                "no value for it"
-            )
         if engine is not None and ref is not None:
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(port)

@@ -159,7 +159,7 @@ def test_secret_set_rolls_out_a_new_revision_and_the_value_is_nowhere(
         )
         spec = service_spec(env, outputs)
         assert spec.secrets == {NAME: f"{arn}:::{version_id}"}
-        assert tasksecrets.resolve(spec.secrets) == ({NAME: value}, [])
+        assert tasksecrets.resolve(spec.secrets) == {NAME: value}
         kept_elsewhere = everything_aws_keeps(stack.name, stack.name)
     # The local service was restarted on the new revision and reads the new value.
     assert record.service.id != kept.service.id
