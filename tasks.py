@@ -509,6 +509,34 @@ def rollback(
 
 
 @task(
+    positional=["action", "name"],
+    help={
+        "action": "set: write a new value (read from stdin) and roll it out",
+        "name": "the secret: one declared in config/<env>/service.yaml (its environment variable)",
+        "env": ENV_HELP,
+    },
+)
+@one_line_errors
+def secret(c: Context, action: str, name: str, env: str | None = None) -> None:
+    """`invoke secret set --env E NAME`: a secret's new value from stdin (never the command line;
+    not echoed from a terminal), rolled out through the guarded blue/green deploy of the live
+    version, its version pinned in the new task definition revision."""
+    from delivery import secret_command
+    from delivery.local import session as local_session
+
+    secret_command.check(env, action, name, ROOT)  # bad input fails before stdin is read
+    value = secret_command.read_value(sys.stdin, name)
+    with local_session.attached(env, ROOT) as session:
+        steps = session.steps() if session is not None else None
+        rotation = secret_command.set_secret(env, name, value, root=ROOT, steps=steps)
+        live = session.service if session is not None else None
+    for line in rotation.lines():
+        say(line)
+    if live is not None:
+        say(f"service: {live.url} version {live.version}")
+
+
+@task(
     help={
         "connection_arn": "also launch the pipeline, with this AVAILABLE GitHub connection "
         "(creating the pipeline starts its first run)",

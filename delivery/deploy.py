@@ -19,7 +19,7 @@ the wait for ECS logs its diagnosis (``delivery.diagnosis``) before its error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from delivery import (
     environments,
     images,
     scan,
+    secrets,
     slo,
     stacks,
     traffic,
@@ -81,8 +82,11 @@ def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
     )
 
 
-def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str, str]:
-    """The Sceptre variables of a launch or preview: the image, and who serves production now.
+def stack_variables(
+    env: Environment, image_uri: str, version: str, pin: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The Sceptre variables of a launch or preview: the image, who serves production now, and
+    the version each secret is pinned to (the live ones, except those ``pin`` changes).
 
     ``production_target_group`` is read live, as late as possible: a deployment between
     ``validate`` and the launch moves it.
@@ -91,16 +95,22 @@ def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str,
         "image_uri": image_uri,
         "app_version": version,
         traffic.VARIABLE: traffic.production_target_group(deploy_plan.service_stack(env)),
+        secrets.VARIABLE: secrets.versions_variable(env, pin or {}),
     }
 
 
 def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
-    variables = stack_variables(plan.env, image.image_uri, image.version)
+    variables = stack_variables(plan.env, image.image_uri, image.version, dict(plan.pin_secrets))
     log.info(
         f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
         f"production is on {variables[traffic.VARIABLE]}"
     )
+    if generated := secrets.unpinned(plan.env, variables[secrets.VARIABLE]):
+        log.info(
+            f"secrets still holding the value the stack generated: {', '.join(generated)} "
+            f"(set each with `invoke secret set --env {plan.env.name} NAME`, value on stdin)"
+        )
     stacks.launch(
         plan.env.name,
         variables,

@@ -46,6 +46,8 @@ PLACEHOLDER_VARIABLES = {
     "image_uri": f"placeholder.invalid/{project.NAME}@sha256:" + "0" * 64,
     "app_version": "0.0.0",
     traffic.VARIABLE: traffic.DEFAULT,
+    # delivery.secrets.VARIABLE: no secret pinned (version ids, never a value)
+    "secret_versions": "",  # nosec B105 - not a password
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -125,6 +127,8 @@ class Plan:
     platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
     gate: str = ""  # the SLO gate's verdict line ("" when not read: a push, a rollback)
     forced: str = ""  # the WARNING of a deploy forced past a closed SLO gate, else ""
+    # Secrets to pin to a new version (name, version id): a rotation; the rest keep their pin.
+    pin_secrets: tuple[tuple[str, str], ...] = ()
 
     @property
     def poll(self) -> float | None:

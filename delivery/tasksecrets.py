@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import aws_errors
+from delivery import aws_errors, wirelog
 from delivery.errors import DeliveryError
 
 # arn:aws:secretsmanager:<region>:<account>:secret:<name> is the secret itself; up to three more
@@ -45,9 +45,10 @@ def resolve(secrets: Mapping[str, str]) -> dict[str, str]:
 def read(value_from: str) -> str:
     """The value ``value_from`` names; a one-line error naming it when it cannot be read."""
     try:
-        if value_from.startswith("arn:") and value_from.split(":")[2] == "secretsmanager":
-            return _secrets_manager(value_from)
-        return _parameter(value_from)
+        with wirelog.quiet():  # the answer holds the value
+            if value_from.startswith("arn:") and value_from.split(":")[2] == "secretsmanager":
+                return _secrets_manager(value_from)
+            return _parameter(value_from)
     except (ClientError, BotoCoreError) as exc:
         reason = aws_errors.code(exc) or ""
         raise DeliveryError(

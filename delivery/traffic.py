@@ -38,7 +38,7 @@ GROUPS = ("Blue", "Green")  # the parameter's AllowedValues: stacks/service/prod
 DEFAULT = "Blue"
 RULE = "ProductionListenerRule"  # logical ids of stacks/service (loadbalancer.py, listeners.py)
 # A stack in these states has no resources to read; Sceptre deletes it and creates it anew.
-_NO_RESOURCES = ("NOT_CREATED", "ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
+NO_RESOURCES = ("NOT_CREATED", "ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS")
 
 
 def client(region: str) -> ElasticLoadBalancingv2Client:
@@ -79,7 +79,7 @@ def production_target_group(stack: StackRef) -> str:
     A one-line DeliveryError when it cannot be told, or while a deployment shifts traffic.
     """
     cfn = stacks.cloudformation(stack.region)
-    if stacks.state(stack, cfn).status in _NO_RESOURCES:
+    if stacks.state(stack, cfn).status in NO_RESOURCES:
         return DEFAULT
     ids = stacks.resource_ids(stack, cfn)
     missing = [name for name in (RULE, *(f"{g}TargetGroup" for g in GROUPS)) if not ids.get(name)]

@@ -35,7 +35,7 @@ import sys
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import boto3
@@ -83,6 +83,7 @@ class Case:
     # settings: (file under config/, the exact text to replace, its replacement)
     edit: tuple[str, str, str] | None = None
     aws: bool = False  # could reach AWS: run on the emulator, check it holds nothing after
+    stdin: str | None = None  # what the command reads on stdin (None: inherited)
 
 
 def env_case(name: str, value: str, accepted: str) -> Case:
@@ -111,10 +112,14 @@ def settings_case(case_id: str, file: str, old: str, new: str, message: str) -> 
 
 
 def task_case(
-    case_id: str, *argv: str, message: str, env: Mapping[str, str | None] | None = None
+    case_id: str,
+    *argv: str,
+    message: str,
+    env: Mapping[str, str | None] | None = None,
+    stdin: str | None = None,
 ) -> Case:
     """A bad task option, through ``python -m invoke`` on the sample project and the emulator."""
-    return _invoke_case("task", case_id, argv, message, env)
+    return replace(_invoke_case("task", case_id, argv, message, env), stdin=stdin)
 
 
 def emulator_case(
@@ -408,6 +413,38 @@ CATALOGUE: list[Case] = [
         "pipeline-resume",
         message=r"this project has no pipeline: config/shared/pipeline\.yaml is missing$",
     ),
+    # secret set: the sample project declares no secret, this repository's config SECRET_KEY.
+    task_case(
+        "secret of an unknown env",
+        *("secret", "set", "--env", "qa", "SECRET_KEY"),
+        stdin="value\n",
+        message="unknown environment 'qa'",
+    ),
+    task_case(
+        "secret not declared",
+        *("secret", "set", "--env", "local", "NOPE"),
+        stdin="value\n",
+        message=r"secret 'NOPE' is not declared for environment 'local' \(declared: none\)",
+    ),
+    task_case(
+        "secret action unknown",
+        *("secret", "rotate", "--env", "local", "SECRET_KEY"),
+        message="unknown secret action 'rotate': use `invoke secret set --env E NAME`$",
+    ),
+    task_case(
+        "secret value empty",
+        *("secret", "set", "--env", "dev", "SECRET_KEY"),
+        env={"DELIVERY_PROJECT_ROOT": str(ROOT)},
+        stdin="\n",
+        message="empty value for secret SECRET_KEY: pass the value on stdin",
+    ),
+    task_case(
+        "secret of an env not deployed",
+        *("secret", "set", "--env", "dev", "SECRET_KEY"),
+        env={"DELIVERY_PROJECT_ROOT": str(ROOT)},
+        stdin="value\n",
+        message=r"environment 'dev' is not deployed yet: deploy it first",
+    ),
     # --- the local emulator -------------------------------------------------------------------
     emulator_case(
         "port taken",
@@ -527,6 +564,7 @@ def run(case: Case, fixtures: Fixtures) -> Outcome:
         text=True,
         timeout=TIMEOUT_S,
         check=False,
+        input=case.stdin,
     )
     shutil.rmtree(case_dir / "config", ignore_errors=True)
     return Outcome(result.returncode, result.stdout, result.stderr, time.monotonic() - started)

@@ -138,17 +138,24 @@ def start_container(
 
 
 def start_process(
-    root: Path, spec: ServiceSpec, port: int, log: Path, *, outlive: bool = False
+    root: Path,
+    spec: ServiceSpec,
+    port: int,
+    log: Path,
+    *,
+    outlive: bool = False,
+    secrets: Mapping[str, str] | None = None,
 ) -> LocalService:
     """gunicorn from the container's entry point, on 127.0.0.1 only, in its own process group.
 
+    Its environment is the task definition's plus ``secrets`` (resolved values), as ECS gives it.
     The working tree's code runs (not the image): said so by the caller. Its own group: stopped
     as one. It dies with this process unless it is to ``outlive`` it (a ``--keep`` command).
     """
     # The task definition's environment, on top of what Python needs to run; no AWS variables:
     # the app calls no AWS API, on ECS or here.
     base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    variables = {**base, **spec.environment, "PYTHONPATH": str(root)}
+    variables = {**base, **spec.environment, **(secrets or {}), "PYTHONPATH": str(root)}
     server = gunicorn.launch(
         port, log, variables, cwd=root, host=HOST, own_session=True, die_with_parent=not outlive
     )

@@ -118,6 +118,9 @@ class Session:
         record = read_record(self.env)
         if record is not None and record_alive(record):
             self._record, self.endpoint, self.service = record, record.endpoint, record.service
+            if self.serve_mode == "auto" and record.service is not None:
+                # A kept service restarts (rollback, secret set) the way it was kept.
+                self.serve_mode = record.service.mode
             log.log(self._level, f"emulator: using the kept one at {record.endpoint}")
             return aws_env(record.endpoint, record.region)
         if record is not None:  # recorded, but gone: clean up what may be left of it
@@ -302,6 +305,9 @@ class Session:
         )
         engine = self.engine()
         ref = local_image(engine, spec) if engine is not None else None
+        # Both ways of running get the secrets' values, as ECS gives them to the container; read
+        # before the running service stops, so a secret that cannot be read leaves it running.
+        secrets = tasksecrets.resolve(spec.secrets)
         port = self.service.port if self.service is not None else 0
         if self.service is not None:
             self.ship_logs()  # its last lines, before it goes
@@ -311,7 +317,6 @@ class Session:
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
-            secrets = tasksecrets.resolve(spec.secrets)
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(port)
             # engine.discard's command, for the watcher: kill and remove at once.
@@ -338,7 +343,9 @@ class Session:
             )
         else:
             log_path = plan.env.root / ".local" / f"service-{port}.log"
-            service = start_process(plan.env.root, spec, port, log_path, outlive=self.kept)
+            service = start_process(
+                plan.env.root, spec, port, log_path, outlive=self.kept, secrets=secrets
+            )
             if self.kept:  # no parent-death signal: it may outlive this command if it ends well
                 self._lifeline.guard(_key(service.port), pid=int(service.id), sig=signal.SIGQUIT)
             log.info(

@@ -153,13 +153,69 @@ def _bind_volumes(volumes: list[dict[str, Any]], name_key: str, source: str) -> 
     return tuple(names)
 
 
-def _resolve(value: Any, parameters: Mapping[str, str]) -> str | None:
-    """A literal or a ``Ref`` to a parameter (or resource); anything else needs AWS to know."""
-    if isinstance(value, str | int | float | bool):
-        return str(value)
-    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
-        return parameters[value["Ref"]]
-    return None
+def resolve(
+    value: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any] | None = None
+) -> str | None:
+    """A literal, or what the intrinsic functions the service template uses give with these
+    ``parameters`` (a ``Ref`` to a parameter or resource; ``Fn::Join``, ``Fn::Select``,
+    ``Fn::Split``, ``Fn::If`` on ``conditions``, the template's ``Fn::Equals``); None for
+    anything only AWS can know."""
+    found = _evaluate(value, parameters, conditions or {})
+    return found if isinstance(found, str) else None
+
+
+def _select(index: Any, items: Any) -> Any:
+    return items[int(index)] if isinstance(items, list) and int(index) < len(items) else None
+
+
+# Functions of evaluated arguments; Fn::Split keeps empty fields, as CloudFormation's does.
+_FUNCTIONS: dict[str, Any] = {
+    "Fn::Join": lambda delimiter, items: (
+        str(delimiter).join(items) if isinstance(items, list) else None
+    ),
+    "Fn::Split": lambda delimiter, text: str(text).split(str(delimiter)),
+    "Fn::Select": _select,
+    "Fn::Equals": lambda left, right: left == right,
+}
+
+
+def _literal(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def _evaluate(value: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
+    """``value`` evaluated as CloudFormation would, or None where it cannot be known here."""
+    if isinstance(value, list):
+        items = [_evaluate(item, parameters, conditions) for item in value]
+        return None if any(item is None for item in items) else items
+    if not isinstance(value, dict):
+        return _literal(value)
+    if len(value) != 1:
+        return None
+    ((function, argument),) = value.items()
+    if function == "Ref":
+        return parameters.get(argument)
+    if function == "Fn::If":
+        name, then, otherwise = argument
+        chosen = _condition(name, parameters, conditions)
+        return (
+            None
+            if chosen is None
+            else _evaluate(then if chosen else otherwise, parameters, conditions)
+        )
+    arguments = _evaluate(argument, parameters, conditions)
+    apply = _FUNCTIONS.get(function)
+    return apply(*arguments) if apply is not None and isinstance(arguments, list) else None
+
+
+def _condition(name: str, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
+    """The template condition ``name``'s truth with these parameters (None: unknown here)."""
+    if name not in conditions:
+        return None
+    found = _evaluate(conditions[name], parameters, conditions)
+    return found if isinstance(found, bool) else None
 
 
 def _from_template(stack_name: str, parameters: Mapping[str, str], region: str) -> ServiceSpec:
@@ -209,13 +265,13 @@ def spec_from_template(
     ]
     task = tasks[0] if tasks else {}
     container = _app_container(task.get("ContainerDefinitions", []), "PortMappings")
-    image = _resolve(container.get("Image"), parameters) if container else None
+    image = resolve(container.get("Image"), parameters) if container else None
     if container is None or image is None:
         raise DeliveryError(f"{source} declares no task definition with an image")
     environment = {
         str(item["Name"]): resolved
         for item in container.get("Environment", [])
-        if (resolved := _resolve(item.get("Value"), parameters)) is not None
+        if (resolved := resolve(item.get("Value"), parameters)) is not None
     }
     linux = container.get("LinuxParameters") or {}
     ports = container.get("PortMappings") or [{}]
@@ -224,7 +280,7 @@ def spec_from_template(
         version="",
         environment=environment,
         container_port=int(ports[0].get("ContainerPort", 8000)),
-        user=_resolve(container.get("User"), parameters) if container.get("User") else None,
+        user=resolve(container.get("User"), parameters) if container.get("User") else None,
         read_only=str(container.get("ReadonlyRootFilesystem", False)).lower() == "true",
         drop_all="ALL" in (linux.get("Capabilities") or {}).get("Drop", []),
         source=source,
@@ -238,13 +294,22 @@ def spec_from_template(
             for m in container.get("MountPoints", [])
         ),
         secrets={
-            str(s["Name"]): _resolve(s.get("ValueFrom"), {**(resources or {}), **parameters}) or ""
+            str(s["Name"]): resolve(
+                s.get("ValueFrom"),
+                {**(resources or {}), **_with_defaults(template, parameters)},
+                template.get("Conditions", {}),
+            )
+            or ""
             for s in container.get("Secrets", [])
         },
         awslogs=_awslogs(
             container,
             ("LogConfiguration", "LogDriver", "Options"),
-            lambda value: _resolve(value, {**(resources or {}), **parameters, **_pseudo(region)}),
+            lambda value: resolve(
+                value,
+                {**(resources or {}), **parameters, **_pseudo(region)},
+                template.get("Conditions", {}),
+            ),
         ),
     )
 
@@ -252,6 +317,13 @@ def spec_from_template(
 def _pseudo(region: str) -> dict[str, str]:
     """The pseudo parameters known here: ``AWS::Region``, when the stack's region is."""
     return {"AWS::Region": region} if region else {}
+
+
+def _with_defaults(template: Mapping[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
+    """``parameters``, and the template's default for each parameter they do not give."""
+    declared = template.get("Parameters", {})
+    defaults = {name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec}
+    return {**defaults, **parameters}
 
 
 def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:

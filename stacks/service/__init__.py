@@ -2,7 +2,8 @@
 
 Parameters ``ImageUri`` and ``AppVersion`` change on every deploy (a deploy or rollback is a
 stack update with new values and the same template), and so may ``ProductionTargetGroup`` (which
-group serves production before the update: stacks/service/production.py); the network and
+group serves production before the update: stacks/service/production.py) and ``SecretVersions``
+(the version each declared secret is pinned to: stacks/service/secrets.py); the network and
 registry come in as parameters from those stacks' outputs (Sceptre ``!stack_output``).
 """
 
@@ -21,7 +22,7 @@ from stacks.service.domain import add_alias, url
 from stacks.service.loadbalancer import add_load_balancing
 from stacks.service.production import add_production_target_group
 from stacks.service.scaling import add_scaling
-from stacks.service.settings import AccessLogs, Domain, Settings, Waf
+from stacks.service.settings import AccessLogs, Domain, Secret, Settings, Waf
 from stacks.service.task import add_task
 from stacks.service.waf import add_waf
 
@@ -49,6 +50,7 @@ EVERY_FEATURE = Settings(
     domain=Domain(name="service.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ"),
     access_logs=AccessLogs(),
     waf=Waf(),
+    secrets=[Secret(name="EVERY_FEATURE", description="a declared secret")],
 )
 
 

@@ -255,6 +255,31 @@ class Waf(StrictModel):
     )
 
 
+# A container environment variable's name as POSIX shells take it: letters, digits and `_`, not a
+# digit first; uppercase by convention, and so that two names never map to one logical id.
+ENV_VARIABLE_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
+
+
+class Secret(StrictModel):
+    """A secret of the app: a Secrets Manager secret of the stack, the container's variable."""
+
+    name: Annotated[str, Field(pattern=ENV_VARIABLE_NAME)] = Field(
+        description="The container's environment variable that holds the secret, e.g. "
+        "`DATABASE_PASSWORD`: uppercase letters, digits and `_`, not a digit first, at most 128 "
+        "characters. The stack creates one Secrets Manager secret for it, readable only by the "
+        "task's execution role; `invoke secret set --env E NAME` writes its value and rolls it out."
+    )
+    description: Annotated[str, Field(min_length=1, max_length=500)] = Field(
+        description="What the secret is for and who issues it (required, 1-500 characters): the "
+        "secret's description in Secrets Manager, for whoever rotates it."
+    )
+
+    @property
+    def key(self) -> str:
+        """The name as logical ids take it (alphanumeric): ``API_TOKEN`` -> ``ApiToken``."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+
 class Settings(StackSettings):
     """What the service stack accepts in ``sceptre_user_data``."""
 
@@ -380,6 +405,13 @@ class Settings(StackSettings):
         description="A WAFv2 web ACL on the ALB (AWS managed rules and a per-IP rate limit); "
         "none by default.",
     )
+    secrets: list[Secret] = Field(
+        default_factory=list,
+        description="The app's secrets, each injected into the container as an environment "
+        "variable from a Secrets Manager secret of this stack (kept on deletion when `retain`). A "
+        "new secret starts with a random value the stack generates (64 letters and digits), so "
+        "the task can start; the deploy names the secrets that still hold it. None by default.",
+    )
 
     @property
     def stop_timeout(self) -> int:
@@ -400,6 +432,14 @@ class Settings(StackSettings):
                 f"{self.stop_timeout} s exceeds Fargate's stopTimeout limit of "
                 f"{MAX_STOP_TIMEOUT} s"
             )
+        keys: dict[str, str] = {}
+        for secret in self.secrets:
+            other = keys.setdefault(secret.key, secret.name)
+            if other != secret.name or sum(s.name == secret.name for s in self.secrets) > 1:
+                raise ValueError(
+                    f"secrets: {secret.name} is declared twice or maps to the same stack "
+                    f"resource as {other}: give each secret one distinct name"
+                )
         if self.keepalive_seconds <= self.idle_timeout_seconds:
             raise ValueError(
                 f"keepalive_seconds={self.keepalive_seconds} must exceed idle_timeout_seconds="

@@ -1,16 +1,16 @@
-"""The Fargate task: its log group, secret, roles and the hardened container definition."""
+"""The Fargate task: its log group, secrets, roles and the hardened container definition."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Ref, Sub, Template, ecs, secretsmanager
+from troposphere import GetAtt, Ref, Sub, Template, ecs
 
 from stacks.common import iam
 from stacks.common.logs import log_group
-from stacks.common.template import retain, skip_checks
 from stacks.service.loadbalancer import CONTAINER_PORT
+from stacks.service.secrets import AppSecret, add_secrets, container_secrets
 from stacks.service.settings import Settings
 
 CONTAINER_NAME = "app"
@@ -31,28 +31,16 @@ class Task:
     log_group: Any
 
 
-def _secret(template: Template, settings: Settings) -> Any:
-    secret = template.add_resource(
-        secretsmanager.Secret(
-            "AppSecret",
-            Description=Sub("${AWS::StackName}: the app's SECRET_KEY"),
-            GenerateSecretString=secretsmanager.GenerateSecretString(
-                PasswordLength=64, ExcludePunctuation=True
-            ),
-        )
+def _execution_role(
+    template: Template, repository_arn: Any, group: Any, secrets: list[AppSecret]
+) -> Any:
+    """What ECS needs to start the task: pull the image, write logs, read its secrets."""
+    # GetSecretValue on each declared secret alone; with none declared, no secret at all.
+    read_secrets = (
+        [iam.allow(["secretsmanager:GetSecretValue"], [Ref(s.resource) for s in secrets])]
+        if secrets
+        else []
     )
-    retain(secret, settings.retain)
-    return skip_checks(
-        secret,
-        {
-            "CKV_AWS_149": "encrypted with the aws/secretsmanager key; only this stack's "
-            "execution role may read it (IAM), so a CMK would add no reader restriction",
-        },
-    )
-
-
-def _execution_role(template: Template, repository_arn: Any, group: Any, secret: Any) -> Any:
-    """What ECS needs to start the task: pull the image, write logs, read the secret."""
     return template.add_resource(
         iam.role(
             "ExecutionRole",
@@ -77,7 +65,7 @@ def _execution_role(template: Template, repository_arn: Any, group: Any, secret:
                         )
                     ],
                 ),
-                iam.allow(["secretsmanager:GetSecretValue"], [Ref(secret)]),
+                *read_secrets,
             ],
         )
     )
@@ -97,7 +85,7 @@ def _environment(settings: Settings, app_version: Any) -> list[ecs.Environment]:
 
 
 def _container(
-    settings: Settings, image: Any, app_version: Any, group: Any, secret: Any
+    settings: Settings, image: Any, app_version: Any, group: Any, secrets: list[AppSecret]
 ) -> ecs.ContainerDefinition:
     return ecs.ContainerDefinition(
         Name=CONTAINER_NAME,
@@ -119,7 +107,7 @@ def _container(
         ),
         PortMappings=[ecs.PortMapping(ContainerPort=CONTAINER_PORT, Protocol="tcp", Name="http")],
         Environment=_environment(settings, app_version),
-        Secrets=[ecs.Secret(Name="SECRET_KEY", ValueFrom=Ref(secret))],
+        Secrets=container_secrets(secrets),
         # SIGTERM -> readiness 503 for drain_seconds -> graceful stop -> margin -> SIGKILL.
         StopTimeout=settings.stop_timeout,
         HealthCheck=ecs.HealthCheck(
@@ -146,10 +134,10 @@ def _container(
 def add_task(
     template: Template, settings: Settings, image: Any, app_version: Any, repository_arn: Any
 ) -> Task:
-    """The task definition with its log group, secret, execution role and (empty) task role."""
+    """The task definition with its log group, secrets, execution role and (empty) task role."""
     group = log_group(template, "LogGroup", settings.log_retention_days, keep=settings.retain)
-    secret = _secret(template, settings)
-    execution = _execution_role(template, repository_arn, group, secret)
+    secrets = add_secrets(template, settings)
+    execution = _execution_role(template, repository_arn, group, secrets)
     # The app calls no AWS API: its role has no permissions, and is not the execution role.
     task_role = template.add_resource(iam.role("TaskRole", "ecs-tasks.amazonaws.com"))
     definition = template.add_resource(
@@ -166,7 +154,7 @@ def add_task(
             ExecutionRoleArn=GetAtt(execution, "Arn"),
             TaskRoleArn=GetAtt(task_role, "Arn"),
             Volumes=[ecs.Volume(Name="tmp")],
-            ContainerDefinitions=[_container(settings, image, app_version, group, secret)],
+            ContainerDefinitions=[_container(settings, image, app_version, group, secrets)],
         )
     )
     return Task(definition=definition, log_group=group)

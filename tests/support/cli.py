@@ -17,12 +17,13 @@ def run_invoke(
     env: Mapping[str, str | None] | None = None,
     ambient_aws: bool = True,
     timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m invoke <args>`` from the repository, its tasks pointed at ``project``.
 
     ``env`` overrides this process's environment (``None`` removes a variable); with
     ``ambient_aws=False`` every ``AWS_*`` variable of the shell is dropped first, as on a machine
-    with no AWS configuration.
+    with no AWS configuration. ``stdin``: what the command reads on its standard input.
     """
     environ = {
         name: value
@@ -43,4 +44,5 @@ def run_invoke(
         text=True,
         timeout=timeout,
         check=False,
+        input=stdin,
     )

@@ -27,6 +27,7 @@ TASKS = {
     "check",
     "logs",
     "pipeline-pause", "pipeline-resume",
+    "secret",
 }  # fmt: skip
 
 

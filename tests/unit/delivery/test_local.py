@@ -20,7 +20,7 @@ from delivery.local.record import (
 from delivery.local.runner import LocalService
 from delivery.local.session import Session
 from delivery.local.session import session as local_session
-from delivery.local.task_definition import _resolve
+from delivery.local.task_definition import resolve
 from tests.support.project import make_project
 
 
@@ -59,7 +59,31 @@ def test_a_record_whose_port_nobody_answers_is_not_alive() -> None:
 def test_template_values_resolve_literals_and_parameter_refs(
     value: object, expected: str | None
 ) -> None:
-    assert _resolve(value, {"AppVersion": "1.2.3"}) == expected
+    assert resolve(value, {"AppVersion": "1.2.3"}) == expected
+
+
+PINNED = {
+    "Fn::Select": [1, {"Fn::Split": ["=", {"Fn::Select": [1, {"Fn::Split": [",", {"Ref": "V"}]}]}]}]
+}
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [
+        ("", "arn:s"),  # the condition holds: the bare ARN
+        ("A=,B=id-b", "arn:s:::id-b"),
+        ("A=id-a,B=", "arn:s:::"),  # Fn::Split keeps the empty field
+    ],
+)
+def test_the_functions_a_pinned_secret_uses_evaluate_as_cloudformation_does(
+    versions: str, expected: str
+) -> None:
+    value = {
+        "Fn::If": ["Unpinned", {"Ref": "S"}, {"Fn::Join": ["", [{"Ref": "S"}, ":::", PINNED]]}]
+    }
+    conditions = {"Unpinned": {"Fn::Equals": [{"Ref": "V"}, ""]}}
+    assert resolve(value, {"S": "arn:s", "V": versions}, conditions) == expected
+    assert resolve(value, {"S": "arn:s", "V": versions}) is None  # an unknown condition
 
 
 @pytest.mark.parametrize(
