@@ -29,6 +29,7 @@ from delivery import (
     ecs,
     environments,
     images,
+    pace,
     scan,
     stacks,
     traffic,
@@ -75,8 +76,12 @@ def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
     )
 
 
-def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str, str]:
-    """The Sceptre variables of a launch or preview: the image, and who serves production now.
+def stack_variables(
+    env: Environment, image_uri: str, version: str, deployment_pace: str = pace.GUARDED
+) -> dict[str, str]:
+    """The Sceptre variables of a launch or preview: the image, who serves production now, and
+    the deployment's pace (guarded unless an incident rollback asks for fast: every other
+    deploy sets guarded again).
 
     ``production_target_group`` is read live, as late as possible: a deployment between
     ``validate`` and the launch moves it.
@@ -85,15 +90,16 @@ def stack_variables(env: Environment, image_uri: str, version: str) -> dict[str,
         "image_uri": image_uri,
         "app_version": version,
         traffic.VARIABLE: traffic.production_target_group(deploy_plan.service_stack(env)),
+        pace.VARIABLE: deployment_pace,
     }
 
 
 def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
-    variables = stack_variables(plan.env, image.image_uri, image.version)
+    variables = stack_variables(plan.env, image.image_uri, image.version, plan.pace)
     log.info(
         f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
-        f"production is on {variables[traffic.VARIABLE]}"
+        f"production is on {variables[traffic.VARIABLE]}; {plan.pace} pace"
     )
     stacks.launch(
         plan.env.name,

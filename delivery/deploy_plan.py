@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from delivery import (
     ecs,
     environments,
+    pace,
     platforms,
     project,
     registry,
@@ -46,6 +47,7 @@ PLACEHOLDER_VARIABLES = {
     "image_uri": f"placeholder.invalid/{project.NAME}@sha256:" + "0" * 64,
     "app_version": "0.0.0",
     traffic.VARIABLE: traffic.DEFAULT,
+    pace.VARIABLE: pace.GUARDED,
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -123,6 +125,7 @@ class Plan:
     timeout_s: float = ecs.DEFAULT_TIMEOUT_S
     allow_prerelease: bool = False  # a releases-only env takes a pre-release anyway (loudly)
     platform: str = platforms.DEFAULT_PLATFORM  # the task definition's: what the build targets
+    pace: str = pace.GUARDED  # the deployment's pace: fast only for ``rollback --fast``
 
     @property
     def poll(self) -> float | None:

@@ -1,15 +1,31 @@
-"""``rollback``: put a named earlier version back, through the same stack update as a deploy.
+"""``rollback``: put a named earlier release back, its image and its infrastructure.
 
-The version's digest is looked up by its tag in ECR, then the service stack is updated with that
-image: CloudFormation stays the single source of truth and nothing drifts.
+A release is its image and the templates and config of its tag. ``restore`` checks that the
+tag ``v<version>`` exists and that the image is in the env's registry (nothing in AWS is touched
+until both hold), checks the tag out in a temporary worktree (delivery/release_checkout.py) and
+runs the release's own rollback there, which ``rollback`` is: the stack update a deploy makes,
+rendered from that tree, with the version's digest (looked up by its tag in ECR). CloudFormation
+stays the single source of truth and nothing drifts.
+
+``deployment_pace`` ``fast`` (``--fast``, for incidents) makes that update's ECS deployment skip
+the canary's wait and bake only as long as the deployment alarms need (delivery/pace.py); the
+default is the full guarded deployment.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from delivery import deploy, deploy_plan, environments
+from delivery import deploy, deploy_plan, environments, pace, release_checkout
+from delivery.deploy_plan import Plan
 from delivery.errors import DeliveryError
+from delivery.lifetime import sigterm_as_interrupt
+from delivery.release_checkout import Release
+
+log = logging.getLogger(__name__)
+FAST_OPTION = "--fast"
 
 
 def target_version(env: str | None, to: str | None, root: Path = environments.PROJECT_ROOT) -> str:
@@ -30,13 +46,106 @@ def rollback(
     root: Path = environments.PROJECT_ROOT,
     steps: deploy.Steps | None = None,
     allow_prerelease: bool = False,
+    deployment_pace: str = pace.GUARDED,
 ) -> deploy.Result:
-    """Redeploy version ``to`` (a tag in the env's registry) to ``env``.
+    """Redeploy version ``to`` (a tag in the env's registry) to ``env`` from the stacks of
+    ``root``'s tree: the release's own rollback, run in the release's checkout.
 
     A releases-only env takes a pre-release only with ``allow_prerelease`` (checked first).
     """
+    plan = validate(env, to, root=root, steps=steps, allow_prerelease=allow_prerelease)
+    return deploy.run(replace(plan, pace=deployment_pace), steps)
+
+
+def validate(
+    env: str | None,
+    to: str | None,
+    *,
+    root: Path = environments.PROJECT_ROOT,
+    steps: deploy.Steps | None = None,
+    allow_prerelease: bool = False,
+) -> Plan:
+    """Every check a rollback to ``to`` makes before it changes anything (AWS is only read)."""
     version = target_version(env, to, root)
-    plan = deploy.validate(
+    return deploy.validate(
         env, image=version, root=root, steps=steps, allow_prerelease=allow_prerelease
     )
-    return deploy.run(plan, steps)
+
+
+def find_release(
+    env: str | None, to: str | None, root: Path = environments.PROJECT_ROOT
+) -> Release:
+    """The tag of the release ``--to`` names, before AWS is asked anything; one line if absent."""
+    return release_checkout.find(root, target_version(env, to, root))
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a rollback put back: the release's tag and commit, its image, the pace it went at."""
+
+    env: str
+    release: Release
+    image_uri: str
+    digest: str
+    deployment_pace: str
+    dirty: bool  # the operator's working tree had changes (none of which went out)
+
+    def lines(self) -> list[str]:
+        """What to tell the operator."""
+        said = [
+            f"restored release {self.release.tag} (commit {self.release.commit[:12]}) to "
+            f"{self.env}: image {self.image_uri} ({self.digest}); the stacks' templates and "
+            f"config are {self.release.tag}'s, deployed at {self.deployment_pace} pace",
+        ]
+        if self.dirty:
+            said.append(
+                "note: this checkout has uncommitted changes: none of them went out (the "
+                f"release's own checkout of {self.release.tag} was deployed)"
+            )
+        return said
+
+
+def restore(
+    plan: Plan,
+    release: Release,
+    *,
+    fast: bool = False,
+    allow_prerelease: bool = False,
+    invoke: release_checkout.Invoke = release_checkout.release_invoke,
+) -> Restored | int:
+    """Run the release's own rollback in its checkout; what was restored, or its exit code.
+
+    ``plan`` is ``validate``'s (the image exists); the release's rollback validates again in its
+    own tree. ``--fast`` with a release whose rollback has no such option is one line before
+    anything changes. The checkout is removed however this ends.
+    """
+    env, image = plan.env, plan.existing
+    if image is None:
+        raise DeliveryError("a rollback restores a version whose image is in the registry")
+    release_checkout.check_runner(invoke)
+    dirty = release_checkout.is_dirty(env.root)
+    args = ["rollback", "--env", env.name, "--to", release.version]
+    args += [FAST_OPTION] if fast else []
+    args += ["--allow-prerelease"] if allow_prerelease else []
+    # SIGTERM (a CI runner cancelling the job) takes Ctrl-C's path: the release's command is
+    # stopped and its checkout removed.
+    with (
+        sigterm_as_interrupt(),
+        release_checkout.checkout(env.root, release, share_local=env.emulator) as path,
+    ):
+        if fast and not release_checkout.has_option(path, "rollback", FAST_OPTION, invoke):
+            raise DeliveryError(
+                f"release {release.tag}'s own rollback has no {FAST_OPTION} (it predates fast "
+                "rollbacks): roll back to it without --fast (the full guarded deployment)"
+            )
+        code = release_checkout.run(path, args, invoke)
+    if code != 0:
+        return code
+    return Restored(
+        env=env.name,
+        release=release,
+        image_uri=image.image_uri,
+        digest=image.digest,
+        deployment_pace=pace.FAST if fast else pace.GUARDED,
+        dirty=dirty,
+    )

@@ -48,7 +48,8 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         raise DeliveryError(f"'{args[0]}' is not installed: install it and retry") from None
 
 
-def _git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str) -> str:
+    """``git <args>`` in ``cwd``: its stdout, stripped; one line naming the failure otherwise."""
     result = _run(["git", *args], cwd)
     if result.returncode != 0:
         reason = last_line(result.stderr or result.stdout, default=f"exit {result.returncode}")
@@ -62,13 +63,13 @@ def _cz(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def git_sha(cwd: Path, short: bool = False) -> str:
     """The commit checked out in ``cwd`` (full, or 12 characters with ``short``)."""
-    sha = _git(cwd, "rev-parse", "HEAD")
+    sha = git(cwd, "rev-parse", "HEAD")
     return sha[:12] if short else sha
 
 
 def is_dirty(cwd: Path) -> bool:
     """Whether tracked or untracked files differ from HEAD."""
-    return bool(_git(cwd, "status", "--porcelain"))
+    return bool(git(cwd, "status", "--porcelain"))
 
 
 def current_version(cwd: Path) -> str:
@@ -101,7 +102,7 @@ def bump(cwd: Path) -> Bump:
 
 def tagged_version(cwd: Path) -> str | None:
     """The version HEAD is tagged with (``v1.2.3`` -> ``1.2.3``), if any."""
-    tags = _git(cwd, "tag", "--points-at", "HEAD", "--list", "v*").split()
+    tags = git(cwd, "tag", "--points-at", "HEAD", "--list", "v*").split()
     versions = [tag[1:] for tag in tags if SEMVER.match(tag[1:])]
     return sorted(versions)[-1] if versions else None
 
