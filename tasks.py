@@ -449,41 +449,20 @@ def rollback(
     this checkout holds never goes out. On an emulator env, the kept local service is restarted
     on the rolled-back image.
     """
-    from delivery import deploy_command, environments, pace, release_checkout
-    from delivery import rollback as delivery_rollback
-    from delivery.local import session as local_session
+    from delivery import release_checkout, rollback_command
 
     if release_checkout.in_release_checkout():  # the release's own rollback, in its checkout
-        delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
-        with local_session.attached(env, ROOT) as session:
-            steps = session.steps() if session is not None else None
-            result = delivery_rollback.rollback(
-                env,
-                to,
-                root=ROOT,
-                steps=steps,
-                allow_prerelease=allow_prerelease,
-                deployment_pace=pace.FAST if fast else pace.GUARDED,
-            )
-            live = session.service if session is not None else None
-        say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
-        for line in deploy_command.notices(environments.load(env, ROOT), result):
-            say(line)
-        if live is not None:
-            say(f"service: {live.url} version {live.version}")
-        return
-    release = delivery_rollback.find_release(env, to, ROOT)  # bad input, before AWS
-    with local_session.attached(env, ROOT) as session:
-        steps = session.steps() if session is not None else None
-        plan = delivery_rollback.validate(
-            env, to, root=ROOT, steps=steps, allow_prerelease=allow_prerelease
+        lines = rollback_command.in_release(
+            env, to, root=ROOT, fast=fast, allow_prerelease=allow_prerelease
         )
-    restored = delivery_rollback.restore(
-        plan, release, fast=fast, allow_prerelease=allow_prerelease
-    )
-    if isinstance(restored, int):  # the release's rollback said why on its own
-        raise Exit(code=restored)
-    for line in restored.lines():
+    else:
+        restored = rollback_command.restore(
+            env, to, root=ROOT, fast=fast, allow_prerelease=allow_prerelease
+        )
+        if isinstance(restored, int):  # the release's rollback said why on its own
+            raise Exit(code=restored)
+        lines = restored
+    for line in lines:
         say(line)
 
 

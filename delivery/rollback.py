@@ -15,11 +15,13 @@ default is the full guarded deployment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from delivery import deploy, deploy_plan, environments, pace, release_checkout
 from delivery.deploy_plan import Plan
+from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.lifetime import sigterm_as_interrupt
 from delivery.release_checkout import Release
@@ -73,10 +75,18 @@ def validate(
 
 
 def find_release(
-    env: str | None, to: str | None, root: Path = environments.PROJECT_ROOT
+    env: str | None,
+    to: str | None,
+    root: Path = environments.PROJECT_ROOT,
+    allow_prerelease: bool = False,
 ) -> Release:
-    """The tag of the release ``--to`` names, before AWS is asked anything; one line if absent."""
-    return release_checkout.find(root, target_version(env, to, root))
+    """The tag of the release ``--to`` names, before AWS is asked anything; one line if absent.
+
+    A pre-release for a releases-only env is refused first, as a deploy refuses it.
+    """
+    version = target_version(env, to, root)
+    deploy_plan.check_release(environments.load(env, root), version, allow_prerelease)
+    return release_checkout.find(root, version)
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,9 @@ class Restored:
 
 
 def restore(
-    plan: Plan,
+    env: Environment,
     release: Release,
+    validate_image: Callable[[], Plan],
     *,
     fast: bool = False,
     allow_prerelease: bool = False,
@@ -115,13 +126,11 @@ def restore(
 ) -> Restored | int:
     """Run the release's own rollback in its checkout; what was restored, or its exit code.
 
-    ``plan`` is ``validate``'s (the image exists); the release's rollback validates again in its
-    own tree. ``--fast`` with a release whose rollback has no such option is one line before
-    anything changes. The checkout is removed however this ends.
+    In order, each before anything changes: the release's command line can run; with ``fast``,
+    its rollback has ``--fast`` (an older release's has not: one line); ``validate_image``
+    (``validate`` of this rollback, AWS only read) finds the image. Then the release's rollback
+    runs, validating again in its own tree. The checkout is removed however this ends.
     """
-    env, image = plan.env, plan.existing
-    if image is None:
-        raise DeliveryError("a rollback restores a version whose image is in the registry")
     release_checkout.check_runner(invoke)
     dirty = release_checkout.is_dirty(env.root)
     args = ["rollback", "--env", env.name, "--to", release.version]
@@ -138,6 +147,9 @@ def restore(
                 f"release {release.tag}'s own rollback has no {FAST_OPTION} (it predates fast "
                 "rollbacks): roll back to it without --fast (the full guarded deployment)"
             )
+        image = validate_image().existing
+        if image is None:
+            raise DeliveryError("a rollback restores a version whose image is in the registry")
         code = release_checkout.run(path, args, invoke)
     if code != 0:
         return code

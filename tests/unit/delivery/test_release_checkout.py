@@ -102,9 +102,19 @@ def plan_for(root: Path, version: str) -> Plan:
     return Plan(env=env, existing=Published(registry, DIGEST, version))
 
 
-def restore(root: Path, version: str, *, fast: bool = False) -> delivery_rollback.Restored | int:
+def restore(
+    root: Path, version: str, *, fast: bool = False, validated: list[str] | None = None
+) -> delivery_rollback.Restored | int:
+    """Restore ``version`` of ``root``; ``validated`` records each time AWS would be read."""
     found = release_checkout.find(root, version)
-    return delivery_rollback.restore(plan_for(root, version), found, fast=fast, invoke=fake_invoke)
+
+    def validate_image() -> Plan:
+        (validated if validated is not None else []).append(version)
+        return plan_for(root, version)
+
+    return delivery_rollback.restore(
+        environments.load("local", root), found, validate_image, fast=fast, invoke=fake_invoke
+    )
 
 
 def test_a_tag_names_its_commit(repo: Path) -> None:
@@ -205,13 +215,15 @@ def test_an_old_releases_rollback_runs_as_it_always_did(repo: Path, tmp_path: Pa
 
 
 def test_fast_with_an_old_release_is_refused_before_it_runs(repo: Path, tmp_path: Path) -> None:
+    validated: list[str] = []
     with pytest.raises(DeliveryError) as error:
-        restore(repo, "1.0.0", fast=True)
+        restore(repo, "1.0.0", fast=True, validated=validated)
     assert str(error.value) == (
         "release v1.0.0's own rollback has no --fast (it predates fast rollbacks): roll back to "
         "it without --fast (the full guarded deployment)"
     )
     assert recorded(tmp_path) is None  # its rollback never ran
+    assert validated == []  # nor was AWS asked about the image
     assert worktrees(repo) == [str(repo)]
 
 
@@ -252,7 +264,10 @@ def test_no_uv_is_one_line_before_any_checkout(repo: Path) -> None:
     found = release_checkout.find(repo, "2.0.0")
     with pytest.raises(DeliveryError) as error:
         delivery_rollback.restore(
-            plan_for(repo, "2.0.0"), found, invoke=lambda path: ["/nonexistent/uv", "run"]
+            environments.load("local", repo),
+            found,
+            lambda: plan_for(repo, "2.0.0"),
+            invoke=lambda path: ["/nonexistent/uv", "run"],
         )
     assert str(error.value) == (
         "/nonexistent/uv is not installed: the release's own rollback runs in its checkout with "

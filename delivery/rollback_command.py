@@ -1,0 +1,78 @@
+"""``invoke rollback``: the operator's side (find the release, restore it from its own checkout)
+and the release's side (its own rollback, run in that checkout), each with the local session
+an emulator environment needs. Returns the lines to print; tasks.py prints them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from delivery import deploy, deploy_command, environments, pace, release_checkout, rollback
+from delivery.deploy_plan import Plan
+from delivery.local import session as local_session
+
+
+def in_release(
+    env: str | None,
+    to: str | None,
+    *,
+    root: Path,
+    fast: bool = False,
+    allow_prerelease: bool = False,
+    steps: deploy.Steps | None = None,
+) -> list[str]:
+    """The release's own rollback, in its checkout ``root``: the stack update from this tree.
+
+    On an emulator env the kept local service is restarted on the rolled-back image.
+    """
+    rollback.target_version(env, to, root)  # bad input fails before anything else
+    with local_session.attached(env, root) as session:
+        result = rollback.rollback(
+            env,
+            to,
+            root=root,
+            steps=session.steps(steps) if session is not None else steps,
+            allow_prerelease=allow_prerelease,
+            deployment_pace=pace.FAST if fast else pace.GUARDED,
+        )
+        live = session.service if session is not None else None
+    lines = [f"rolled {result.env} back to {result.version}: {result.image_uri}"]
+    lines += deploy_command.notices(environments.load(env, root), result)
+    if live is not None:
+        lines.append(f"service: {live.url} version {live.version}")
+    return lines
+
+
+def restore(
+    env: str | None,
+    to: str | None,
+    *,
+    root: Path,
+    fast: bool = False,
+    allow_prerelease: bool = False,
+    steps: deploy.Steps | None = None,
+    invoke: release_checkout.Invoke = release_checkout.release_invoke,
+) -> list[str] | int:
+    """Restore release ``to`` from its tag's checkout: the lines to print, or the exit code of
+    the release's rollback when it failed (it printed why)."""
+    release = rollback.find_release(env, to, root, allow_prerelease)  # before AWS is asked
+
+    def validate_image() -> Plan:
+        with local_session.attached(env, root) as session:
+            return rollback.validate(
+                env,
+                to,
+                root=root,
+                steps=session.steps(steps) if session is not None else steps,
+                allow_prerelease=allow_prerelease,
+            )
+
+    restored = rollback.restore(
+        environments.load(env, root),
+        release,
+        validate_image,
+        fast=fast,
+        allow_prerelease=allow_prerelease,
+        invoke=invoke,
+    )
+    return restored if isinstance(restored, int) else restored.lines()
