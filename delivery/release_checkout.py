@@ -53,11 +53,17 @@ Invoke = Callable[[Path], Sequence[str]]
 
 @dataclass(frozen=True)
 class Release:
-    """A released version's tag in this repository, and the commit it names."""
+    """A version's source in this repository: its release tag (or, for a dev build, the commit
+    its version names) and the commit."""
 
     version: str
-    tag: str
+    ref: str  # the tag v<version>, or the commit of a dev build
     commit: str
+
+    @property
+    def name(self) -> str:
+        """How the output names it: ``release v1.2.3`` or ``build 1.3.0-dev.g<commit>``."""
+        return f"release {self.ref}" if self.ref == tag(self.version) else f"build {self.version}"
 
 
 def in_release_checkout() -> bool:
@@ -71,26 +77,42 @@ def tag(version: str) -> str:
 
 
 def find(root: Path, version: str) -> Release:
-    """The tag of ``version`` in ``root``'s repository; one line naming what to do when absent."""
+    """Where ``version``'s source is in ``root``'s repository: its tag ``v<version>``, or for a
+    dev build (``X.Y.Z-dev.g<commit>``, no tag) the commit it names; one line when absent."""
+    _check_repository(root)
     name = tag(version)
+    commit = _commit(root, f"refs/tags/{name}")
+    if commit is not None:
+        return Release(version=version, ref=name, commit=commit)
+    built = versioning.build_commit(version)
+    commit = _commit(root, built) if built else None
+    if built and commit is not None:
+        return Release(version=version, ref=built, commit=commit)
+    known = versioning.git(root, "tag", "--list", "v[0-9]*", "--sort=-v:refname").split()
+    shown = ", ".join(known[:_SHOWN_TAGS]) if known else "none"
+    what = f"no tag {name}" + (f" and no commit {built}" if built else "")
+    raise DeliveryError(
+        f"{what} in this repository (release tags here: {shown}): fetch them (git fetch "
+        "--tags) or name a released version"
+    )
+
+
+def _commit(root: Path, ref: str) -> str | None:
+    """The commit ``ref`` names in ``root``'s repository, or None."""
     try:
-        commit = versioning.git(
-            root, "rev-parse", "--verify", "--quiet", f"refs/tags/{name}^{{commit}}"
-        )
+        return versioning.git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except DeliveryError:
-        try:
-            known = versioning.git(root, "tag", "--list", "v[0-9]*", "--sort=-v:refname").split()
-        except DeliveryError as exc:
-            raise DeliveryError(
-                f"{root} is not a git repository: a rollback restores a release from its tag "
-                f"{name}, so run it from a clone of the project"
-            ) from exc
-        shown = ", ".join(known[:_SHOWN_TAGS]) if known else "none"
+        return None
+
+
+def _check_repository(root: Path) -> None:
+    try:
+        versioning.git(root, "rev-parse", "--git-dir")
+    except DeliveryError as exc:
         raise DeliveryError(
-            f"no tag {name} in this repository (release tags here: {shown}): fetch the tags "
-            "(git fetch --tags) or name a released version"
-        ) from None
-    return Release(version=version, tag=name, commit=commit)
+            f"{root} is not a git repository: a rollback restores a version from its tag, so "
+            "run it from a clone of the project"
+        ) from exc
 
 
 def is_dirty(root: Path) -> bool:
@@ -115,11 +137,11 @@ def checkout(root: Path, release: Release, *, share_local: bool = False) -> Iter
     ``share_local``: the checkout's ``.local`` is ``root``'s, so the release's command attaches
     to the emulator and local service a ``--keep`` left running (``.local/emulator.json``).
     """
-    parent = Path(tempfile.mkdtemp(prefix=f"rollback-{release.tag}-"))
+    parent = Path(tempfile.mkdtemp(prefix=f"rollback-{release.version}-"))
     path = parent / "checkout"
     try:
         versioning.git(root, "worktree", "add", "--detach", "--quiet", str(path), release.commit)
-        log.info(f"release: {release.tag} ({release.commit[:12]}) checked out in {path}")
+        log.info(f"rollback: {release.name} ({release.commit[:12]}) checked out in {path}")
         if share_local:
             (root / STATE_FILE.parent).mkdir(exist_ok=True)
             (path / STATE_FILE.parent).symlink_to(
@@ -140,7 +162,7 @@ def _remove(root: Path, path: Path, parent: Path) -> None:
     shutil.rmtree(parent, ignore_errors=True)
     with contextlib.suppress(DeliveryError):
         versioning.git(root, "worktree", "prune")
-    log.info(f"release: checkout {path} removed")
+    log.info(f"rollback: checkout {path} removed")
 
 
 def environment(path: Path) -> dict[str, str]:
@@ -165,5 +187,5 @@ def has_option(path: Path, task: str, option: str, invoke: Invoke = release_invo
 
 def run(path: Path, args: Sequence[str], invoke: Invoke = release_invoke) -> int:
     """Run the release's own ``invoke <args>`` in its checkout, output streaming; its exit code."""
-    log.info(f"release: running its own `invoke {' '.join(args)}` in {path}")
+    log.info(f"rollback: running its own `invoke {' '.join(args)}` in {path}")
     return process.stream([*invoke(path), *args], cwd=path, env=environment(path))

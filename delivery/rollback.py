@@ -102,15 +102,16 @@ class Restored:
 
     def lines(self) -> list[str]:
         """What to tell the operator."""
+        release = self.release
         said = [
-            f"restored release {self.release.tag} (commit {self.release.commit[:12]}) to "
-            f"{self.env}: image {self.image_uri} ({self.digest}); the stacks' templates and "
-            f"config are {self.release.tag}'s, deployed at {self.deployment_pace} pace",
+            f"restored {release.name} (commit {release.commit[:12]}) to {self.env}: image "
+            f"{self.image_uri}; the stacks' templates and config are those of "
+            f"{release.ref}, deployed at {self.deployment_pace} pace",
         ]
         if self.dirty:
             said.append(
-                "note: this checkout has uncommitted changes: none of them went out (the "
-                f"release's own checkout of {self.release.tag} was deployed)"
+                "note: this checkout has uncommitted changes: none of them went out (a "
+                f"checkout of {release.ref} was deployed)"
             )
         return said
 
@@ -144,7 +145,7 @@ def restore(
     ):
         if fast and not release_checkout.has_option(path, "rollback", FAST_OPTION, invoke):
             raise DeliveryError(
-                f"release {release.tag}'s own rollback has no {FAST_OPTION} (it predates fast "
+                f"{release.name}'s own rollback has no {FAST_OPTION} (it predates fast "
                 "rollbacks): roll back to it without --fast (the full guarded deployment)"
             )
         image = validate_image().existing

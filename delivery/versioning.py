@@ -22,6 +22,8 @@ _NO_COMMITS_FOUND = 3
 _NO_COMMITS_TO_BUMP = 21
 _BUMP_LINE = re.compile(r"^bump: version (\S+) \S+ (\S+)$", re.MULTILINE)
 _INCREMENT_LINE = re.compile(r"^increment detected: (\w+)$", re.MULTILINE)
+# A build of an untagged commit: ``<next>-dev.g<12 hex of the commit>`` (build_version).
+_DEV_BUILD = re.compile(r"-dev\.g([0-9a-f]{12})$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 
 
@@ -118,7 +120,13 @@ def build_version(cwd: Path) -> str:
     if tagged:
         return tagged
     planned = bump(cwd)
-    return f"{planned.next}-dev.g{git_sha(cwd, short=True)}"
+    return f"{planned.next}-dev.g{git_sha(cwd, short=True)}"  # build_commit reads it back
+
+
+def build_commit(version: str) -> str | None:
+    """The (12-character) commit a dev build's version names, or None for any other version."""
+    found = _DEV_BUILD.search(version)
+    return found.group(1) if found else None
 
 
 def image_tags(version: str, sha: str) -> list[str]:

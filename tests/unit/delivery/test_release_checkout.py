@@ -119,7 +119,7 @@ def restore(
 
 def test_a_tag_names_its_commit(repo: Path) -> None:
     found = release_checkout.find(repo, "1.0.0")
-    assert found.tag == "v1.0.0"
+    assert (found.ref, found.name) == ("v1.0.0", "release v1.0.0")
     assert found.commit == git(repo, "rev-list", "-n", "1", "v1.0.0")
     assert found.commit != git(repo, "rev-parse", "HEAD")
 
@@ -128,8 +128,20 @@ def test_no_such_tag_names_the_tags_there_and_what_to_do(repo: Path) -> None:
     with pytest.raises(DeliveryError) as error:
         release_checkout.find(repo, "1.5.0")
     assert str(error.value) == (
-        "no tag v1.5.0 in this repository (release tags here: v2.0.0, v1.0.0): fetch the tags "
+        "no tag v1.5.0 in this repository (release tags here: v2.0.0, v1.0.0): fetch them "
         "(git fetch --tags) or name a released version"
+    )
+
+
+def test_a_dev_build_is_found_by_the_commit_its_version_names(repo: Path) -> None:
+    commit = git(repo, "rev-list", "-n", "1", "v1.0.0")
+    found = release_checkout.find(repo, f"1.1.0-dev.g{commit[:12]}")
+    assert (found.ref, found.commit) == (commit[:12], commit)
+    assert found.name == f"build 1.1.0-dev.g{commit[:12]}"
+    with pytest.raises(DeliveryError) as error:
+        release_checkout.find(repo, "1.1.0-dev.g0123456789ab")
+    assert str(error.value).startswith(
+        "no tag v1.1.0-dev.g0123456789ab and no commit 0123456789ab in this repository"
     )
 
 
@@ -192,14 +204,14 @@ def test_the_releases_rollback_runs_in_its_checkout_told_so(repo: Path, tmp_path
     assert record["virtual_env"] is None  # this checkout's environment is not the release's
     assert record["local"] == str((repo / ".local").resolve())  # local: the kept emulator's
     assert not checkout.exists()
-    assert (restored.release.tag, restored.deployment_pace, restored.digest) == (
+    assert (restored.release.ref, restored.deployment_pace, restored.digest) == (
         "v2.0.0",
         pace.FAST,
         DIGEST,
     )
     assert restored.lines()[0] == (
         f"restored release v2.0.0 (commit {restored.release.commit[:12]}) to local: image "
-        f"{REPOSITORY}@{DIGEST} ({DIGEST}); the stacks' templates and config are v2.0.0's, "
+        f"{REPOSITORY}@{DIGEST}; the stacks' templates and config are those of v2.0.0, "
         "deployed at fast pace"
     )
     assert len(restored.lines()) == 1  # a clean tree: nothing to note
@@ -255,8 +267,8 @@ def test_a_dirty_tree_is_said_not_refused(repo: Path) -> None:
     assert isinstance(restored, delivery_rollback.Restored)
     assert restored.dirty
     assert restored.lines()[1] == (
-        "note: this checkout has uncommitted changes: none of them went out (the release's own "
-        "checkout of v2.0.0 was deployed)"
+        "note: this checkout has uncommitted changes: none of them went out (a checkout of "
+        "v2.0.0 was deployed)"
     )
 
 
