@@ -51,10 +51,14 @@ def restore(
     fast: bool = False,
     allow_prerelease: bool = False,
     steps: deploy.Steps | None = None,
-    invoke: release_checkout.Invoke = release_checkout.release_invoke,
+    invoke: release_checkout.Invoke | None = None,
 ) -> list[str] | int:
     """Restore release ``to`` from its tag's checkout: the lines to print, or the exit code of
-    the release's rollback when it failed (it printed why)."""
+    the release's rollback when it failed (it printed why).
+
+    ``invoke``: how a checkout's command line runs (default, looked up now:
+    ``release_checkout.release_invoke``).
+    """
     release = rollback.find_release(env, to, root, allow_prerelease)  # before AWS is asked
 
     def validate_image() -> Plan:
@@ -73,6 +77,6 @@ def restore(
         validate_image,
         fast=fast,
         allow_prerelease=allow_prerelease,
-        invoke=invoke,
+        invoke=invoke or release_checkout.release_invoke,
     )
     return restored if isinstance(restored, int) else restored.lines()
