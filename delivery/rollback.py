@@ -99,6 +99,8 @@ class Restored:
     digest: str
     deployment_pace: str
     dirty: bool  # the operator's working tree had changes (none of which went out)
+    checkout: Path  # where the release's checkout was (removed by now)
+    plan: Plan  # the validated rollback, as this checkout read it
 
     def lines(self) -> list[str]:
         """What to tell the operator."""
@@ -148,7 +150,8 @@ def restore(
                 f"{release.name}'s own rollback has no {FAST_OPTION} (it predates fast "
                 "rollbacks): roll back to it without --fast (the full guarded deployment)"
             )
-        image = validate_image().existing
+        plan = validate_image()
+        image = plan.existing
         if image is None:
             raise DeliveryError("a rollback restores a version whose image is in the registry")
         code = release_checkout.run(path, args, invoke)
@@ -161,4 +164,6 @@ def restore(
         digest=image.digest,
         deployment_pace=pace.FAST if fast else pace.GUARDED,
         dirty=dirty,
+        checkout=path,
+        plan=plan,
     )

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from delivery import deploy, deploy_command, environments, pace, release_checkout, rollback
+from delivery import (
+    deploy,
+    deploy_command,
+    deploy_plan,
+    environments,
+    pace,
+    release_checkout,
+    rollback,
+    stacks,
+)
 from delivery.deploy_plan import Plan
 from delivery.local import session as local_session
 
@@ -79,4 +88,33 @@ def restore(
         allow_prerelease=allow_prerelease,
         invoke=invoke or release_checkout.release_invoke,
     )
-    return restored if isinstance(restored, int) else restored.lines()
+    if isinstance(restored, int):
+        return restored
+    return restored.lines() + _serve_from_here(restored)
+
+
+def _serve_from_here(restored: rollback.Restored) -> list[str]:
+    """On an emulator env, a local service left running from the removed checkout (gunicorn:
+    no container engine) restarted from this one; what was done.
+
+    gunicorn runs a working tree's code with the task definition's environment, never the
+    image (``Session.serve``): the release's checkout is gone, so it runs this one's, as
+    ``deploy --serve process`` does.
+    """
+    plan = restored.plan
+    if not plan.env.emulator:
+        return []
+    with local_session.attached(plan.env.name, plan.env.root) as session:
+        service = session.service if session is not None else None
+        if session is None or service is None or service.mode != "process":
+            return []
+        if not Path(service.image).is_relative_to(restored.checkout):
+            return []
+        session.serve(plan, stacks.outputs(deploy_plan.service_stack(plan.env)))
+        live = session.service
+    if live is None:
+        return []
+    return [
+        f"local service: gunicorn restarted from {plan.env.root} (the release's checkout is "
+        f"gone): {live.url} version {live.version}"
+    ]

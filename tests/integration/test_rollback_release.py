@@ -18,8 +18,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import deploy, pace, rollback_command
+from delivery import deploy, environments, pace, rollback_command
 from delivery.emulator import Emulator
+from delivery.local import session as local_session
+from delivery.local.record import read_record
+from delivery.local.runner import live_version
 from tests.support.deploy_steps import fake_steps
 from tests.support.git import git
 from tests.support.paths import ROOT
@@ -118,6 +121,43 @@ def test_rollback_restores_the_releases_config_and_image(project: Path, fast: bo
         "Hello from v2",
         pace.GUARDED,
     )
+
+
+def test_a_local_gunicorn_service_outlives_the_releases_checkout(
+    tmp_path: Path, aws: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--serve process`` runs a working tree's code: the release's checkout goes, so the
+    rolled-back service is restarted from this one, on the same port, with v1's environment."""
+    root = make_project(tmp_path / "project", git_init=True)
+    (root / "templates" / "service.json").write_text(service_template())
+    (root / ".gitignore").write_text(".local/\n")
+    env = environments.load("local", root)
+    # No container engine: the release's own rollback serves with gunicorn as well.
+    monkeypatch.setenv("CONTAINER_ENGINE", "/nonexistent/engine")
+    try:
+        for version in ("1.0.0", "2.0.0"):
+            git(root, "commit", "-q", "--allow-empty", "-m", f"feat: {version}")
+            git(root, "tag", f"v{version}")
+            with local_session.session(env, keep=True, serve="process") as session:
+                deploy.deploy(
+                    "local", skip_scan=True, root=root, steps=session.steps(fake_steps(version))
+                )
+        lines = rollback_command.restore(
+            "local", "1.0.0", root=root, invoke=this_repositorys_invoke
+        )
+        assert isinstance(lines, list), lines
+        record = read_record(env)
+        assert record is not None
+        assert record.service is not None
+        assert record.service.mode == "process"
+        assert record.service.image == str(root)  # not the removed checkout
+        assert live_version(record.service) == "1.0.0"
+        assert lines[-1] == (
+            f"local service: gunicorn restarted from {root} (the release's checkout is gone): "
+            f"{record.service.url} version 1.0.0"
+        )
+    finally:
+        local_session.stop(env)
 
 
 def fake_image_digest(project: Path, version: str) -> str:
