@@ -98,8 +98,8 @@ def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
     variables = stack_variables(plan.env, image.image_uri, image.version, plan.pace)
     log.info(
-        f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
-        f"production is on {variables[traffic.VARIABLE]}; {plan.pace} pace"
+        f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}) at "
+        f"{plan.pace} pace; production is on {variables[traffic.VARIABLE]}"
     )
     stacks.launch(
         plan.env.name,
