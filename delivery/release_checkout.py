@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from delivery import process, versioning
+from delivery.engines.config import engine_environment
 from delivery.errors import DeliveryError
 from delivery.local.record import STATE_FILE
 
@@ -166,8 +167,14 @@ def _remove(root: Path, path: Path, parent: Path) -> None:
 
 
 def environment(path: Path) -> dict[str, str]:
-    """The environment the release's command runs with: this one, pointed at the checkout."""
+    """The environment the release's command runs with: this one, pointed at the checkout.
+
+    With this checkout's container engine configuration: the release's code would otherwise
+    keep podman's images under its own checkout, where a kept local service's image (built
+    here) is not.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _THIS_CHECKOUT}
+    env |= engine_environment()
     env[RELEASE_VARIABLE] = "1"
     env["DELIVERY_PROJECT_ROOT"] = str(path)
     return env

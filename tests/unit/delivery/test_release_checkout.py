@@ -18,6 +18,7 @@ import pytest
 from delivery import environments, pace, release_checkout
 from delivery import rollback as delivery_rollback
 from delivery.deploy_plan import Plan, Published, Registry
+from delivery.engines.config import STATE_DIR
 from delivery.errors import DeliveryError
 from delivery.lifetime import Terminated
 from delivery.local.record import STATE_FILE
@@ -305,3 +306,5 @@ def test_the_real_command_is_the_checkouts_own_locked_environment(
     assert "VIRTUAL_ENV" not in env
     assert env["DELIVERY_PROJECT_ROOT"] == str(tmp_path)
     assert env[release_checkout.RELEASE_VARIABLE] == "1"
+    # Podman's images are this checkout's store, where a kept local service's image was built.
+    assert env["CONTAINERS_STORAGE_CONF"] == str(STATE_DIR.resolve() / "storage.conf")
