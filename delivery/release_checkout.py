@@ -44,8 +44,9 @@ _SHOWN_TAGS = 5
 
 def release_invoke(path: Path) -> list[str]:
     """``invoke`` of the checkout at ``path``, in its locked environment, which uv makes there
-    from its cache (``.venv`` in the checkout, removed with it)."""
-    return [UV, "run", "--locked", "--directory", str(path), "invoke"]
+    from its cache (``.venv`` in the checkout, removed with it). Quietly: uv's own lines would
+    add to the release's, whose errors are one line."""
+    return [UV, "run", "--quiet", "--locked", "--directory", str(path), "invoke"]
 
 
 # The command line of a checkout (tests substitute one that needs no uv).

@@ -295,6 +295,7 @@ def test_the_real_command_is_the_checkouts_own_locked_environment(
     assert release_checkout.release_invoke(tmp_path) == [
         "uv",
         "run",
+        "--quiet",
         "--locked",
         "--directory",
         str(tmp_path),
