@@ -478,34 +478,41 @@ def logs(  # noqa: PLR0917 - invoke maps each parameter to an option
 @task(
     help={
         "env": ENV_HELP,
-        "to": "the earlier version to put back (a tag in the registry)",
+        "to": "the earlier version to put back: its tag v<VERSION> here, its image in the registry",
         "allow_prerelease": PRERELEASE_HELP,
+        "fast": "for incidents: no canary wait, bake only as long as the deployment alarms need "
+        "(alarms and circuit breaker stay on; the stack records DeploymentPace=fast)",
     }
 )
 @one_line_errors
 def rollback(
-    c: Context, env: str | None = None, to: str | None = None, allow_prerelease: bool = False
+    c: Context,
+    env: str | None = None,
+    to: str | None = None,
+    allow_prerelease: bool = False,
+    fast: bool = False,
 ) -> None:
-    """Redeploy a named earlier version through the same stack update as a deploy.
+    """Restore an earlier release: its image, and its tag's templates and config.
 
-    On an emulator env, the kept local service is restarted on the rolled-back image.
+    The release's own rollback runs in a temporary checkout of its tag (removed afterwards): what
+    this checkout holds never goes out. On an emulator env, the kept local service is restarted
+    on the rolled-back image.
     """
-    from delivery import deploy_command, environments
-    from delivery import rollback as delivery_rollback
-    from delivery.local import session as local_session
+    from delivery import release_checkout, rollback_command
 
-    delivery_rollback.target_version(env, to, ROOT)  # bad input fails before anything else
-    with local_session.attached(env, ROOT) as session:
-        steps = session.steps() if session is not None else None
-        result = delivery_rollback.rollback(
-            env, to, root=ROOT, steps=steps, allow_prerelease=allow_prerelease
+    if release_checkout.in_release_checkout():  # the release's own rollback, in its checkout
+        lines = rollback_command.in_release(
+            env, to, root=ROOT, fast=fast, allow_prerelease=allow_prerelease
         )
-        live = session.service if session is not None else None
-    say(f"rolled {result.env} back to {result.version}: {result.image_uri}")
-    for line in deploy_command.notices(environments.load(env, ROOT), result):
+    else:
+        restored = rollback_command.restore(
+            env, to, root=ROOT, fast=fast, allow_prerelease=allow_prerelease
+        )
+        if isinstance(restored, int):  # the release's rollback said why on its own
+            raise Exit(code=restored)
+        lines = restored
+    for line in lines:
         say(line)
-    if live is not None:
-        say(f"service: {live.url} version {live.version}")
 
 
 @task(

@@ -33,6 +33,7 @@ from delivery import (
     ecs,
     environments,
     images,
+    pace,
     scan,
     secrets,
     slo,
@@ -83,10 +84,16 @@ def http_only_notice(env: Environment, outputs: dict[str, str]) -> str | None:
 
 
 def stack_variables(
-    env: Environment, image_uri: str, version: str, pin: Mapping[str, str] | None = None
+    env: Environment,
+    image_uri: str,
+    version: str,
+    pin: Mapping[str, str] | None = None,
+    deployment_pace: str = pace.GUARDED,
 ) -> dict[str, str]:
-    """The Sceptre variables of a launch or preview: the image, who serves production now, and
-    the version each secret is pinned to (the live ones, except those ``pin`` changes).
+    """The Sceptre variables of a launch or preview: the image, who serves production now, the
+    version each secret is pinned to (the live ones, except those ``pin`` changes), and the
+    deployment's pace (guarded unless an incident rollback asks for fast: every other deploy
+    sets guarded again).
 
     ``production_target_group`` is read live, as late as possible: a deployment between
     ``validate`` and the launch moves it.
@@ -96,15 +103,18 @@ def stack_variables(
         "app_version": version,
         traffic.VARIABLE: traffic.production_target_group(deploy_plan.service_stack(env)),
         secrets.VARIABLE: secrets.versions_variable(env, pin or {}),
+        pace.VARIABLE: deployment_pace,
     }
 
 
 def launch_env(plan: Plan, image: Published) -> dict[str, str]:
     """Launch every stack of the env with the image; the service stack's outputs."""
-    variables = stack_variables(plan.env, image.image_uri, image.version, dict(plan.pin_secrets))
+    variables = stack_variables(
+        plan.env, image.image_uri, image.version, dict(plan.pin_secrets), plan.pace
+    )
     log.info(
-        f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}); "
-        f"production is on {variables[traffic.VARIABLE]}"
+        f"stacks: launching {plan.env.name} with {image.image_uri} ({image.version}) at "
+        f"{plan.pace} pace; production is on {variables[traffic.VARIABLE]}"
     )
     if generated := secrets.unpinned(plan.env, variables[secrets.VARIABLE]):
         log.info(

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 from delivery import (
     ecs,
     environments,
+    pace,
     platforms,
     project,
     registry,
@@ -48,6 +49,7 @@ PLACEHOLDER_VARIABLES = {
     traffic.VARIABLE: traffic.DEFAULT,
     # delivery.secrets.VARIABLE: no secret pinned (version ids, never a value)
     "secret_versions": "",  # nosec B105 - not a password
+    pace.VARIABLE: pace.GUARDED,
 }
 _DIGEST_REF = re.compile(r"^(?:(?P<repo>[^@\s]+)@)?(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -129,6 +131,7 @@ class Plan:
     forced: str = ""  # the WARNING of a deploy forced past a closed SLO gate, else ""
     # Secrets to pin to a new version (name, version id): a rotation; the rest keep their pin.
     pin_secrets: tuple[tuple[str, str], ...] = ()
+    pace: str = pace.GUARDED  # the deployment's pace: fast only for ``rollback --fast``
 
     @property
     def poll(self) -> float | None:

@@ -20,7 +20,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from delivery.errors import DeliveryError
 
@@ -31,7 +32,7 @@ INTERRUPT_GRACE_S = 5.0
 _POLL_S = 0.05
 
 # The commands SubprocessRunner is running, in every thread, for stop_commands_on_interrupt.
-_running: set[subprocess.Popen[str]] = set()
+_running: set[subprocess.Popen[Any]] = set()
 _running_lock = threading.Lock()
 
 
@@ -111,6 +112,33 @@ class SubprocessRunner:
         return Completed(tuple(argv), process.returncode, stdout, stderr)
 
 
+def stream(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run ``argv`` in ``cwd`` with exactly ``env``, its output going straight to this process's.
+
+    Its exit code (127 when the program is missing, like a shell). For a command that prints its
+    own progress (another checkout's ``invoke``). Ctrl-C (KeyboardInterrupt, or SIGTERM made one
+    by ``lifetime.sigterm_as_interrupt``) stops it and all it started as ``SubprocessRunner``
+    does (SIGINT, then SIGKILL after the grace), then goes on up.
+    """
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv lists built by the callers, no shell
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,  # see SubprocessRunner: never the terminal
+            process_group=0,  # see the module docstring
+        )
+    except FileNotFoundError:
+        return 127
+    with process, _tracked(process):
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            _stop([process])
+            process.wait()
+            raise
+
+
 @contextlib.contextmanager
 def stop_commands_on_interrupt() -> Iterator[None]:
     """On Ctrl-C in the block, stop every command ``SubprocessRunner`` is running, then go on up.
@@ -129,7 +157,7 @@ def stop_commands_on_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _tracked(process: subprocess.Popen[str]) -> Iterator[None]:
+def _tracked(process: subprocess.Popen[Any]) -> Iterator[None]:
     with _running_lock:
         _running.add(process)
     try:
@@ -139,7 +167,7 @@ def _tracked(process: subprocess.Popen[str]) -> Iterator[None]:
             _running.discard(process)
 
 
-def _stop(processes: Sequence[subprocess.Popen[str]]) -> None:
+def _stop(processes: Sequence[subprocess.Popen[Any]]) -> None:
     """Stop each process's whole group: SIGINT, as a terminal sends on Ctrl-C, then SIGKILL.
 
     The SIGKILL goes to every group after the grace, or at once on a second Ctrl-C: it also
@@ -156,7 +184,7 @@ def _stop(processes: Sequence[subprocess.Popen[str]]) -> None:
             _signal_group(process, signal.SIGKILL)
 
 
-def _signal_group(process: subprocess.Popen[str], signum: signal.Signals) -> None:
+def _signal_group(process: subprocess.Popen[Any], signum: signal.Signals) -> None:
     """Send ``signum`` to ``process``'s group (its id is the process's); gone already is fine."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)

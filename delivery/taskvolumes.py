@@ -46,8 +46,12 @@ class MountPoint:
 
 
 def volumes_root(project: Path, container_name: str) -> Path:
-    """``<project>/.local/volumes/<container_name>``: where one container's volumes live."""
-    return project / VOLUMES_DIR / container_name
+    """``<project>/.local/volumes/<container_name>``: where one container's volumes live.
+
+    Through any link resolved: a rollback's temporary checkout links its ``.local`` to the
+    project's, and the recorded path must outlive that checkout (``invoke stop`` removes it).
+    """
+    return (project / VOLUMES_DIR).resolve() / container_name
 
 
 def image_volumes(engine: ContainerEngine, ref: str) -> set[str]:

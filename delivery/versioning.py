@@ -22,6 +22,8 @@ _NO_COMMITS_FOUND = 3
 _NO_COMMITS_TO_BUMP = 21
 _BUMP_LINE = re.compile(r"^bump: version (\S+) \S+ (\S+)$", re.MULTILINE)
 _INCREMENT_LINE = re.compile(r"^increment detected: (\w+)$", re.MULTILINE)
+# A build of an untagged commit: ``<next>-dev.g<12 hex of the commit>`` (build_version).
+_DEV_BUILD = re.compile(r"-dev\.g([0-9a-f]{12})$")
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 
 
@@ -48,7 +50,8 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         raise DeliveryError(f"'{args[0]}' is not installed: install it and retry") from None
 
 
-def _git(cwd: Path, *args: str) -> str:
+def git(cwd: Path, *args: str) -> str:
+    """``git <args>`` in ``cwd``: its stdout, stripped; one line naming the failure otherwise."""
     result = _run(["git", *args], cwd)
     if result.returncode != 0:
         reason = last_line(result.stderr or result.stdout, default=f"exit {result.returncode}")
@@ -62,13 +65,13 @@ def _cz(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def git_sha(cwd: Path, short: bool = False) -> str:
     """The commit checked out in ``cwd`` (full, or 12 characters with ``short``)."""
-    sha = _git(cwd, "rev-parse", "HEAD")
+    sha = git(cwd, "rev-parse", "HEAD")
     return sha[:12] if short else sha
 
 
 def is_dirty(cwd: Path) -> bool:
     """Whether tracked or untracked files differ from HEAD."""
-    return bool(_git(cwd, "status", "--porcelain"))
+    return bool(git(cwd, "status", "--porcelain"))
 
 
 def current_version(cwd: Path) -> str:
@@ -101,7 +104,7 @@ def bump(cwd: Path) -> Bump:
 
 def tagged_version(cwd: Path) -> str | None:
     """The version HEAD is tagged with (``v1.2.3`` -> ``1.2.3``), if any."""
-    tags = _git(cwd, "tag", "--points-at", "HEAD", "--list", "v*").split()
+    tags = git(cwd, "tag", "--points-at", "HEAD", "--list", "v*").split()
     versions = [tag[1:] for tag in tags if SEMVER.match(tag[1:])]
     return sorted(versions)[-1] if versions else None
 
@@ -117,7 +120,13 @@ def build_version(cwd: Path) -> str:
     if tagged:
         return tagged
     planned = bump(cwd)
-    return f"{planned.next}-dev.g{git_sha(cwd, short=True)}"
+    return f"{planned.next}-dev.g{git_sha(cwd, short=True)}"  # build_commit reads it back
+
+
+def build_commit(version: str) -> str | None:
+    """The (12-character) commit a dev build's version names, or None for any other version."""
+    found = _DEV_BUILD.search(version)
+    return found.group(1) if found else None
 
 
 def image_tags(version: str, sha: str) -> list[str]:

@@ -353,6 +353,23 @@ CATALOGUE: list[Case] = [
         r"pre-release 2\.0\.0-rc\.1: .* --allow-prerelease",
     ),
     task_case(
+        "rollback to a version with no tag",
+        *("rollback", "--env", "local", "--to", "1.2.3"),
+        message=r"no tag v1\.2\.3 in this repository \(release tags here: none\): fetch them "
+        r"\(git fetch --tags\) or name a released version",
+    ),
+    Case(
+        id="task rollback --fast to a release older than fast rollbacks",
+        kind="task",
+        argv=(
+            *(PYTHON, "-m", "tests.support.old_release_invoke"),
+            *("rollback", "--env", "local", "--to", "1.0.0", "--fast"),
+        ),
+        message=r"^error: release v1\.0\.0's own rollback has no --fast \(it predates fast "
+        r"rollbacks\): roll back to it without --fast",
+        aws=True,
+    ),
+    task_case(
         "stop on a real env",
         *("stop", "--env", "dev"),
         message="'dev' is not an emulator environment: nothing runs locally",

@@ -52,6 +52,9 @@ GATE_S = 330.0
 # What a pipeline run and a commit's way to production must stay under (the project's targets).
 PIPELINE_TARGET_S = 10 * 60.0
 PRODUCTION_TARGET_S = 2 * 60 * 60.0
+# The service template's condition for an incident rollback's fast pace (stacks/service/pace.py):
+# a pipeline deploy is always guarded, so its wait is the condition's false branch.
+FAST_PACE_CONDITION = "FastDeployment"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ def _resources(template: Mapping[str, Any], kind: str) -> list[Mapping[str, Any]
     ]
 
 
+def _guarded(value: Any) -> Any:
+    """A bake time as a pipeline (guarded) deploy gets it: the pace's ``Fn::If`` decided."""
+    if isinstance(value, Mapping) and list(value) == ["Fn::If"]:
+        condition, _fast, guarded = value["Fn::If"]
+        if condition == FAST_PACE_CONDITION:
+            return guarded
+    return value
+
+
 def deployment(template: Mapping[str, Any]) -> Deployment:
     """The blue/green deployment a service template declares."""
     (service,) = _resources(template, "AWS::ECS::Service")
@@ -96,21 +108,21 @@ def deployment(template: Mapping[str, Any]) -> Deployment:
     shift = 0.0
     if strategy == "CANARY":
         shift = 60.0 * float(
-            config.get("CanaryConfiguration", {}).get("CanaryBakeTimeInMinutes", 10)
+            _guarded(config.get("CanaryConfiguration", {}).get("CanaryBakeTimeInMinutes", 10))
         )
     elif strategy == "LINEAR":
         linear = config.get("LinearConfiguration", {})
         step = float(linear.get("StepPercent", 10.0))
         # The bake is not applied after 100 %: (100/step) - 1 waits when it divides evenly.
         waits = math.ceil(100.0 / step) - 1
-        shift = 60.0 * waits * float(linear.get("StepBakeTimeInMinutes", 6))
+        shift = 60.0 * waits * float(_guarded(linear.get("StepBakeTimeInMinutes", 6)))
     attributes = {a["Key"]: a["Value"] for a in group.get("TargetGroupAttributes", [])}
     return Deployment(
         strategy=strategy,
         health_s=float(group.get("HealthyThresholdCount", 5))
         * float(group.get("HealthCheckIntervalSeconds", 30)),
         shift_s=shift,
-        bake_s=60.0 * float(config.get("BakeTimeInMinutes", 0)),
+        bake_s=60.0 * float(_guarded(config.get("BakeTimeInMinutes", 0))),
         drain_s=float(attributes.get("deregistration_delay.timeout_seconds", 300)),
     )
 

@@ -65,6 +65,14 @@ def _handler_permissions(region: str, resource_type: str) -> dict[str, frozenset
     }
 
 
+def resource_schema(resource_type: str, region: str) -> dict[str, Any]:
+    """The provider schema of ``resource_type`` in ``region`` (its properties and definitions)."""
+    name = _index(region).get(resource_type)
+    if name is None:
+        raise SchemaError(f"{resource_type} is not in cfn-lint's provider schemas for {region}")
+    return _schema(name)
+
+
 @cache
 def iam_actions() -> frozenset[str]:
     """Every IAM action, ``service:action`` lowercase, as the Service Authorization Reference

@@ -2,8 +2,9 @@
 
 Parameters ``ImageUri`` and ``AppVersion`` change on every deploy (a deploy or rollback is a
 stack update with new values and the same template), and so may ``ProductionTargetGroup`` (which
-group serves production before the update: stacks/service/production.py) and ``SecretVersions``
-(the version each declared secret is pinned to: stacks/service/secrets.py); the network and
+group serves production before the update: stacks/service/production.py), ``SecretVersions``
+(the version each declared secret is pinned to: stacks/service/secrets.py) and ``DeploymentPace``
+(guarded, or fast for an incident rollback: stacks/service/pace.py); the network and
 registry come in as parameters from those stacks' outputs (Sceptre ``!stack_output``).
 """
 
@@ -20,6 +21,7 @@ from stacks.common.template import (
 from stacks.service.deployment import add_cluster, add_service, deployment_alarms
 from stacks.service.domain import add_alias, url
 from stacks.service.loadbalancer import add_load_balancing
+from stacks.service.pace import add_deployment_pace
 from stacks.service.production import add_production_target_group
 from stacks.service.scaling import add_scaling
 from stacks.service.settings import AccessLogs, Domain, Secret, Settings, Waf
@@ -88,6 +90,7 @@ def build(settings: Settings) -> Template:
     template = new_template(f"{settings.environment} service: ECS Fargate behind an ALB")
     p = _parameters(template)
     add_production_target_group(template)
+    add_deployment_pace(template)
     lb = add_load_balancing(
         template, settings, Ref(p["VpcId"]), Ref(p["VpcCidr"]), Ref(p["PublicSubnetIds"])
     )

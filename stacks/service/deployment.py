@@ -24,7 +24,7 @@ from troposphere import GetAtt, Ref, Template, cloudwatch, ecs
 from stacks.common import iam
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.template import load_balancer_full_name, target_group_full_name
-from stacks.service import production
+from stacks.service import pace, production
 from stacks.service.loadbalancer import CONTAINER_PORT, LoadBalancing
 from stacks.service.settings import (
     ALARM_DATAPOINTS,
@@ -111,17 +111,20 @@ def _strategy(settings: Settings) -> dict[str, Any]:
     deployment = settings.deployment
     props: dict[str, Any] = {
         "Strategy": deployment.strategy,
-        "BakeTimeInMinutes": deployment.bake_time_minutes,
+        # Guarded or fast (stacks/service/pace.py): the alarms and circuit breaker stay either way.
+        "BakeTimeInMinutes": pace.bake_minutes(deployment.bake_time_minutes),
     }
     if deployment.strategy == "CANARY":
         canary = deployment.canary or Canary()
         props["CanaryConfiguration"] = ecs.CanaryConfiguration(
-            CanaryPercent=canary.percent, CanaryBakeTimeInMinutes=canary.bake_minutes
+            CanaryPercent=canary.percent,
+            CanaryBakeTimeInMinutes=pace.step_bake_minutes(canary.bake_minutes),
         )
     elif deployment.strategy == "LINEAR":
         linear = deployment.linear or Linear()
         props["LinearConfiguration"] = ecs.LinearConfiguration(
-            StepPercent=linear.step_percent, StepBakeTimeInMinutes=linear.step_bake_minutes
+            StepPercent=linear.step_percent,
+            StepBakeTimeInMinutes=pace.step_bake_minutes(linear.step_bake_minutes),
         )
     return props
 

@@ -43,8 +43,14 @@ class SleepSpy:
 
 
 def image_vars(uri: str, version: str) -> dict[str, str]:
-    # The real config's service also takes which group serves production (a fresh stack: Blue).
-    return {"image_uri": uri, "app_version": version, "production_target_group": "Blue"}
+    # The real config's service also takes which group serves production (a fresh stack: Blue)
+    # and the deployment's pace.
+    return {
+        "image_uri": uri,
+        "app_version": version,
+        "production_target_group": "Blue",
+        "deployment_pace": "guarded",
+    }
 
 
 def test_sample_project_new_image_gives_a_new_task_definition(

@@ -14,6 +14,7 @@ import pytest
 from delivery.environments import load
 from delivery.local.record import Record, read_record, write_record
 from tests.support.cli import run_invoke
+from tests.support.git import git
 from tests.support.project import make_project
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -45,7 +46,9 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 def test_commands_on_the_kept_emulator_say_when_there_is_none(
     tmp_path: Path, argv: list[str]
 ) -> None:
-    project = make_project(tmp_path)
+    project = make_project(tmp_path, git_init=argv[0] == "rollback")
+    if argv[0] == "rollback":  # its release exists: only the emulator is missing
+        git(project, "tag", "v1.0.0")
     assert one_line_error(invoke(project, *argv)) == (
         "error: no local emulator running: run `invoke deploy --env local --keep` first"
     )

@@ -68,6 +68,8 @@ def test_sceptre_launch_local(aws: Emulator, fast_polling: None) -> None:
             f"app_version={APP_VERSION}",
             "--var",
             "production_target_group=Blue",
+            "--var",
+            "deployment_pace=guarded",
             "launch",
             "-y",
             "local",

@@ -19,6 +19,7 @@ VARIABLES = {
     "image_uri": "x",
     "app_version": "1.0.0",
     "production_target_group": "Blue",
+    "deployment_pace": "guarded",
     "connection_arn": "x",
 }
 

@@ -170,6 +170,7 @@ def test_protected_stacks_run_the_hook_and_set_deletion_protection(path: str) ->
             "app_version": "1.0.0",
             "connection_arn": "x",
             "production_target_group": "Blue",
+            "deployment_pace": "guarded",
         },
     )
     stacks, _ = ConfigReader(context).construct_stacks()

@@ -141,3 +141,15 @@ def test_remove_falls_back_to_podman_unshare_for_a_rootless_containers_files(
 
 def test_remove_of_nothing_is_fine(tmp_path: Path) -> None:
     taskvolumes.remove(tmp_path / "absent")
+
+
+def test_the_volumes_root_outlives_a_checkout_that_links_the_projects_local(
+    tmp_path: Path,
+) -> None:
+    """A rollback's release checkout links ``.local`` to the project's: record the real path."""
+    project, checkout = tmp_path / "project", tmp_path / "checkout"
+    (project / ".local").mkdir(parents=True)
+    checkout.mkdir()
+    (checkout / ".local").symlink_to(project / ".local", target_is_directory=True)
+    root = taskvolumes.volumes_root(checkout, "c")
+    assert root == project.resolve() / ".local" / "volumes" / "c"

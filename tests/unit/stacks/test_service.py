@@ -12,7 +12,8 @@ from delivery.render import read_stack_config
 from stacks import service
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
-from tests.support.cfn import Template, one, resources
+from stacks.service import pace
+from tests.support.cfn import Template, one, resources, with_parameters
 from tests.support.metric_math import evaluate
 from tests.support.paths import ROOT
 
@@ -27,8 +28,10 @@ def _container(template: Template) -> dict[str, Any]:
     return dict(container)
 
 
-def _service(template: Template) -> dict[str, Any]:
-    return dict(one(template, "AWS::ECS::Service")["Properties"])
+def _service(template: Template, deployment_pace: str = pace.GUARDED) -> dict[str, Any]:
+    """The ECS service's properties as an update with ``deployment_pace`` gets them."""
+    resolved = with_parameters(template, {pace.PARAMETER: deployment_pace})
+    return dict(one(resolved, "AWS::ECS::Service")["Properties"])
 
 
 @pytest.fixture(params=ENVS)
@@ -506,9 +509,13 @@ def test_outputs_delivery_and_monitoring_read(template: Template) -> None:
     } <= set(template["Outputs"])
 
 
-def test_bake_time_outlasts_the_deployment_alarms(template: Template) -> None:
-    """After bake the old tasks are gone: an alarm firing later can no longer roll back."""
-    bake = _service(template)["DeploymentConfiguration"]["BakeTimeInMinutes"]
+@pytest.mark.parametrize("deployment_pace", pace.PACES)
+def test_bake_time_outlasts_the_deployment_alarms(template: Template, deployment_pace: str) -> None:
+    """After bake the old tasks are gone: an alarm firing later can no longer roll back.
+
+    A fast deployment (incident rollback) too: it shortens the bake to this window, no further.
+    """
+    bake = _service(template, deployment_pace)["DeploymentConfiguration"]["BakeTimeInMinutes"]
     for name in _alarm_names(template, "Blue") | _alarm_names(template, "Green"):
         alarm = template["Resources"][name]["Properties"]
         periods = {q["MetricStat"]["Period"] for q in alarm.get("Metrics", []) if "MetricStat" in q}

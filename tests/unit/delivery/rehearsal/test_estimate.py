@@ -71,3 +71,12 @@ def test_without_the_gate_substituted_the_build_adds_no_gate_time() -> None:
     outcomes = [Outcome("Build", "Build", SUCCEEDED, 300.0), Outcome("X", "Y", STOPPED, 0.0)]
     (build,) = [e for e in estimate.stages(pipeline, outcomes, {}, False) if e.stage == "Build"]
     assert "gate" not in build.adds
+
+
+def test_a_pipeline_deploy_is_estimated_at_the_guarded_pace() -> None:
+    """The bakes are ``Fn::If`` on the fast pace (incident rollbacks); a pipeline never uses it."""
+    from stacks.service import pace  # noqa: PLC0415 - the stacks group, this test only
+
+    assert estimate.FAST_PACE_CONDITION == pace.CONDITION
+    config = service("prod")["Resources"]["Service"]["Properties"]["DeploymentConfiguration"]
+    assert config["BakeTimeInMinutes"] == {"Fn::If": [pace.CONDITION, 5, 15]}
