@@ -61,6 +61,13 @@ the IAM policy grammar allows
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): moto compares
 each statement's Service to one string. Here moto's check reads one service per statement.
 
+Beyond CloudFormation, one ECS behaviour: moto moves a task it runs to STOPPED the first time
+DescribeTasks reads it (its ``ecs::task`` state progression is "immediate" by default). On ECS a
+task runs until its essential container exits or StopTask stops it
+(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html);
+here a task stays RUNNING until StopTask (the local runner of one-off tasks stops it when its
+command exits, delivery/local/oneoff_runner.py).
+
 moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
 ``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
 CodeBuild and CodePipeline backends, and ``install`` registers them first.
@@ -85,9 +92,11 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
+from moto.moto_api import state_manager
 
 from delivery import emulator_resources
 
+ECS_TASK_MODEL = "ecs::task"
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
 
@@ -453,6 +462,10 @@ def install() -> None:
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
+    # A task runs until it is stopped (see the module docstring): never advanced by a read.
+    state_manager.set_transition(
+        model_name=ECS_TASK_MODEL, transition={"progression": "manual", "times": sys.maxsize}
+    )
 
 
 if __name__ == "__main__":
