@@ -342,6 +342,22 @@ CATALOGUE: list[Case] = [
         *("stop", "--env", "dev"),
         message="'dev' is not an emulator environment: nothing runs locally",
     ),
+    task_case(
+        "run without a command",
+        *("run", "--env", "local"),
+        message=r"run needs a command after --, e\.g\. invoke run --env dev -- python -m "
+        r"app\.migrate$",
+    ),
+    task_case(
+        "run on an unknown env",
+        *("run", "--env", "qa", "--", "true"),
+        message="unknown environment 'qa'",
+    ),
+    task_case(
+        "run timeout not a number",
+        *("run", "--env", "local", "--timeout", "never", "--", "true"),
+        message=r"--timeout must be a number of at least 0\.1, not 'never'$",
+    ),
     # --- the local emulator -------------------------------------------------------------------
     emulator_case(
         "port taken",
