@@ -18,10 +18,11 @@ from stacks.common.template import (
 )
 from stacks.service.deployment import add_cluster, add_service, deployment_alarms
 from stacks.service.domain import add_alias, url
+from stacks.service.exec import add_exec
 from stacks.service.loadbalancer import add_load_balancing
 from stacks.service.production import add_production_target_group
 from stacks.service.scaling import add_scaling
-from stacks.service.settings import AccessLogs, Domain, Settings, Waf
+from stacks.service.settings import AccessLogs, Domain, Exec, Settings, Waf
 from stacks.service.task import add_task
 from stacks.service.waf import add_waf
 
@@ -49,6 +50,7 @@ EVERY_FEATURE = Settings(
     domain=Domain(name="service.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ"),
     access_logs=AccessLogs(),
     waf=Waf(),
+    exec=Exec(enabled=True),
 )
 
 
@@ -106,6 +108,7 @@ def build(settings: Settings) -> Template:
         alarms=alarms,
         private_subnets=Ref(p["PrivateSubnetIds"]),
     )
+    add_exec(template, settings, task=task, cluster=cluster, service=service)
     add_scaling(template, settings, cluster, service, lb)
 
     add_output(template, "ClusterName", Ref(cluster), "ECS cluster name")

@@ -255,6 +255,19 @@ class Waf(StrictModel):
     )
 
 
+class Exec(StrictModel):
+    """ECS Exec (``invoke exec``): a shell or a command in a running task, through SSM."""
+
+    enabled: bool = Field(
+        False,
+        description="Whether operators may open ECS Exec sessions in the service's tasks "
+        "(`invoke exec`). On: the service enables execute command, the task role gets the SSM "
+        "channel permissions, the SSM agent gets writable volumes on the read-only root, and "
+        "every session is logged to a KMS-encrypted log group. Off by default; on in local and "
+        "dev, off in prod (a shell in production is a break-glass act: turn it on by a deploy).",
+    )
+
+
 class Settings(StackSettings):
     """What the service stack accepts in ``sceptre_user_data``."""
 
@@ -379,6 +392,10 @@ class Settings(StackSettings):
         None,
         description="A WAFv2 web ACL on the ALB (AWS managed rules and a per-IP rate limit); "
         "none by default.",
+    )
+
+    exec: Exec = Field(
+        Exec(), description="ECS Exec into running tasks (`invoke exec`); off by default."
     )
 
     @property

@@ -29,6 +29,7 @@ class Task:
 
     definition: ecs.TaskDefinition
     log_group: Any
+    role: Any  # the task role (stacks/service/exec.py gives it ECS Exec's permissions)
 
 
 def _secret(template: Template, settings: Settings) -> Any:
@@ -169,4 +170,4 @@ def add_task(
             ContainerDefinitions=[_container(settings, image, app_version, group, secret)],
         )
     )
-    return Task(definition=definition, log_group=group)
+    return Task(definition=definition, log_group=group, role=task_role)
