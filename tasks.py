@@ -492,6 +492,21 @@ def run(c: Context, env: str | None = None, timeout: str | None = None) -> None:
         raise Exit(code=code)
 
 
+@task(name="exec", help={"env": ENV_HELP})
+@one_line_errors
+def exec_(c: Context, env: str | None = None) -> None:
+    """A shell in a running task of the service (ECS Exec): invoke exec --env E [-- COMMAND...]
+
+    Where the env's settings turn it on (exec.enabled); on AWS through the Session Manager
+    plugin, on an emulator env (local) in the local service's container.
+    """
+    from delivery import exec_session
+
+    code = exec_session.open_session(env, _command_words(c), root=ROOT)
+    if code:
+        raise Exit(code=code)
+
+
 @task(
     help={
         "connection_arn": "also launch the pipeline, with this AVAILABLE GitHub connection "

@@ -358,6 +358,17 @@ CATALOGUE: list[Case] = [
         *("run", "--env", "local", "--timeout", "never", "--", "true"),
         message=r"--timeout must be a number of at least 0\.1, not 'never'$",
     ),
+    task_case(
+        "exec off for the env",
+        *("exec", "--env", "dev"),
+        message=r"ECS Exec is off for environment 'dev': set exec: \{enabled: true\} under "
+        r"sceptre_user_data in config/dev/service\.yaml and deploy$",
+    ),
+    task_case(
+        "exec on an unknown env",
+        *("exec", "--env", "qa"),
+        message="unknown environment 'qa'",
+    ),
     # --- the local emulator -------------------------------------------------------------------
     emulator_case(
         "port taken",

@@ -387,16 +387,18 @@ class ContainerEngine(EngineCommands, ABC):
         return self.command("exec", container, *argv)
 
     def interactive_exec_argv(
-        self, container: str, argv: Sequence[str], *, tty: bool = True
+        self, container: str, argv: Sequence[str], *, tty: bool = True, user: str | None = None
     ) -> list[str]:
         """The whole command line of an interactive ``exec`` (this terminal's stdin, and a TTY
-        when ``tty``): for a person at the keyboard, so it is run with the terminal, not captured.
+        when ``tty``), as ``user`` when given: for a person at the keyboard, so it is run with
+        the terminal, not captured.
         """
         return [
             self.executable,
             "exec",
             "--interactive",
             *(["--tty"] if tty else []),
+            *(["--user", user] if user else []),
             container,
             *argv,
         ]
