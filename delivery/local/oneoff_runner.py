@@ -81,7 +81,7 @@ class LocalExecutor:
         reason = EXITED
         try:
             if self.engine is not None:
-                self.code = self._in_container(task)
+                self.code = self._in_container(task, self.engine)
             else:
                 self.code = self._as_process(task)
         except (DeliveryError, OSError) as exc:
@@ -121,10 +121,9 @@ class LocalExecutor:
             start_new_session=True,  # its own group: stopped as one
         )
         self._process = process
-        assert process.stdout is not None  # noqa: S101 - set by PIPE above
         pending: list[str] = []
         shipped_at = time.monotonic()
-        for line in process.stdout:
+        for line in process.stdout or ():  # a pipe: stdout=PIPE above
             pending.append(line)
             if time.monotonic() - shipped_at >= SHIP_EVERY_S:
                 self._ship(task, pending)
@@ -133,9 +132,7 @@ class LocalExecutor:
         self._ship(task, pending)
         return code
 
-    def _in_container(self, task: Started) -> int:
-        engine = self.engine
-        assert engine is not None  # noqa: S101 - the caller chose the container path
+    def _in_container(self, task: Started, engine: ContainerEngine) -> int:
         ref = local_image(engine, self.spec)
         name = f"{CONTAINER_PREFIX}-run-{task.id[:12]}"
         root = taskvolumes.volumes_root(self.project, name)

@@ -3,8 +3,10 @@ command line as the AWS CLI builds it, ECS calls checked against the API model (
 
 from __future__ import annotations
 
+import io
 import json
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,8 @@ from botocore.stub import Stubber
 
 from delivery import environments, exec_session, stacks
 from delivery.errors import DeliveryError
+from delivery.local import runner as local_runner
+from tests.support.fake_engine import engine
 from tests.support.paths import ROOT
 from tests.support.project import make_project
 
@@ -143,3 +147,21 @@ def test_a_local_service_run_as_a_process_has_no_container_to_enter() -> None:
     session = SimpleNamespace(service=SimpleNamespace(mode="process"))
     with pytest.raises(DeliveryError, match=r"^exec needs the local service in a container"):
         exec_session._on_this_machine(session, [])
+
+
+def test_local_exec_enters_the_services_container_as_root(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(local_runner, "container_engine", lambda name: engine("podman"))
+    ran: list[list[str]] = []
+
+    def call(argv: list[str]) -> int:
+        ran.append(argv)
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", call)
+    monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal: no --tty
+    session = SimpleNamespace(service=SimpleNamespace(mode="container", engine="podman", id="c0"))
+    assert exec_session._on_this_machine(session, []) == 0
+    # ECS Exec's agent runs as root whatever the container's user: so does the local exec.
+    assert ran == [["podman", "exec", "--interactive", "--user", "0", "c0", "/bin/sh"]]
