@@ -336,7 +336,8 @@ def wait(
     for line in follower.new_lines():  # what the driver wrote before the stop
         emit(line)
     containers = [c for c in described.get("containers", []) if c.get("name") == task.container]
-    code = executor.exit_code(containers[0]) if containers else None
+    # No entry for the container: Fargate reports no exit code then; a local run knows its own.
+    code = executor.exit_code(containers[0] if containers else {})
     if code is None:
         reason = described.get("stoppedReason") or "no reason given"
         raise DeliveryError(f"task {task.id} stopped without an exit code: {reason}")
