@@ -50,6 +50,9 @@ PLUGIN_INSTALL = (
     "session-manager-working-with-install-plugin.html"
 )
 DEFAULT_COMMAND = ("/bin/sh",)
+# The managed agent DescribeTasks reports per container when ECS Exec is on
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ManagedAgent.html).
+EXEC_AGENT = "ExecuteCommandAgent"
 # ECS Exec runs as root whatever the container's user (module docstring): so does the local one.
 LOCAL_EXEC_USER = "0"
 # What the AWS CLI ignores while the plugin runs (awscli.compat.ignore_user_entered_signals).
@@ -98,16 +101,28 @@ def running_task(client: ECSClient, cluster: str, service: str) -> tuple[str, st
         raise DeliveryError(
             f"listing the tasks of {service} failed: {aws_errors.reason(exc)}"
         ) from exc
-    for task in described:
-        if task.get("lastStatus") != "RUNNING":
-            continue
+    running = [task for task in described if task.get("lastStatus") == "RUNNING"]
+    for task in running:
         for container in task.get("containers", []):
-            if container.get("name") == CONTAINER_NAME and container.get("runtimeId"):
-                return str(task["taskArn"]), str(container["runtimeId"])
+            if container.get("name") == CONTAINER_NAME and _agent_running(container):
+                return str(task["taskArn"]), str(container.get("runtimeId", ""))
+    if running:
+        raise DeliveryError(
+            f"no running task of ECS service {service} runs the ECS Exec agent "
+            f"({EXEC_AGENT}): tasks started before exec was enabled have none, deploy again"
+        )
     raise DeliveryError(
         f"no task of ECS service {service} is running: deploy the environment, or wait for "
         "the service to start one (invoke status)"
     )
+
+
+def _agent_running(container: Mapping[str, Any]) -> bool:
+    """Whether DescribeTasks reports the container's ECS Exec agent RUNNING (managedAgents)."""
+    return any(
+        agent.get("name") == EXEC_AGENT and agent.get("lastStatus") == "RUNNING"
+        for agent in container.get("managedAgents", [])
+    ) and bool(container.get("runtimeId"))
 
 
 def plugin_argv(

@@ -63,17 +63,18 @@ def ecs() -> Iterator[tuple[Any, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def _running(stubber: Stubber, status: str = "RUNNING") -> None:
+def _running(stubber: Stubber, status: str = "RUNNING", agent: str = "RUNNING") -> None:
     stubber.add_response(
         "list_tasks",
         {"taskArns": [TASK]},
         {"cluster": CLUSTER, "serviceName": SERVICE, "desiredStatus": "RUNNING"},
     )
-    task = {
-        "taskArn": TASK,
-        "lastStatus": status,
-        "containers": [{"name": "app", "runtimeId": RUNTIME_ID}],
+    container = {
+        "name": "app",
+        "runtimeId": RUNTIME_ID,
+        "managedAgents": [{"name": "ExecuteCommandAgent", "lastStatus": agent}],
     }
+    task = {"taskArn": TASK, "lastStatus": status, "containers": [container]}
     stubber.add_response("describe_tasks", {"tasks": [task]}, {"cluster": CLUSTER, "tasks": [TASK]})
 
 
@@ -135,6 +136,14 @@ def test_no_running_task_is_one_line(ecs: tuple[Any, Stubber], plugin: Path) -> 
     client, stubber = ecs
     _running(stubber, status="PROVISIONING")
     with pytest.raises(DeliveryError, match=r"^no task of ECS service .* is running"):
+        exec_session._on_aws(environments.load("dev", ROOT), [], client)
+    assert not plugin.exists()
+
+
+def test_a_task_without_the_exec_agent_is_one_line(ecs: tuple[Any, Stubber], plugin: Path) -> None:
+    client, stubber = ecs
+    _running(stubber, agent="STOPPED")
+    with pytest.raises(DeliveryError, match=r"runs the ECS Exec agent .*deploy again$"):
         exec_session._on_aws(environments.load("dev", ROOT), [], client)
     assert not plugin.exists()
 
