@@ -151,7 +151,8 @@ def add_task(
     group = log_group(template, "LogGroup", settings.log_retention_days, keep=settings.retain)
     secret = _secret(template, settings)
     execution = _execution_role(template, repository_arn, group, secret)
-    # The app calls no AWS API: its role has no permissions, and is not the execution role.
+    # The app calls no AWS API: its role has no permissions (ECS Exec's, where it is on, come from
+    # stacks/service/exec.py), and is not the execution role.
     task_role = template.add_resource(iam.role("TaskRole", "ecs-tasks.amazonaws.com"))
     definition = template.add_resource(
         ecs.TaskDefinition(
