@@ -62,6 +62,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = make_project(tmp_path_factory.mktemp("oneoff"))
     (root / "app").symlink_to(REPO / "app")
     (root / "templates" / "service.json").write_text(_with_awslogs(service_template()))
+    with (root / "config" / "local" / "service.yaml").open("a") as config:
+        config.write("sceptre_user_data:\n  exec:\n    enabled: true\n")
     env = environments.load("local", root)
     try:
         with local_session(env, serve="process", keep=True) as session:
@@ -139,3 +141,12 @@ def test_a_run_longer_than_its_timeout_is_stopped(deployed: Path) -> None:
     ]
     assert len(stopped) == 1
     assert stopped[0]["lastStatus"] == "STOPPED"
+
+
+def test_exec_into_a_service_run_as_a_process_says_it_needs_a_container(deployed: Path) -> None:
+    result = run_invoke(deployed, "exec", "--env", "local", ambient_aws=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        "error: exec needs the local service in a container, but it runs as a gunicorn "
+        "process: deploy again with --serve container (needs podman or docker)"
+    ]
