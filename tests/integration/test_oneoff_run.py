@@ -150,3 +150,22 @@ def test_exec_into_a_service_run_as_a_process_says_it_needs_a_container(deployed
         "error: exec needs the local service in a container, but it runs as a gunicorn "
         "process: deploy again with --serve container (needs podman or docker)"
     ]
+
+
+def test_run_after_a_second_deploy_uses_the_new_revision(deployed: Path) -> None:
+    # Last in this module: it deploys 1.1.0 over the kept 1.0.0.
+    env = environments.load("local", deployed)
+    with local_session(env, serve="process") as session:
+        deploy.deploy(
+            "local", skip_scan=True, root=deployed, steps=session.steps(fake_steps("1.1.0"))
+        )
+    result = run_invoke(
+        deployed,
+        *("run", "--env", "local", "--", "python", "-c"),
+        "import os; print(os.environ['APP_VERSION'])",
+        ambient_aws=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The task definition's environment: the version the second deploy registered.
+    assert "1.1.0" in result.stdout.splitlines()
+    assert "of flask-fargate-local-service:2," in result.stdout
