@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from delivery import oneoff
+from delivery import oneoff, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 
@@ -177,3 +177,65 @@ def test_ctrl_c_stops_the_task(ecs: tuple[Any, Stubber]) -> None:
 def test_no_command_is_one_line(words: list[str]) -> None:
     with pytest.raises(DeliveryError, match=r"^run needs a command after --"):
         oneoff.check_command(words)
+
+
+def _service_and_definition(stubber: Stubber, network: dict[str, Any] | None) -> None:
+    service: dict[str, Any] = {"serviceName": TARGET.service, "status": "ACTIVE"}
+    if network:
+        service["networkConfiguration"] = network
+    stubber.add_response("describe_services", {"services": [service]}, None)
+    container = {
+        "name": "app",
+        "image": "x",
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": "g", "awslogs-region": "eu-north-1",
+                        "awslogs-stream-prefix": "app"},
+        },
+    }  # fmt: skip
+    definition = {
+        "taskDefinitionArn": TASK_DEFINITION,
+        "networkMode": "awsvpc",
+        "containerDefinitions": [container],
+    }
+    stubber.add_response(
+        "describe_task_definition",
+        {"taskDefinition": definition},
+        {"taskDefinition": TASK_DEFINITION},
+    )
+
+
+@pytest.fixture
+def outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        stacks,
+        "outputs",
+        lambda _: {
+            "ClusterName": TARGET.cluster,
+            "ServiceName": TARGET.service,
+            "TaskDefinitionArn": TASK_DEFINITION,
+        },
+    )
+
+
+def test_the_target_is_the_live_definition_in_the_services_network(
+    ecs: tuple[Any, Stubber], outputs: None
+) -> None:
+    client, stubber = ecs
+    _service_and_definition(stubber, NETWORK)
+    found = oneoff.target(ENV, client)
+    assert (found.task_definition, found.network, found.container) == (
+        TASK_DEFINITION,
+        NETWORK,
+        "app",
+    )
+    assert found.log == oneoff.LogTarget("g", "eu-north-1", "app")
+
+
+def test_an_awsvpc_definition_without_the_services_network_is_one_line(
+    ecs: tuple[Any, Stubber], outputs: None
+) -> None:
+    client, stubber = ecs
+    _service_and_definition(stubber, None)
+    with pytest.raises(DeliveryError, match=r"has no network configuration for its awsvpc"):
+        oneoff.target(ENV, client)
