@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import aws_errors, deploy_plan, ecs, environments, project, stacks
+from delivery import aws_errors, deploy_plan, ecs, environments, lifetime, project, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from stacks.service.task import CONTAINER_NAME
@@ -379,7 +379,8 @@ def run_command(
 
     words = check_command(command)
     env = environments.load(env_name, root)
-    with local_session.attached(env_name, root) as session:
+    # SIGTERM (a CI job cancelled) takes Ctrl-C's path: the task is stopped, not left running.
+    with lifetime.sigterm_as_interrupt(), local_session.attached(env_name, root) as session:
         executor: Executor = Fargate() if session is None else _local_executor(env, session)
         return run(env, words, executor, emit, timeout_s=timeout_s)
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 # What ECS reports when a task's essential container exits (DescribeTasks stoppedReason).
 EXITED = "Essential container in task exited"
 SHIP_EVERY_S = 0.2
+READ_BYTES = 65536
 
 
 @dataclass
@@ -49,7 +51,7 @@ class LocalExecutor:
     secrets: Mapping[str, str] = field(default_factory=dict)
     code: int | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
-    _process: subprocess.Popen[str] | None = field(default=None, init=False, repr=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _container: str = field(default="", init=False, repr=False)
     _stopping: bool = field(default=False, init=False, repr=False)
 
@@ -94,8 +96,8 @@ class LocalExecutor:
                         cluster=task.cluster, task=task.arn, reason=reason
                     )
 
-    def _ship(self, task: Started, lines: Iterable[str]) -> None:
-        if task.log_group:
+    def _ship(self, task: Started, lines: list[str]) -> None:
+        if task.log_group and lines:
             log_shipping.ship(
                 lines, group=task.log_group, stream=task.log_stream, region=task.region
             )
@@ -117,20 +119,40 @@ class LocalExecutor:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
             start_new_session=True,  # its own group: stopped as one
         )
         self._process = process
+        with process:
+            if process.stdout is not None:  # a pipe: stdout=PIPE above
+                self._ship_as_it_comes(task, process.stdout.fileno())
+            return process.wait()
+
+    def _ship_as_it_comes(self, task: Started, fd: int) -> None:
+        """Ship the lines read from ``fd`` until its end, at most SHIP_EVERY_S after each.
+
+        Read unbuffered: a line must not wait in a reader's buffer for the next one (a script
+        that prints "starting" and then works for minutes shows "starting" at once, as on ECS).
+        """
         pending: list[str] = []
+        partial = b""
         shipped_at = time.monotonic()
-        for line in process.stdout or ():  # a pipe: stdout=PIPE above
-            pending.append(line)
-            if time.monotonic() - shipped_at >= SHIP_EVERY_S:
-                self._ship(task, pending)
-                pending, shipped_at = [], time.monotonic()
-        code = process.wait()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                ready = selector.select(timeout=SHIP_EVERY_S)
+                if ready:
+                    chunk = os.read(fd, READ_BYTES)
+                    if not chunk:
+                        break
+                    *lines, partial = (partial + chunk).split(b"\n")
+                    pending += [line.decode(errors="replace") for line in lines]
+                quiet = not ready or time.monotonic() - shipped_at >= SHIP_EVERY_S
+                if pending and quiet:
+                    self._ship(task, pending)
+                    pending, shipped_at = [], time.monotonic()
+        if partial:
+            pending.append(partial.decode(errors="replace"))
         self._ship(task, pending)
-        return code
 
     def _in_container(self, task: Started, engine: ContainerEngine) -> int:
         ref = local_image(engine, self.spec)

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import psutil
 import pytest
 
 from delivery import deploy, environments, oneoff
@@ -149,6 +155,39 @@ def test_exec_into_a_service_run_as_a_process_says_it_needs_a_container(deployed
     assert result.stderr.splitlines() == [
         "error: exec needs the local service in a container, but it runs as a gunicorn "
         "process: deploy again with --serve container (needs podman or docker)"
+    ]
+
+
+def test_sigterm_stops_the_task_and_its_process(deployed: Path) -> None:
+    marker = f"oneoff-{uuid.uuid4().hex}"
+    command = f"import time; print('started {marker}', flush=True); time.sleep(120)  # {marker}"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ["DELIVERY_PROJECT_ROOT"] = str(deployed)
+    with subprocess.Popen(
+        [sys.executable, "-m", "invoke", "run", "--env", "local", "--", "python", "-c", command],
+        cwd=REPO,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        assert run.stdout is not None
+        # Its first line arrives while it still runs: the output streams. (Not within 60 s:
+        # killed, and the test fails below instead of waiting out the sleep.)
+        guard = threading.Timer(60, run.kill)
+        guard.start()
+        for line in run.stdout:
+            if line.strip() == f"started {marker}":
+                break
+        guard.cancel()
+        run.send_signal(signal.SIGTERM)
+        _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.splitlines() == ["error: terminated (SIGTERM)"]
+    stopped = [t for t in _tasks(deployed) if "interrupted" in str(t.get("stoppedReason"))]
+    assert [t["lastStatus"] for t in stopped] == ["STOPPED"]
+    assert not [
+        p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])
     ]
 
 
