@@ -429,6 +429,45 @@ def status(c: Context, env: str | None = None) -> None:
 @task(
     help={
         "env": ENV_HELP,
+        "follow": "keep printing new lines as they come (Ctrl-C stops)",
+        "since": "from how long ago (15m, 2h, 1d; units s m h d w) or an ISO 8601 time "
+        "(default 15m)",
+        "request_id": "only the JSON records of this request (its X-Request-ID)",
+        "version": "only the JSON records the service's version V wrote",
+        "level": "only JSON records at this level and above: DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        "json": "print each JSON record as it is, one per line (lines that are not JSON left out)",
+    }
+)
+@one_line_errors
+def logs(  # noqa: PLR0917 - invoke maps each parameter to an option
+    c: Context,
+    env: str | None = None,
+    follow: bool = False,
+    since: str | None = None,
+    request_id: str | None = None,
+    version: str | None = None,
+    level: str | None = None,
+    json: bool = False,
+) -> None:
+    """Print the service's CloudWatch Logs: one readable line per JSON record (raw with --json).
+
+    On an emulator env, the kept local service's output is shipped to its log stream first.
+    """
+    from delivery import logs as delivery_logs
+    from delivery.local import session as local_session
+
+    query = delivery_logs.query(
+        since, request_id=request_id, version=version, level=level, raw=json
+    )  # bad input fails before anything else
+    with local_session.attached(env, ROOT) as session:
+        refresh = session.ship_logs if session is not None else None
+        for line in delivery_logs.lines(env, query, ROOT, following=follow, before_poll=refresh):
+            say(line)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
         "to": "the earlier version to put back (a tag in the registry)",
         "allow_prerelease": PRERELEASE_HELP,
     }
@@ -562,6 +601,33 @@ def pipeline(
         say(line)
     if not result.succeeded:
         raise DeliveryError(report.failure_line(result))
+
+
+@task(
+    help={
+        "reason": "why promotion stops, shown in the pipeline and by `invoke status` (required; "
+        "letters, digits, spaces and !@().*?-, at most 300 characters)",
+        "env": "the environment whose promotion stops (default prod)",
+    }
+)
+@one_line_errors
+def pipeline_pause(c: Context, reason: str | None = None, env: str = "prod") -> None:
+    """Stop the pipeline promoting to an environment: close the transition into its deploy stage.
+
+    Executions wait before the stage until `invoke pipeline-resume`.
+    """
+    from delivery import promotion
+
+    say(promotion.pause(reason, env, ROOT))
+
+
+@task(help={"env": "the environment whose promotion resumes (default prod)"})
+@one_line_errors
+def pipeline_resume(c: Context, env: str = "prod") -> None:
+    """Let the pipeline promote to an environment again (a no-op line when it is not paused)."""
+    from delivery import promotion
+
+    say(promotion.resume(env, ROOT))
 
 
 @task(help={"env": ENV_HELP, "force": "required to destroy a protected (prod-like) environment"})

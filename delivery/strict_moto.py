@@ -61,6 +61,13 @@ the IAM policy grammar allows
 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): moto compares
 each statement's Service to one string. Here moto's check reads one service per statement.
 
+moto's PutLogEvents checks only a batch's order and its events' age. CloudWatch Logs also refuses
+a batch of more than 10,000 events, of more than 1,048,576 bytes (each message's UTF-8 bytes
+plus 26), or spanning more than 24 hours, and an empty message
+(https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html,
+``InputLogEvent.message`` minimum length 1): here such a batch is refused with
+InvalidParameterException, so the local log shipping is held to AWS's limits.
+
 A task definition a stack update replaces comes out of moto unreadable: moto registers the new
 revision from the template's PascalCase container definitions as they are (its create path
 converts them to the API's camelCase), so DescribeTaskDefinition shows no container of it, and
@@ -77,9 +84,14 @@ task runs until its essential container exits or StopTask stops it
 here a task stays RUNNING until StopTask (the local runner of one-off tasks stops it when its
 command exits, delivery/local/oneoff_runner.py).
 
-moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project`` and
-``AWS::CodePipeline::Pipeline``; ``delivery.emulator_resources`` adds them, backed by moto's own
-CodeBuild and CodePipeline backends, and ``install`` registers them first.
+moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
+``AWS::CodePipeline::Pipeline``, ``AWS::SecretsManager::Secret``, ``AWS::CloudWatch::Alarm`` and
+``AWS::CloudWatch::CompositeAlarm``; ``delivery.emulator_resources`` adds them, backed by moto's
+own backends, and ``install`` registers them first. moto's CloudWatch alarms are made to behave
+as CloudWatch's (PutCompositeAlarm, DescribeAlarms' AlarmTypes, an alarm's initial and updated
+state, composite alarms following their children) by ``delivery.strict_cloudwatch``. Its
+CodePipeline lacks the stage transitions (DisableStageTransition, EnableStageTransition,
+GetPipelineState) that pause promotion; ``delivery.emulator_transitions`` adds them.
 
 This module adds exactly these behaviours to moto's own classes, then runs moto's server.
 It adds no other behaviour; tests/integration/test_delivery_stacks.py says what AWS must confirm.
@@ -102,9 +114,17 @@ from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
 from moto.ecs.models import TaskDefinition, ecs_backends
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
+from moto.logs.exceptions import InvalidParameterException
+from moto.logs.models import LogsBackend
 from moto.moto_api import state_manager
 
-from delivery import emulator_resources
+from delivery import emulator_resources, emulator_transitions, strict_cloudwatch
+from delivery.log_limits import (
+    EVENT_OVERHEAD_BYTES,
+    MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
+    MAX_SPAN_MS,
+)
 
 ECS_TASK_MODEL = "ecs::task"
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
@@ -447,6 +467,37 @@ def _delete_rule(self: Any, account_id: str, region_name: str) -> None:
     elbv2_backends[account_id][region_name].delete_rule(self.arn)
 
 
+def _check_log_batch(events: list[dict[str, Any]]) -> None:
+    """PutLogEvents' batch limits (see the module docstring); one InvalidParameterException."""
+    if len(events) > MAX_BATCH_EVENTS:
+        raise InvalidParameterException(
+            f"{len(events)} log events in one PutLogEvents request: at most {MAX_BATCH_EVENTS}"
+        )
+    if any(not event.get("message") for event in events):
+        raise InvalidParameterException("a log event's message is empty (minimum length 1)")
+    size = sum(len(str(e["message"]).encode()) + EVENT_OVERHEAD_BYTES for e in events)
+    if size > MAX_BATCH_BYTES:
+        raise InvalidParameterException(
+            f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}"
+        )
+    stamps = [int(event["timestamp"]) for event in events]
+    if stamps and max(stamps) - min(stamps) > MAX_SPAN_MS:
+        raise InvalidParameterException(
+            "The batch of log events in a single PutLogEvents request cannot span more than "
+            "24 hours."
+        )
+
+
+def _within_batch_limits(put: Callable[..., Any]) -> Callable[..., Any]:
+    def put_log_events(
+        self: Any, log_group_name: str, log_stream_name: str, log_events: list[dict[str, Any]]
+    ) -> Any:
+        _check_log_batch(log_events)
+        return put(self, log_group_name, log_stream_name, log_events)
+
+    return put_log_events
+
+
 def _replacing_task_definition(  # noqa: PLR0917 - moto's signature for this classmethod
     cls: Any,
     original_resource: Any,
@@ -494,6 +545,9 @@ def install() -> None:
     state_manager.register_default_transition(
         model_name=ECS_TASK_MODEL, transition={"progression": "manual", "times": sys.maxsize}
     )
+    LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
+    emulator_transitions.install()
+    strict_cloudwatch.install()
 
 
 if __name__ == "__main__":

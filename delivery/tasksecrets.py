@@ -25,20 +25,21 @@ from delivery.errors import DeliveryError
 _SECRET_ARN_FIELDS = 7
 
 
-def resolve(secrets: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
-    """``{name: value}`` for each secret, and the names that have no ``valueFrom`` to read.
+def resolve(secrets: Mapping[str, str]) -> dict[str, str]:
+    """``{name: value}`` for each secret; a one-line error for one without ``valueFrom``.
 
-    A secret without ``valueFrom`` is one the emulator could not create (moto skips
-    AWS::SecretsManager::Secret resources): AWS itself never registers one.
+    ECS requires ``valueFrom`` on every secret (RegisterTaskDefinition's Secret,
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Secret.html: "Required: Yes"),
+    and the emulator creates the stacks' ``AWS::SecretsManager::Secret`` resources, so a Ref to
+    one names its ARN: an empty one is a task definition that ECS would have refused.
     """
-    values: dict[str, str] = {}
-    missing: list[str] = []
-    for name, value_from in sorted(secrets.items()):
-        if not value_from:
-            missing.append(name)
-            continue
-        values[name] = read(value_from)
-    return values, missing
+    empty = sorted(name for name, value_from in secrets.items() if not value_from)
+    if empty:
+        raise DeliveryError(
+            f"the task definition's secret {', '.join(empty)} has no valueFrom: give it the "
+            "secret's ARN or the parameter's name in the service template"
+        )
+    return {name: read(value_from) for name, value_from in sorted(secrets.items())}
 
 
 def read(value_from: str) -> str:

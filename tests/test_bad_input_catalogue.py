@@ -369,6 +369,62 @@ CATALOGUE: list[Case] = [
         *("exec", "--env", "qa"),
         message="unknown environment 'qa'",
     ),
+    task_case("logs of an unknown env", "logs", "--env", "qa", message="unknown environment 'qa'"),
+    task_case(
+        "logs since a bad time",
+        *("logs", "--env", "dev", "--since", "yesterday"),
+        message=r"--since 'yesterday' is neither a time ago \(15m, 2h, 1d: units s, m, h, d, w\) "
+        r"nor an ISO 8601 time",
+    ),
+    task_case(
+        "logs at an unknown level",
+        *("logs", "--env", "dev", "--level", "LOUD"),
+        message=r"unknown --level 'LOUD': choose one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
+    task_case(
+        "logs of a malformed request id",
+        *("logs", "--env", "dev", "--request-id", 'x" || $.level = "INFO'),
+        message=r"--request-id .* cannot be a request id",
+    ),
+    task_case(
+        "logs of a service not deployed",
+        *("logs", "--env", "dev"),
+        message=r"the service of 'dev' is not deployed \(stack flask-fargate-dev-service does not "
+        r"exist in eu-north-1\): run `invoke deploy --env dev` first$",
+    ),
+    # Pausing promotion: the reason is checked against AWS's own model of it before any call.
+    task_case(
+        "pipeline-pause without a reason",
+        "pipeline-pause",
+        message=r"pipeline-pause needs a reason the on-call will read: pass --reason TEXT$",
+    ),
+    task_case(
+        "pipeline-pause with an empty reason",
+        *("pipeline-pause", "--reason", "   "),
+        message=r"pipeline-pause needs a reason the on-call will read: pass --reason TEXT$",
+    ),
+    task_case(
+        "pipeline-pause with a reason too long",
+        *("pipeline-pause", "--reason", "x" * 301),
+        message=r"--reason is 301 characters long: AWS takes at most 300$",
+    ),
+    task_case(
+        "pipeline-pause with characters AWS refuses",
+        *("pipeline-pause", "--reason", "INC-42: bad, release"),
+        message=r"--reason has characters CodePipeline refuses \(',' ':'\): use letters, "
+        r"digits, spaces and !@\(\)\.\*\?-$",
+    ),
+    task_case(
+        "pipeline-pause of an unknown env",
+        *("pipeline-pause", "--reason", "incident", "--env", "qa"),
+        message="unknown environment 'qa'",
+    ),
+    # The sample project has no pipeline; one not launched: tests/integration/test_promotion.py.
+    task_case(
+        "pipeline-resume without a pipeline",
+        "pipeline-resume",
+        message=r"this project has no pipeline: config/shared/pipeline\.yaml is missing$",
+    ),
     # --- the local emulator -------------------------------------------------------------------
     emulator_case(
         "port taken",
@@ -398,6 +454,12 @@ CATALOGUE: list[Case] = [
     emulator_case(
         "status with no emulator running",
         *("status", "--env", "local"),
+        env=OWN_EMULATOR,
+        message=r"no local emulator running: run `invoke deploy --env local --keep` first",
+    ),
+    emulator_case(
+        "logs with no emulator running",
+        *("logs", "--env", "local"),
         env=OWN_EMULATOR,
         message=r"no local emulator running: run `invoke deploy --env local --keep` first",
     ),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -21,6 +22,7 @@ from delivery.errors import DeliveryError
 from delivery.local import gunicorn
 from delivery.local.processes import STOP_TIMEOUT_S, alive
 from delivery.local.task_definition import ServiceSpec
+from delivery.logs import stream_name
 
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
@@ -43,11 +45,37 @@ class LocalService:
     engine: str = ""  # container mode: docker or podman
     log: str = ""  # process mode: its output file
     volumes: str = ""  # container mode: the host folder of its task volumes (removed at stop)
+    # Its output goes where the task definition's awslogs options say (log_shipping), in a stream
+    # named as ECS names a task's, with this id standing for the ECS task id.
+    task_id: str = ""
+    log_group: str = ""  # "": no awslogs options, nothing is shipped
+    log_region: str = ""
+    log_stream: str = ""
+    shipped: int = 0  # lines of its output (a container's stdout, the process's log) shipped
+    shipped_stderr: int = 0  # lines of a container's stderr shipped
 
     @property
     def url(self) -> str:
         """Where the service answers."""
         return f"http://{HOST}:{self.port}"
+
+
+def _with_logs(service: LocalService, spec: ServiceSpec) -> LocalService:
+    """A new service with its task id and, with awslogs options, the log stream of its output.
+
+    The id has an ECS task id's shape (32 hex digits) and is fresh for every start, as a new task
+    gets a new id and so a new stream.
+    """
+    task_id = uuid.uuid4().hex
+    if spec.awslogs is None:
+        return replace(service, task_id=task_id)
+    return replace(
+        service,
+        task_id=task_id,
+        log_group=spec.awslogs.group,
+        log_region=spec.awslogs.region,
+        log_stream=stream_name(spec.awslogs.stream_prefix, spec.awslogs.container, task_id),
+    )
 
 
 def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
@@ -103,9 +131,10 @@ def start_container(
     except BaseException:
         taskvolumes.remove(root, engine)
         raise
-    return LocalService(
+    started = LocalService(
         "container", container, port, spec.version, ref, engine=engine.name, volumes=str(root)
     )
+    return _with_logs(started, spec)
 
 
 def start_process(
@@ -123,7 +152,8 @@ def start_process(
     server = gunicorn.launch(
         port, log, variables, cwd=root, host=HOST, own_session=True, die_with_parent=not outlive
     )
-    return LocalService("process", str(server.pid), port, spec.version, str(root), log=str(log))
+    started = LocalService("process", str(server.pid), port, spec.version, str(root), log=str(log))
+    return _with_logs(started, spec)
 
 
 def container_engine(name: str | None) -> ContainerEngine:
@@ -133,13 +163,22 @@ def container_engine(name: str | None) -> ContainerEngine:
     return detect_engine(name)
 
 
+def service_output(service: LocalService) -> tuple[str, str]:
+    """The service's output so far: a container's stdout and stderr, apart; a process's log
+    file (both streams, as written) and ""."""
+    if service.mode == "container":
+        result = container_engine(service.engine).command("logs", service.id)
+        return result.stdout, result.stderr
+    with contextlib.suppress(OSError):
+        return Path(service.log).read_text(errors="replace"), ""
+    return "", ""
+
+
 def service_logs(service: LocalService) -> str:
     """The service's output so far."""
     if service.mode == "container":
         return container_engine(service.engine).logs(service.id)
-    with contextlib.suppress(OSError):
-        return Path(service.log).read_text(errors="replace")
-    return ""
+    return service_output(service)[0]
 
 
 def last_line(text: str, width: int = 300) -> str:

@@ -31,6 +31,7 @@ from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.lifetime import sigterm_as_interrupt
 from delivery.local.lifeline import Lifeline
+from delivery.local.log_shipping import ship
 from delivery.local.record import (
     Record,
     answers,
@@ -48,6 +49,7 @@ from delivery.local.runner import (
     container_name,
     live_version,
     local_image,
+    service_output,
     start_container,
     start_process,
     stop_service,
@@ -63,6 +65,11 @@ ServeMode = Literal["auto", "container", "process"]
 SERVE_MODES: tuple[ServeMode, ...] = ("auto", "container", "process")
 NOT_RUNNING = "no local emulator running: run `invoke deploy --env local --keep` first"
 EMULATOR = "emulator"  # the lifeline's key of a kept emulator this session started
+
+
+def _whole_lines(text: str) -> list[str]:
+    """The lines of ``text`` that are finished (end in a newline)."""
+    return text[: text.rfind("\n") + 1].splitlines()
 
 
 def _key(port: int) -> str:
@@ -212,6 +219,46 @@ class Session:
             pid, log, region = None, "", os.environ.get("AWS_REGION") or self.env.region
         write_record(self.env, Record(self.endpoint, region, pid, log, self.service))
 
+    # -- the service's output, into the emulator's CloudWatch Logs
+
+    def ship_logs(self) -> None:
+        """Ship what the local service wrote since the last time into its log stream. Never raises.
+
+        Only whole lines (a line still being written waits for the next time); how far it got is
+        kept with the service (``LocalService.shipped``), which the record holds between commands.
+        A failure is said and left: the service's output is not worth failing a command for.
+        """
+        service = self.service
+        if service is None or not service.log_stream:
+            return
+        try:
+            stdout, stderr = service_output(service)
+            out, err = _whole_lines(stdout), _whole_lines(stderr)
+            new = out[service.shipped :] + err[service.shipped_stderr :]
+            if new:
+                ship(
+                    new,
+                    group=service.log_group,
+                    stream=service.log_stream,
+                    region=service.log_region,
+                )
+        except (DeliveryError, OSError) as exc:
+            log.info(f"local service: its output was not shipped to {service.log_group}: {exc}")
+            return
+        self.service = replace(
+            service,
+            shipped=max(service.shipped, len(out)),
+            shipped_stderr=max(service.shipped_stderr, len(err)),
+        )
+        if service in self._started:
+            self._started[self._started.index(service)] = self.service
+        if new:
+            log.log(
+                self._level,
+                f"local service: {len(new)} line(s) of output shipped to {service.log_group} "
+                f"{service.log_stream}",
+            )
+
     # -- the deploy steps
 
     def steps(self, base: deploy.Steps | None = None) -> deploy.Steps:
@@ -257,18 +304,14 @@ class Session:
         ref = local_image(engine, spec) if engine is not None else None
         port = self.service.port if self.service is not None else 0
         if self.service is not None:
+            self.ship_logs()  # its last lines, before it goes
             log.info(f"local service: stopping {self.service.version} ({self.service.url})")
             stop_service(self.service)
             self._lifeline.release(_key(self.service.port))
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
-            secrets, missing = tasksecrets.resolve(spec.secrets)
-            if missing:
-                log.info(
-                    f"local service: secret {', '.join(missing)} not set: the emulator created "
-                    "no value for it (moto skips AWS::SecretsManager::Secret)"
-                )
+            secrets = tasksecrets.resolve(spec.secrets)
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(port)
             # engine.discard's command, for the watcher: kill and remove at once.
@@ -347,6 +390,8 @@ def session(
             variables = current.open(start=start)
             with environment(variables):
                 yield current
+                # Still pointed at the emulator: its log group, never one of the shell's account.
+                current.ship_logs()
             ok = True
         finally:
             current.close(ok)
@@ -399,4 +444,7 @@ def attached(env_name: str | None, root: Path) -> Iterator[Session | None]:
         yield None
         return
     with session(target, start=False) as current:
+        # What the kept service wrote since the last command is in its log stream before this
+        # command reads anything (``invoke logs --env local``).
+        current.ship_logs()
         yield current

@@ -7,7 +7,7 @@ the stack's ``ImageUri`` and ``AppVersion``, the wiring a deploy relies on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,18 @@ from delivery import deploy_plan, running, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.taskvolumes import MountPoint
+
+
+@dataclass(frozen=True)
+class AwsLogs:
+    """Where the awslogs driver sends the container's output: its log configuration's options
+    (``awslogs-group``, ``awslogs-region``, ``awslogs-stream-prefix``) and the container's name,
+    which the stream name carries (``delivery.logs.stream_name``)."""
+
+    group: str
+    region: str
+    stream_prefix: str
+    container: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class ServiceSpec:
     volumes: tuple[str, ...] = ()  # the task definition's (bind mount) volumes, by name
     mounts: tuple[MountPoint, ...] = ()  # the container's mount points of those volumes
     secrets: dict[str, str] = field(default_factory=dict)  # name -> valueFrom ("": none)
+    awslogs: AwsLogs | None = None  # None: no awslogs driver (or one without a stream prefix)
 
     @property
     def digest(self) -> str:
@@ -88,7 +101,37 @@ def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
             for m in container.get("mountPoints", [])
         ),
         secrets={str(s["name"]): str(s.get("valueFrom", "")) for s in container.get("secrets", [])},
+        awslogs=_awslogs(
+            container,
+            ("logConfiguration", "logDriver", "options"),
+            lambda value: str(value) if value else None,
+        ),
     )
+
+
+def _awslogs(
+    container: dict[str, Any], keys: tuple[str, str, str], resolve: Callable[[Any], str | None]
+) -> AwsLogs | None:
+    """The container's awslogs options, read with the definition's key spelling ``keys``
+    (configuration, driver, options: the API's camelCase or the template's PascalCase).
+
+    A stream prefix is required on Fargate (it names every task's stream); without one, or with
+    another driver, there is no stream to name.
+    """
+    configuration_key, driver_key, options_key = keys
+    configuration = container.get(configuration_key) or {}
+    if configuration.get(driver_key) != "awslogs":
+        return None
+    options = configuration.get(options_key) or {}
+    values = [
+        resolve(options.get(name))
+        for name in ("awslogs-group", "awslogs-region", "awslogs-stream-prefix")
+    ]
+    group, region, prefix = values
+    name = resolve(container.get("Name", container.get("name")))
+    if not (group and region and prefix and name):
+        return None
+    return AwsLogs(group=group, region=region, stream_prefix=prefix, container=name)
 
 
 def _bind_volumes(volumes: list[dict[str, Any]], name_key: str, source: str) -> tuple[str, ...]:
@@ -141,6 +184,7 @@ def _from_template(stack_name: str, parameters: Mapping[str, str], region: str) 
         parameters,
         source=f"stack {stack_name}'s template (moto left the updated revision empty)",
         resources=resources,
+        region=region,
     )
 
 
@@ -150,11 +194,13 @@ def spec_from_template(
     *,
     source: str,
     resources: Mapping[str, str] | None = None,
+    region: str = "",
 ) -> ServiceSpec:
     """The spec a service template's task definition gives, with its parameters' values.
 
     ``resources`` maps logical ids to physical ids (a ``Ref`` to a resource is its physical id:
-    for a secret, the ARN ``valueFrom`` takes); a secret whose value cannot be known is "".
+    for a secret, the ARN ``valueFrom`` takes; for a log group, its name); a secret whose value
+    cannot be known is "". ``region`` is what ``AWS::Region`` stands for (the stack's).
     """
     tasks = [
         resource.get("Properties", {})
@@ -195,7 +241,17 @@ def spec_from_template(
             str(s["Name"]): _resolve(s.get("ValueFrom"), {**(resources or {}), **parameters}) or ""
             for s in container.get("Secrets", [])
         },
+        awslogs=_awslogs(
+            container,
+            ("LogConfiguration", "LogDriver", "Options"),
+            lambda value: _resolve(value, {**(resources or {}), **parameters, **_pseudo(region)}),
+        ),
     )
+
+
+def _pseudo(region: str) -> dict[str, str]:
+    """The pseudo parameters known here: ``AWS::Region``, when the stack's region is."""
+    return {"AWS::Region": region} if region else {}
 
 
 def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:

@@ -194,26 +194,52 @@ def _ecr(call: Call, account: Account) -> Iterator[Request]:
     yield Request(call.action, account.arn("ecr", call.region, f"repository/{repository}"))
 
 
-def _ecs(call: Call, account: Account) -> Iterator[Request]:
+def _ecs_resources(call: Call, account: Account) -> list[str]:
+    """The ECS resources a call names (Service Authorization Reference, Amazon ECS)."""
     params, operation = call.params, call.action.split(":")[1]
     cluster = str(params.get("cluster", "default")).rsplit("/", 1)[-1]
+
+    def ecs(resource: str) -> str:
+        return (
+            resource if resource.startswith("arn:") else account.arn("ecs", call.region, resource)
+        )
+
+    def named(kind: str, value: Any) -> str:
+        return ecs(str(value) if str(value).startswith("arn:") else f"{kind}/{cluster}/{value}")
+
     if operation == "DescribeServices":
-        for service_name in params.get("services", []):
-            name = str(service_name).rsplit("/", 1)[-1]
-            yield Request(call.action, account.arn("ecs", call.region, f"service/{cluster}/{name}"))
-        return
+        return [
+            ecs(f"service/{cluster}/{str(s).rsplit('/', 1)[-1]}")
+            for s in params.get("services", [])
+        ]
     if operation == "ListServiceDeployments":
-        name = str(params["service"]).rsplit("/", 1)[-1]
-        yield Request(call.action, account.arn("ecs", call.region, f"service/{cluster}/{name}"))
-        return
+        return [ecs(f"service/{cluster}/{str(params['service']).rsplit('/', 1)[-1]}")]
     if operation == "DescribeServiceDeployments":
-        for arn in params.get("serviceDeploymentArns", []):
-            yield Request(call.action, str(arn))
-        return
+        return [str(arn) for arn in params.get("serviceDeploymentArns", [])]
+    if operation == "DescribeTasks":
+        return [named("task", task) for task in params.get("tasks", [])]
+    if operation == "StopServiceDeployment":
+        # Resource types: the deployment and its service (service-deployment/<c>/<s>/<id>).
+        arn = str(params["serviceDeploymentArn"])
+        _, service_cluster, service, _ = arn.split(":", 5)[5].split("/")
+        return [arn, ecs(f"service/{service_cluster}/{service}")]
+    raise UnmappedCallError(call)
+
+
+def _ecs(call: Call, account: Account) -> Iterator[Request]:
+    operation = call.action.split(":")[1]
     if operation == "DescribeTaskDefinition":
         yield Request(call.action, "*")  # no resource-level permission
         return
-    raise UnmappedCallError(call)
+    if operation == "ListTasks":
+        # Its resource type is the container instance (Fargate has none): the cluster is the
+        # ecs:cluster condition key.
+        cluster = str(call.params.get("cluster", "default")).rsplit("/", 1)[-1]
+        arn = account.arn("ecs", call.region, f"cluster/{cluster}")
+        yield Request(call.action, "*", {"ecs:cluster": arn})
+        return
+    for resource in _ecs_resources(call, account):
+        yield Request(call.action, resource)
 
 
 def _s3(call: Call, account: Account) -> Iterator[Request]:
@@ -236,14 +262,56 @@ def _s3(call: Call, account: Account) -> Iterator[Request]:
         yield Request(needs, kms_key, via)
 
 
+def _log_group_name(identifier: str) -> str:
+    """A log group's name from its name or ARN (``...:log-group:<name>[:*]``)."""
+    if not identifier.startswith("arn:"):
+        return identifier
+    name = identifier.split(":log-group:", 1)[1]
+    return name[:-2] if name.endswith(":*") else name
+
+
 def _logs(call: Call, account: Account) -> Iterator[Request]:
-    group = call.params.get("logGroupName")
-    stream = call.params.get("logStreamName")
-    if not group:
+    params = call.params
+    groups = [params.get("logGroupName") or params.get("logGroupIdentifier")]
+    if call.action == "logs:StartLiveTail":
+        groups = list(params.get("logGroupIdentifiers", []))
+    stream = params.get("logStreamName")
+    if not all(groups) or not groups:
         raise UnmappedCallError(call)
-    base = f"log-group:{group}"
-    resource = f"{base}:log-stream:{stream}" if stream else f"{base}:*"
-    yield Request(call.action, account.arn("logs", call.region, resource))
+    for group in groups:
+        base = f"log-group:{_log_group_name(str(group))}"
+        resource = f"{base}:log-stream:{stream}" if stream else f"{base}:*"
+        yield Request(call.action, account.arn("logs", call.region, resource))
+
+
+def _cloudwatch(call: Call, account: Account) -> Iterator[Request]:
+    operation = call.action.split(":")[1]
+    if operation == "GetMetricData":
+        yield Request(call.action, "*")  # no resource type (CloudWatch's permissions reference)
+        return
+    if operation == "DescribeAlarms":
+        names = call.params.get("AlarmNames") or []
+        if not names:
+            yield Request(call.action, "*")  # by prefix, state or all: no alarm named
+            return
+        for name in names:
+            yield Request(call.action, account.arn("cloudwatch", call.region, f"alarm:{name}"))
+        return
+    raise UnmappedCallError(call)
+
+
+def _codepipeline(call: Call, account: Account) -> Iterator[Request]:
+    operation = call.action.split(":")[1]
+    if operation in ("GetPipeline", "GetPipelineState"):
+        name = call.params.get("name")
+        yield Request(call.action, account.arn("codepipeline", call.region, str(name)))
+        return
+    if operation in ("DisableStageTransition", "EnableStageTransition"):
+        # Their resource type is the stage: <pipeline>/<stage>.
+        stage = f"{call.params.get('pipelineName')}/{call.params.get('stageName')}"
+        yield Request(call.action, account.arn("codepipeline", call.region, stage))
+        return
+    raise UnmappedCallError(call)
 
 
 def _codebuild(call: Call, account: Account) -> Iterator[Request]:
@@ -280,6 +348,8 @@ _SERVICES: dict[str, Callable[[Call, Account], Iterator[Request]]] = {
     "ecs": _ecs,
     "s3": _s3,
     "logs": _logs,
+    "cloudwatch": _cloudwatch,
+    "codepipeline": _codepipeline,
     "codebuild": _codebuild,
     "sns": _sns,
     "codeconnections": _connections,

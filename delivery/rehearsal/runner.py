@@ -25,7 +25,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import environments, scan, versioning
+from delivery import environments, promotion, scan, versioning
 from delivery.emulator import Emulator, environment
 from delivery.engines.config import engine_environment
 from delivery.errors import DeliveryError
@@ -254,9 +254,28 @@ def engine_stand_in(workdir: Path) -> Path:
     return image.engine_stand_in(workdir / "engine", engine_environment())
 
 
+def _closed_before(execution: actions.Execution, stage: str) -> str | None:
+    """Why the transition into ``stage`` is disabled in the launched pipeline, or None.
+
+    A disabled inbound transition holds executions before the stage, as AWS does
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/transitions.html): ``invoke
+    pipeline-pause`` closes the one into the stage deploying prod.
+    """
+    pipelines = promotion.client(execution.account.region)
+    return promotion.inbound_closed(pipelines, execution.pipeline_name, stage)
+
+
 def _execute(execution: actions.Execution, options: Options, result: Result) -> None:
-    """The stages in order, until one fails or waits for an approval nobody gives."""
-    for stage in execution.pipeline.stages:
+    """The stages in order, until one fails, waits for an approval nobody gives, or meets a
+    disabled transition."""
+    for index, stage in enumerate(execution.pipeline.stages):
+        closed = _closed_before(execution, stage.name) if index else None
+        if closed is not None:
+            why = f"inbound transition disabled: {closed}"
+            result.outcomes.append(Outcome(stage.name, "-", STOPPED, 0.0, why))
+            result.stopped_at = f"{stage.name}/-"
+            log.info(f"{stage.name}: not entered ({why})")
+            return
         condition = engaged(stage.entry, execution.namespaces)
         if condition is not None and condition.result == "SKIP":
             for action in stage.actions:

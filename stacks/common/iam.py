@@ -43,6 +43,12 @@ STAR_RESOURCE_ACTIONS = frozenset(
         # ECS Exec's agent checks the session log group is encrypted: the ECS Exec guide grants
         # DescribeLogGroups on "*" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
         "logs:DescribeLogGroups",
+        # Reading metrics: CloudWatch has no resource type for it ("*" in its permissions
+        # reference: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/permissions-reference-cw.html).
+        "cloudwatch:GetMetricData",
+        # Its resource type is the container instance, which Fargate has none of: scoped by the
+        # ecs:cluster condition key instead.
+        "ecs:ListTasks",
         # What CloudFormation checks while it processes a template: Fn::GetAZs and the values of
         # AWS-specific parameter types (AWS::EC2::VPC::Id, List<AWS::EC2::Subnet::Id>).
         "ec2:DescribeAccountAttributes",

@@ -14,6 +14,11 @@ PROJECT = "flask-fargate"
 REGISTRY_PATH = "shared/registry"
 # The account's CloudFormation service roles, one per environment (stacks/cloudformation_roles.py).
 CLOUDFORMATION_ROLES_PATH = "shared/cloudformation-roles"
+# The account's pipeline (config/shared/pipeline.yaml); CloudFormation names the pipeline itself
+# after this stack (``<stack name>-Pipeline-<suffix>``).
+PIPELINE_PATH = "shared/pipeline"
+# The on-call's roles, one read-only and one incident role per environment (stacks/oncall_roles.py).
+ONCALL_ROLES_PATH = "shared/oncall-roles"
 
 
 def stack_name(path: str) -> str:
@@ -60,3 +65,18 @@ def environment_role_arns(environment: str) -> Sub:
     start with the environment's stack-name prefix.
     """
     return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{stack_name(environment)}-*")
+
+
+def deploy_stage(environment: str) -> str:
+    """The pipeline's stage that deploys ``environment`` (``DeployProd``)."""
+    return f"Deploy{environment.capitalize()}"
+
+
+# The on-call's roles live under their own IAM path, like the CloudFormation roles: no
+# environment's CloudFormation role (``role/<project>-<env>-*``) can change them.
+ONCALL_ROLE_PATH = "/oncall/"
+
+
+def oncall_role_name(environment: str, kind: str) -> str:
+    """The on-call's ``kind`` role (``readonly``, ``incident``) of ``environment``."""
+    return f"{PROJECT}-{environment}-{kind}"

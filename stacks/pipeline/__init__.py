@@ -16,7 +16,7 @@ from troposphere import codepipeline as cp
 
 from stacks.common.kms import kms_key
 from stacks.common.logs import log_group
-from stacks.common.naming import CLOUDFORMATION_ROLES_PATH, REGISTRY_PATH
+from stacks.common.naming import CLOUDFORMATION_ROLES_PATH, REGISTRY_PATH, deploy_stage
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.pipeline import roles
@@ -224,7 +224,7 @@ def _approval(stage: DeployStage, topic: Any) -> cp.Stages:
 def _deploy_stage(stage: DeployStage, project: Any) -> cp.Stages:
     variables = [{"name": DEPLOY_ENV, "value": stage.environment, "type": "PLAINTEXT"}]
     return cp.Stages(
-        Name=f"Deploy{stage.environment.capitalize()}",
+        Name=deploy_stage(stage.environment),
         Actions=[
             _codebuild_action(
                 "Deploy",
@@ -292,7 +292,7 @@ def build(settings: Settings) -> Template:
     )
     deploys: dict[str, Any] = {}
     for stage in settings.deploy:
-        name = f"Deploy{stage.environment.capitalize()}"
+        name = deploy_stage(stage.environment)
         role = roles.deploy_role(
             template,
             f"{name}Role",

@@ -1,9 +1,9 @@
 """The `local` environment's stacks launch on the emulator with Sceptre and chain their outputs.
 
 moto proves wiring (dependency order, ``!stack_output`` parameters, outputs, stack tags), not
-AWS semantics: it skips alarms, autoscaling, secrets, budgets, metric filters and topic
-policies (server log: "No Moto CloudFormation support"). cfn-lint and tests/unit/stacks prove
-the templates themselves.
+AWS semantics: it skips autoscaling, budgets, metric filters and topic policies (server log:
+"No Moto CloudFormation support"); alarms and secrets it creates through the models in
+delivery/emulator_resources. cfn-lint and tests/unit/stacks prove the templates themselves.
 """
 
 from __future__ import annotations
@@ -113,3 +113,40 @@ def test_sceptre_launch_local(aws: Emulator, fast_polling: None) -> None:
         "Stacks"
     ][0]["Tags"]
     assert {"Key": "Environment", "Value": "local"} in tags
+
+    # The app's secret exists, generated as declared, and the task definition reads it.
+    (secret,) = container["secrets"]
+    assert secret["name"] == "SECRET_KEY"
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=secret["valueFrom"])
+    assert len(value["SecretString"]) == 64  # PasswordLength 64, ExcludePunctuation
+    assert value["SecretString"].isalnum()
+
+    _assert_alarms(cfn, ["flask-fargate-local-service", "flask-fargate-local-monitoring"])
+
+
+def _assert_alarms(cfn: Any, stack_names: list[str]) -> None:
+    """Every alarm the stacks declare exists, and a composite follows its children's states."""
+    declared: dict[str, str] = {}
+    for stack in stack_names:
+        summaries = cfn.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+        declared |= {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in summaries
+            if r["ResourceType"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+        }
+    assert {"FastBurnRateAlarm", "DeploymentBlueErrorRateAlarm"} <= set(declared)
+    cloudwatch: Any = boto3.client("cloudwatch")
+    types = ["MetricAlarm", "CompositeAlarm"]
+    answer = cloudwatch.describe_alarms(AlarmNames=list(declared.values()), AlarmTypes=types)
+    found = {a["AlarmName"] for a in [*answer["MetricAlarms"], *answer["CompositeAlarms"]]}
+    assert found == set(declared.values())
+
+    composite = declared["FastBurnRateAlarm"]
+    for child in ("FastBurnLongAlarm", "FastBurnShortAlarm"):
+        cloudwatch.set_alarm_state(
+            AlarmName=declared[child], StateValue="ALARM", StateReason="rehearsal"
+        )
+    (state,) = cloudwatch.describe_alarms(AlarmNames=[composite], AlarmTypes=types)[
+        "CompositeAlarms"
+    ]
+    assert state["StateValue"] == "ALARM"

@@ -25,6 +25,8 @@ TASKS = {
     "build", "scan", "version", "release", "push", "deploy", "diff", "status", "rollback",
     "destroy", "render", "stop", "docs", "bootstrap", "install-scanner", "smoke", "pipeline",
     "check",
+    "logs",
+    "pipeline-pause", "pipeline-resume",
 }  # fmt: skip
 
 

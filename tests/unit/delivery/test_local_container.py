@@ -8,8 +8,10 @@ folders' life: made before the container starts, gone when it stops or fails to 
 from __future__ import annotations
 
 import json
+import re
 import stat
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from delivery.errors import DeliveryError
 from delivery.local import runner as local_runner
 from delivery.local.record import read_record, state_path
 from delivery.local.runner import LocalService, start_container, stop_service
-from delivery.local.task_definition import ServiceSpec
+from delivery.local.task_definition import AwsLogs, ServiceSpec
 from delivery.taskvolumes import MountPoint
 from tests.support.fake_engine import FakeRunner, engine
 from tests.support.project import make_project
@@ -82,10 +84,34 @@ def test_the_container_runs_as_the_task_definition_says_and_nothing_more(tmp_pat
     assert run.env["LOG_LEVEL"] == "DEBUG"
     # /tmp is the image's /tmp (VOLUME), as Fargate copies it: world-writable and sticky.
     assert stat.S_IMODE((volumes / "tmp").stat().st_mode) == 0o1777
+    # No awslogs options in SPEC: a task id (an ECS task id's shape), no log stream.
+    assert re.fullmatch(r"[0-9a-f]{32}", service.task_id)
     assert service == LocalService(
         "container", "c0ffee", 18080, "1.0.0", "flask-fargate:1.0.0", "podman",
-        volumes=str(volumes),
+        volumes=str(volumes), task_id=service.task_id,
     )  # fmt: skip
+
+
+def test_the_container_s_output_goes_to_the_stream_its_awslogs_options_name(
+    tmp_path: Path,
+) -> None:
+    runner = FakeRunner()
+    runner.on("podman", "run", stdout="c0ffee\n")
+    podman = podman_with_tmp_volume(runner)
+    logs = AwsLogs(
+        group="svc-LogGroup-1", region="eu-north-1", stream_prefix="app", container="app"
+    )
+    first = start_container(
+        podman, replace(SPEC, awslogs=logs), "flask-fargate:1.0.0", 18080, project=tmp_path
+    )
+    assert (first.log_group, first.log_region) == ("svc-LogGroup-1", "eu-north-1")
+    assert first.log_stream == f"app/app/{first.task_id}"
+    assert (first.shipped, first.shipped_stderr) == (0, 0)
+    # Every start is a new task: a new id, a new stream.
+    second = start_container(
+        podman, replace(SPEC, awslogs=logs), "flask-fargate:1.0.0", 18081, project=tmp_path
+    )
+    assert second.task_id != first.task_id
 
 
 def test_stopping_the_container_removes_its_volume_folders(

@@ -16,7 +16,12 @@ import pytest
 from delivery import tasksecrets
 from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
-from delivery.local.task_definition import ServiceSpec, _from_task_definition, _from_template
+from delivery.local.task_definition import (
+    AwsLogs,
+    ServiceSpec,
+    _from_task_definition,
+    _from_template,
+)
 from delivery.taskvolumes import MountPoint
 
 pytestmark = [pytest.mark.emulator]
@@ -97,17 +102,30 @@ def test_volumes_mounts_and_secrets_come_from_the_revision_and_the_template_alik
         assert spec.mounts == (MountPoint("tmp", "/tmp", read_only=False),)
         assert spec.secrets == {"SECRET_KEY": secret}
         assert (spec.user, spec.read_only, spec.drop_all) == ("10001:10001", True, True)
-    assert tasksecrets.resolve(registered.secrets) == ({"SECRET_KEY": "s3cret"}, [])
+    assert tasksecrets.resolve(registered.secrets) == {"SECRET_KEY": "s3cret"}
 
 
 @pytest.mark.usefixtures("aws")
-def test_a_secret_the_emulator_could_not_create_is_named_not_guessed() -> None:
-    # moto skips AWS::SecretsManager::Secret: the revision's secret has no valueFrom.
+def test_a_secret_the_stack_declares_is_read_as_ecs_reads_it() -> None:
+    # The emulator creates the stack's AWS::SecretsManager::Secret: Ref gives its ARN.
     arn = launch(task_template({"Ref": "AppSecret"}))
     spec = _from_task_definition(arn, REGION)
     assert spec is not None
-    assert spec.secrets == {"SECRET_KEY": ""}
-    assert tasksecrets.resolve(spec.secrets) == ({}, ["SECRET_KEY"])
+    (value_from,) = spec.secrets.values()
+    assert value_from.startswith(f"arn:aws:secretsmanager:{REGION}:")
+    assert _from_template(STACK, {"ImageUri": IMAGE}, REGION).secrets == spec.secrets
+    values = tasksecrets.resolve(spec.secrets)
+    assert list(values) == ["SECRET_KEY"]
+    assert len(values["SECRET_KEY"]) == 64  # generated as the template's PasswordLength says
+
+
+def test_a_secret_without_value_from_is_one_line() -> None:
+    with pytest.raises(DeliveryError) as info:
+        tasksecrets.resolve({"SECRET_KEY": "", "OTHER": "flat"})
+    assert str(info.value) == (
+        "the task definition's secret SECRET_KEY has no valueFrom: give it the secret's ARN or "
+        "the parameter's name in the service template"
+    )
 
 
 @pytest.mark.usefixtures("aws")
@@ -133,7 +151,7 @@ def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> 
     ssm = boto3.client("ssm", region_name=REGION)
     ssm.put_parameter(Name="/app/greeting", Value="hello", Type="SecureString")
     ssm.put_parameter(Name="flat", Value="plain", Type="String")
-    values, missing = tasksecrets.resolve(
+    values = tasksecrets.resolve(
         {
             "DB_PASSWORD": f"{arn}:password::",
             "GREETING": "arn:aws:ssm:eu-north-1:123456789012:parameter/app/greeting",
@@ -141,8 +159,46 @@ def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> 
         }
     )
     assert values == {"DB_PASSWORD": "pw", "GREETING": "hello", "FLAT": "plain"}
-    assert missing == []
     with pytest.raises(DeliveryError, match=r"^secret .*:db-\w+ has no JSON key 'user'"):
         tasksecrets.read(f"{arn}:user::")
     with pytest.raises(DeliveryError, match=r"^reading secret nope failed: ParameterNotFound"):
         tasksecrets.read("nope")
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_awslogs_options_come_from_the_revision_and_the_template_alike() -> None:
+    # As the real service stack: the group is the stack's own, the region its own, a prefix.
+    template = json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
+    template["Resources"]["LogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"RetentionInDays": 7},
+    }
+    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    container["LogConfiguration"] = {
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": {"Ref": "LogGroup"},
+            "awslogs-region": {"Ref": "AWS::Region"},
+            "awslogs-stream-prefix": "app",
+            "mode": "non-blocking",
+        },
+    }
+    arn = launch(json.dumps(template))
+    group = boto3.client("cloudformation", region_name=REGION).describe_stack_resource(
+        StackName=STACK, LogicalResourceId="LogGroup"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    registered = _from_task_definition(arn, REGION)
+    from_template = _from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    assert registered is not None
+    expected = AwsLogs(group=group, region=REGION, stream_prefix="app", container="app")
+    assert registered.awslogs == expected
+    assert from_template.awslogs == expected
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_awslogs_driver_names_no_stream() -> None:
+    arn = launch(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
+    registered = _from_task_definition(arn, REGION)
+    assert registered is not None
+    assert registered.awslogs is None
+    assert _from_template(STACK, {"ImageUri": IMAGE}, REGION).awslogs is None
