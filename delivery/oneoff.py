@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import aws_errors, deploy_plan, ecs, environments, lifetime, project, stacks
+from delivery import (
+    aws_errors,
+    deploy_plan,
+    ecs,
+    environments,
+    lifetime,
+    logs,
+    project,
+    stacks,
+)
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from stacks.service.task import CONTAINER_NAME
@@ -59,8 +68,8 @@ class LogTarget:
     prefix: str
 
     def stream(self, container: str, task_id: str) -> str:
-        """The awslogs stream of one task's container: ``<prefix>/<container>/<task id>``."""
-        return f"{self.prefix}/{container}/{task_id}"
+        """The awslogs stream of one task's container (``logs.stream_name``)."""
+        return logs.stream_name(self.prefix, container, task_id)
 
 
 @dataclass(frozen=True)
