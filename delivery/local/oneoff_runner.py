@@ -183,6 +183,6 @@ def executor(spec: ServiceSpec, project: Path, mode: str, engine_name: str | Non
     """The executor for a local service run in ``mode`` (``container`` or ``process``)."""
     from delivery import tasksecrets  # noqa: PLC0415 - Secrets Manager only where it is read
 
-    secrets, _ = tasksecrets.resolve(spec.secrets)
+    secrets = tasksecrets.resolve(spec.secrets)
     engine = container_engine(engine_name) if mode == "container" else None
     return LocalExecutor(spec=spec, project=project, engine=engine, secrets=secrets)

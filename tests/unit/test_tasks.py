@@ -27,6 +27,7 @@ TASKS = {
     "check",
     "logs",
     "pipeline-pause", "pipeline-resume",
+    "run", "exec",
 }  # fmt: skip
 
 
