@@ -543,6 +543,54 @@ def secret(c: Context, action: str, name: str, env: str | None = None) -> None:
         say(f"service: {live.url} version {live.version}")
 
 
+def _command_words(c: Context) -> list[str]:
+    """The words after the first standalone ``--`` of this command line, as typed.
+
+    invoke hands a task that text as ``c.remainder`` joined with spaces, which loses the words'
+    boundaries (``-- python -c "raise SystemExit(3)"`` would reach the task as five words), so
+    they are read from the command line itself when it has them.
+    """
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1 :]
+    return c.remainder.split()
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "timeout": "minutes the task may run before it is stopped (default 30)",
+    }
+)
+@one_line_errors
+def run(c: Context, env: str | None = None, timeout: str | None = None) -> None:
+    """Run a one-off task from the service's live task definition: invoke run --env E -- CMD...
+
+    Its output follows as it comes; the command exits with the container's exit code. On
+    timeout or Ctrl-C the task is stopped. On an emulator env (local) this machine runs it.
+    """
+    from delivery import oneoff
+
+    minutes = _number("timeout", timeout, oneoff.DEFAULT_TIMEOUT_MINUTES, low=0.1)
+    code = oneoff.run_command(env, _command_words(c), root=ROOT, emit=say, timeout_s=minutes * 60)
+    if code:
+        raise Exit(code=code)
+
+
+@task(name="exec", help={"env": ENV_HELP})
+@one_line_errors
+def exec_(c: Context, env: str | None = None) -> None:
+    """A shell in a running task of the service (ECS Exec): invoke exec --env E [-- COMMAND...]
+
+    Where the env's settings turn it on (exec.enabled); on AWS through the Session Manager
+    plugin, on an emulator env (local) in the local service's container.
+    """
+    from delivery import exec_session
+
+    code = exec_session.open_session(env, _command_words(c), root=ROOT)
+    if code:
+        raise Exit(code=code)
+
+
 @task(
     help={
         "connection_arn": "also launch the pipeline, with this AVAILABLE GitHub connection "

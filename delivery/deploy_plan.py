@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from delivery import (
@@ -139,13 +139,19 @@ class Plan:
         return poll_for(self.env)
 
 
-def task_platform(env: Environment) -> str:
-    """The image platform the env's task definition runs (its service stack's
-    ``cpu_architecture``; the stack's default, X86_64, when the config sets none)."""
+def service_settings(env: Environment) -> dict[str, Any]:
+    """The env's service stack settings as its config gives them (``sceptre_user_data``; {}
+    when there are none): read before anything is rendered or asked of AWS."""
     path = env.config_dir / f"{SERVICE_STACK}.yaml"
     data = sceptre_yaml.read(path) if path.is_file() else {}
     user_data = (data.get("sceptre_user_data") or {}) if isinstance(data, dict) else {}
-    architecture = user_data.get("cpu_architecture") if isinstance(user_data, dict) else None
+    return dict(user_data) if isinstance(user_data, dict) else {}
+
+
+def task_platform(env: Environment) -> str:
+    """The image platform the env's task definition runs (its service stack's
+    ``cpu_architecture``; the stack's default, X86_64, when the config sets none)."""
+    architecture = service_settings(env).get("cpu_architecture")
     if architecture is None:
         return platforms.DEFAULT_PLATFORM
     return platforms.platform_for(str(architecture))

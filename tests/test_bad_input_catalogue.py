@@ -374,6 +374,33 @@ CATALOGUE: list[Case] = [
         *("stop", "--env", "dev"),
         message="'dev' is not an emulator environment: nothing runs locally",
     ),
+    task_case(
+        "run without a command",
+        *("run", "--env", "local"),
+        message=r"run needs a command after --, e\.g\. invoke run --env dev -- python -m "
+        r"app\.migrate$",
+    ),
+    task_case(
+        "run on an unknown env",
+        *("run", "--env", "qa", "--", "true"),
+        message="unknown environment 'qa'",
+    ),
+    task_case(
+        "run timeout not a number",
+        *("run", "--env", "local", "--timeout", "never", "--", "true"),
+        message=r"--timeout must be a number of at least 0\.1, not 'never'$",
+    ),
+    task_case(
+        "exec off for the env",
+        *("exec", "--env", "dev"),
+        message=r"ECS Exec is off for environment 'dev': set exec: \{enabled: true\} under "
+        r"sceptre_user_data in config/dev/service\.yaml and deploy$",
+    ),
+    task_case(
+        "exec on an unknown env",
+        *("exec", "--env", "qa"),
+        message="unknown environment 'qa'",
+    ),
     task_case("logs of an unknown env", "logs", "--env", "qa", message="unknown environment 'qa'"),
     task_case(
         "logs since a bad time",

@@ -25,6 +25,8 @@ from delivery.errors import DeliveryError
 from delivery.image_archive import DOCKER_V2_MANIFEST, manifest_from_archive
 from delivery.process import Completed, last_line
 
+# How long ``wait`` may wait for a container: its callers bound the time themselves (and stop it).
+WAIT_TIMEOUT_S = 7 * 24 * 3600.0
 # What ``push_commands`` returns: ``(argv after the engine name, extra env, stdin)`` per command.
 PushCommand = tuple[list[str], dict[str, str], str | None]
 
@@ -383,6 +385,28 @@ class ContainerEngine(EngineCommands, ABC):
     def exec(self, container: str, argv: Sequence[str]) -> Completed:
         """Run ``argv`` inside a running container; the result, whatever its exit code."""
         return self.command("exec", container, *argv)
+
+    def interactive_exec_argv(
+        self, container: str, argv: Sequence[str], *, tty: bool = True, user: str | None = None
+    ) -> list[str]:
+        """The whole command line of an interactive ``exec`` (this terminal's stdin, and a TTY
+        when ``tty``), as ``user`` when given: for a person at the keyboard, so it is run with
+        the terminal, not captured.
+        """
+        return [
+            self.executable,
+            "exec",
+            "--interactive",
+            *(["--tty"] if tty else []),
+            *(["--user", user] if user else []),
+            container,
+            *argv,
+        ]
+
+    def wait(self, container: str, timeout: float = WAIT_TIMEOUT_S) -> int:
+        """Wait until ``container`` exits; its exit code (``wait`` prints it, docker and podman)."""
+        result = self.check("wait", container, what=f"wait for {container}", timeout=timeout)
+        return int(last_line(result.stdout))
 
     def stop(self, container: str, timeout: int = 30) -> int:
         """Send the stop signal, wait up to ``timeout`` s (then SIGKILL); return the exit code."""

@@ -34,6 +34,15 @@ STAR_RESOURCE_ACTIONS = frozenset(
         "elasticloadbalancing:DescribeRules",
         # Reading alarm state during a deploy (which alarm rolled it back).
         "cloudwatch:DescribeAlarms",
+        # ECS Exec's SSM channels (the task role): ssmmessages has no resource types
+        # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonmessagegatewayservice.html).
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+        # ECS Exec's agent checks the session log group is encrypted: the ECS Exec guide grants
+        # DescribeLogGroups on "*" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html).
+        "logs:DescribeLogGroups",
         # Reading metrics: CloudWatch has no resource type for it ("*" in its permissions
         # reference: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/permissions-reference-cw.html).
         "cloudwatch:GetMetricData",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from awacs.aws import (
     Action,
     Allow,
+    ArnEquals,
     ArnLike,
     Condition,
     ConditionElement,
@@ -92,6 +94,38 @@ def publisher_statement(service: str) -> Statement:
     )
 
 
+# What CloudWatch Logs does with a log group's key: AWS's key policy for it lists
+# kms:Encrypt*, kms:Decrypt*, kms:ReEncrypt*, kms:GenerateDataKey* and kms:Describe*; spelled out
+# here for a symmetric key (the pair and custom-key-store actions do not apply to one).
+LOGS_KEY_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+)
+
+
+def logs_statement(log_group_arn: Any) -> Statement:
+    """CloudWatch Logs may use the key for the one log group ``log_group_arn`` (no ``:*``).
+
+    The regional service principal under the ``kms:EncryptionContext:aws:logs:arn`` condition
+    naming the group, as AWS documents for encrypting a log group with a KMS key
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html): the
+    group's name must be known before the group exists, so it is given, not generated.
+    """
+    return Statement(
+        Sid="CloudWatchLogsEncryptsOneLogGroup",
+        Effect=Allow,
+        Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+        Action=[action(name) for name in LOGS_KEY_ACTIONS],
+        Resource=["*"],
+        Condition=Condition(ArnEquals({"kms:EncryptionContext:aws:logs:arn": log_group_arn})),
+    )
+
+
 def kms_key(
     template: Template,
     logical_id: str,
@@ -99,11 +133,13 @@ def kms_key(
     services: Sequence[str],
     *,
     keep: bool,
+    statements: Sequence[Statement] = (),
 ) -> kms.Key:
     """A symmetric key, yearly rotation, usable by the account's IAM and by ``services``.
 
     ``services`` are AWS services that publish to an SNS topic encrypted with the key; each gets
     its own statement with the conditions AWS documents for it (``PUBLISHER_CONDITIONS``).
+    ``statements`` are further ones of that kind (e.g. ``logs_statement``).
 
     The account-root statement with ``kms:*`` is AWS's default key policy and the only wildcard
     action any Allow in this project has (the other wildcard is the artifact bucket's TLS-only
@@ -117,13 +153,17 @@ def kms_key(
         Action=[Action("kms", "*")],
         Resource=["*"],
     )
-    statements = [root, *(publisher_statement(service) for service in sorted(set(services)))]
+    policy = [
+        root,
+        *(publisher_statement(service) for service in sorted(set(services))),
+        *statements,
+    ]
     key = template.add_resource(
         kms.Key(
             logical_id,
             Description=Sub(f"${{AWS::StackName}}: {description}"),
             EnableKeyRotation=True,
-            KeyPolicy=document(statements),
+            KeyPolicy=document(policy),
         )
     )
     retain(key, keep)

@@ -20,11 +20,12 @@ from stacks.common.template import (
 )
 from stacks.service.deployment import add_cluster, add_service, deployment_alarms
 from stacks.service.domain import add_alias, url
+from stacks.service.exec import add_exec
 from stacks.service.loadbalancer import add_load_balancing
 from stacks.service.pace import add_deployment_pace
 from stacks.service.production import add_production_target_group
 from stacks.service.scaling import add_scaling
-from stacks.service.settings import AccessLogs, Domain, Secret, Settings, Waf
+from stacks.service.settings import AccessLogs, Domain, Exec, Secret, Settings, Waf
 from stacks.service.task import add_task
 from stacks.service.waf import add_waf
 
@@ -53,6 +54,7 @@ EVERY_FEATURE = Settings(
     access_logs=AccessLogs(),
     waf=Waf(),
     secrets=[Secret(name="EVERY_FEATURE", description="a declared secret")],
+    exec=Exec(enabled=True),
 )
 
 
@@ -111,6 +113,7 @@ def build(settings: Settings) -> Template:
         alarms=alarms,
         private_subnets=Ref(p["PrivateSubnetIds"]),
     )
+    add_exec(template, settings, task=task, cluster=cluster, service=service)
     add_scaling(template, settings, cluster, service, lb)
 
     add_output(template, "ClusterName", Ref(cluster), "ECS cluster name")

@@ -280,6 +280,19 @@ class Secret(StrictModel):
         return "".join(part.capitalize() for part in self.name.split("_"))
 
 
+class Exec(StrictModel):
+    """ECS Exec (``invoke exec``): a shell or a command in a running task, through SSM."""
+
+    enabled: bool = Field(
+        False,
+        description="Whether operators may open ECS Exec sessions in the service's tasks "
+        "(`invoke exec`). On: the service enables execute command, the task role gets the SSM "
+        "channel permissions, the SSM agent gets writable volumes on the read-only root, and "
+        "every session is logged to a KMS-encrypted log group. Off by default; on in local and "
+        "dev, off in prod (a shell in production is a break-glass act: turn it on by a deploy).",
+    )
+
+
 class Settings(StackSettings):
     """What the service stack accepts in ``sceptre_user_data``."""
 
@@ -411,6 +424,10 @@ class Settings(StackSettings):
         "variable from a Secrets Manager secret of this stack (kept on deletion when `retain`). A "
         "new secret starts with a random value the stack generates (64 letters and digits), so "
         "the task can start; the deploy names the secrets that still hold it. None by default.",
+    )
+
+    exec: Exec = Field(
+        Exec(), description="ECS Exec into running tasks (`invoke exec`); off by default."
     )
 
     @property

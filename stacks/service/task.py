@@ -29,6 +29,7 @@ class Task:
 
     definition: ecs.TaskDefinition
     log_group: Any
+    role: Any  # the task role (stacks/service/exec.py gives it ECS Exec's permissions)
 
 
 def _execution_role(
@@ -138,7 +139,8 @@ def add_task(
     group = log_group(template, "LogGroup", settings.log_retention_days, keep=settings.retain)
     secrets = add_secrets(template, settings)
     execution = _execution_role(template, repository_arn, group, secrets)
-    # The app calls no AWS API: its role has no permissions, and is not the execution role.
+    # The app calls no AWS API: its role has no permissions (ECS Exec's, where it is on, come from
+    # stacks/service/exec.py), and is not the execution role.
     task_role = template.add_resource(iam.role("TaskRole", "ecs-tasks.amazonaws.com"))
     definition = template.add_resource(
         ecs.TaskDefinition(
@@ -157,4 +159,4 @@ def add_task(
             ContainerDefinitions=[_container(settings, image, app_version, group, secrets)],
         )
     )
-    return Task(definition=definition, log_group=group)
+    return Task(definition=definition, log_group=group, role=task_role)

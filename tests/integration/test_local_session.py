@@ -129,8 +129,11 @@ def test_keep_reuse_rollback_and_stop(
     assert back.version == "1.0.0"
     assert session.service is not None
     assert live_version(session.service) == "1.0.0"
-    # moto leaves the revision a stack update registers empty: the template is read instead.
-    assert any("template (moto left the updated revision empty)" in line for line in rolled.lines)
+    # The revision the rollback's stack update registered is complete (delivery/strict_moto.py),
+    # so the service is started from it, not from the template.
+    assert any(
+        "1.0.0 from task definition flask-fargate-local-service:3" in line for line in rolled.lines
+    )
 
     assert stop_local(env)
     assert not alive(emulator_pid)

@@ -365,6 +365,8 @@ def invoke_uses(text: str) -> Iterator[tuple[str, list[str]]]:
         task = ""
         options: list[str] = []
         for word in rest:
+            if word == "--":  # the rest is the task's command (invoke's remainder), not options
+                break
             if word.startswith("-"):
                 options.append(word.split("=", 1)[0])
             elif not task:

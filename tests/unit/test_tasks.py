@@ -28,6 +28,7 @@ TASKS = {
     "logs",
     "pipeline-pause", "pipeline-resume",
     "secret",
+    "run", "exec",
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from troposphere import Template as TroposphereTemplate
 
 from stacks import cloudformation_roles
 from stacks.common.iam import STAR_RESOURCE_ACTIONS
-from stacks.common.kms import kms_key
+from stacks.common.kms import LOGS_KEY_ACTIONS, kms_key
 from tests.support.cfn import Template, walk
 
 Rendered = dict[str, dict[str, Template]]
@@ -116,6 +116,8 @@ def test_encryption_everywhere(rendered: Rendered) -> None:
 # What each service that publishes to an SSE-KMS topic may use the topic's key under: the
 # condition keys AWS documents for it (stacks/common/kms.py cites the pages).
 ALARMS = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+# CloudWatch Logs' regional principal, for a key that encrypts a log group (kms.logs_statement).
+LOGS_PRINCIPAL = {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}
 KEY_CONDITIONS = {
     "cloudwatch.amazonaws.com": {
         "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}},
@@ -151,6 +153,13 @@ def test_key_policies_grant_services_only_under_their_documented_conditions(
                         continue
                     where = f"{env}/{stack} {statement.get('Sid')}"
                     (service,) = services  # one service per statement: its own conditions
+                    if service == LOGS_PRINCIPAL:  # a log group's key: that one group only
+                        context = statement["Condition"]["ArnEquals"]
+                        (arn,) = context.values()
+                        assert list(context) == ["kms:EncryptionContext:aws:logs:arn"], where
+                        assert "*" not in arn["Fn::Sub"], where
+                        assert sorted(_actions(statement)) == sorted(LOGS_KEY_ACTIONS), where
+                        continue
                     assert statement["Condition"] == KEY_CONDITIONS[service], where
                     assert sorted(_actions(statement)) == ["kms:Decrypt", "kms:GenerateDataKey"]
                     seen.add(service)

@@ -44,9 +44,14 @@ def test_container_runs_non_root_on_a_read_only_root(template: Template) -> None
     container = _container(template)
     assert container["User"] == "10001:10001"
     assert container["ReadonlyRootFilesystem"] is True
-    assert container["MountPoints"] == [
-        {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "tmp"}
-    ]
+    # /tmp, plus the SSM agent's paths where ECS Exec is on (tests/unit/stacks/test_service_exec.py)
+    assert container["MountPoints"][0] == {
+        "ContainerPath": "/tmp",
+        "ReadOnly": False,
+        "SourceVolume": "tmp",
+    }
+    exec_on = _service(template).get("EnableExecuteCommand", False)
+    assert len(container["MountPoints"]) == (4 if exec_on else 1)
     assert container["LinuxParameters"]["Capabilities"] == {"Drop": ["ALL"]}
 
 
