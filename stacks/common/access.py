@@ -102,9 +102,10 @@ def pipelines() -> Sub:
     return arn("codepipeline", f"{stack_name(PIPELINE_PATH)}-*")
 
 
-# The account's stacks a deploy reads the outputs of: the registry (the repository) and the
-# CloudFormation roles (config/<env>/config.yaml's cloudformation_service_role).
-DEPLOY_READS = (REGISTRY_PATH, CLOUDFORMATION_ROLES_PATH)
+# The account's stacks a deploy reads the outputs of: the registry (the repository), the
+# CloudFormation roles (config/<env>/config.yaml's cloudformation_service_role) and the pipeline
+# (``invoke status``, which the pipeline runs after each deploy, names a paused promotion).
+DEPLOY_READS = (REGISTRY_PATH, CLOUDFORMATION_ROLES_PATH, PIPELINE_PATH)
 
 
 def deploys(
@@ -184,6 +185,8 @@ def diagnoses(environment: str) -> list[AwacsStatement]:
         # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html);
         # GetMetricData has no resource type.
         policy.allow(["cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"], ["*"]),
+        # Whether promotion into the environment is paused (``invoke pipeline-pause``).
+        policy.allow(["codepipeline:GetPipeline", "codepipeline:GetPipelineState"], [pipelines()]),
     ]
 
 
@@ -215,7 +218,6 @@ def reads(
             ["*"],
         ),
         policy.allow(["ecr:DescribeImages"], [repository_arn]),
-        policy.allow(["codepipeline:GetPipeline", "codepipeline:GetPipelineState"], [pipelines()]),
     ]
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from troposphere import GetAtt, Parameter, Ref, Sub, Template, codebuild, codestarnotifications
 from troposphere import codepipeline as cp
 
+from stacks.common import access
 from stacks.common.kms import kms_key
 from stacks.common.logs import log_group
-from stacks.common.naming import CLOUDFORMATION_ROLES_PATH, REGISTRY_PATH, deploy_stage
+from stacks.common.naming import deploy_stage
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.pipeline import roles
@@ -299,7 +300,7 @@ def build(settings: Settings) -> Template:
             stage.environment,
             common,
             repository_arn,
-            shared=(REGISTRY_PATH, CLOUDFORMATION_ROLES_PATH),
+            shared=access.DEPLOY_READS,
         )
         deploys[stage.environment] = _project(
             template,

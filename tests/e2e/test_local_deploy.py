@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import stat
 import subprocess
 import time
@@ -36,9 +35,9 @@ from delivery.local.processes import alive
 from delivery.local.record import Record, read_record
 from tests.support.cli import run_invoke
 from tests.support.git import git
+from tests.support.snapshot import snapshot
 
 pytestmark = [pytest.mark.container, pytest.mark.emulator, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 SERVICE = "flask-fargate-local-service"
 STACKS = ["network", "registry", "service", "monitoring"]
 # Generous: a first run on a fresh machine debootstraps the base image (about 90 s).
@@ -50,31 +49,6 @@ def invoke(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     result = run_invoke(root, *args, ambient_aws=False, timeout=DEPLOY_TIMEOUT_S)
     print(f"$ invoke {' '.join(args)}\n{result.stdout}{result.stderr}")
     return result
-
-
-def snapshot(dest: Path) -> Path:
-    """The working tree's files (tracked and new, not ignored) as a fresh one-commit repository.
-
-    The host-prepared wheels come along (they are ignored, and otherwise downloaded again).
-    """
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    if (REPO / "build" / "wheels").is_dir():
-        shutil.copytree(REPO / "build" / "wheels", dest / "build" / "wheels")
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", ".")
-    git(dest, "commit", "-q", "-m", "chore: snapshot of the working tree")
-    return dest
 
 
 @pytest.fixture

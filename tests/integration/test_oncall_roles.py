@@ -39,6 +39,7 @@ from delivery import (
     environments,
     promotion,
     registry,
+    release_checkout,
     rollback,
     stacks,
     status,
@@ -125,9 +126,10 @@ def as_role(root: Path, kind: str, folder: Path, *argv: str) -> subprocess.Compl
     )
     guard = policy.sitecustomize(folder, settings)
     # CONTAINER_ENGINE=buildah (which runs no container): the rollback serves under gunicorn.
-    result = run_invoke(
-        root, *argv, env={**guard, "CONTAINER_ENGINE": "buildah"}, ambient_aws=False
-    )
+    # A rollback runs as the release's own, in its checkout (delivery/release_checkout.py): the
+    # sample project is no git repository, and every AWS call a rollback makes is that one's.
+    env = {**guard, "CONTAINER_ENGINE": "buildah", release_checkout.RELEASE_VARIABLE: "1"}
+    result = run_invoke(root, *argv, env=env, ambient_aws=False)
     print(f"$ invoke {' '.join(argv)} as {kind}\n{result.stdout}{result.stderr}")
     return result
 

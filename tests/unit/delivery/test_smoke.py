@@ -8,10 +8,13 @@ import pytest
 
 from delivery import environments, smoke
 from delivery.errors import DeliveryError
+from stacks.service.exec import AGENT_PATHS
 
 
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_the_container_is_run_as_the_task_definition_declares(env: str) -> None:
+@pytest.mark.parametrize(("env", "agent_volumes"), [("dev", True), ("prod", False)])
+def test_the_container_is_run_as_the_task_definition_declares(
+    env: str, agent_volumes: bool
+) -> None:
     task = smoke.task_container(environments.load(env), "flask-fargate:1.2.3", "1.2.3")
     spec = task.spec
     assert spec.image == "flask-fargate:1.2.3"
@@ -20,7 +23,9 @@ def test_the_container_is_run_as_the_task_definition_declares(env: str) -> None:
     assert spec.user == "10001:10001"
     assert spec.read_only
     assert spec.drop_all
-    assert [m.container_path for m in spec.mounts] == ["/tmp"]  # the task volume, not a tmpfs
+    # The task volume, not a tmpfs; and where ECS Exec is on (dev), the SSM agent's volumes.
+    agent = sorted(AGENT_PATHS.values()) if agent_volumes else []
+    assert [m.container_path for m in spec.mounts] == ["/tmp", *agent]
     assert set(spec.secrets) == {"SECRET_KEY"}
     assert task.health_check[0] == "python"  # "CMD" dropped: run as argv, as ECS does
     # ECS replaces a task that is not healthy after the start period plus its retries.
