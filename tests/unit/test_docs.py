@@ -41,13 +41,18 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
 # --- (a) every alarm has a runbook section, and every runbook alarm section an alarm ---------
 
 
-def runbook_alarm_sections(text: str) -> list[str]:
-    """The ``### <name>`` headings inside the runbook's ``## Alarms`` section."""
+def _runbook_alarms_part(text: str) -> str:
+    """The runbook's ``## Alarms`` section, up to the next ``## `` heading."""
     match = re.search(r"^## Alarms\b.*?(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
     assert match, "RUNBOOK.md has no '## Alarms' section"
+    return match.group(0)
+
+
+def runbook_alarm_sections(text: str) -> list[str]:
+    """The ``### <name>`` headings inside the runbook's ``## Alarms`` section."""
     return [
         heading.strip().strip("`")
-        for heading in re.findall(r"^### (.+)$", match.group(0), re.MULTILINE)
+        for heading in re.findall(r"^### (.+)$", _runbook_alarms_part(text), re.MULTILINE)
     ]
 
 
@@ -70,6 +75,66 @@ def test_every_alarm_of_every_env_has_a_runbook_section(
     gone = sorted(set(sections) - set(alarms))
     assert not gone, f"docs/RUNBOOK.md documents alarms no stack defines any more: {gone}"
     assert len(sections) == len(set(sections)), "an alarm has two runbook sections"
+
+
+# --- (a2) every runbook alarm section starts with the invoke commands an on-call runs first ---
+
+FIRST_STEPS = "- **First steps:**"
+# The day-two tasks an on-call starts with (issue 12): reading, and the incident's own moves.
+DAY_TWO_TASKS = {"status", "logs", "rollback", "run", "exec", "pipeline-pause"}
+
+
+def runbook_alarm_bodies(text: str) -> dict[str, str]:
+    """Each alarm section's text below its heading, by the name ``runbook_alarm_sections`` gives."""
+    bodies = re.split(r"^### .+$", _runbook_alarms_part(text), flags=re.MULTILINE)[1:]
+    return dict(zip(runbook_alarm_sections(text), bodies, strict=True))
+
+
+def first_steps(body: str) -> str:
+    """The section's first bullet if it is ``- **First steps:** ...`` (with its continuation
+    lines), else ""."""
+    bullets = re.findall(r"^- .*?(?=^- |^\S|\Z)", body.strip() + "\n", re.MULTILINE | re.DOTALL)
+    return bullets[0] if bullets and bullets[0].startswith(FIRST_STEPS) else ""
+
+
+def alarms_without_first_steps(text: str) -> list[str]:
+    """Alarm sections whose first bullet is not a First steps naming a day-two ``invoke`` task."""
+    return [
+        name
+        for name, body in runbook_alarm_bodies(text).items()
+        if not {task for task, _ in invoke_uses(first_steps(body))} & DAY_TWO_TASKS
+    ]
+
+
+def test_every_runbook_alarm_starts_with_invoke_first_steps() -> None:
+    missing = alarms_without_first_steps(RUNBOOK.read_text())
+    assert not missing, (
+        f"docs/RUNBOOK.md alarm sections without a first '{FIRST_STEPS}' bullet that runs one of "
+        f"invoke {', '.join(sorted(DAY_TWO_TASKS))}: {missing}"
+    )
+
+
+def test_first_steps_check_flags_what_it_must() -> None:
+    text = (
+        "## Alarms\n\n"
+        "### Good\n\n- **First steps:** `invoke status --env <env>`, then\n"
+        "  `invoke logs --env <env> --since 30m`.\n- **Means:** x.\n\n"
+        "### Numbered\n\n- **First steps:** first:\n  1. `invoke status --env prod`;\n"
+        "  2. `invoke rollback --env prod --to 1.4.2 --fast`.\n\n"
+        "### NoSteps\n\n- **Means:** x.\n- **Check:** `invoke status --env <env>`.\n\n"
+        "### NotFirst\n\n- **Means:** x.\n- **First steps:** `invoke status --env <env>`.\n\n"
+        "### AwsOnly\n\n- **First steps:** `aws ecs describe-tasks --cluster c`.\n\n"
+        "### NotDayTwo\n\n- **First steps:** `invoke deploy --env prod --force`.\n\n"
+        "### ProseOnly\n\n- **First steps:** invoke status, as usual.\n\n"
+        "## Deploy stuck\n\n- **First steps:** `invoke status --env <env>`.\n"
+    )
+    assert alarms_without_first_steps(text) == [
+        "NoSteps",
+        "NotFirst",
+        "AwsOnly",
+        "NotDayTwo",
+        "ProseOnly",
+    ]
 
 
 # --- (b) API.md is what the generator produces now ------------------------------------------
