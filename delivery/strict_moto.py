@@ -68,21 +68,8 @@ plus 26), or spanning more than 24 hours, and an empty message
 ``InputLogEvent.message`` minimum length 1): here such a batch is refused with
 InvalidParameterException, so the local log shipping is held to AWS's limits.
 
-A task definition a stack update replaces comes out of moto unreadable: moto registers the new
-revision from the template's PascalCase container definitions as they are (its create path
-converts them to the API's camelCase), so DescribeTaskDefinition shows no container of it, and
-RunTask of it starts a task whose container has no name. Every property of
-``AWS::ECS::TaskDefinition`` is "Update requires: Replacement"
-(https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ecs-taskdefinition.html):
-CloudFormation registers a complete new revision and deregisters the old one. Here an update does
-exactly that, through moto's own create path.
-
-Beyond CloudFormation, one ECS behaviour: moto moves a task it runs to STOPPED the first time
-DescribeTasks reads it (its ``ecs::task`` state progression is "immediate" by default). On ECS a
-task runs until its essential container exits or StopTask stops it
-(https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html);
-here a task stays RUNNING until StopTask (the local runner of one-off tasks stops it when its
-command exits, delivery/local/oneoff_runner.py).
+ECS's own behaviours where moto is kinder (a stack update's task definition revision, a task's
+lifetime, Fargate's task-level memory) are ``delivery.strict_ecs``'s.
 
 moto's CloudFormation also lacks models for ``AWS::CodeBuild::Project``,
 ``AWS::CodePipeline::Pipeline``, ``AWS::SecretsManager::Secret``, ``AWS::CloudWatch::Alarm`` and
@@ -112,13 +99,11 @@ from moto.cloudformation import models, parsing, responses
 from moto.cloudformation.exceptions import ValidationError
 from moto.codepipeline.models import CodePipelineBackend
 from moto.core.responses import ActionResult
-from moto.ecs.models import TaskDefinition, ecs_backends
 from moto.elbv2.models import FakeListenerRule, elbv2_backends
 from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import LogsBackend
-from moto.moto_api import state_manager
 
-from delivery import emulator_resources, emulator_transitions, strict_cloudwatch
+from delivery import emulator_resources, emulator_transitions, strict_cloudwatch, strict_ecs
 from delivery.log_limits import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
@@ -126,7 +111,6 @@ from delivery.log_limits import (
     MAX_SPAN_MS,
 )
 
-ECS_TASK_MODEL = "ecs::task"
 # A failed resource's event status, and the verb CloudFormation's rollback reason gives it.
 _FAILED_VERB = {"CREATE_FAILED": "create", "UPDATE_FAILED": "update"}
 
@@ -498,22 +482,6 @@ def _within_batch_limits(put: Callable[..., Any]) -> Callable[..., Any]:
     return put_log_events
 
 
-def _replacing_task_definition(  # noqa: PLR0917 - moto's signature for this classmethod
-    cls: Any,
-    original_resource: Any,
-    new_resource_name: str,
-    cloudformation_json: Any,
-    account_id: str,
-    region_name: str,
-) -> Any:
-    """A changed task definition is a new complete revision; the old one is deregistered."""
-    replacement = cls.create_from_cloudformation_json(
-        new_resource_name, cloudformation_json, account_id, region_name
-    )
-    ecs_backends[account_id][region_name].deregister_task_definition(original_resource.arn)
-    return replacement
-
-
 def install() -> None:
     """Patch moto's classes in this process (before the server starts)."""
     # First, before anything fills moto's model cache: the resource types moto has no model for.
@@ -539,12 +507,7 @@ def install() -> None:
     )
     pipelines = CodePipelineBackend
     pipelines.create_pipeline = _reading_service_lists(pipelines.create_pipeline)  # type: ignore[method-assign]
-    TaskDefinition.update_from_cloudformation_json = classmethod(_replacing_task_definition)  # type: ignore[method-assign,assignment]
-    # A task runs until it is stopped (see the module docstring): never advanced by a read.
-    # Its default, as moto's backends register theirs: a reset keeps it, a test may override it.
-    state_manager.register_default_transition(
-        model_name=ECS_TASK_MODEL, transition={"progression": "manual", "times": sys.maxsize}
-    )
+    strict_ecs.install()
     LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
     strict_cloudwatch.install()
     emulator_transitions.install()

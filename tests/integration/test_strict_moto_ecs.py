@@ -74,3 +74,51 @@ def test_a_task_runs_until_it_is_stopped(aws: Emulator) -> None:
     ecs.stop_task(cluster=STACK, task=task["taskArn"], reason="done")
     (seen,) = ecs.describe_tasks(cluster=STACK, tasks=[task["taskArn"]])["tasks"]
     assert (seen["lastStatus"], seen["stoppedReason"]) == ("STOPPED", "done")
+
+
+def test_a_fargate_task_with_memory_only_at_the_task_level_runs(aws: Emulator) -> None:
+    """As the project's task definition has it: Cpu and Memory on the task, none per container."""
+    ecs, ec2 = boto3.client("ecs"), boto3.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as the stack's
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=STACK, Description="task", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName=STACK)
+    definition = ecs.register_task_definition(
+        family=f"{STACK}-fargate",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    (task,) = ecs.run_task(
+        cluster=STACK,
+        taskDefinition=definition,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}
+        },
+    )["tasks"]
+    assert task["lastStatus"] == "RUNNING"
+
+
+def test_a_vpc_keeps_the_dns_attributes_its_template_gives(aws: Emulator) -> None:
+    def vpc(cidr: str, **dns: bool) -> dict[str, Any]:
+        return {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": cidr, **dns}}
+
+    template = {
+        "Resources": {"On": vpc("10.8.0.0/16", EnableDnsHostnames=True), "Off": vpc("10.7.0.0/16")},
+        "Outputs": {name: {"Value": {"Ref": name}} for name in ("On", "Off")},
+    }
+    cfn, ec2 = boto3.client("cloudformation"), boto3.client("ec2")
+    cfn.create_stack(StackName="vpc-dns", TemplateBody=json.dumps(template))
+    (stack,) = cfn.describe_stacks(StackName="vpc-dns")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    ids = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+    def hostnames(vpc_id: str) -> bool:
+        found = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")
+        return bool(found["EnableDnsHostnames"]["Value"])
+
+    assert (hostnames(ids["On"]), hostnames(ids["Off"])) == (True, False)
