@@ -105,14 +105,14 @@ def secret_value_from(record: Record, task_definition: str) -> str:
 def set_burn_rate_alarm(record: Record) -> str:
     """Both windows of the fast burn rate in ALARM; the composite's physical name."""
     with environment(aws_env(record.endpoint, record.region)):
-        cfn = boto3.client("cloudformation")
+        listed = boto3.client("cloudformation").list_stack_resources(StackName=MONITORING)
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in listed["StackResourceSummaries"]
+        }
 
         def name(logical_id: str) -> str:
-            return str(
-                cfn.describe_stack_resource(StackName=MONITORING, LogicalResourceId=logical_id)[
-                    "StackResourceDetail"
-                ]["PhysicalResourceId"]
-            )
+            return str(physical[logical_id])
 
         cloudwatch = boto3.client("cloudwatch")
         for window in ("FastBurnLongAlarm", "FastBurnShortAlarm"):
@@ -181,7 +181,10 @@ def test_the_on_calls_loop_on_the_emulator(project: Path) -> None:
     status = invoke(project, "status", "--env", "local")
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
-    assert lines[1].startswith(f"  ALARM {composite}") or composite in lines[1], status.stdout
+    alarming = [i for i, line in enumerate(lines) if line.startswith("  ALARM ")]
+    first_stack = next(i for i, line in enumerate(lines) if line.startswith("  stack "))
+    assert alarming == list(range(1, first_stack)), status.stdout  # right after the env's name
+    assert f"  ALARM FastBurnRateAlarm ({composite}) ALARM: " in status.stdout
     assert "  live version: 1.1.0 (" in status.stdout
 
     # The SLO gate refuses a deploy while the budget burns, and nothing changes.
