@@ -38,7 +38,10 @@ RELEASE_VARIABLE = "DELIVERY_RELEASE_CHECKOUT"
 UV = "uv"
 # Variables that describe this checkout's environment, not the release's: uv warns about, and
 # ignores, an active VIRTUAL_ENV that is not the project's own.
-_THIS_CHECKOUT = ("VIRTUAL_ENV", "DELIVERY_PROJECT_ROOT")
+# What points a command at this checkout or its environment. UV_PROJECT_ENVIRONMENT (which nox
+# sets in its sessions, and a CI may) would make the release's `uv run` sync the release's code
+# into THIS checkout's environment, replacing it: the release gets its own .venv instead.
+_THIS_CHECKOUT = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "DELIVERY_PROJECT_ROOT")
 _SHOWN_TAGS = 5
 
 

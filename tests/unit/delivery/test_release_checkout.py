@@ -303,8 +303,13 @@ def test_the_real_command_is_the_checkouts_own_locked_environment(
     ]
     monkeypatch.setenv("VIRTUAL_ENV", "/elsewhere/.venv")
     monkeypatch.setenv("DELIVERY_PROJECT_ROOT", "/elsewhere")
+    # nox sets it in its sessions: the release's `uv run` would sync the release's code into
+    # this checkout's environment (found by CI: the gate's own venv then imported a removed
+    # checkout's app).
+    monkeypatch.setenv("UV_PROJECT_ENVIRONMENT", "/elsewhere/.nox/tests")
     env = release_checkout.environment(tmp_path)
     assert "VIRTUAL_ENV" not in env
+    assert "UV_PROJECT_ENVIRONMENT" not in env
     assert env["DELIVERY_PROJECT_ROOT"] == str(tmp_path)
     assert env[release_checkout.RELEASE_VARIABLE] == "1"
     # Podman's images are this checkout's store, where a kept local service's image was built.
