@@ -258,6 +258,8 @@ def sceptre_problems(words: tuple[str, ...]) -> list[str]:
             name, command, parent = found, sub, context
     except click.ClickException as exc:
         return [f"`{' '.join(words)}`: {exc.format_message()}"]
+    except click.exceptions.Exit:  # --help, --version: click prints and exits; they exist
+        return []
 
 
 # --- one pass over the docs ------------------------------------------------------------------
@@ -496,6 +498,8 @@ aws deploy list-applications
 aws logs tail /aws/ecs/x --follow --format short
 sceptre --dir . --var a=b list outputs dev/service.yaml
 sceptre delete -y shared/pipeline.yaml
+sceptre --version
+sceptre launch --help
 ```
 """
 
