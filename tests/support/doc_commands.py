@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 # A fence may be indented (inside a list item); its body runs to the next fence line.
 _FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```[^\n]*$", re.MULTILINE | re.DOTALL)
-# An inline span: single backticks, may wrap a line but not cross a blank line (a paragraph).
-_INLINE = re.compile(r"`((?:[^`\n]|\n(?![ \t]*\n))+)`")
+# An inline span: a run of backticks up to the next run as long (CommonMark), may wrap a line but
+# not cross a blank line (a paragraph).
+_INLINE = re.compile(r"(?<!`)(`+)(?!`)((?:[^\n]|\n(?![ \t]*\n))+?)(?<!`)\1(?!`)")
 _SEPARATORS = {"&&", "||", ";", "|", "&", "(", ")", ";;", "|&"}
 _REDIRECTS = {">", ">>", "<", ">&", "<&", "&>", ">|", "<<", "<<<"}
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -72,8 +73,8 @@ def code_spans(text: str) -> Iterator[tuple[int, str]]:
     """
     prose = _blank_fences(text)
     for match in _INLINE.finditer(prose):
-        span = " ".join(part.strip() for part in match.group(1).split("\n"))
-        yield _line_of(prose, match.start(1)), span.replace("\\|", "|")
+        span = " ".join(part.strip() for part in match.group(2).split("\n")).strip()
+        yield _line_of(prose, match.start(2)), span.replace("\\|", "|")
 
 
 def command_lines(text: str) -> Iterator[tuple[int, str, bool]]:

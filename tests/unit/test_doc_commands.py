@@ -566,3 +566,14 @@ def test_commands_are_split_as_a_shell_would() -> None:
         (9, ("invoke", "status", "--env", "dev"), False),
         (9, ("nox", "-s", "lint"), False),
     ]
+
+
+def test_code_spans_are_markdown_spans() -> None:
+    text = "a ``sceptre_user_data`` b `x`, ``a ` b``, `wraps\nhere`\n\n`not\n\n| `a \\| b` |\n"
+    assert list(code_spans(text)) == [
+        (1, "sceptre_user_data"),
+        (1, "x"),
+        (1, "a ` b"),
+        (1, "wraps here"),
+        (6, "a | b"),  # a pipe escaped for a table; the lone backtick on line 4 no span
+    ]
