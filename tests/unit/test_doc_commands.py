@@ -135,6 +135,21 @@ CLI_CUSTOMIZATIONS: dict[tuple[str, str], set[str] | None] = {
     # Local configuration, no AWS call. https://docs.aws.amazon.com/cli/latest/reference/configure/
     ("configure", ""): None,
 }
+# Parameters the CLI renames (mostly where botocore's name clashes with a global option): the
+# entries of awscli/customizations/argrename.py's ARGUMENT_RENAMES for the services these docs
+# use ("<cli service>.<command or *>.<botocore's CLI name>": the CLI's name).
+# https://github.com/aws/aws-cli/blob/develop/awscli/customizations/argrename.py
+CLI_ARGUMENT_RENAMES = {
+    "sns.subscribe.endpoint": "notification-endpoint",
+    "deploy.*.s-3-location": "s3-location",
+    "deploy.*.ec-2-tag-filters": "ec2-tag-filters",
+    "codepipeline.get-pipeline.version": "pipeline-version",
+    "codepipeline.create-custom-action-type.version": "action-version",
+    "codepipeline.delete-custom-action-type.version": "action-version",
+    "route53.delete-traffic-policy.version": "traffic-policy-version",
+    "route53.get-traffic-policy.version": "traffic-policy-version",
+    "route53.update-traffic-policy-comment.version": "traffic-policy-version",
+}
 # `aws ecs execute-command` is customized too (it starts the Session Manager plugin), but its
 # options are ExecuteCommand's, so botocore's model judges it like any operation.
 
@@ -145,12 +160,16 @@ def _botocore_session() -> botocore.session.Session:
     return _botocore_session.cache  # type: ignore[attr-defined,no-any-return]
 
 
-def _cli_options(model: ServiceModel, operation: str) -> set[str]:
-    """The CLI options of one operation: ``--member-name``, and ``--no-x`` for booleans."""
+def _cli_options(model: ServiceModel, operation: str, cli_service: str) -> set[str]:
+    """The CLI options of one operation: ``--member-name`` (or the CLI's rename of it), and
+    ``--no-x`` for booleans."""
     shape = model.operation_model(operation).input_shape
+    command = xform_name(operation, "-")
     options: set[str] = set()
     for member, member_shape in (shape.members if shape else {}).items():
         name = xform_name(member, "-")
+        for key in (f"{cli_service}.{command}.{name}", f"{cli_service}.*.{name}"):
+            name = CLI_ARGUMENT_RENAMES.get(key, name)
         options.add(f"--{name}")
         if member_shape.type_name == "boolean":
             options.add(f"--no-{name}")
@@ -200,7 +219,7 @@ def _operation_problems(
     operations = {xform_name(name, "-"): name for name in model.operation_names}
     if command not in operations:
         return [f"`aws {cli_service} {command}`: {model.service_name} has no such operation"]
-    allowed = _cli_options(model, operations[command])
+    allowed = _cli_options(model, operations[command], cli_service)
     unknown = sorted(set(_options(args)) - AWS_GLOBAL_OPTIONS - allowed)
     return [
         f"`aws {cli_service} {command}` has no parameter {option} "
@@ -226,7 +245,7 @@ def _waiter_problems(
             f"(waiters: {', '.join(sorted(names))})"
         ]
     operation = waiters.get_waiter(names[waiter]).operation
-    allowed = _cli_options(model, operation)
+    allowed = _cli_options(model, operation, cli_service)
     unknown = sorted(set(_options(args[1:])) - AWS_GLOBAL_OPTIONS - allowed)
     return [f"`aws {cli_service} wait {waiter}` has no parameter {o}" for o in unknown]
 
@@ -449,6 +468,7 @@ sceptre --var a=b launch dev/service.yaml --yes
 sceptre list outputs dev/service.yaml
 sceptre lunch dev/service.yaml
 sceptre launch --bogus dev
+aws sns subscribe --topic-arn t --protocol email --endpoint a@example.com
 ```
 
 Then `C=$(aws ecs list-clusters --qery x)` and `uv run sceptre --var x=y delete
@@ -474,7 +494,8 @@ def test_command_checks_flag_each_bad_kind() -> None:
         (11, "`aws logs tail`"),  # a customization's unknown option
         (14, "`sceptre lunch dev/service.yaml`"),  # unknown sceptre command
         (15, "`sceptre launch --bogus dev`"),  # unknown sceptre option
-        (18, "`aws ecs list-clusters`"),  # inside $(...), inline
+        (16, "`aws sns subscribe`"),  # botocore's name for a parameter the CLI renames
+        (19, "`aws ecs list-clusters`"),  # inside $(...), inline
     }, _report(problems)
     assert any("--servicez" in p.what for p in problems)
     assert any("--forever" in p.what for p in problems)
@@ -495,6 +516,8 @@ aws cloudformation deploy --template-file t.json --stack-name x --no-execute-cha
 aws s3 cp build/x s3://bucket/x --recursive
 aws s3api list-buckets --query 'Buckets[].Name'
 aws deploy list-applications
+aws codepipeline get-pipeline --name p --pipeline-version 2
+aws sns subscribe --topic-arn t --protocol email --notification-endpoint a@example.com
 aws logs tail /aws/ecs/x --follow --format short
 sceptre --dir . --var a=b list outputs dev/service.yaml
 sceptre delete -y shared/pipeline.yaml
@@ -513,8 +536,8 @@ def test_command_checks_pass_real_commands() -> None:
 def test_path_check_flags_missing_paths() -> None:
     problems = missing_paths("BAD.md", BAD_DOC, repository_files(ROOT))
     assert [(p.line, p.what) for p in problems] == [
-        (20, "`stacks/nope.py`: no such path in the repository"),
-        (21, "`config/<env>/nope.yaml`: no such path in the repository"),
+        (21, "`stacks/nope.py`: no such path in the repository"),
+        (22, "`config/<env>/nope.yaml`: no such path in the repository"),
     ]
 
 
@@ -522,10 +545,10 @@ def test_output_check_flags_unknown_outputs(template_outputs: set[str]) -> None:
     assert {"ClusterName", "ServiceName"} <= template_outputs
     problems = unknown_outputs("BAD.md", BAD_DOC, template_outputs)
     assert [(p.line, p.what.split(":")[0]) for p in problems] == [
-        (22, "`Bogus`"),
-        (22, "`NoSuchThing`"),
-        (23, "`Nope`"),
-        (25, "`NotAnOutput`"),
+        (23, "`Bogus`"),
+        (23, "`NoSuchThing`"),
+        (24, "`Nope`"),
+        (26, "`NotAnOutput`"),
     ]
 
 
