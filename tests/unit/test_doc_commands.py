@@ -12,6 +12,7 @@ tests/support/doc_commands.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -154,10 +155,10 @@ CLI_ARGUMENT_RENAMES = {
 # options are ExecuteCommand's, so botocore's model judges it like any operation.
 
 
+@functools.cache
 def _botocore_session() -> botocore.session.Session:
-    if not hasattr(_botocore_session, "cache"):
-        _botocore_session.cache = botocore.session.get_session()  # type: ignore[attr-defined]
-    return _botocore_session.cache  # type: ignore[attr-defined,no-any-return]
+    """One botocore session: its loader caches the models it reads."""
+    return botocore.session.get_session()
 
 
 def _cli_options(model: ServiceModel, operation: str, cli_service: str) -> set[str]:
@@ -197,6 +198,8 @@ def aws_problems(words: tuple[str, ...]) -> list[str]:
         model = session.get_service_model(CLI_SERVICE_NAMES.get(cli_service, cli_service))
     except UnknownServiceError:
         return [f"`aws {cli_service}`: botocore has no such service"]
+    if not command:  # `aws logs` in prose names the service: it exists
+        return []
     if command == "wait":
         return _waiter_problems(session, model, cli_service, args)
     return _operation_problems(model, cli_service, command, args)
@@ -206,9 +209,9 @@ def _customization_problems(
     cli_service: str, command: str, args: list[str], allowed: set[str] | None
 ) -> list[str]:
     """A CLI customization's unknown options (None: it takes any)."""
-    unknown = sorted(set(_options(args)) - AWS_GLOBAL_OPTIONS - (allowed or set()))
     if allowed is None:
         return []
+    unknown = sorted(set(_options(args)) - AWS_GLOBAL_OPTIONS - allowed)
     return [f"`aws {cli_service} {command}` has no option {option}" for option in unknown]
 
 
@@ -519,6 +522,7 @@ aws deploy list-applications
 aws codepipeline get-pipeline --name p --pipeline-version 2
 aws sns subscribe --topic-arn t --protocol email --notification-endpoint a@example.com
 aws logs tail /aws/ecs/x --follow --format short
+aws cloudformation
 sceptre --dir . --var a=b list outputs dev/service.yaml
 sceptre delete -y shared/pipeline.yaml
 sceptre --version
