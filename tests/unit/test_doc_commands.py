@@ -307,7 +307,21 @@ def test_aws_and_sceptre_commands_in_docs_exist(path: Path) -> None:
 
 # --- repository paths ------------------------------------------------------------------------
 
-_SKIP_DIRS = {".git", ".venv", ".nox", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"}
+# Not the repository's: tools' caches and environments, and what commands write (GENERATED_PATHS
+# says which of those the docs may name); .local can hold a whole root file system.
+_SKIP_DIRS = {
+    ".git",
+    ".venv",
+    ".nox",
+    ".local",
+    "build",
+    "dist",
+    "node_modules",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+}
 # A span is taken for a path when it looks like one: a file name with one of these suffixes,
 # or a slash-separated name whose first part is a top-level folder of the repository.
 _PATH_SUFFIXES = (
@@ -329,6 +343,7 @@ _PLACEHOLDER = re.compile(r"<[^<>/]+>")
 GENERATED_PATHS = {
     "build/": "delivery.render's and delivery.lint's --out default (build/templates)",
     "CHANGELOG.md": "`invoke release` (commitizen) writes it on the first release",
+    ".local/": "the local environment's state (emulator record, task volumes, the local base)",
 }
 
 
@@ -345,7 +360,7 @@ def repository_files(root: Path) -> set[str]:
 
 def looks_like_path(span: str, top_level: set[str]) -> bool:
     """Whether a code span names a repository path (see ``_PATH_SUFFIXES``)."""
-    if not _PATH_SHAPE.match(span) or span.startswith((".", "/")) or "://" in span:
+    if not _PATH_SHAPE.match(span) or span.startswith(("./", "../")) or "://" in span:
         return False
     if span.rstrip("/").endswith(_PATH_SUFFIXES):
         return True
@@ -476,8 +491,8 @@ aws sns subscribe --topic-arn t --protocol email --endpoint a@example.com
 
 Then `C=$(aws ecs list-clusters --qery x)` and `uv run sceptre --var x=y delete
 shared/pipeline.yaml`.
-Read `stacks/service/task.py`, `config/<env>/service.yaml`, `stacks/nope.py`,
-`config/<env>/nope.yaml` and `text/plain`.
+Read `stacks/service/task.py`, `config/<env>/service.yaml`, `stacks/nope.py`, `.github/`,
+`config/<env>/nope.yaml`, `.github/nope.yml`, `.local/emulator.json` and `text/plain`.
 The `ClusterName` output and the `NoSuchThing` output; outputs `ServiceName` and `Bogus`.
 `--query "Stacks[0].Outputs[?OutputKey=='Nope'].OutputValue"`
 - Outputs read: `RepositoryUri`, the `<Env>RoleArn` of each (its `a_setting`), `ServiceUrl`
@@ -542,6 +557,7 @@ def test_path_check_flags_missing_paths() -> None:
     assert [(p.line, p.what) for p in problems] == [
         (21, "`stacks/nope.py`: no such path in the repository"),
         (22, "`config/<env>/nope.yaml`: no such path in the repository"),
+        (22, "`.github/nope.yml`: no such path in the repository"),
     ]
 
 
