@@ -9,7 +9,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 import docgen
 from docgen import api, architecture, generate, settings_reference, stackgraph
+from tests.support.doc_commands import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -372,60 +372,27 @@ def test_api_markdown_resolves_refs_and_inline_schemas() -> None:
 # --- (d) every invoke task/option and nox session the docs mention exists -------------------
 
 DOC_FILES = [*sorted(DOCS.glob("*.md")), ROOT / "README.md"]
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-_INLINE = re.compile(r"`([^`\n]+)`")
-_SEPARATORS = {"&&", "||", ";", "|"}
-# invoke's own options (not a task's), as the docs use them.
-INVOKE_CORE = {"--list", "-l", "--help", "-h", "--version", "-V", "--debug", "-d"}
 
 
-def command_lines(text: str) -> Iterator[str]:
-    """Candidate command lines: every line of fenced blocks, every inline code span."""
-    for block in _FENCE.findall(text):
-        yield from block.splitlines()
-    without_blocks = _FENCE.sub("", text)
-    yield from _INLINE.findall(without_blocks)
-
-
-def _tokens(line: str) -> list[str]:
-    line = line.split(" #", 1)[0]
-    try:
-        return shlex.split(line)
-    except ValueError:
-        return line.split()
-
-
-def commands(text: str) -> Iterator[list[str]]:
-    """Each shell command in the docs as words, without env assignments and ``uv run``.
-
-    Only a word in command position counts: ``tasks.py   invoke CLI`` in a table is prose.
-    """
-    for line in command_lines(text):
-        command: list[str] = []
-        for word in [*_tokens(line), ";"]:
-            if word not in _SEPARATORS:
-                command.append(word)
-                continue
-            while command and (command[0] == "$" or re.match(r"^[A-Z_]+=", command[0])):
-                command.pop(0)
-            if command[:2] == ["uv", "run"]:
-                command = command[2:]
-                while command and command[0].startswith("-"):
-                    command.pop(0)
-            if command:
-                yield command
-            command = []
+def invoke_argv(words: tuple[str, ...]) -> list[str] | None:
+    """What invoke's parser gets from ``invoke ...`` (``bin/deploy ...`` runs ``invoke deploy
+    ...``); None for any other command."""
+    if words[0] in {"invoke", "inv"}:
+        argv = list(words[1:])
+    elif words[0].endswith("bin/deploy"):
+        argv = ["deploy", *words[1:]]
+    else:
+        return None
+    # A synopsis's optional part, `[-- COMMAND...]`, is read as if given.
+    return [word.removeprefix("[").removesuffix("]") for word in argv]
 
 
 def invoke_uses(text: str) -> Iterator[tuple[str, list[str]]]:
     """``(task, [options])`` for every ``invoke <task> ...`` (and ``bin/deploy ...``); a bare
     ``invoke --list`` gives ``("", ["--list"])``."""
     for command in commands(text):
-        if command[0] in {"invoke", "inv"}:
-            rest = command[1:]
-        elif command[0].endswith("bin/deploy"):
-            rest = ["deploy", *command[1:]]
-        else:
+        rest = invoke_argv(command.words)
+        if rest is None:
             continue
         task = ""
         options: list[str] = []
@@ -484,10 +451,10 @@ def nox_sessions() -> set[str]:
 def nox_uses(text: str) -> Iterator[str]:
     """Session names after ``nox -s``/``--session``/``--sessions``."""
     for command in commands(text):
-        if command[0] != "nox":
+        if command.words[0] != "nox":
             continue
         taking = False
-        for word in command[1:]:
+        for word in command.words[1:]:
             if word == "--":
                 break
             if word in {"-s", "--session", "--sessions"}:
@@ -498,23 +465,73 @@ def nox_uses(text: str) -> Iterator[str]:
                 yield word
 
 
-@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.name)
-def test_invoke_commands_in_docs_exist(path: Path) -> None:
-    known = _task_options()
+# What invoke's parser says of a command that names real tasks and options but leaves out a
+# value: prose may cite `invoke rollback --to` or `invoke secret set`, a fenced command may not.
+INCOMPLETE = ("needed value and was not given", "did not receive required positional")
+
+
+def invoke_parse_error(argv: list[str], *, complete: bool = True) -> str:
+    """Why invoke's own parser refuses ``invoke <argv>`` with tasks.py's tasks ("" if it parses;
+    with ``complete=False``, also if it only lacks values, see ``INCOMPLETE``).
+
+    As invoke's Program does: its core options first, then the tasks (and ``--`` remainders).
+    """
+    from invoke.collection import Collection  # noqa: PLC0415
+    from invoke.exceptions import ParseError  # noqa: PLC0415
+    from invoke.parser.context import ParserContext  # noqa: PLC0415
+    from invoke.parser.parser import Parser  # noqa: PLC0415
+    from invoke.program import Program  # noqa: PLC0415
+
+    import tasks  # noqa: PLC0415 - the project's invoke tasks
+
+    collection = Collection.from_module(tasks)
+    core = ParserContext(args=Program(namespace=collection).core_args())
+    try:
+        unparsed = Parser(initial=core, ignore_unknown=True).parse_argv(argv).unparsed
+        Parser(contexts=collection.to_contexts()).parse_argv(unparsed)
+    except ParseError as exc:
+        if not complete and any(part in str(exc) for part in INCOMPLETE):
+            return ""
+        return f"{exc} (tasks: {', '.join(sorted(collection.task_names))})"
+    return ""
+
+
+def invoke_problems(name: str, text: str) -> list[str]:
+    """``file:line: `invoke ...`: why`` for each invoke command of a text that does not parse."""
     problems = []
-    for task, options in invoke_uses(path.read_text()):
-        if not task:
-            problems += [f"invoke {o}: no such option" for o in options if o not in INVOKE_CORE]
-            continue
-        if task not in known:
-            problems.append(f"invoke {task}: no such task (tasks: {', '.join(sorted(known))})")
-            continue
-        problems += [
-            f"invoke {task} {option}: no such option"
-            for option in options
-            if option not in known[task]
-        ]
-    assert not problems, f"{path.name}: " + "; ".join(sorted(set(problems)))
+    for command in commands(text):
+        argv = invoke_argv(command.words)
+        error = "" if argv is None else invoke_parse_error(argv, complete=command.fenced)
+        if error:
+            problems.append(f"{name}:{command.line}: `{' '.join(command.words)}`: {error}")
+    return problems
+
+
+@pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.name)
+def test_invoke_commands_in_docs_parse(path: Path) -> None:
+    problems = invoke_problems(path.name, path.read_text())
+    assert not problems, "\n" + "\n".join(problems)
+
+
+def test_invoke_check_flags_what_it_must() -> None:
+    text = (
+        "```\ninvoke deploy --env dev --image 1.4.2\ninvoke nosuchtask --env dev\n"
+        "invoke deploy --bogus\ninvoke deploy --env\n```\n"
+        "Then `invoke --list`, `uv run invoke run --env dev -- python -c x`, `invoke --nope`.\n"
+        "Prose: `invoke rollback --to` needs a tag; `invoke secret set`; `invoke exec --env E\n"
+        "[-- COMMAND...]`; `invoke deploy --image <the digest dev got>`; `invoke rollback --tu`.\n"
+    )
+    problems = invoke_problems("X.md", text)
+    assert [problem.split(": ", 1)[0] for problem in problems] == [
+        "X.md:3",  # no such task
+        "X.md:4",  # no such option
+        "X.md:5",  # an option without its value
+        "X.md:7",  # no such core option
+        "X.md:9",  # inline too: no such option
+    ], problems
+    assert "nosuchtask" in problems[0]
+    assert "--bogus" in problems[1]
+    assert "env" in problems[2]
 
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.name)
