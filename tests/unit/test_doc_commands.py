@@ -258,6 +258,8 @@ def sceptre_problems(words: tuple[str, ...]) -> list[str]:
             name, command, parent = found, sub, context
     except click.ClickException as exc:
         return [f"`{' '.join(words)}`: {exc.format_message()}"]
+    except click.exceptions.Exit:  # --help, --version: click prints and exits; they exist
+        return []
 
 
 # --- one pass over the docs ------------------------------------------------------------------
@@ -358,23 +360,44 @@ def test_paths_in_docs_exist(path: Path) -> None:
 
 # --- CloudFormation outputs ------------------------------------------------------------------
 
-# "`ClusterName` output", "outputs `A` and `B`" (the names in backticks next to "output"), and
-# a query's OutputKey=='X'.
+# Where a name is given as an output: "`ClusterName` output", "output(s) `A`, `B` and `C`",
+# a list item that starts "Outputs ..." (every backticked PascalCase name in it: the item may
+# name settings too), a query's OutputKey=='X'.
+# A name may hold a placeholder: `<Env>RoleArn` is DevRoleArn, ProdRoleArn...
+_NAME = r"(?:\w|<\w+>)+"
 _OUTPUT_PHRASES = (
-    re.compile(r"`(\w+)`\s+(?:stack\s+)?outputs?\b"),
+    re.compile(rf"`({_NAME})`\s+(?:stack\s+)?outputs?\b"),
     re.compile(r"OutputKey\s*==\s*\\?['`\"](\w+)"),
 )
-_OUTPUTS_LIST = re.compile(r"\boutputs?\s+((?:`\w+`(?:,\s*|\s+and\s+|\s+or\s+)?)+)")
+_OUTPUTS_LIST = re.compile(rf"\boutputs?\s+((?:`{_NAME}`(?:,\s*|\s+and\s+|\s+or\s+)?)+)")
+_OUTPUTS_ITEM = re.compile(r"^[ \t]*[-*] Outputs\b[^\n]*(?:\n[ \t]+[^-*\s][^\n]*)*", re.MULTILINE)
 
 
 def output_mentions(text: str) -> Iterator[tuple[int, str]]:
     """``(line, name)`` of every name the text gives as a CloudFormation output."""
     for pattern in _OUTPUT_PHRASES:
         for match in pattern.finditer(text):
-            yield text.count("\n", 0, match.start()) + 1, match.group(1)
-    for match in _OUTPUTS_LIST.finditer(text):
-        for name in re.findall(r"`(\w+)`", match.group(1)):
-            yield text.count("\n", 0, match.start()) + 1, name
+            yield _line_of(text, match.start()), match.group(1)
+    for pattern, name in ((_OUTPUTS_LIST, _NAME), (_OUTPUTS_ITEM, rf"(?:[A-Z]|<\w+>){_NAME}")):
+        for match in pattern.finditer(text):
+            for found in re.finditer(f"`({name})`", match.group(0)):
+                yield _line_of(text, match.start() + found.start()), found.group(1)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def is_output(name: str, outputs: set[str]) -> bool:
+    """Whether a name (``<placeholder>`` for any word) is an output of a rendered template."""
+    pattern = re.compile(
+        "".join(
+            r"\w+" if part.startswith("<") else re.escape(part)
+            for part in re.split(r"(<\w+>)", name)
+            if part
+        )
+    )
+    return any(pattern.fullmatch(output) for output in outputs)
 
 
 def unknown_outputs(name: str, text: str, outputs: set[str]) -> list[Problem]:
@@ -383,7 +406,7 @@ def unknown_outputs(name: str, text: str, outputs: set[str]) -> list[Problem]:
         {
             Problem(name, line, f"`{output}`: no rendered template has such an output")
             for line, output in output_mentions(text)
-            if output not in outputs
+            if not is_output(output, outputs)
         },
         key=lambda problem: (problem.line, problem.what),
     )
@@ -434,6 +457,9 @@ Read `stacks/service/task.py`, `config/<env>/service.yaml`, `stacks/nope.py`,
 `config/<env>/nope.yaml` and `text/plain`.
 The `ClusterName` output and the `NoSuchThing` output; outputs `ServiceName` and `Bogus`.
 `--query "Stacks[0].Outputs[?OutputKey=='Nope'].OutputValue"`
+- Outputs read: `RepositoryUri`, the `<Env>RoleArn` of each (its `a_setting`), `ServiceUrl`
+  and `NotAnOutput`.
+- Next item: `NotLooked` at.
 """
 
 
@@ -454,6 +480,36 @@ def test_command_checks_flag_each_bad_kind() -> None:
     assert any("--forever" in p.what for p in problems)
 
 
+GOOD_DOC = """\
+```
+aws --version
+aws --region eu-west-1 sts get-caller-identity
+aws ecr get-login-password --region eu-west-1 | docker login --username AWS --password-stdin x
+aws ecs execute-command --cluster c --task t --container app --interactive --command /bin/sh
+aws ecs execute-command --cluster c --task t --no-interactive --command ls
+aws ecs stop-service-deployment --service-deployment-arn a --stop-type ROLLBACK
+aws ecs wait services-stable --cluster c --services s --no-cli-pager
+aws cloudwatch describe-alarms --alarm-types MetricAlarm CompositeAlarm --max-items 5
+aws cloudformation continue-update-rollback --stack-name x --resources-to-skip A B
+aws cloudformation deploy --template-file t.json --stack-name x --no-execute-changeset
+aws s3 cp build/x s3://bucket/x --recursive
+aws s3api list-buckets --query 'Buckets[].Name'
+aws deploy list-applications
+aws logs tail /aws/ecs/x --follow --format short
+sceptre --dir . --var a=b list outputs dev/service.yaml
+sceptre delete -y shared/pipeline.yaml
+sceptre --version
+sceptre launch --help
+```
+"""
+
+
+def test_command_checks_pass_real_commands() -> None:
+    # The allow-listed customizations, waiters, renamed services, booleans' --no- forms, and
+    # global options before the service.
+    assert command_problems("GOOD.md", GOOD_DOC) == []
+
+
 def test_path_check_flags_missing_paths() -> None:
     problems = missing_paths("BAD.md", BAD_DOC, repository_files(ROOT))
     assert [(p.line, p.what) for p in problems] == [
@@ -469,9 +525,44 @@ def test_output_check_flags_unknown_outputs(template_outputs: set[str]) -> None:
         (22, "`Bogus`"),
         (22, "`NoSuchThing`"),
         (23, "`Nope`"),
+        (25, "`NotAnOutput`"),
     ]
 
 
 def test_problem_names_file_and_line() -> None:
     assert str(Problem("RUNBOOK.md", 12, "x")) == "RUNBOOK.md:12: x"
     assert Command(3, ("aws",)).line == 3
+
+
+def test_commands_are_split_as_a_shell_would() -> None:
+    text = (
+        "1. Run:\n"
+        "   ```bash\n"
+        "   C=$(aws ecs list-clusters --query 'clusterArns[0]' --output text)\n"
+        "   aws sts assume-role --role-arn <incident role ARN> \\\n"
+        '     --role-session-name "$USER" 2>&1 | tee out  # a comment\n'
+        "   ```\n"
+        "\n"
+        "Prose `uv run --locked sceptre --var a=<arn> delete\n"
+        "shared/pipeline.yaml` and `$ AWS_PROFILE=x invoke status --env dev && nox -s lint`.\n"
+    )
+    assert [(c.line, c.words, c.fenced) for c in commands(text)] == [
+        (3, ("aws", "ecs", "list-clusters", "--query", "clusterArns[0]", "--output", "text"), True),
+        (
+            4,
+            (
+                "aws",
+                "sts",
+                "assume-role",
+                "--role-arn",
+                "<incident role ARN>",
+                "--role-session-name",
+                "$USER",
+            ),
+            True,
+        ),
+        (4, ("tee", "out"), True),  # the line the command starts on
+        (8, ("sceptre", "--var", "a=<arn>", "delete", "shared/pipeline.yaml"), False),
+        (9, ("invoke", "status", "--env", "dev"), False),
+        (9, ("nox", "-s", "lint"), False),
+    ]

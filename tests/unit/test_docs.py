@@ -7,6 +7,7 @@ Regenerate the generated files with ``uv run invoke docs`` (``docgen``).
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -470,29 +471,37 @@ def nox_uses(text: str) -> Iterator[str]:
 INCOMPLETE = ("needed value and was not given", "did not receive required positional")
 
 
-def invoke_parse_error(argv: list[str], *, complete: bool = True) -> str:
-    """Why invoke's own parser refuses ``invoke <argv>`` with tasks.py's tasks ("" if it parses;
-    with ``complete=False``, also if it only lacks values, see ``INCOMPLETE``).
-
-    As invoke's Program does: its core options first, then the tasks (and ``--`` remainders).
-    """
+@functools.cache
+def _invoke_contexts() -> tuple[Any, list[Any], list[str]]:
+    """invoke's core options, tasks.py's tasks as parser contexts, and the task names."""
     from invoke.collection import Collection  # noqa: PLC0415
-    from invoke.exceptions import ParseError  # noqa: PLC0415
     from invoke.parser.context import ParserContext  # noqa: PLC0415
-    from invoke.parser.parser import Parser  # noqa: PLC0415
     from invoke.program import Program  # noqa: PLC0415
 
     import tasks  # noqa: PLC0415 - the project's invoke tasks
 
     collection = Collection.from_module(tasks)
     core = ParserContext(args=Program(namespace=collection).core_args())
+    return core, collection.to_contexts(), sorted(collection.task_names)
+
+
+def invoke_parse_error(argv: list[str], *, complete: bool = True) -> str:
+    """Why invoke's own parser refuses ``invoke <argv>`` with tasks.py's tasks ("" if it parses;
+    with ``complete=False``, also if it only lacks values, see ``INCOMPLETE``).
+
+    As invoke's Program does: its core options first, then the tasks (and ``--`` remainders).
+    """
+    from invoke.exceptions import ParseError  # noqa: PLC0415
+    from invoke.parser.parser import Parser  # noqa: PLC0415
+
+    core, contexts, names = _invoke_contexts()
     try:
         unparsed = Parser(initial=core, ignore_unknown=True).parse_argv(argv).unparsed
-        Parser(contexts=collection.to_contexts()).parse_argv(unparsed)
+        Parser(contexts=contexts).parse_argv(unparsed)
     except ParseError as exc:
         if not complete and any(part in str(exc) for part in INCOMPLETE):
             return ""
-        return f"{exc} (tasks: {', '.join(sorted(collection.task_names))})"
+        return f"{exc} (tasks: {', '.join(names)})"
     return ""
 
 
