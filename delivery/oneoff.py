@@ -403,4 +403,4 @@ def _local_executor(env: Environment, session: Any) -> Executor:
     service = session.service
     mode = service.mode if service is not None else "process"
     engine = (service.engine or None) if service is not None else None
-    return oneoff_runner.executor(spec, env.root, mode, engine)
+    return oneoff_runner.executor(spec, env.root, mode, engine, env.project_code)

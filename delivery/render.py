@@ -4,7 +4,9 @@
 
 Reads Sceptre's config YAML without Sceptre or boto3 (resolver tags such as ``!stack_output``
 become inert placeholders, Jinja ``{{ }}`` is not evaluated: both only feed CloudFormation
-parameters, never ``sceptre_user_data``) and calls each stack's Sceptre handler in
+parameters, never ``sceptre_user_data``; the one resolver user data may hold,
+``!stack_attr project_code``, is resolved as Sceptre does: ``sceptre_yaml.stack_config``) and
+calls each stack's Sceptre handler in
 ``templates/``, so settings are validated exactly as on a real launch. A bad setting is one
 line on stderr and exit status 2.
 """
@@ -65,8 +67,11 @@ def _find_unresolved(value: Any) -> Unresolved | None:
 
 
 def read_stack_config(path: Path, environment: str) -> StackConfig:
-    """Parse one stack config file; SettingsError if its user data is not plain values."""
-    data = sceptre_yaml.read(path)
+    """Parse one stack config file, with what it inherits from its folders' config.yaml (the
+    project's name: ``sceptre_user_data.project``); SettingsError if its user data is not plain
+    values."""
+    # A Sceptre project's config folder holds one folder per environment.
+    data = sceptre_yaml.stack_config(path.parent.parent, path)
     if not isinstance(data, dict):
         raise SettingsError(f"{environment}/{path.name}: not a mapping")
     template = data.get("template") or {}

@@ -58,3 +58,47 @@ def read(path: Path, jinja: str | Callable[[re.Match[str]], str] = "jinja-placeh
     """
     text = JINJA.sub(jinja, path.read_text(encoding="utf-8"))
     return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass  # nosec B506
+
+
+# The keys whose inheritance ``stack_config`` follows; Sceptre's strategies for them
+# (sceptre/config/reader.py CONFIG_MERGE_STRATEGIES, Sceptre 4.7): a child's value wins when it
+# sets one; ``sceptre_user_data`` merges parent and child key by key (the child winning) when
+# ``sceptre_user_data_inheritance`` (the child's, else the parent's) is ``merge``.
+USER_DATA = "sceptre_user_data"
+USER_DATA_INHERITANCE = "sceptre_user_data_inheritance"
+STACK_ATTR = "!stack_attr"
+
+
+def stack_config(config_dir: Path, path: Path) -> dict[str, Any]:
+    """The stack config file ``path`` under ``config_dir`` as Sceptre's reader inherits it.
+
+    Each folder's ``config.yaml`` from ``config_dir`` down, then the file: every key the child
+    sets wins, ``sceptre_user_data`` merges when inheritance says ``merge``. In
+    ``sceptre_user_data``, ``!stack_attr <key>`` of a key the folders set (``project_code``) is
+    resolved as Sceptre's resolver does (the stack group config's value); other tags stay
+    ``Tagged``. Raises ``yaml.YAMLError`` for malformed YAML.
+    """
+    folders = path.parent.relative_to(config_dir).parts
+    chain = [
+        config_dir.joinpath(*folders[:depth], "config.yaml") for depth in range(len(folders) + 1)
+    ]
+    merged: dict[str, Any] = {}
+    for file in [*chain, path]:
+        data = read(file) if file.is_file() else {}
+        child = data if isinstance(data, dict) else {}
+        inheritance = child.get(USER_DATA_INHERITANCE) or merged.get(USER_DATA_INHERITANCE)
+        parent_data = merged.get(USER_DATA)
+        merged.update({key: value for key, value in child.items() if value is not None})
+        if inheritance == "merge" and isinstance(parent_data, dict):
+            merged[USER_DATA] = {**parent_data, **(child.get(USER_DATA) or {})}
+    user_data = merged.get(USER_DATA)
+    if isinstance(user_data, dict):
+        merged[USER_DATA] = {key: _stack_attr(value, merged) for key, value in user_data.items()}
+    return merged
+
+
+def _stack_attr(value: Any, config: dict[str, Any]) -> Any:
+    """``value``, or the config's value of the key a top-level ``!stack_attr`` names."""
+    if isinstance(value, Tagged) and value.tag == STACK_ATTR and value.value in config:
+        return config[value.value]
+    return value

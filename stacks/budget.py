@@ -19,7 +19,7 @@ from pydantic import Field
 from troposphere import Ref, Template, budgets
 
 from stacks.common.kms import BUDGETS
-from stacks.common.settings import Email, Percent, StackSettings
+from stacks.common.settings import EVERY_FEATURE_PROJECT, Email, Percent, StackSettings
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 
@@ -59,7 +59,9 @@ class Settings(StackSettings):
 
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any
 # environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
-EVERY_FEATURE = Settings(environment="every-feature", alert_email="alerts@example.com")
+EVERY_FEATURE = Settings(
+    project=EVERY_FEATURE_PROJECT, environment="every-feature", alert_email="alerts@example.com"
+)
 
 
 def _budget(template: Template, settings: Settings, topic: Ref) -> budgets.Budget:
@@ -99,7 +101,9 @@ def _budget(template: Template, settings: Settings, topic: Ref) -> budgets.Budge
 
 def build(settings: Settings) -> Template:
     """The budget template for ``settings``."""
-    template = new_template(f"{settings.environment} budget: monthly cost budget and its alerts")
+    template = new_template(
+        settings.project, f"{settings.environment} budget: monthly cost budget and its alerts"
+    )
     topic = encrypted_topic(template, "BudgetTopic", [BUDGETS], email=settings.alert_email)
     _budget(template, settings, Ref(topic))
     add_output(template, "BudgetTopicArn", Ref(topic), "where budget alerts are sent")

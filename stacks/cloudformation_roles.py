@@ -70,7 +70,7 @@ class EnvironmentStacks(StrictModel):
 
     name: EnvironmentName = Field(
         description="The environment (its folder under config/) whose stacks the role acts on; "
-        "the role is `/cloudformation/flask-fargate-<name>`."
+        "the role is `/cloudformation/<project>-<name>`."
     )
     stacks: Annotated[list[str], Field(min_length=1)] = Field(
         description="The stack modules (`stacks.<name>`: network, service, ...) the "
@@ -149,15 +149,15 @@ def _scope(action: str) -> str:
     return "AnyResource"
 
 
-def _resources(scope: str, environment: str) -> list[Any]:
+def _resources(scope: str, project: str, environment: str) -> list[Any]:
     if scope == "ServiceLinkedRoles":
         return [Sub(SERVICE_LINKED_ROLES)]
     if scope == "EnvironmentRoles":
-        return [environment_role_arns(environment)]
+        return [environment_role_arns(project, environment)]
     return ["*"]
 
 
-def _statements(actions: Iterable[str], environment: str) -> list[Statement]:
+def _statements(actions: Iterable[str], project: str, environment: str) -> list[Statement]:
     """One statement per service prefix and scope, actions sorted (stable diffs)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for action in sorted(actions):
@@ -167,7 +167,7 @@ def _statements(actions: Iterable[str], environment: str) -> list[Statement]:
             Sid=_title(prefix) + scope,
             Effect=Allow,
             Action=[policy.action(a) for a in names],
-            Resource=_resources(scope, environment),
+            Resource=_resources(scope, project, environment),
         )
         for (prefix, scope), names in sorted(groups.items())
     ]
@@ -203,7 +203,7 @@ def _role(template: Template, settings: Settings, environment: EnvironmentStacks
     role = template.add_resource(
         iam.Role(
             f"{title}Role",
-            RoleName=cloudformation_role_name(environment.name),
+            RoleName=cloudformation_role_name(settings.project, environment.name),
             Path=CLOUDFORMATION_ROLE_PATH,
             Description=f"CloudFormation acts on the {environment.name} stacks with this role",
             # No aws:SourceAccount/SourceArn condition: AWS documents none for CloudFormation
@@ -213,7 +213,7 @@ def _role(template: Template, settings: Settings, environment: EnvironmentStacks
         )
     )
     actions = environment_actions(environment.stacks, settings.regions)
-    documents = pack(_statements(actions, environment.name))
+    documents = pack(_statements(actions, settings.project, environment.name))
     if len(documents) > MAX_POLICIES:
         raise ValueError(
             f"{environment.name}: {len(documents)} managed policies needed, IAM allows "
@@ -236,8 +236,9 @@ def _role(template: Template, settings: Settings, environment: EnvironmentStacks
 def build(settings: Settings) -> Template:
     """The CloudFormation roles template for ``settings``."""
     template = new_template(
+        settings.project,
         f"{settings.environment} CloudFormation service roles: "
-        + ", ".join(environment.name for environment in settings.environments)
+        + ", ".join(environment.name for environment in settings.environments),
     )
     for environment in settings.environments:
         role = _role(template, settings, environment)

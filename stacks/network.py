@@ -14,7 +14,7 @@ from troposphere import GetAtt, Join, Ref, Sub, Template, ec2
 
 from stacks.common import iam
 from stacks.common.logs import log_group
-from stacks.common.settings import RetentionDays, StackSettings
+from stacks.common.settings import EVERY_FEATURE_PROJECT, RetentionDays, StackSettings
 from stacks.common.template import add_output, availability_zone, name_tags, new_template
 
 STACK = "network"
@@ -82,7 +82,11 @@ class Settings(StackSettings):
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any
 # environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
 EVERY_FEATURE = Settings(
-    environment="every-feature", az_count=3, nat_gateways="per_az", vpc_endpoints=True
+    project=EVERY_FEATURE_PROJECT,
+    environment="every-feature",
+    az_count=3,
+    nat_gateways="per_az",
+    vpc_endpoints=True,
 )
 
 
@@ -275,7 +279,9 @@ def _endpoints(template: Template, settings: Settings, vpc: Any, private: list[A
 
 def build(settings: Settings) -> Template:
     """The network template for ``settings``."""
-    template = new_template(f"{settings.environment} network: VPC, subnets, NAT, flow logs")
+    template = new_template(
+        settings.project, f"{settings.environment} network: VPC, subnets, NAT, flow logs"
+    )
     vpc = _vpc(template, settings)
     public, private = _subnets(template, settings, vpc)
     _flow_logs(template, settings, vpc)

@@ -1,8 +1,8 @@
 """The on-call's roles, per environment: a read-only role and an incident role.
 
-- ``<Env>ReadOnlyRole`` (``/oncall/flask-fargate-<env>-readonly``): what ``invoke status`` and
+- ``<Env>ReadOnlyRole`` (``/oncall/<project>-<env>-readonly``): what ``invoke status`` and
   ``invoke logs`` read (``stacks.common.access.reads``); it changes nothing.
-- ``<Env>IncidentRole`` (``/oncall/flask-fargate-<env>-incident``): the reads, plus what
+- ``<Env>IncidentRole`` (``/oncall/<project>-<env>-incident``): the reads, plus what
   ``invoke rollback`` does (the deploy's own grant, ``stacks.common.access.deploys``: update the
   environment's stacks through its CloudFormation role only), stopping the ECS deployment in
   progress, and closing or reopening the pipeline's promotion into the environment
@@ -10,7 +10,7 @@
 
 Why an administrator's shared stack (``invoke bootstrap``), not an environment's: a role that may
 update stacks must not be creatable by a deploy. An environment's CloudFormation role may manage
-the IAM roles named ``flask-fargate-<env>-*`` (its stacks' own); were these roles in the
+the IAM roles named ``<project>-<env>-*`` (its stacks' own); were these roles in the
 environment's stacks, any commit reaching the pipeline could widen the incident role, or create
 another role trusted by anyone, that updates stacks. Here they live under their own IAM path
 (``/oncall/``), which no CloudFormation role's pattern matches, in a stack only an administrator
@@ -55,7 +55,7 @@ class Settings(StackSettings):
 
     environments: Annotated[list[EnvironmentName], Field(min_length=1)] = Field(
         description="The environments whose on-call gets a read-only and an incident role "
-        "(`/oncall/flask-fargate-<env>-readonly`, `-incident`); at least one."
+        "(`/oncall/<project>-<env>-readonly`, `-incident`); at least one."
     )
     require_mfa: bool = Field(
         True,
@@ -98,7 +98,7 @@ def _role(
     return template.add_resource(
         iam.Role(
             f"{title}Role",
-            RoleName=oncall_role_name(environment, kind),
+            RoleName=oncall_role_name(settings.project, environment, kind),
             Path=ONCALL_ROLE_PATH,
             Description=f"the on-call's {kind} role for {environment}",
             AssumeRolePolicyDocument=_trust(settings),
@@ -111,7 +111,8 @@ def _role(
 def build(settings: Settings) -> Template:
     """The on-call roles template for ``settings``."""
     template = new_template(
-        f"{settings.environment} on-call roles: " + ", ".join(settings.environments)
+        settings.project,
+        f"{settings.environment} on-call roles: " + ", ".join(settings.environments),
     )
     repository_arn = Ref(
         template.add_parameter(
@@ -119,7 +120,7 @@ def build(settings: Settings) -> Template:
         )
     )
     for environment in settings.environments:
-        reads = access.reads(environment, repository_arn)
+        reads = access.reads(settings.project, environment, repository_arn)
         read_only = _role(template, settings, environment, READ_ONLY, reads)
         incident = _role(
             template,
@@ -128,9 +129,9 @@ def build(settings: Settings) -> Template:
             INCIDENT,
             [
                 *reads,
-                *access.deploys(environment, repository_arn),
-                access.stops_deployments(environment),
-                access.pauses_promotion(deploy_stage(environment)),
+                *access.deploys(settings.project, environment, repository_arn),
+                access.stops_deployments(settings.project, environment),
+                access.pauses_promotion(settings.project, deploy_stage(environment)),
             ],
         )
         for role, kind in ((read_only, "read-only"), (incident, "incident")):

@@ -9,7 +9,7 @@ from pydantic import Field
 from troposphere import GetAtt, Ref, Template, ecr
 
 from stacks.common import naming
-from stacks.common.settings import StackSettings
+from stacks.common.settings import EVERY_FEATURE_PROJECT, StackSettings
 from stacks.common.template import add_output, new_template, retain, skip_checks
 
 STACK = "registry"
@@ -33,10 +33,12 @@ RELEASE_PATTERN = "*.*.*"
 class Settings(StackSettings):
     """What the registry stack accepts in ``sceptre_user_data``."""
 
-    repository_name: RepositoryName = Field(
-        naming.PROJECT,
+    repository_name: RepositoryName | None = Field(
+        None,
         description="The ECR repository's name, by ECR's rules: 2-256 characters, lowercase "
-        "letters and digits in segments joined by `.`, `_`, `-` or `/`.",
+        "letters and digits in segments joined by `.`, `_`, `-` or `/`. Default: derived from "
+        "the project's name, so a rename renames the repository: `<project>` in the shared "
+        "registry, `<project>-<environment>` in an environment's own (local's).",
     )
     encryption: Literal["KMS", "AES256"] = Field(
         "KMS",
@@ -71,7 +73,9 @@ class Settings(StackSettings):
 
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any
 # environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
-EVERY_FEATURE = Settings(environment="every-feature", encryption="KMS")
+EVERY_FEATURE = Settings(
+    project=EVERY_FEATURE_PROJECT, environment="every-feature", encryption="KMS"
+)
 
 
 def lifecycle_policy(settings: Settings) -> str:
@@ -144,11 +148,12 @@ def lifecycle_policy(settings: Settings) -> str:
 
 def build(settings: Settings) -> Template:
     """The registry template for ``settings``."""
-    template = new_template(f"{settings.environment} registry: ECR repository")
+    template = new_template(settings.project, f"{settings.environment} registry: ECR repository")
     repository = template.add_resource(
         ecr.Repository(
             "Repository",
-            RepositoryName=settings.repository_name,
+            RepositoryName=settings.repository_name
+            or naming.repository_name(settings.project, settings.environment),
             # Build once, promote: a tag names one digest forever.
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ecr.ImageScanningConfiguration(ScanOnPush=True),

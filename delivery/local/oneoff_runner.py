@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from delivery import ecs, taskvolumes
+from delivery import project as project_name
 from delivery.errors import DeliveryError
 from delivery.local import log_shipping
-from delivery.local.runner import CONTAINER_PREFIX, container_engine, local_image
+from delivery.local.runner import container_engine, container_prefix, local_image
 from delivery.local.task_definition import ServiceSpec
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class LocalExecutor:
     spec: ServiceSpec
     project: Path
     engine: ContainerEngine | None = None
+    # The project's name (``Environment.project_code``): its containers' names start with it.
+    project_code: str = project_name.NAME
     secrets: Mapping[str, str] = field(default_factory=dict)
     code: int | None = field(default=None, init=False)
     _thread: threading.Thread | None = field(default=None, init=False, repr=False)
@@ -156,7 +159,7 @@ class LocalExecutor:
 
     def _in_container(self, task: Started, engine: ContainerEngine) -> int:
         ref = local_image(engine, self.spec)
-        name = f"{CONTAINER_PREFIX}-run-{task.id[:12]}"
+        name = f"{container_prefix(self.project_code)}-run-{task.id[:12]}"
         root = taskvolumes.volumes_root(self.project, name)
         binds = taskvolumes.prepare(engine, ref, self.spec.volumes, self.spec.mounts, root)
         try:
@@ -179,10 +182,15 @@ class LocalExecutor:
             taskvolumes.remove(root, engine)
 
 
-def executor(spec: ServiceSpec, project: Path, mode: str, engine_name: str | None) -> LocalExecutor:
-    """The executor for a local service run in ``mode`` (``container`` or ``process``)."""
+def executor(
+    spec: ServiceSpec, project: Path, mode: str, engine_name: str | None, project_code: str
+) -> LocalExecutor:
+    """The executor for ``project_code``'s local service run in ``mode`` (``container`` or
+    ``process``)."""
     from delivery import tasksecrets  # noqa: PLC0415 - Secrets Manager only where it is read
 
     secrets = tasksecrets.resolve(spec.secrets)
     engine = container_engine(engine_name) if mode == "container" else None
-    return LocalExecutor(spec=spec, project=project, engine=engine, secrets=secrets)
+    return LocalExecutor(
+        spec=spec, project=project, engine=engine, secrets=secrets, project_code=project_code
+    )

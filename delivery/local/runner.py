@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from delivery import images, loopback, project, taskvolumes
+from delivery import images, loopback, taskvolumes
 from delivery.emulator import HOST
 from delivery.errors import DeliveryError
 from delivery.local import gunicorn
@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 READY_TIMEOUT_S = 30.0
 VERSION_PATH = "/version"
-# The container's name carries the host port, so two projects' services never clash.
-CONTAINER_PREFIX = f"{project.NAME}-local"
+
+
+def container_prefix(project_code: str) -> str:
+    """What the names of ``project_code``'s local containers start with (its project_code)."""
+    return f"{project_code}-local"
 
 
 @dataclass(frozen=True)
@@ -94,9 +97,12 @@ def local_image(engine: ContainerEngine, spec: ServiceSpec) -> str:
     return ref
 
 
-def container_name(port: int) -> str:
-    """The name of the service's container published on ``port``."""
-    return f"{CONTAINER_PREFIX}-{port}"
+def container_name(project_code: str, port: int) -> str:
+    """The name of ``project_code``'s service container published on ``port``.
+
+    It carries the project's name and the host port, so two projects' services never clash.
+    """
+    return f"{container_prefix(project_code)}-{port}"
 
 
 def start_container(
@@ -106,6 +112,7 @@ def start_container(
     port: int,
     *,
     project: Path,
+    project_code: str,
     secrets: Mapping[str, str] | None = None,
 ) -> LocalService:
     """Run ``ref`` as the task definition says, with nothing Fargate would not give it.
@@ -114,7 +121,7 @@ def start_container(
     command line), user, read-only root, dropped capabilities, and its volumes as Fargate makes
     them (taskvolumes: host folders under ``project``/.local/volumes/, gone when it stops).
     """
-    name = container_name(port)
+    name = container_name(project_code, port)
     root = taskvolumes.volumes_root(project, name)
     binds = taskvolumes.prepare(engine, ref, spec.volumes, spec.mounts, root)
     try:

@@ -318,7 +318,7 @@ class Session:
         port = port if port and not port_in_use(port) else free_port()
         if engine is not None and ref is not None:
             # Guarded by name before it starts: no moment when a dying command would leave it.
-            name = container_name(port)
+            name = container_name(plan.env.project_code, port)
             # engine.discard's command, for the watcher: kill and remove at once.
             quick = ("--time", "0") if engine.name == "podman" else ()
             self._lifeline.guard(
@@ -329,7 +329,13 @@ class Session:
             )
             try:
                 service = start_container(
-                    engine, spec, ref, port, project=plan.env.root, secrets=secrets
+                    engine,
+                    spec,
+                    ref,
+                    port,
+                    project=plan.env.root,
+                    project_code=plan.env.project_code,
+                    secrets=secrets,
                 )
             except DeliveryError:
                 # The engine refused (a name in use, say): nothing of ours to remove then.

@@ -15,6 +15,17 @@ RetentionDays = Literal[
     3288, 3653,
 ]  # fmt: skip
 
+# The project's name, Sceptre's project_code: the prefix of every stack name and of the names
+# derived from them (IAM roles, the metric namespace, the default ECR repository). Lowercase
+# because ECR repository names must be; at most 32 characters so the longest derived name, the
+# on-call role `<project>-<environment>-incident`, stays within IAM's 64 for a role name
+# (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+ProjectCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")]
+
+# The project of each stack module's EVERY_FEATURE settings, which only say which resource types a
+# stack may create (stacks/cloudformation_roles.py): no name built from it is deployed.
+EVERY_FEATURE_PROJECT = "every-feature"
+
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
 
 # Who is told (alarms, budget alerts): one address, checked for shape only.
@@ -34,11 +45,19 @@ class StrictModel(BaseModel):
 
 
 class StackSettings(StrictModel):
-    """Common to all stacks: the environment's name, and what happens to data on deletion."""
+    """Common to all stacks: the project's and environment's names, what happens to data on
+    deletion."""
 
+    project: ProjectCode = Field(
+        description="The project's name: Sceptre's `project_code`, which config/config.yaml "
+        "passes to every stack (`sceptre_user_data: project: !stack_attr project_code`), so it is "
+        "set there once. It prefixes the stack names the IAM policies match, the role names, the "
+        "metric namespace `<project>/<environment>`, the template descriptions and the default "
+        "ECR repository name: 2-32 characters, lowercase letters, digits and `-`, a letter first."
+    )
     environment: EnvironmentName = Field(
         description="The environment's name (`dev`, `prod`, `shared`, ...). It goes into names "
-        "(the template descriptions, the metric namespace `flask-fargate/<environment>`, the ALB "
+        "(the template descriptions, the metric namespace `<project>/<environment>`, the ALB "
         "access-log prefix) and is the value of the cost-allocation tag the budget filters on: "
         "hence 2-16 characters, lowercase letters, digits and `-`, a letter first."
     )

@@ -17,12 +17,10 @@ from troposphere import (
     Template,
 )
 
-from stacks.common import naming
 
-
-def new_template(description: str) -> Template:
-    """A template with the format version and a description naming the project."""
-    template = Template(Description=f"{naming.PROJECT}: {description}")
+def new_template(project: str, description: str) -> Template:
+    """A template with the format version and a description naming ``project``."""
+    template = Template(Description=f"{project}: {description}")
     template.set_version("2010-09-09")
     return template
 

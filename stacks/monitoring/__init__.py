@@ -19,9 +19,9 @@ from typing import Any
 
 from troposphere import GetAtt, Parameter, Ref, Sub, Template, events, logs
 
-from stacks.common import naming
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.kms import CLOUDWATCH, EVENTS
+from stacks.common.settings import EVERY_FEATURE_PROJECT
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.monitoring.alarms import burn_rate, golden_signals
@@ -47,7 +47,9 @@ DEPLOYMENT_FAILED_RULE = "DeploymentFailedRule"
 
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any
 # environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
-EVERY_FEATURE = Settings(environment="every-feature", alarm_email="alerts@example.com")
+EVERY_FEATURE = Settings(
+    project=EVERY_FEATURE_PROJECT, environment="every-feature", alarm_email="alerts@example.com"
+)
 
 
 def _deployment_failed(template: Template, topic: Any) -> events.Rule:
@@ -133,12 +135,14 @@ def _error_logs(template: Template, settings: Settings, namespace: str, topic: A
 
 def build(settings: Settings) -> Template:
     """The monitoring template for ``settings``."""
-    template = new_template(f"{settings.environment} monitoring: alarms, dashboard")
+    template = new_template(
+        settings.project, f"{settings.environment} monitoring: alarms, dashboard"
+    )
     for name in PARAMETERS:
         template.add_parameter(
             Parameter(name, Type="String", Description=f"service stack output {name}")
         )
-    namespace = f"{naming.PROJECT}/{settings.environment}"
+    namespace = f"{settings.project}/{settings.environment}"
     topic = encrypted_topic(
         template,
         "AlarmTopic",

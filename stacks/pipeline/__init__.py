@@ -244,7 +244,9 @@ def _deploy_stage(stage: DeployStage, project: Any) -> cp.Stages:
 
 def build(settings: Settings) -> Template:
     """The pipeline template for ``settings``."""
-    template = new_template(f"{settings.environment} pipeline: GitHub -> build -> deploys")
+    template = new_template(
+        settings.project, f"{settings.environment} pipeline: GitHub -> build -> deploys"
+    )
     repository_arn = Ref(
         template.add_parameter(
             Parameter("RepositoryArn", Type="String", Description="registry: RepositoryArn")
@@ -284,7 +286,7 @@ def build(settings: Settings) -> Template:
         "Build",
         settings,
         buildspec="buildspec.yml",
-        role=roles.build_role(template, common, repository_arn),
+        role=roles.build_role(template, settings.project, common, repository_arn),
         key=key,
         group=group,
         privileged=True,
@@ -300,6 +302,7 @@ def build(settings: Settings) -> Template:
             stage.environment,
             common,
             repository_arn,
+            project=settings.project,
             shared=access.DEPLOY_READS,
         )
         deploys[stage.environment] = _project(

@@ -79,7 +79,7 @@ def reports() -> AwacsStatement:
 
 
 def build_role(
-    template: Template, common: Sequence[AwacsStatement], repository_arn: Any
+    template: Template, project: str, common: Sequence[AwacsStatement], repository_arn: Any
 ) -> iam.Role:
     """The build project: test, scan, push the image to the one repository."""
     return template.add_resource(
@@ -93,7 +93,9 @@ def build_role(
                 policy.allow(list(ECR_PUSH), [repository_arn]),
                 # invoke push reads the repository from the registry stack's outputs; it never
                 # launches the stack (that is a platform change, not a build).
-                policy.allow(["cloudformation:DescribeStacks"], [stack_arn(REGISTRY_PATH)]),
+                policy.allow(
+                    ["cloudformation:DescribeStacks"], [stack_arn(project, REGISTRY_PATH)]
+                ),
             ],
         )
     )
@@ -106,6 +108,7 @@ def deploy_role(
     common: Sequence[AwacsStatement],
     repository_arn: Any,
     *,
+    project: str,
     shared: Sequence[str] = (REGISTRY_PATH,),
 ) -> iam.Role:
     """A deploy project of one environment: update that environment's stacks, nothing else
@@ -116,11 +119,11 @@ def deploy_role(
             "codebuild.amazonaws.com",
             [
                 *common,
-                *access.deploys(environment, repository_arn, shared=shared),
+                *access.deploys(project, environment, repository_arn, shared=shared),
                 # The SLO gate reads the burn-rate alarms (delivery.slo); a failed deploy's
                 # diagnosis and the buildspec's `invoke status` read the stopped tasks, their
                 # logs and the error budget.
-                *access.diagnoses(environment),
+                *access.diagnoses(project, environment),
             ],
         )
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from troposphere import GetAtt, Parameter, Ref, Template
 
+from stacks.common.settings import EVERY_FEATURE_PROJECT
 from stacks.common.template import (
     add_output,
     load_balancer_full_name,
@@ -49,6 +50,7 @@ SEMVER_PATTERN = (
 # Every optional feature on: what CloudFormation may be asked to create for this stack in any
 # environment (stacks/cloudformation_roles.py derives the environment's permissions from it).
 EVERY_FEATURE = Settings(
+    project=EVERY_FEATURE_PROJECT,
     environment="every-feature",
     domain=Domain(name="service.example.com", hosted_zone_id="Z0123456789ABCDEFGHIJ"),
     access_logs=AccessLogs(),
@@ -89,7 +91,9 @@ def _parameters(template: Template) -> dict[str, Parameter]:
 
 def build(settings: Settings) -> Template:
     """The service template for ``settings``."""
-    template = new_template(f"{settings.environment} service: ECS Fargate behind an ALB")
+    template = new_template(
+        settings.project, f"{settings.environment} service: ECS Fargate behind an ALB"
+    )
     p = _parameters(template)
     add_production_target_group(template)
     add_deployment_pace(template)

@@ -48,6 +48,7 @@ from delivery.emulator import Emulator, aws_env, environment
 from delivery.local.record import read_record
 from delivery.local.session import session as local_session
 from delivery.local.session import stop as stop_local
+from delivery.project import NAME as PROJECT
 from delivery.rehearsal import policy
 from delivery.render import render_stack, stack_configs
 from stacks import oncall_roles
@@ -100,7 +101,7 @@ def deploy_version(root: Path, version: str) -> None:
 
 def role_policy(kind: str) -> list[dict[str, Any]]:
     """The on-call role's statements for ``local``, as the stack renders them, resolved."""
-    settings = oncall_roles.Settings(environment="shared", environments=["local"])
+    settings = oncall_roles.Settings(project=PROJECT, environment="shared", environments=["local"])
     template = json.loads(json.dumps(oncall_roles.build(settings).to_dict()))
     logical_id = "LocalReadOnlyRole" if kind == oncall_roles.READ_ONLY else "LocalIncidentRole"
     names = {

@@ -30,6 +30,7 @@ from delivery.local.record import read_record
 from delivery.local.session import session as local_session
 from delivery.local.session import stop as stop_local
 from delivery.local.task_definition import service_spec
+from delivery.project import NAME as PROJECT
 from stacks.service.secrets import VERSIONS_PARAMETER, add_secrets, container_secrets
 from stacks.service.settings import Secret, Settings
 from tests.support.cli import run_invoke
@@ -50,7 +51,9 @@ sceptre_user_data:
 def secret_template() -> str:
     """The sample service with the real secret wiring added to its task definition."""
     pieces = Troposphere()
-    settings = Settings(environment="local", secrets=[Secret(name=NAME, description="key")])
+    settings = Settings(
+        project=PROJECT, environment="local", secrets=[Secret(name=NAME, description="key")]
+    )
     declared = add_secrets(pieces, settings)
     wiring: dict[str, Any] = pieces.to_dict()
     template = json.loads(service_template())

@@ -41,7 +41,8 @@ SPEC = ServiceSpec(
     mounts=(MountPoint("tmp", "/tmp"),),
     secrets={"SECRET_KEY": "arn:aws:secretsmanager:eu-north-1:1:secret:app-AbCdEf"},
 )
-NAME = "flask-fargate-local-18080"
+PROJECT_CODE = "flask-fargate"
+NAME = f"{PROJECT_CODE}-local-18080"
 
 
 def podman_with_tmp_volume(runner: FakeRunner) -> ContainerEngine:
@@ -65,7 +66,7 @@ def test_the_container_runs_as_the_task_definition_says_and_nothing_more(tmp_pat
     podman = podman_with_tmp_volume(runner)
     service = start_container(
         podman, SPEC, "flask-fargate:1.0.0", 18080,
-        project=tmp_path, secrets={"SECRET_KEY": "s3cret"},
+        project=tmp_path, project_code=PROJECT_CODE, secrets={"SECRET_KEY": "s3cret"},
     )  # fmt: skip
     volumes = tmp_path / ".local" / "volumes" / NAME
     run = next(call for call in runner.calls if call.argv[1] == "run")
@@ -102,14 +103,24 @@ def test_the_container_s_output_goes_to_the_stream_its_awslogs_options_name(
         group="svc-LogGroup-1", region="eu-north-1", stream_prefix="app", container="app"
     )
     first = start_container(
-        podman, replace(SPEC, awslogs=logs), "flask-fargate:1.0.0", 18080, project=tmp_path
+        podman,
+        replace(SPEC, awslogs=logs),
+        "flask-fargate:1.0.0",
+        18080,
+        project=tmp_path,
+        project_code=PROJECT_CODE,
     )
     assert (first.log_group, first.log_region) == ("svc-LogGroup-1", "eu-north-1")
     assert first.log_stream == f"app/app/{first.task_id}"
     assert (first.shipped, first.shipped_stderr) == (0, 0)
     # Every start is a new task: a new id, a new stream.
     second = start_container(
-        podman, replace(SPEC, awslogs=logs), "flask-fargate:1.0.0", 18081, project=tmp_path
+        podman,
+        replace(SPEC, awslogs=logs),
+        "flask-fargate:1.0.0",
+        18081,
+        project=tmp_path,
+        project_code=PROJECT_CODE,
     )
     assert second.task_id != first.task_id
 
@@ -122,7 +133,9 @@ def test_stopping_the_container_removes_its_volume_folders(
     runner.on("podman", "rm", "--force", "--time", "0", "c0ffee")
     podman = podman_with_tmp_volume(runner)
     monkeypatch.setattr(local_runner, "container_engine", lambda name: podman)
-    service = start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+    service = start_container(
+        podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path, project_code=PROJECT_CODE
+    )
     assert Path(service.volumes).is_dir()
     stop_service(service)
     assert runner.argvs()[-1] == ("podman", "rm", "--force", "--time", "0", "c0ffee")
@@ -135,7 +148,9 @@ def test_a_container_that_fails_to_start_leaves_no_volume_folder(tmp_path: Path)
     runner.on("podman", "run", returncode=125, stderr="Error: name is already in use\n")
     podman = podman_with_tmp_volume(runner)
     with pytest.raises(DeliveryError, match="name is already in use"):
-        start_container(podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path)
+        start_container(
+            podman, SPEC, "flask-fargate:1.0.0", 18080, project=tmp_path, project_code=PROJECT_CODE
+        )
     assert not (tmp_path / ".local" / "volumes" / NAME).exists()
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from delivery.project import NAME as PROJECT
 from stacks import cloudformation_roles as roles
 from stacks import oncall_roles
 from stacks.common.errors import SettingsError
@@ -33,7 +34,12 @@ ECS_SERVICE_UPDATE = {
 
 
 def build(environments: list[dict[str, Any]], regions: list[str] = REGIONS) -> Template:
-    data = {"environment": "shared", "regions": regions, "environments": environments}
+    data = {
+        "project": PROJECT,
+        "environment": "shared",
+        "regions": regions,
+        "environments": environments,
+    }
     return dict(json.loads(render(roles, data)))
 
 
@@ -150,7 +156,7 @@ def test_policies_are_split_under_iams_size_limit_without_losing_an_action() -> 
 
 
 def test_pack_starts_a_new_document_when_the_budget_is_spent() -> None:
-    statements = roles._statements(roles.environment_actions(["network"], REGIONS), "dev")
+    statements = roles._statements(roles.environment_actions(["network"], REGIONS), PROJECT, "dev")
     documents = roles.pack(statements, budget=2_000)
     assert len(documents) > 1
     assert [s for document in documents for s in document] == statements

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from delivery.project import NAME as PROJECT
 from delivery.render import read_stack_config
 from stacks import service
 from stacks.common import provider_schemas
@@ -50,7 +51,11 @@ def _settings(env: str) -> dict[str, Any]:
 
 
 def _template(deployment: dict[str, Any]) -> Template:
-    return dict(json.loads(render(service, {"environment": "dev", "deployment": deployment})))
+    return dict(
+        json.loads(
+            render(service, {"project": PROJECT, "environment": "dev", "deployment": deployment})
+        )
+    )
 
 
 def test_the_pace_is_a_parameter_guarded_by_default(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from delivery.project import NAME as PROJECT
 from stacks import oncall_roles
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
@@ -22,7 +23,12 @@ READ_VERBS = ("Describe", "Get", "List", "Filter")
 
 
 def build(**settings: Any) -> Template:
-    data = {"environment": "shared", "environments": ["dev", "prod"], **settings}
+    data = {
+        "project": PROJECT,
+        "environment": "shared",
+        "environments": ["dev", "prod"],
+        **settings,
+    }
     return dict(json.loads(render(oncall_roles, data)))
 
 

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
+from delivery.project import NAME as PROJECT_CODE
 from stacks.common import naming
 from tests.support.cfn import Template, resources
 from tests.support.paths import ROOT
 
 Rendered = dict[str, dict[str, Template]]
 CONFIG = ROOT / "config"
-PROJECT_CODE = yaml.safe_load((CONFIG / "config.yaml").read_text())["project_code"]
 ECR_PUSH = {
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
@@ -69,8 +69,7 @@ def _actions(template: Template, role: str, prefix: str) -> set[str]:
 def test_registry_path_is_the_shared_registry_config() -> None:
     assert (CONFIG / f"{naming.REGISTRY_PATH}.yaml").is_file()
     assert (CONFIG / f"{naming.CLOUDFORMATION_ROLES_PATH}.yaml").is_file()
-    assert naming.PROJECT == PROJECT_CODE
-    assert naming.stack_name("prod/service") == f"{PROJECT_CODE}-prod-service"
+    assert naming.stack_name(PROJECT_CODE, "prod/service") == f"{PROJECT_CODE}-prod-service"
 
 
 def test_build_role_reads_registry_outputs_and_pushes_nothing_more(rendered: Rendered) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from delivery.project import NAME as PROJECT
 from delivery.render import read_stack_config
 from stacks import service
 from stacks.common.errors import SettingsError
@@ -226,7 +227,7 @@ def test_autoscaling_owns_the_task_count(rendered: dict[str, dict[str, Template]
         assert target["ScalableDimension"] == "ecs:service:DesiredCount"
         assert target["MinCapacity"] == minimum, env
     with pytest.raises(SettingsError, match="unknown key 'desired_count'"):
-        render(service, {"environment": "dev", "desired_count": 2})
+        render(service, {"project": PROJECT, "environment": "dev", "desired_count": 2})
 
 
 def test_target_groups_check_readiness_fast(template: Template) -> None:
@@ -289,7 +290,9 @@ def test_prod_deploys_canary_with_waf_and_deletion_protection(
 
 
 def test_https_with_tls13_and_redirect_when_a_certificate_is_set() -> None:
-    template = json.loads(render(service, {"environment": "dev", "certificate_arn": CERTIFICATE}))
+    template = json.loads(
+        render(service, {"project": PROJECT, "environment": "dev", "certificate_arn": CERTIFICATE})
+    )
     listeners = resources(template, "AWS::ElasticLoadBalancingV2::Listener")
     https = listeners["HttpsListener"]["Properties"]
     assert (https["Port"], https["Protocol"]) == (443, "HTTPS")
@@ -312,7 +315,9 @@ def test_https_with_tls13_and_redirect_when_a_certificate_is_set() -> None:
 
 def test_a_domain_gets_its_certificate_and_alias_record() -> None:
     domain = {"name": "api.example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}
-    template = json.loads(render(service, {"environment": "prod", "domain": domain}))
+    template = json.loads(
+        render(service, {"project": PROJECT, "environment": "prod", "domain": domain})
+    )
     certificate = one(template, "AWS::CertificateManager::Certificate")["Properties"]
     assert certificate == {
         "DomainName": "api.example.com",
@@ -383,7 +388,7 @@ def _rules_by_listener(template: Template) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.mark.parametrize("https", [False, True])
 def test_metrics_are_answered_404_by_the_alb(https: bool) -> None:
-    settings: dict[str, Any] = {"environment": "dev"}
+    settings: dict[str, Any] = {"project": PROJECT, "environment": "dev"}
     if https:
         settings["certificate_arn"] = CERTIFICATE
     template = json.loads(render(service, settings))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from delivery.project import NAME as PROJECT
 from stacks import service
 from stacks.service.exec import AGENT_PATHS, SSM_CHANNEL_ACTIONS
 from stacks.service.settings import Exec
@@ -17,7 +18,7 @@ SSM_PATHS = {"/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"}
 
 
 def _built(**settings: Any) -> Template:
-    built = service.build(service.Settings(environment="test", **settings))
+    built = service.build(service.Settings(project=PROJECT, environment="test", **settings))
     return dict(json.loads(built.to_json()))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from delivery.local.task_definition import resolve
+from delivery.project import NAME as PROJECT
 from stacks import service
 from stacks.common.errors import SettingsError
 from stacks.common.handler import render
@@ -32,7 +33,9 @@ def build(**settings: Any) -> Template:
     """The service template for these settings (local-like defaults)."""
     import json  # noqa: PLC0415 - only here
 
-    return dict(json.loads(render(service, {"environment": "test", **settings})))
+    return dict(
+        json.loads(render(service, {"project": PROJECT, "environment": "test", **settings}))
+    )
 
 
 def value_froms(template: Template, versions: str) -> dict[str, str | None]:

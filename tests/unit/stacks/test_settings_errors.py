@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from delivery.project import NAME as PROJECT
 from delivery.render import render
 from stacks.common.errors import SettingsError
 from templates import budget, monitoring, network, pipeline, registry, service
@@ -117,7 +118,7 @@ def test_bad_settings_are_one_line_naming_stack_and_key(
     handler: Any, settings: dict[str, Any], expected: str
 ) -> None:
     with pytest.raises(SettingsError) as caught:
-        handler.sceptre_handler({"environment": "dev", **settings})
+        handler.sceptre_handler({"project": PROJECT, "environment": "dev", **settings})
     message = str(caught.value)
     assert "\n" not in message
     assert expected in message
