@@ -76,8 +76,12 @@ class SubprocessRunner:
         env: Mapping[str, str] | None = None,
         stdin: str | None = None,
         timeout: float | None = None,
+        inherit: bool = True,
     ) -> Completed:
         """Run ``argv``; a missing program is exit code 127, like a shell reports it.
+
+        ``env`` is added to this process's environment, or with ``inherit=False`` is exactly the
+        command's environment.
 
         Ctrl-C (KeyboardInterrupt) while it runs stops the command and all it started, then
         goes on up.
@@ -85,7 +89,7 @@ class SubprocessRunner:
         try:
             process = subprocess.Popen(  # noqa: S603 - argv lists built by the callers, no shell
                 list(argv),
-                env={**os.environ, **(env or {})},
+                env={**(os.environ if inherit else {}), **(env or {})},
                 # Never the terminal: outside the terminal's foreground group, a read from it
                 # would stop the command (SIGTTIN) for good.
                 stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,

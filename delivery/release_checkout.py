@@ -187,7 +187,7 @@ def environment(path: Path) -> dict[str, str]:
 def has_option(path: Path, task: str, option: str, invoke: Invoke = release_invoke) -> bool:
     """Whether the release's own ``invoke <task>`` takes ``option`` (its ``--help`` lists it)."""
     runner = process.SubprocessRunner()
-    done = runner([*invoke(path), "--help", task], env=environment(path))
+    done = runner([*invoke(path), "--help", task], env=environment(path), inherit=False)
     if not done.ok:
         raise DeliveryError(
             f"the release's command line in {path} failed: "

@@ -314,3 +314,17 @@ def test_the_real_command_is_the_checkouts_own_locked_environment(
     assert env[release_checkout.RELEASE_VARIABLE] == "1"
     # Podman's images are this checkout's store, where a kept local service's image was built.
     assert env["CONTAINERS_STORAGE_CONF"] == str(STATE_DIR.resolve() / "storage.conf")
+
+
+def test_asking_the_release_for_its_options_passes_on_none_of_this_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by CI: with nox's UV_PROJECT_ENVIRONMENT passed on, the release's `uv run ...
+    --help` synced the release's code into the gate's own environment."""
+    monkeypatch.setenv("UV_PROJECT_ENVIRONMENT", "/elsewhere/.nox/tests")
+    says = "import os; print('leaked' if 'UV_PROJECT_ENVIRONMENT' in os.environ else '--fast')"
+
+    def invoke(path: Path) -> list[str]:
+        return [sys.executable, "-c", says]
+
+    assert release_checkout.has_option(tmp_path, "rollback", "--fast", invoke)
