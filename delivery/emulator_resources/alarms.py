@@ -242,32 +242,16 @@ class _AlarmModel(ByName):
         properties = cloudformation_json.get("Properties", {})
         name = updated_name(original_resource, new_resource_name, properties, "AlarmName")
         if name != original_resource.name:
-            replacement = cls.create_from_cloudformation_json(
-                name, cloudformation_json, account_id, region_name
+            return cls.replace(
+                original_resource, name, cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         cls._put(name, properties, account_id, region_name)
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
+    def remove(cls, account_id: str, region_name: str, name: str) -> None:
         """DeleteAlarms."""
-        _cloudwatch(account_id, region_name).delete_alarms([resource_name])
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """DeleteAlarms (what moto's CloudFormation calls on a stack's delete)."""
-        _cloudwatch(account_id, region_name).delete_alarms([self.name])
-
-    def is_created(self) -> bool:
-        """Created as soon as the put returns."""
-        return True
+        _cloudwatch(account_id, region_name).delete_alarms([name])
 
 
 class CloudWatchAlarm(_AlarmModel, CloudFormationModel):

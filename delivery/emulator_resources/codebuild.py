@@ -124,11 +124,9 @@ class CodeBuildProject(ByName, CloudFormationModel):
         properties = cloudformation_json.get("Properties", {})
         new_resource_name = updated_name(original_resource, new_resource_name, properties)
         if new_resource_name != original_resource.name:
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
+            return cls.replace(  # type: ignore[no-any-return]
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         backend = _codebuild(account_id, region_name)
         old = backend.codebuild_projects[original_resource.name].project_metadata
         history = list(backend.build_history.get(original_resource.name, []))
@@ -139,20 +137,6 @@ class CodeBuildProject(ByName, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
+    def remove(cls, account_id: str, region_name: str, name: str) -> None:
         """DeleteProject."""
-        _codebuild(account_id, region_name).delete_project(resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """DeleteProject (what moto's CloudFormation calls on a stack's delete)."""
-        _codebuild(account_id, region_name).delete_project(self.name)
-
-    def is_created(self) -> bool:
-        """Created as soon as CreateProject returns."""
-        return True
+        _codebuild(account_id, region_name).delete_project(name)

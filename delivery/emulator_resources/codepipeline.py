@@ -103,11 +103,9 @@ class CodePipelinePipeline(ByName, CloudFormationModel):
         properties = cloudformation_json["Properties"]
         new_resource_name = updated_name(original_resource, new_resource_name, properties)
         if new_resource_name != original_resource.name:
-            replacement = cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
+            return cls.replace(  # type: ignore[no-any-return]
+                original_resource, new_resource_name, cloudformation_json, account_id, region_name
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         backend = _codepipeline(account_id, region_name)
         declaration, tags = pipeline_request(new_resource_name, properties)
         backend.update_pipeline(declaration)
@@ -118,20 +116,6 @@ class CodePipelinePipeline(ByName, CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
+    def remove(cls, account_id: str, region_name: str, name: str) -> None:
         """DeletePipeline."""
-        _codepipeline(account_id, region_name).delete_pipeline(resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """DeletePipeline (what moto's CloudFormation calls on a stack's delete)."""
-        _codepipeline(account_id, region_name).delete_pipeline(self.name)
-
-    def is_created(self) -> bool:
-        """Created as soon as CreatePipeline returns."""
-        return True
+        _codepipeline(account_id, region_name).delete_pipeline(name)

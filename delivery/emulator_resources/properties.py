@@ -96,9 +96,59 @@ def updated_name(
     return new_resource_name
 
 
-class ByName:
+class Removable:
+    """What every model here shares: deleted by one call of its type's API (``remove``), created
+    as soon as the create call returns, and replaced new-first. A mixin: moto finds models as
+    direct subclasses of CloudFormationModel."""
+
+    name: str
+
+    @classmethod
+    def remove(cls, account_id: str, region_name: str, name: str) -> None:
+        """The type's delete call for ``name``."""
+        raise NotImplementedError
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        """The type's delete call (``remove``)."""
+        cls.remove(account_id, region_name, resource_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """The type's delete call (what moto's CloudFormation calls on a stack's delete)."""
+        self.remove(account_id, region_name, self.name)
+
+    def is_created(self) -> bool:
+        """Created as soon as the create call returns."""
+        return True
+
+    @classmethod
+    def replace(
+        cls,
+        original: Removable,
+        name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        """A create-only property changed: the new resource is created first, then the old one
+        deleted, as CloudFormation replaces a resource."""
+        replacement = cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        original.delete(account_id, region_name)
+        return replacement
+
+
+class ByName(Removable):
     """A resource CloudFormation names by its ``Name`` property (else generates one); Ref gives
-    the name. A mixin: moto finds models as direct subclasses of CloudFormationModel."""
+    the name."""
 
     def __init__(self, account_id: str, region_name: str, name: str, named: bool) -> None:
         self.account_id = account_id

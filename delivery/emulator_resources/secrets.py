@@ -49,7 +49,12 @@ from moto.secretsmanager.exceptions import SecretNotFoundException
 from moto.secretsmanager.models import FakeSecret, SecretsManagerBackend, secretsmanager_backends
 from moto.secretsmanager.utils import random_password
 
-from delivery.emulator_resources.properties import PropertyError, boolean, no_such_attribute
+from delivery.emulator_resources.properties import (
+    PropertyError,
+    Removable,
+    boolean,
+    no_such_attribute,
+)
 
 _PROPERTIES = (
     "Name",
@@ -186,7 +191,7 @@ def _replicas(properties: dict[str, Any]) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in r.items()} for r in regions]
 
 
-class SecretsManagerSecret(CloudFormationModel):
+class SecretsManagerSecret(Removable, CloudFormationModel):
     """``AWS::SecretsManager::Secret``: a secret in moto's Secrets Manager backend; Ref its ARN."""
 
     def __init__(
@@ -267,15 +272,14 @@ class SecretsManagerSecret(CloudFormationModel):
         old = original_resource.properties
         if properties.get("Name") != old.get("Name"):
             logical_id = getattr(original_resource, "logical_resource_id", "Secret")
-            replacement = cls.create_from_cloudformation_json(
+            return cls.replace(  # type: ignore[no-any-return]
+                original_resource,
                 new_resource_name,
                 cloudformation_json,
                 account_id,
                 region_name,
                 LogicalId=logical_id,
             )
-            original_resource.delete(account_id, region_name)
-            return replacement
         backend = _secretsmanager(account_id, region_name)
         name = original_resource.name
         value_keys = ("SecretString", "GenerateSecretString")
@@ -302,23 +306,9 @@ class SecretsManagerSecret(CloudFormationModel):
         return original_resource
 
     @classmethod
-    def delete_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-    ) -> None:
+    def remove(cls, account_id: str, region_name: str, name: str) -> None:
         """DeleteSecret, its replicas first."""
-        _delete(_secretsmanager(account_id, region_name), resource_name)
-
-    def delete(self, account_id: str, region_name: str) -> None:
-        """DeleteSecret (what moto's CloudFormation calls on a stack's delete)."""
-        _delete(_secretsmanager(account_id, region_name), self.name)
-
-    def is_created(self) -> bool:
-        """Created as soon as CreateSecret returns."""
-        return True
+        _delete(_secretsmanager(account_id, region_name), name)
 
 
 def _delete(backend: SecretsManagerBackend, secret_id: str) -> None:
