@@ -28,7 +28,7 @@ from delivery.emulator import aws_env, environment
 from delivery.local.record import read_record
 from tests.support.cli import run_invoke
 from tests.support.paths import ROOT
-from tests.support.project import make_project, service_template
+from tests.support.project import make_project, service_template, with_awslogs
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 DEPLOY_TIMEOUT_S = 180
@@ -36,20 +36,7 @@ DEPLOY_TIMEOUT_S = 180
 
 def logged_service_template() -> str:
     """The sample service with a log group and its container's awslogs options (as stacks/)."""
-    template = json.loads(service_template())
-    template["Resources"]["LogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {"RetentionInDays": 7},
-    }
-    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    container["LogConfiguration"] = {
-        "LogDriver": "awslogs",
-        "Options": {
-            "awslogs-group": {"Ref": "LogGroup"},
-            "awslogs-region": {"Ref": "AWS::Region"},
-            "awslogs-stream-prefix": "app",
-        },
-    }
+    template = with_awslogs(json.loads(service_template()))
     template["Outputs"]["LogGroupName"] = {"Value": {"Ref": "LogGroup"}}
     return json.dumps(template)
 

@@ -19,9 +19,12 @@ such a deployment (Stubber also checks every request and response against botoco
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 from botocore.stub import Stubber
 
 CLUSTER, SERVICE = "flask-fargate-dev", "flask-fargate-dev-service"
@@ -102,3 +105,17 @@ def blue_green_round(stub: Stubber, services: dict[str, Any], deployment: dict[s
     """One poll of a service with a current service deployment: what wait_stable reads."""
     stub.add_response("describe_services", services, EXPECTED)
     stub.add_response("describe_service_deployments", deployment, DEPLOYMENT)
+
+
+@contextmanager
+def stubbed_ecs(region: str = "eu-north-1") -> Iterator[tuple[Any, Stubber]]:
+    """An ECS client answered only by its Stubber; every queued response must be used."""
+    client = boto3.client(
+        "ecs",
+        region_name=region,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",  # noqa: S106 - a stub's dummy credentials
+    )
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from delivery import environments
 from tests.support.git import git
@@ -224,3 +225,23 @@ def service_template(extra_env: dict[str, str] | None = None) -> str:
         for name, value in {"GREETING": "Hello from the sample", **(extra_env or {})}.items()
     ]
     return json.dumps(template)
+
+
+def with_awslogs(template: dict[str, Any], **options: str) -> dict[str, Any]:
+    """``template`` with a log group of its own and the app container's awslogs options naming
+    it, as the real service stack has them (group, region, prefix ``app``, plus ``options``)."""
+    template["Resources"]["LogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"RetentionInDays": 7},
+    }
+    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    container["LogConfiguration"] = {
+        "LogDriver": "awslogs",
+        "Options": {
+            "awslogs-group": {"Ref": "LogGroup"},
+            "awslogs-region": {"Ref": "AWS::Region"},
+            "awslogs-stream-prefix": "app",
+            **options,
+        },
+    }
+    return template

@@ -13,13 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
 from delivery import environments, exec_session, stacks
 from delivery.errors import DeliveryError
 from delivery.local import runner as local_runner
+from tests.support.ecs_responses import stubbed_ecs
 from tests.support.fake_engine import engine
 from tests.support.paths import ROOT
 from tests.support.project import make_project
@@ -52,15 +52,8 @@ def test_a_missing_plugin_says_how_to_install_it() -> None:
 
 @pytest.fixture
 def ecs() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
-        "ecs",
-        region_name="eu-north-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_ecs() as stubbed:
+        yield stubbed
 
 
 def _running(stubber: Stubber, status: str = "RUNNING", agent: str = "RUNNING") -> None:

@@ -23,6 +23,7 @@ from delivery.local.task_definition import (
     _from_template,
 )
 from delivery.taskvolumes import MountPoint
+from tests.support.project import with_awslogs
 
 pytestmark = [pytest.mark.emulator]
 
@@ -168,21 +169,10 @@ def test_secrets_manager_json_keys_and_ssm_parameters_resolve(aws: Emulator) -> 
 @pytest.mark.usefixtures("aws")
 def test_the_awslogs_options_come_from_the_revision_and_the_template_alike() -> None:
     # As the real service stack: the group is the stack's own, the region its own, a prefix.
-    template = json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
-    template["Resources"]["LogGroup"] = {
-        "Type": "AWS::Logs::LogGroup",
-        "Properties": {"RetentionInDays": 7},
-    }
-    container = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
-    container["LogConfiguration"] = {
-        "LogDriver": "awslogs",
-        "Options": {
-            "awslogs-group": {"Ref": "LogGroup"},
-            "awslogs-region": {"Ref": "AWS::Region"},
-            "awslogs-stream-prefix": "app",
-            "mode": "non-blocking",
-        },
-    }
+    template = with_awslogs(
+        json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app")),
+        mode="non-blocking",
+    )
     arn = launch(json.dumps(template))
     group = boto3.client("cloudformation", region_name=REGION).describe_stack_resource(
         StackName=STACK, LogicalResourceId="LogGroup"

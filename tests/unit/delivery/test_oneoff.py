@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
 from delivery import oneoff, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from tests.support.ecs_responses import stubbed_ecs
 
 ACCOUNT = "arn:aws:ecs:eu-north-1:123456789012"
 TASK_ARN = f"{ACCOUNT}:task/flask-fargate-dev-service/0123456789abcdef0123456789abcdef"
@@ -41,15 +41,8 @@ TARGET = oneoff.Target(
 
 @pytest.fixture
 def ecs() -> Iterator[tuple[Any, Stubber]]:
-    client = boto3.client(
-        "ecs",
-        region_name="eu-north-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",  # noqa: S106
-    )
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
+    with stubbed_ecs() as stubbed:
+        yield stubbed
 
 
 def _task(status: str, **extra: Any) -> dict[str, Any]:
