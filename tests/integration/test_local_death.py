@@ -141,6 +141,14 @@ def survivors(started: list[psutil.Process], timeout_s: float) -> list[str]:
         time.sleep(0.1)
 
 
+def stuck_report(deploying: Deploying, left: list[str]) -> str:
+    """What still runs, and where the deploy is (its threads' stacks, from faulthandler)."""
+    if deploying.process.poll() is None:
+        deploying.process.send_signal(signal.SIGUSR1)  # tests/support/fake_build_invoke.py
+        time.sleep(1)
+    return "still running:\n" + "\n".join(left) + "\n" + deploying.output()
+
+
 def test_sigterm_stops_a_local_deploy_as_ctrl_c_does_with_one_line(
     deploying: Deploying,
 ) -> None:
@@ -150,7 +158,8 @@ def test_sigterm_stops_a_local_deploy_as_ctrl_c_does_with_one_line(
 
     deploying.process.send_signal(signal.SIGTERM)  # the invoke process alone
 
-    assert survivors(started, EXIT_TIMEOUT_S + GONE_TIMEOUT_S) == []
+    left = survivors(started, EXIT_TIMEOUT_S + GONE_TIMEOUT_S)
+    assert left == [], stuck_report(deploying, left)
     try:
         code = deploying.process.wait(timeout=EXIT_TIMEOUT_S)
     except subprocess.TimeoutExpired:

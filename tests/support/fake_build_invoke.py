@@ -13,6 +13,8 @@ Usage (from the repository, ``DELIVERY_PROJECT_ROOT`` naming a sample project)::
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 from invoke.collection import Collection
@@ -27,6 +29,8 @@ from tests.support.deploy_steps import fake_steps
 def main(argv: list[str]) -> None:
     """Run ``invoke <argv[1:]>`` on tasks.py, building and scanning version ``argv[0]`` fakely."""
     version, *args = argv
+    # A test that finds this process stuck asks it where (SIGUSR1: every thread's stack, on stderr).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     real_steps = Session.steps
 
     def steps(self: Session, base: deploy.Steps | None = None) -> deploy.Steps:
