@@ -83,23 +83,25 @@ def promote_commit(repo: Registry, version: str, sha: str) -> Published | None:
     image is the release's. Re-tagging it (instead of trusting a rebuild to match byte for byte
     on another build host) is what makes the release the digest that was tested.
     """
-    tags = versioning.image_tags(version, sha)
+    *version_tags, commit_tag = versioning.image_tags(version, sha)
     ecr = repo.ecr()
-    present = registry.tagged(repo.name, tags, ecr)
-    commit = present.get(tags[-1])  # sha-<commit>
+    present = registry.tagged(repo.name, [*version_tags, commit_tag], ecr)
+    commit = present.get(commit_tag)
     if commit is None:
         return None
-    held = present.get(version)
-    if held is not None and held.digest != commit.digest:
-        raise DeliveryError(
-            f"tag '{version}' in '{repo.name}' already names {held.digest}, not this commit's "
-            f"image {commit.digest}: tags are immutable, so release a new version"
-        )
-    if held is None:
-        registry.record_image(repo.name, version, commit.manifest, commit.media_type, ecr)
-        log.info(f"publish: tagged {repo.uri}:{version} on this commit's image {commit.digest}")
-    else:
-        log.info(f"publish: {repo.uri}:{version} is already there ({commit.digest}): not pushed")
+    for tag in version_tags:  # checked all before any is added: nothing half-tagged
+        held = present.get(tag)
+        if held is not None and held.digest != commit.digest:
+            raise DeliveryError(
+                f"tag '{tag}' in '{repo.name}' already names {held.digest}, not this commit's "
+                f"image {commit.digest}: tags are immutable, so release a new version"
+            )
+    for tag in version_tags:
+        if tag in present:
+            log.info(f"publish: {repo.uri}:{tag} is already there ({commit.digest}): not pushed")
+        else:
+            registry.record_image(repo.name, tag, commit.manifest, commit.media_type, ecr)
+            log.info(f"publish: tagged {repo.uri}:{tag} on this commit's image {commit.digest}")
     return Published(repo, commit.digest, version)
 
 

@@ -130,12 +130,19 @@ def build_commit(version: str) -> str | None:
 
 
 def image_tags(version: str, sha: str) -> list[str]:
-    """Immutable tags of one image: its semantic version and its git commit (``sha-<12>``)."""
+    """Immutable tags of one image: its semantic version, ``v<version>`` for a release, and its
+    git commit (``sha-<12>``, always last).
+
+    The ``v`` tag marks a release for the registry's lifecycle rules (stacks/registry.py): a
+    release tagged on main's earlier build of its commit keeps that build's ``-dev.`` tag, and
+    only a rule that selects the mark first keeps it from expiring among the dev builds.
+    """
     if not SEMVER.match(version):
         raise DeliveryError(f"'{version}' is not a semantic version (like 1.2.3)")
     if not re.fullmatch(r"[0-9a-f]{7,40}", sha):
         raise DeliveryError(f"'{sha}' is not a git commit SHA")
-    return [version, f"sha-{sha[:12]}"]
+    mark = [] if "-" in version else [f"v{version}"]
+    return [version, *mark, f"sha-{sha[:12]}"]
 
 
 def check_release(cwd: Path, allow_major: bool = False) -> Bump:

@@ -25,7 +25,9 @@ RepositoryName = Annotated[
 
 
 # Tags ``invoke push`` gives an image (delivery/versioning.py ``image_tags``): its version and
-# ``sha-<12 hex>``. A release is ``X.Y.Z``; any other build is ``X.Y.Z-dev.g<sha12>``.
+# ``sha-<12 hex>``. A release is ``X.Y.Z`` and also ``vX.Y.Z`` (the mark no other tag has); any
+# other build is ``X.Y.Z-dev.g<sha12>``.
+RELEASE_MARK_PATTERN = "v*.*.*"
 DEV_BUILD_PATTERN = "*-dev.*"
 RELEASE_PATTERN = "*.*.*"
 
@@ -53,13 +55,14 @@ class Settings(StackSettings):
     keep_dev_builds: Annotated[int, Field(ge=10, le=1000)] = Field(
         100,
         description="Builds of unreleased commits (`X.Y.Z-dev.g<sha>`) kept, the newest first "
-        "(lifecycle rule 2). Prod may run one (the pipeline promotes every build's digest), so "
+        "(lifecycle rule 3). Prod may run one (the pipeline promotes every build's digest), so "
         "keep more than the builds that can pile up unapproved between two prod deploys: 10-1000, "
         "default 100.",
     )
     release_retention_days: Annotated[int, Field(ge=365, le=3650)] = Field(
         3650,
-        description="Days a release (`X.Y.Z`) is kept after its push (lifecycle rule 3): "
+        description="Days a release (`X.Y.Z`, marked `vX.Y.Z`) is kept after its push (lifecycle "
+        "rules 2 and 4; a release tagged on an earlier build counts from that build's push): "
         "releases expire by their own age only, never by a count, so dev builds cannot push them "
         "out. The default keeps every release ten years, so a rollback to any of them works; at "
         "least one year.",
@@ -67,7 +70,7 @@ class Settings(StackSettings):
     keep_images: Annotated[int, Field(ge=10, le=10000)] = Field(
         200,
         description="Backstop for tagged images that are neither a release nor a dev build "
-        "(tags pushed by hand): at most this many are kept (lifecycle rule 4); default 200.",
+        "(tags pushed by hand): at most this many are kept (lifecycle rule 5); default 200.",
     )
 
 
@@ -89,14 +92,22 @@ def lifecycle_policy(settings: Settings) -> str:
     builds and expire real releases after N pushes, whatever its priority. Hence:
 
     1. untagged images expire after ``untagged_expiry_days``;
-    2. dev builds (``*-dev.*``, which no release tag matches) keep the newest
-       ``keep_dev_builds``, counted among dev builds only; before the release rule, so it
-       shields them from it;
-    3. releases (``*.*.*``, which now only selects releases for expiry) expire by age,
-       ``sinceImagePushed``, which looks at each image alone, so dev builds cannot push them
-       out; matching it also shields releases from rule 4;
-    4. anything else is capped at ``keep_images`` (ECR: ``any`` must have the lowest priority).
+    2. releases by their mark (``v*.*.*``) expire by age, ``sinceImagePushed``, which looks at
+       each image alone, so dev builds cannot push them out. First, because a release tagged on
+       main's earlier build of its commit still carries that build's ``-dev.`` tag: a dev rule
+       before it would select it and expire it among the dev builds;
+    3. dev builds (``*-dev.*``, which no release tag matches) keep the newest
+       ``keep_dev_builds``; a promoted release is counted here but cannot be expired here;
+    4. releases without the mark (pushed before it existed: ``*.*.*``, which after rule 3 only
+       selects releases for expiry), by the same age; matching it shields them from rule 5;
+    5. anything else is capped at ``keep_images`` (ECR: ``any`` must have the lowest priority).
     """
+    by_age = {
+        "tagStatus": "tagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": settings.release_retention_days,
+    }
     rules = [
         {
             "rulePriority": 1,
@@ -111,6 +122,12 @@ def lifecycle_policy(settings: Settings) -> str:
         },
         {
             "rulePriority": 2,
+            "description": f"keep releases for {settings.release_retention_days} days",
+            "selection": {**by_age, "tagPatternList": [RELEASE_MARK_PATTERN]},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
             "description": f"keep the last {settings.keep_dev_builds} dev builds",
             "selection": {
                 "tagStatus": "tagged",
@@ -121,19 +138,13 @@ def lifecycle_policy(settings: Settings) -> str:
             "action": {"type": "expire"},
         },
         {
-            "rulePriority": 3,
-            "description": f"keep releases for {settings.release_retention_days} days",
-            "selection": {
-                "tagStatus": "tagged",
-                "tagPatternList": [RELEASE_PATTERN],
-                "countType": "sinceImagePushed",
-                "countUnit": "days",
-                "countNumber": settings.release_retention_days,
-            },
+            "rulePriority": 4,
+            "description": f"keep unmarked releases for {settings.release_retention_days} days",
+            "selection": {**by_age, "tagPatternList": [RELEASE_PATTERN]},
             "action": {"type": "expire"},
         },
         {
-            "rulePriority": 4,
+            "rulePriority": 5,
             "description": f"cap other tagged images at {settings.keep_images}",
             "selection": {
                 "tagStatus": "any",

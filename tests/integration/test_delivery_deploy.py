@@ -351,6 +351,7 @@ def test_a_deployment_shifting_traffic_stops_deploy_and_diff_before_anything(
     assert registry.list_images("flask-fargate", registry.client(REGION))[0].tags == (
         "1.0.0",
         f"sha-{commit_of('1.0.0')[:12]}",
+        "v1.0.0",
     )
     with pytest.raises(DeliveryError, match="is in progress: wait for it or stop it"):
         preview.diff("dev", root=project)
@@ -402,6 +403,8 @@ def test_a_release_of_a_pushed_commit_tags_its_image_instead_of_building_again(
     )
     ecr = registry.client(REGION)
     assert registry.find_version("flask-fargate", "1.3.0", ecr) == first.digest
+    # The release's mark, which the registry's lifecycle keeps releases by (stacks/registry.py).
+    assert registry.find_version("flask-fargate", "v1.3.0", ecr) == first.digest
     again = deploy.push(plan, release)  # a re-run: nothing to do
     assert again.digest == first.digest
     assert "is already there" in progress_lines(delivery_log)[-1]

@@ -38,7 +38,7 @@ pytestmark = [pytest.mark.emulator]
 URI = f"123456789012.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 BUILT = images.Built(ref="flask-fargate:1.4.0", version="1.4.0", sha=SHA)
-TAGS = ["1.4.0", "sha-0123456789ab"]
+TAGS = ["1.4.0", "v1.4.0", "sha-0123456789ab"]  # a release: with its mark
 THIS_BUILD = image('{"architecture":"amd64","created":"2026-01-01T00:00:00Z"}')
 OTHER_BUILD = image('{"architecture":"amd64","created":"2026-01-02T00:00:00Z"}')
 
@@ -124,7 +124,7 @@ def test_a_tag_still_missing_gets_the_manifest_already_there(
     assert not any(argv[1] in ("login", "push") for argv in runner.argvs())
     assert lines == [
         f"publish: {URI}:{TAGS[0]} is already there ({digest}): not pushed",
-        f"publish: tagged {URI}:{TAGS[1]} {digest} (image already there)",
+        *(f"publish: tagged {URI}:{tag} {digest} (image already there)" for tag in TAGS[1:]),
     ]
     assert tags_in_ecr() == dict.fromkeys(TAGS, digest)
 

@@ -103,9 +103,14 @@ def test_untagged_build_is_a_unique_prerelease(repo: Path) -> None:
     assert versioning.SEMVER.match(version)
 
 
-def test_image_tags_are_version_and_commit() -> None:
+def test_image_tags_are_version_release_mark_and_commit() -> None:
     sha = "0123456789abcdef0123456789abcdef01234567"
-    assert versioning.image_tags("1.2.3", sha) == ["1.2.3", "sha-0123456789ab"]
+    assert versioning.image_tags("1.2.3", sha) == ["1.2.3", "v1.2.3", "sha-0123456789ab"]
+    # Only a release carries the mark the registry keeps releases by (stacks/registry.py).
+    assert versioning.image_tags("1.3.0-dev.g0123456789ab", sha) == [
+        "1.3.0-dev.g0123456789ab",
+        "sha-0123456789ab",
+    ]
     with pytest.raises(DeliveryError, match="not a semantic version"):
         versioning.image_tags("latest", sha)
     with pytest.raises(DeliveryError, match="not a git commit"):
