@@ -443,6 +443,8 @@ def status(c: Context, env: str | None = None) -> None:
         "since": "from how long ago (15m, 2h, 1d; units s m h d w) or an ISO 8601 time "
         "(default 15m)",
         "request_id": "only the JSON records of this request (its X-Request-ID)",
+        "trace_id": "only the access lines of this trace (X-Ray's 1-...-... or W3C's 32 hex "
+        "digits): from a trace back to its requests",
         "version": "only the JSON records the service's version V wrote",
         "level": "only JSON records at this level and above: DEBUG, INFO, WARNING, ERROR, CRITICAL",
         "json": "print each JSON record as it is, one per line (lines that are not JSON left out)",
@@ -458,6 +460,7 @@ def logs(  # noqa: PLR0917 - invoke maps each parameter to an option
     version: str | None = None,
     level: str | None = None,
     json: bool = False,
+    trace_id: str | None = None,
 ) -> None:
     """Print the service's CloudWatch Logs: one readable line per JSON record (raw with --json).
 
@@ -467,7 +470,7 @@ def logs(  # noqa: PLR0917 - invoke maps each parameter to an option
     from delivery.local import session as local_session
 
     query = delivery_logs.query(
-        since, request_id=request_id, version=version, level=level, raw=json
+        since, request_id=request_id, version=version, level=level, trace_id=trace_id, raw=json
     )  # bad input fails before anything else
     with local_session.attached(env, ROOT) as session:
         refresh = session.ship_logs if session is not None else None

@@ -3,7 +3,8 @@
 The field names are the app's (app/observability/logging.py): every JSON line has ``timestamp``
 (ISO 8601 UTC, milliseconds), ``level`` (Python's level names), ``logger``, ``message`` and
 ``version``; the access line (logger ``app.access``, message ``request``) adds ``request_id``,
-``method``, ``route``, ``path``, ``status``, ``duration_ms`` and ``remote_addr``; the app's own
+``method``, ``route``, ``path``, ``status``, ``duration_ms``, ``remote_addr`` and the request's
+trace (``trace_id``, 32 hex digits as W3C writes it, ``xray_trace_id`` as X-Ray does); the app's own
 records about a request carry ``request_id`` (and ``method``, ``path``: app/errors.py) and, for an
 exception, ``exc_info`` (the traceback).
 
@@ -28,7 +29,23 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # filter pattern's quoted string would need escaped.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 VERSION = re.compile(r"^[0-9A-Za-z.+-]{1,128}$")
+# One trace id in its two spellings: W3C's 32 hex digits and X-Ray's 1-<8 hex>-<24 hex>, which
+# are the same 128 bits (the first 8 digits are X-Ray's epoch seconds).
+W3C_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+XRAY_TRACE_ID = re.compile(r"^1-([0-9a-f]{8})-([0-9a-f]{24})$")
 MISSING = "-"
+
+
+def w3c_trace_id(text: str) -> str | None:
+    """``text`` as a W3C trace id (32 lowercase hex digits) whichever way it is spelt; None when
+    it is neither spelling (or the all-zero id, which W3C says is invalid)."""
+    value = text.strip().lower()
+    xray = XRAY_TRACE_ID.match(value)
+    if xray:
+        value = xray.group(1) + xray.group(2)
+    if not W3C_TRACE_ID.match(value) or value == "0" * 32:
+        return None
+    return value
 
 
 def parse(message: str) -> dict[str, Any] | None:
@@ -54,11 +71,12 @@ class Selection:
     request_id: str | None = None
     version: str | None = None
     level: str | None = None
+    trace_id: str | None = None  # W3C spelling (``w3c_trace_id``)
 
     @property
     def everything(self) -> bool:
         """Whether nothing is selected on (every line is shown, plain ones too)."""
-        return not (self.request_id or self.version or self.level)
+        return not (self.request_id or self.version or self.level or self.trace_id)
 
     def levels(self) -> tuple[str, ...]:
         """The level names shown (all of them without ``level``)."""
@@ -68,6 +86,8 @@ class Selection:
         conditions = []
         if self.request_id:
             conditions.append(f'($.request_id = "{self.request_id}")')
+        if self.trace_id:
+            conditions.append(f'($.trace_id = "{self.trace_id}")')
         if self.version:
             conditions.append(f'($.version = "{self.version}")')
         if self.level:
@@ -94,15 +114,29 @@ class Selection:
             return False
         if self.request_id and record.get("request_id") != self.request_id:
             return False
+        if self.trace_id and record.get("trace_id") != self.trace_id:
+            return False
         if self.version and record.get("version") != self.version:
             return False
         return not self.level or record.get("level") in self.levels()
 
 
 def selection(
-    request_id: str | None = None, version: str | None = None, level: str | None = None
+    request_id: str | None = None,
+    version: str | None = None,
+    level: str | None = None,
+    trace_id: str | None = None,
 ) -> Selection:
-    """The ``--request-id``/``--version``/``--level`` options checked; one line when malformed."""
+    """The ``--request-id``/``--version``/``--level``/``--trace-id`` options checked; one line
+    when malformed."""
+    trace = None
+    if trace_id is not None:
+        trace = w3c_trace_id(trace_id)
+        if trace is None:
+            raise DeliveryError(
+                f"--trace-id {trace_id!r} is not a trace id: give X-Ray's 1-<8 hex>-<24 hex> "
+                "or W3C's 32 hex digits (an access line's xray_trace_id or trace_id)"
+            )
     if request_id is not None and not REQUEST_ID.match(request_id):
         raise DeliveryError(
             f"--request-id {request_id!r} cannot be a request id: the service's ids are 1 to "
@@ -116,7 +150,9 @@ def selection(
             f"unknown --level {level!r}: choose one of {', '.join(LEVELS)} "
             "(that level and above are shown)"
         )
-    return Selection(request_id=request_id or None, version=version or None, level=name)
+    return Selection(
+        request_id=request_id or None, version=version or None, level=name, trace_id=trace
+    )
 
 
 def _iso(timestamp_ms: int) -> str:

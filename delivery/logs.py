@@ -103,12 +103,13 @@ def query(
     request_id: str | None = None,
     version: str | None = None,
     level: str | None = None,
+    trace_id: str | None = None,
     raw: bool = False,
     now: datetime | None = None,
 ) -> Query:
     """The ``logs`` options checked (before anything in AWS is touched); ``since`` defaults to
     DEFAULT_SINCE."""
-    chosen = selection(request_id=request_id, version=version, level=level)
+    chosen = selection(request_id=request_id, version=version, level=level, trace_id=trace_id)
     start = parse_since(DEFAULT_SINCE if since is None else since, now or datetime.now(UTC))
     return Query(chosen, int(start.timestamp() * 1000), raw)
 

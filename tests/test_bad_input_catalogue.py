@@ -419,6 +419,11 @@ CATALOGUE: list[Case] = [
         message=r"--request-id .* cannot be a request id",
     ),
     task_case(
+        "logs of a malformed trace id",
+        *("logs", "--env", "dev", "--trace-id", "1-5759e988-xyz"),
+        message=r"--trace-id '1-5759e988-xyz' is not a trace id: give X-Ray's",
+    ),
+    task_case(
         "logs of a service not deployed",
         *("logs", "--env", "dev"),
         message=r"the service of 'dev' is not deployed \(stack flask-fargate-dev-service does not "

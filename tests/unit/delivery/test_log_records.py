@@ -16,7 +16,15 @@ import pytest
 
 from app.observability.logging import AccessLog, JsonLineFormatter
 from delivery.errors import DeliveryError
-from delivery.log_records import LEVELS, Selection, parse, readable, selection, timestamp_ms
+from delivery.log_records import (
+    LEVELS,
+    Selection,
+    parse,
+    readable,
+    selection,
+    timestamp_ms,
+    w3c_trace_id,
+)
 
 
 def app_record(level: int, message: str, **extra: Any) -> str:
@@ -90,6 +98,9 @@ def test_without_a_selection_every_line_is_shown_and_with_one_only_json_records(
         ({"request_id": "x" * 129}, "cannot be a request id"),
         ({"request_id": 'a"||'}, "cannot be a request id"),  # would break out of the pattern
         ({"version": "1.2.*"}, "--version '1.2.*' is not a version like 1.2.3"),
+        ({"trace_id": "1-5759e988-bd862e3fe1be46a99427"}, "--trace-id '1-5759e988-bd86"),
+        ({"trace_id": "0" * 32}, "is not a trace id: give X-Ray's 1-<8 hex>-<24 hex> or W3C's"),
+        ({"trace_id": '" || $.level = "INFO'}, "is not a trace id"),  # out of the pattern
     ],
 )
 def test_malformed_options_are_one_line(options: dict[str, str], message: str) -> None:
@@ -146,3 +157,17 @@ def test_a_record_s_own_time_is_read_in_utc() -> None:
     assert timestamp_ms({"timestamp": "yesterday"}) is None
     assert timestamp_ms({"timestamp": 5}) is None
     assert timestamp_ms(None) is None
+
+
+def test_a_trace_id_selects_its_access_lines_in_either_spelling() -> None:
+    """X-Ray's 1-<epoch 8 hex>-<24 hex> and W3C's 32 hex digits are one id (the access line
+    carries both: trace_id, xray_trace_id); the pattern asks for the W3C field."""
+    w3c = "5759e988bd862e3fe1be46a994272793"
+    xray = "1-5759e988-bd862e3fe1be46a994272793"
+    assert w3c_trace_id(xray) == w3c_trace_id(w3c.upper()) == w3c
+    chosen = selection(trace_id=xray)
+    assert chosen.pattern() == f'{{ ($.trace_id = "{w3c}") }}'
+    assert chosen.matches({"trace_id": w3c, "xray_trace_id": xray})
+    assert not chosen.matches({"trace_id": "0" * 31 + "1"})
+    assert not chosen.matches({"request_id": "r"})  # a record with no trace
+    assert not chosen.everything
