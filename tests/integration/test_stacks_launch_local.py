@@ -105,9 +105,12 @@ def test_sceptre_launch_local(aws: Emulator, fast_polling: None) -> None:
         cluster=service["ClusterName"], services=[service["ServiceName"]]
     )["services"]
     assert svc["taskDefinition"] == service["TaskDefinitionArn"]
-    (container,) = ecs.describe_task_definition(taskDefinition=service["TaskDefinitionArn"])[
+    containers = ecs.describe_task_definition(taskDefinition=service["TaskDefinitionArn"])[
         "taskDefinition"
     ]["containerDefinitions"]
+    # The app, and the ADOT collector beside it (stacks/service/collector.py).
+    assert [c["name"] for c in containers] == ["app", "otel-collector"]
+    container = containers[0]
     assert container["image"] == image
     assert {"name": "APP_VERSION", "value": APP_VERSION} in container["environment"]
     assert service["ServiceUrl"].startswith("http://")
