@@ -27,9 +27,10 @@ The pipelines, and why each component is there:
   attributes, the task's address among them, never become dimensions).
 - ``health_check`` (:13133): what the image's ``/healthcheck`` binary asks.
 
-The CloudFormation template fills in names known only at deploy time (the log groups'): the
-config carries ``${Name}`` placeholders that the container's ``Fn::Sub`` replaces
-(:data:`METRICS_LOG_GROUP`, :data:`APP_LOG_GROUP`). No other ``${`` may appear in the text.
+The CloudFormation template fills in what is known only at deploy time (the log groups' names,
+the region): the config carries ``${Name}`` placeholders that the container's ``Fn::Sub``
+replaces (:data:`METRICS_LOG_GROUP`, :data:`APP_LOG_GROUP`, :data:`REGION`). No other ``${`` may
+appear in the text.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ METRICS_PATH = "/metrics"
 # per-stream rate quota (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 METRICS_LOG_STREAM = "otel-collector"
 
-# Placeholders the task definition's Fn::Sub fills in (stacks/service/collector.py).
+# Placeholders the task definition's Fn::Sub fills in (stacks/service/collector.py); the region is
+# CloudFormation's pseudo parameter, the stack's own (the exporters would otherwise rely on the
+# AWS_REGION that Fargate sets).
 METRICS_LOG_GROUP = "${MetricsLogGroup}"
 APP_LOG_GROUP = "${AppLogGroup}"
+REGION = "${AWS::Region}"
 
 # The memory_limiter's soft limit as a share of the container's hard limit: the Go heap it
 # measures is not all of the process's memory (runtime, stacks, buffers), so leave a quarter.
@@ -143,11 +147,12 @@ def collector_config(
     *,
     metrics_log_group: str = METRICS_LOG_GROUP,
     app_log_group: str = APP_LOG_GROUP,
+    region: str = REGION,
 ) -> dict[str, Any]:
     """The sidecar's configuration: scrape the app into CloudWatch, its traces into X-Ray.
 
-    ``metrics_log_group`` and ``app_log_group`` are the log groups' names, or (by default) the
-    placeholders the task definition's ``Fn::Sub`` replaces with them.
+    ``metrics_log_group``, ``app_log_group`` and ``region`` are the log groups' names and the
+    region, or (by default) the placeholders the task definition's ``Fn::Sub`` replaces.
     """
     return {
         "extensions": {HEALTH_CHECK: {"endpoint": _endpoint(HEALTH_CHECK_PORT)}},
@@ -158,8 +163,9 @@ def collector_config(
             BATCH: {},
         },
         "exporters": {
-            AWSXRAY: {"aws_log_groups": [app_log_group]},
+            AWSXRAY: {"region": region, "aws_log_groups": [app_log_group]},
             AWSEMF: {
+                "region": region,
                 "namespace": metric_namespace(settings.project, settings.environment),
                 "log_group_name": metrics_log_group,
                 "log_stream_name": METRICS_LOG_STREAM,

@@ -97,6 +97,7 @@ def test_the_task_runs_the_collector_beside_the_app_configured_from_the_stack() 
         settings,
         metrics_log_group=NAMES["MetricsLogGroup"],
         app_log_group=NAMES["LogGroup"],
+        region=REGION,
     )
 
 
