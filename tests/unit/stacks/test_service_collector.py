@@ -305,3 +305,26 @@ def test_the_app_cpu_helper_gives_the_app_the_rest() -> None:
     assert collector.app_cpu(settings) == 512 - Collector().cpu
     off = Settings(project=PROJECT, environment="dev", collector=Collector(enabled=False))
     assert collector.app_cpu(off) == off.cpu
+
+
+# --- the network the collector needs -----------------------------------------------------------
+
+
+def test_the_tasks_reach_ecr_public_x_ray_and_cloudwatch_logs(env: str, rendered: Any) -> None:
+    """ECR Public has no VPC endpoint: every private subnet routes out through a NAT gateway, and
+    the tasks may open HTTPS anywhere (X-Ray and CloudWatch Logs are HTTPS APIs)."""
+    network = rendered[env]["network"]
+    tables = {k for k, v in resources(network, "AWS::EC2::RouteTable").items() if "Private" in k}
+    routes = resources(network, "AWS::EC2::Route").values()
+    to_nat = {
+        r["Properties"]["RouteTableId"]["Ref"]
+        for r in routes
+        if r["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+        and "NatGatewayId" in r["Properties"]
+    }
+    assert tables
+    assert tables == to_nat
+    task_sg = resources(rendered[env]["service"], "AWS::EC2::SecurityGroup")["TaskSecurityGroup"]
+    https_out = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}
+    egress = task_sg["Properties"]["SecurityGroupEgress"]
+    assert any(https_out.items() <= rule.items() for rule in egress)
