@@ -97,6 +97,8 @@ def tracing_environment(settings: Settings, app_version: Any) -> dict[str, Any]:
         return {}
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_ENDPOINT,
+        # What the collector's otlp receiver speaks on 4318 (the SDK's default may be gRPC).
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": settings.project,
         "OTEL_RESOURCE_ATTRIBUTES": Sub(
             f"deployment.environment={settings.environment},service.version=${{AppVersion}}",

@@ -185,6 +185,7 @@ def test_the_app_traces_to_the_sidecar_with_the_environments_ratio(
 ) -> None:
     app = _environment(_containers(rendered[env]["service"])["app"])
     assert app["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://localhost:4318"
+    assert app["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
     assert app["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
     assert app["OTEL_TRACES_SAMPLER_ARG"] == SAMPLE_RATIOS[env]
     assert app["OTEL_SERVICE_NAME"] == PROJECT
