@@ -329,3 +329,20 @@ def test_the_tasks_reach_ecr_public_x_ray_and_cloudwatch_logs(env: str, rendered
     https_out = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0"}
     egress = task_sg["Properties"]["SecurityGroupEgress"]
     assert any(https_out.items() <= rule.items() for rule in egress)
+
+
+def test_render_round_trips_what_yaml_would_misread_unquoted() -> None:
+    tricky = {
+        "plain": "yes",  # YAML 1.1 would read an unquoted yes as true
+        "number-like": "0.05",
+        "colon: key": "a: b # not a comment",
+        "quotes": 'say "hi" \\ then\nnewline',
+        "flags": [True, False, None, 0, 1.5],
+        "nested": [{"a": [[], ["x", "y"]]}, {"b": {}}],
+        "empty": [],
+    }
+    text = render(tricky, header="two\nlines")
+    assert text.startswith("# two\n# lines\n")
+    assert yaml.safe_load(text) == tricky
+    with pytest.raises(TypeError, match="cannot render"):
+        render({"bad": object()})
