@@ -277,13 +277,6 @@ def test_the_task_role_denies_what_the_exporters_do_not_call(call: iam.Call) -> 
     assert not any(role.allows(request) for request in iam.requests(call))
 
 
-def test_the_x_ray_actions_without_a_resource_type_are_star_and_others_unmapped() -> None:
-    (request,) = iam.requests(iam.Call("xray:PutTraceSegments", REGION, {}))
-    assert request.resource == "*"
-    with pytest.raises(ValueError, match="no resource mapping for xray:CreateGroup"):
-        list(iam.requests(iam.Call("xray:CreateGroup", REGION, {"GroupName": "g"})))
-
-
 # --- compose's collector -----------------------------------------------------------------------
 
 
