@@ -19,9 +19,11 @@ which CloudWatch extracts the metrics into the namespace ``<project>/<environmen
   name. prometheus-client's ``*_created`` series are separate gauges; no declaration selects them,
   so awsemf drops them.
 - Counters (cumulative OTLP sums): awsemf converts them to the delta since the previous scrape
-  (exporter/awsemfexporter/datapoint.go, ``adjustToDelta`` for cumulative sums) and drops each
-  series' first point after the collector starts (``retain_initial_value_of_delta_metric`` is
-  false). In CloudWatch, ``Sum`` over a period is the number of events in it.
+  (exporter/awsemfexporter/datapoint.go, ``adjustToDelta`` for cumulative sums). By default it
+  drops each series' first point (the baseline); the collector sets
+  ``retain_initial_value_of_delta_metric`` so the first request of a new route and status counts
+  too (stacks/service/collector_config.py). In CloudWatch, ``Sum`` over a period is the number of
+  events in it.
 - Histograms (explicit buckets): awsemf sends a statistic set (SampleCount, Sum, Min, Max), never
   the buckets: CloudWatch gets no percentiles from an explicit-bucket histogram (percentiles need
   EMF ``Values``/``Counts``, which awsemf writes only for exponential histograms, and
@@ -30,9 +32,10 @@ which CloudWatch extracts the metrics into the namespace ``<project>/<environmen
   awsemf does NOT turn a prometheus-receiver histogram into deltas (only container-insights ones,
   datapoint.go ``getDataPoints``), so the collector's ``cumulativetodelta`` processor does it
   first; then ``SampleCount`` is the requests in the period, ``Sum`` their total seconds, and
-  ``Average`` the mean latency. Latency percentiles in CloudWatch therefore come from the load
-  balancer's ``TargetResponseTime`` (per target group, not per route); per-route percentiles
-  are what the local Prometheus shows from the same histogram.
+  ``Average`` the mean latency. A period without requests has no useful latency point: alarms on
+  it treat missing data as not breaching. Latency percentiles in CloudWatch therefore come from
+  the load balancer's ``TargetResponseTime`` (per target group, not per route); per-route
+  percentiles are what the local Prometheus shows from the same histogram.
 - Gauges: sent as scraped, one value per scrape interval: ``Maximum`` and ``Average``.
 - Dimensions: the exporter runs with ``dimension_rollup_option: NoDimensionRollup`` (any other
   option ADDS rollups of every label, e.g. ``[method]`` and ``[status]`` alone, to the declared

@@ -21,6 +21,13 @@ The pipelines, and why each component is there:
 - ``cumulativetodelta`` on the request-duration histogram only: awsemf turns cumulative counters
   into deltas itself, but not a prometheus-receiver histogram, whose count and sum would reach
   CloudWatch as totals since the app started (stacks/common/service_metrics.py).
+- The first value of each series counts (awsemf ``retain_initial_value_of_delta_metric``,
+  cumulativetodelta ``initial_value: keep``, the setting its README gives "when running the
+  collector as a sidecar"): by default both take a series' first point as the baseline only, so
+  the first request of each route and status (the first 500 of a route, say) would never reach
+  CloudWatch. The sidecar starts with the app, so a first point holds exactly what was not sent
+  yet; only after a restart of the collector alone (restartPolicy) do its first points repeat
+  counts already sent, once.
 - ``awsemf`` with exactly the metrics and dimension sets of stacks/common/service_metrics.py
   (``metric_declarations``), ``NoDimensionRollup`` (any other option adds a rollup per label on
   top of the declared sets) and ``resource_to_telemetry_conversion`` off (the scrape's resource
@@ -159,7 +166,11 @@ def collector_config(
         "receivers": _receivers(f"localhost:{CONTAINER_PORT}"),
         "processors": {
             MEMORY_LIMITER: _memory_limiter(settings.collector.memory_limit_mib),
-            CUMULATIVE_TO_DELTA: {"include": {"metrics": _histograms(), "match_type": "strict"}},
+            CUMULATIVE_TO_DELTA: {
+                "include": {"metrics": _histograms(), "match_type": "strict"},
+                # A sidecar lives as long as the app it scrapes (module docstring).
+                "initial_value": "keep",
+            },
             BATCH: {},
         },
         "exporters": {
@@ -171,6 +182,7 @@ def collector_config(
                 "log_stream_name": METRICS_LOG_STREAM,
                 "dimension_rollup_option": "NoDimensionRollup",
                 "resource_to_telemetry_conversion": {"enabled": False},
+                "retain_initial_value_of_delta_metric": True,
                 "metric_declarations": metric_declarations(),
             },
         },

@@ -13,7 +13,7 @@ import yaml
 from delivery.project import NAME as PROJECT
 from docgen.compose_collector import COMPOSE_COLLECTOR, compose_collector_yaml
 from stacks import service
-from stacks.common.service_metrics import SERVICE_METRICS, metric_namespace
+from stacks.common.service_metrics import HTTP_REQUEST_DURATION, SERVICE_METRICS, metric_namespace
 from stacks.service import collector
 from stacks.service.collector_config import (
     AWSEMF,
@@ -116,6 +116,12 @@ def test_emf_goes_to_the_projects_namespace_with_only_the_service_metrics() -> N
     assert emf["namespace"] == f"{PROJECT}/dev"
     assert emf["dimension_rollup_option"] == "NoDimensionRollup"
     assert emf["resource_to_telemetry_conversion"] == {"enabled": False}
+    # The first request of a new route and status counts: no series' first point is a baseline
+    # only (awsemf's and cumulativetodelta's defaults would drop it).
+    assert emf["retain_initial_value_of_delta_metric"] is True
+    delta = _config(_built())["processors"]["cumulativetodelta"]
+    assert delta["initial_value"] == "keep"
+    assert delta["include"]["metrics"] == [HTTP_REQUEST_DURATION.name]
     declared = {
         selector: [tuple(d) for d in rule["dimensions"]]
         for rule in emf["metric_declarations"]
