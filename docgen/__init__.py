@@ -4,6 +4,8 @@
 - ``docgen.stackgraph``: the graph of the rendered CloudFormation templates (cfn-lint's);
 - ``docgen.architecture``: ``docs/architecture.dot`` and ``.svg`` drawn from that graph;
 - ``docgen.settings_reference``: ``docs/SETTINGS.md`` from the stacks' settings models;
+- ``docgen.compose_collector``: ``compose/otel-collector.yaml``, the sidecar's collector
+  configuration with local exporters;
 - ``docgen.generate``: writes them all, or reports which are stale (``invoke docs [--check]``).
 
 Why generated: hand-drawn diagrams and hand-written references drift from the code the day after

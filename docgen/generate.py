@@ -1,6 +1,7 @@
 """Write every generated document, or report which committed ones are stale.
 
-``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/``;
+``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/`` (and compose's
+collector configuration, compose/otel-collector.yaml);
 ``python -m docgen --check`` writes nothing and exits 1 when one differs from what the code
 produces now.
 """
@@ -22,6 +23,7 @@ from docgen.architecture import (
     render_svg,
     svg_dot_hash,
 )
+from docgen.compose_collector import COMPOSE_COLLECTOR, compose_collector_yaml
 from docgen.settings_reference import SETTINGS_MD, settings_markdown
 from docgen.stackgraph import DIAGRAM_GROUPS, config_inputs, rendered_templates
 
@@ -35,6 +37,11 @@ def generate(root: Path = ROOT) -> dict[str, str]:
         ARCHITECTURE_DOT: architecture_dot(templates, config_inputs(templates, root)),
         SETTINGS_MD: settings_markdown(root / "config"),
     }
+
+
+def generated_files() -> dict[str, str]:
+    """Generated files outside docs/: path relative to the root -> content."""
+    return {COMPOSE_COLLECTOR: compose_collector_yaml()}
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:
@@ -51,6 +58,10 @@ def write_docs(root: Path = ROOT) -> list[Path]:
         target = docs / name
         target.write_text(text, encoding="utf-8")
         written.append(target)
+    for relative, text in generated_files().items():
+        target = root / relative
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
     svg = docs / ARCHITECTURE_SVG
     svg.write_text(render_svg(generated[ARCHITECTURE_DOT]), encoding="utf-8")
     written.append(svg)
@@ -65,6 +76,10 @@ def stale(root: Path = ROOT) -> list[str]:
         path = root / "docs" / name
         if not path.is_file() or path.read_text("utf-8") != text:
             found.append(f"docs/{name}")
+    for relative, text in generated_files().items():
+        path = root / relative
+        if not path.is_file() or path.read_text("utf-8") != text:
+            found.append(relative)
     svg = root / "docs" / ARCHITECTURE_SVG
     if not svg.is_file() or svg_dot_hash(svg.read_text("utf-8")) != dot_hash(
         generated[ARCHITECTURE_DOT]

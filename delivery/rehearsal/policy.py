@@ -342,6 +342,25 @@ def _connections(call: Call, account: Account) -> Iterator[Request]:
     yield Request(call.action, str(arn))
 
 
+# X-Ray's actions that have no resource type: "*" (Service Authorization Reference, AWS X-Ray:
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html); others,
+# such as CreateGroup, name a group or sampling rule and are not mapped here.
+_XRAY_WITHOUT_RESOURCE = frozenset(
+    {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    }
+)
+
+
+def _xray(call: Call, account: Account) -> Iterator[Request]:
+    if call.action not in _XRAY_WITHOUT_RESOURCE:
+        raise UnmappedCallError(call)
+    yield Request(call.action, "*")
+
+
 _SERVICES: dict[str, Callable[[Call, Account], Iterator[Request]]] = {
     "cloudformation": _cloudformation,
     "ecr": _ecr,
@@ -354,6 +373,7 @@ _SERVICES: dict[str, Callable[[Call, Account], Iterator[Request]]] = {
     "sns": _sns,
     "codeconnections": _connections,
     "codestar-connections": _connections,
+    "xray": _xray,
 }
 
 

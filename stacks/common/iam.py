@@ -49,6 +49,9 @@ STAR_RESOURCE_ACTIONS = frozenset(
         # Its resource type is the container instance, which Fargate has none of: scoped by the
         # ecs:cluster condition key instead.
         "ecs:ListTasks",
+        # The ADOT collector's awsxray exporter (stacks/service/collector.py): X-Ray's actions have
+        # no resource type (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html).
+        "xray:PutTraceSegments",
         # What CloudFormation checks while it processes a template: Fn::GetAZs and the values of
         # AWS-specific parameter types (AWS::EC2::VPC::Id, List<AWS::EC2::Subnet::Id>).
         "ec2:DescribeAccountAttributes",

@@ -128,6 +128,13 @@ def build(settings: Settings) -> Template:
     add_output(template, "Https", str(settings.https).lower(), "whether the ALB serves HTTPS")
     add_output(template, "TaskDefinitionArn", Ref(task.definition), "current task definition")
     add_output(template, "LogGroupName", Ref(task.log_group), "the app's log group")
+    if task.metrics_log_group is not None:
+        add_output(
+            template,
+            "MetricsLogGroupName",
+            Ref(task.metrics_log_group),
+            "the collector's EMF log group (the service's metrics)",
+        )
     add_output(
         template,
         "LoadBalancerFullName",

@@ -90,7 +90,8 @@ def _task_role_policy(task: Task, key: Any, group: logs.LogGroup) -> None:
         ),
         iam.allow(["kms:Decrypt"], [key_arn(key)]),
     ]
-    task.role.Policies = [iam.inline_policy("EcsExecPolicy", statements)]
+    policies = getattr(task.role, "Policies", [])  # the collector's, when it runs
+    task.role.Policies = [*policies, iam.inline_policy("EcsExecPolicy", statements)]
 
 
 def add_exec(

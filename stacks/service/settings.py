@@ -293,6 +293,58 @@ class Exec(StrictModel):
     )
 
 
+# The share of the task the collector sidecar may take at most (stacks/service/collector.py): the
+# app keeps at least the rest, so a misbehaving collector can never starve it (copilot-cli #5900).
+MAX_COLLECTOR_SHARE = 4
+# The least of the task the collector gets at all: below this many CPU units or MiB the ADOT
+# collector cannot run its receivers and exporters (its own Fargate example gives it far more).
+MIN_COLLECTOR_CPU = 32
+MIN_COLLECTOR_MEMORY_MIB = 64
+
+
+class Tracing(StrictModel):
+    """How many of the app's requests are traced (OpenTelemetry's standard sampler variables)."""
+
+    sample_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.05,
+        description="Share of the requests whose traces are kept, 0-1: the app's "
+        "`OTEL_TRACES_SAMPLER_ARG` with the `parentbased_traceidratio` sampler (a request whose "
+        "caller already decided keeps that decision). Default 0.05; 1.0 traces everything (local), "
+        "X-Ray bills per trace recorded. Tracing needs the collector (`collector.enabled`).",
+    )
+
+
+class Collector(StrictModel):
+    """The ADOT collector sidecar: the app's metrics to CloudWatch, its traces to X-Ray."""
+
+    enabled: bool = Field(
+        True,
+        description="Run the ADOT collector next to the app: it scrapes the app's /metrics into "
+        "CloudWatch (namespace `<project>/<environment>`) and sends the app's traces to X-Ray. "
+        "Off: no sidecar, no tracing, no service metrics, no X-Ray or metric-log permissions. "
+        "On by default.",
+    )
+    cpu: Annotated[int, Field(ge=MIN_COLLECTOR_CPU)] = Field(
+        64,
+        description="CPU units the collector is guaranteed when the task's CPU is contended "
+        "(1024 = one vCPU; it may use idle CPU beyond them). The app gets the rest of the task's "
+        f"`cpu` explicitly: at least {MIN_COLLECTOR_CPU}, at most a {MAX_COLLECTOR_SHARE}th of "
+        "`cpu`. Default 64.",
+    )
+    memory_reservation_mib: Annotated[int, Field(ge=MIN_COLLECTOR_MEMORY_MIB)] = Field(
+        64,
+        description="MiB of the task's memory reserved for the collector (its "
+        f"`memoryReservation`), at least {MIN_COLLECTOR_MEMORY_MIB} and at most "
+        "`memory_limit_mib`. Default 64.",
+    )
+    memory_limit_mib: Annotated[int, Field(ge=MIN_COLLECTOR_MEMORY_MIB)] = Field(
+        128,
+        description="MiB the collector may never exceed (its hard `memory`: ECS stops it, not the "
+        "app, and restarts it); its memory_limiter refuses data well before. At most a "
+        f"{MAX_COLLECTOR_SHARE}th of the task's `memory`, so the app keeps the rest. Default 128.",
+    )
+
+
 class Settings(StackSettings):
     """What the service stack accepts in ``sceptre_user_data``."""
 
@@ -429,6 +481,14 @@ class Settings(StackSettings):
     exec: Exec = Field(
         Exec(), description="ECS Exec into running tasks (`invoke exec`); off by default."
     )
+    tracing: Tracing = Field(
+        Tracing(), description="Which share of the requests the app traces (X-Ray)."
+    )
+    collector: Collector = Field(
+        Collector(),
+        description="The ADOT collector sidecar (metrics to CloudWatch, traces to X-Ray) and its "
+        "share of the task.",
+    )
 
     @property
     def stop_timeout(self) -> int:
@@ -457,12 +517,35 @@ class Settings(StackSettings):
                     f"secrets: {secret.name} is declared twice or maps to the same stack "
                     f"resource as {other}: give each secret one distinct name"
                 )
+        self._collector_fits()
         if self.keepalive_seconds <= self.idle_timeout_seconds:
             raise ValueError(
                 f"keepalive_seconds={self.keepalive_seconds} must exceed idle_timeout_seconds="
                 f"{self.idle_timeout_seconds}, or the ALB reuses closed connections (502s)"
             )
         return self
+
+    def _collector_fits(self) -> None:
+        """The collector's share leaves the app the rest of the task (copilot-cli #5900)."""
+        collector = self.collector
+        if not collector.enabled:
+            return
+        if collector.cpu * MAX_COLLECTOR_SHARE > self.cpu:
+            raise ValueError(
+                f"collector.cpu={collector.cpu} exceeds a {MAX_COLLECTOR_SHARE}th of the task's "
+                f"cpu={self.cpu}: the app must keep the rest; lower collector.cpu or raise cpu"
+            )
+        if collector.memory_limit_mib * MAX_COLLECTOR_SHARE > self.memory:
+            raise ValueError(
+                f"collector.memory_limit_mib={collector.memory_limit_mib} exceeds a "
+                f"{MAX_COLLECTOR_SHARE}th of the task's memory={self.memory}: the app must keep "
+                "the rest; lower collector.memory_limit_mib or raise memory"
+            )
+        if collector.memory_reservation_mib > collector.memory_limit_mib:
+            raise ValueError(
+                f"collector.memory_reservation_mib={collector.memory_reservation_mib} exceeds "
+                f"collector.memory_limit_mib={collector.memory_limit_mib}"
+            )
 
     @property
     def https(self) -> bool:

@@ -9,6 +9,7 @@ from troposphere import GetAtt, Ref, Sub, Template, ecs
 
 from stacks.common import iam
 from stacks.common.logs import log_group
+from stacks.service import collector
 from stacks.service.loadbalancer import CONTAINER_PORT
 from stacks.service.secrets import AppSecret, add_secrets, container_secrets
 from stacks.service.settings import Settings
@@ -30,6 +31,7 @@ class Task:
     definition: ecs.TaskDefinition
     log_group: Any
     role: Any  # the task role (stacks/service/exec.py gives it ECS Exec's permissions)
+    metrics_log_group: Any = None  # the collector's EMF log group, when the collector runs
 
 
 def _execution_role(
@@ -81,6 +83,7 @@ def _environment(settings: Settings, app_version: Any) -> list[ecs.Environment]:
         "GRACEFUL_TIMEOUT_SECONDS": str(settings.graceful_timeout_seconds),
         "KEEPALIVE_SECONDS": str(settings.keepalive_seconds),
         "PORT": str(CONTAINER_PORT),
+        **collector.tracing_environment(settings, app_version),
     }
     return [ecs.Environment(Name=name, Value=value) for name, value in sorted(values.items())]
 
@@ -88,10 +91,14 @@ def _environment(settings: Settings, app_version: Any) -> list[ecs.Environment]:
 def _container(
     settings: Settings, image: Any, app_version: Any, group: Any, secrets: list[AppSecret]
 ) -> ecs.ContainerDefinition:
+    # Explicit next to the collector: a container without CPU units gets 2 shares against the
+    # sidecar's (stacks/service/collector.py).
+    cpu = {"Cpu": collector.app_cpu(settings)} if settings.collector.enabled else {}
     return ecs.ContainerDefinition(
         Name=CONTAINER_NAME,
         Image=image,
         Essential=True,
+        **cpu,
         User=RUN_AS,
         ReadonlyRootFilesystem=True,
         # The only writable path: gunicorn's worker heartbeat files and Python temp files.
@@ -139,9 +146,17 @@ def add_task(
     group = log_group(template, "LogGroup", settings.log_retention_days, keep=settings.retain)
     secrets = add_secrets(template, settings)
     execution = _execution_role(template, repository_arn, group, secrets)
-    # The app calls no AWS API: its role has no permissions (ECS Exec's, where it is on, come from
-    # stacks/service/exec.py), and is not the execution role.
+    # The app calls no AWS API: the task role holds only the collector's permissions (and ECS
+    # Exec's, where it is on: stacks/service/exec.py), and is not the execution role.
     task_role = template.add_resource(iam.role("TaskRole", "ecs-tasks.amazonaws.com"))
+    metrics_group = None
+    containers = [_container(settings, image, app_version, group, secrets)]
+    if settings.collector.enabled:
+        metrics_group = collector.add_metrics_log_group(template, settings)
+        task_role.Policies = [
+            iam.inline_policy("CollectorPolicy", collector.task_role_statements(metrics_group))
+        ]
+        containers.append(collector.collector_container(settings, group, metrics_group))
     definition = template.add_resource(
         ecs.TaskDefinition(
             "TaskDefinition",
@@ -156,7 +171,10 @@ def add_task(
             ExecutionRoleArn=GetAtt(execution, "Arn"),
             TaskRoleArn=GetAtt(task_role, "Arn"),
             Volumes=[ecs.Volume(Name="tmp")],
-            ContainerDefinitions=[_container(settings, image, app_version, group, secrets)],
+            # The app first: it serves (stacks/service/exec.py adds its volumes to the first).
+            ContainerDefinitions=containers,
         )
     )
-    return Task(definition=definition, log_group=group, role=task_role)
+    return Task(
+        definition=definition, log_group=group, role=task_role, metrics_log_group=metrics_group
+    )

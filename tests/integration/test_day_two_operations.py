@@ -98,7 +98,8 @@ def secret_value_from(record: Record, task_definition: str) -> str:
     """The app container's SECRET_KEY valueFrom in ``task_definition``."""
     with environment(aws_env(record.endpoint, record.region)):
         described = boto3.client("ecs").describe_task_definition(taskDefinition=task_definition)
-    (container,) = described["taskDefinition"]["containerDefinitions"]
+    containers = described["taskDefinition"]["containerDefinitions"]
+    (container,) = (c for c in containers if c["name"] == "app")
     return next(s["valueFrom"] for s in container["secrets"] if s["name"] == "SECRET_KEY")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from click.testing import CliRunner
 from sceptre.cli import cli
 from sceptre.plan import actions
@@ -105,9 +106,18 @@ def test_sceptre_launch_local(aws: Emulator, fast_polling: None) -> None:
         cluster=service["ClusterName"], services=[service["ServiceName"]]
     )["services"]
     assert svc["taskDefinition"] == service["TaskDefinitionArn"]
-    (container,) = ecs.describe_task_definition(taskDefinition=service["TaskDefinitionArn"])[
+    containers = ecs.describe_task_definition(taskDefinition=service["TaskDefinitionArn"])[
         "taskDefinition"
     ]["containerDefinitions"]
+    # The app, and the ADOT collector beside it (stacks/service/collector.py).
+    assert [c["name"] for c in containers] == ["app", "otel-collector"]
+    # The collector's configuration as the emulator holds it (what the local runner starts it
+    # with): CloudFormation filled in the metrics log group and the region.
+    sidecar = {e["name"]: e["value"] for e in containers[1]["environment"]}
+    emf = yaml.safe_load(sidecar["AOT_CONFIG_CONTENT"])["exporters"]["awsemf"]
+    assert emf["log_group_name"] == service["MetricsLogGroupName"]
+    assert emf["region"] == cfn.meta.region_name
+    container = containers[0]
     assert container["image"] == image
     assert {"name": "APP_VERSION", "value": APP_VERSION} in container["environment"]
     assert service["ServiceUrl"].startswith("http://")

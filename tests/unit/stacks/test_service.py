@@ -25,7 +25,9 @@ CERTIFICATE = "arn:aws:acm:eu-north-1:123456789012:certificate/12345678-1234-123
 
 
 def _container(template: Template) -> dict[str, Any]:
-    (container,) = one(template, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"]
+    """The app's container (the collector's is beside it: test_service_collector.py)."""
+    containers = one(template, "AWS::ECS::TaskDefinition")["Properties"]["ContainerDefinitions"]
+    (container,) = (c for c in containers if c["Name"] == "app")
     return dict(container)
 
 
@@ -285,7 +287,9 @@ def test_prod_deploys_canary_with_waf_and_deletion_protection(
         ]["Limit"]
         == 2000
     )
-    assert one(prod, "AWS::Logs::LogGroup")["DeletionPolicy"] == "Retain"
+    # The app's log group and the collector's metrics log group.
+    groups = resources(prod, "AWS::Logs::LogGroup").values()
+    assert [g["DeletionPolicy"] for g in groups] == ["Retain", "Retain"]
     assert "WebAcl" not in rendered["local"]["service"]["Resources"]
 
 

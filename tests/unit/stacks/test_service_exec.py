@@ -26,8 +26,14 @@ def _task_role(template: Template) -> dict[str, Any]:
     return dict(resources(template, "AWS::IAM::Role")["TaskRole"]["Properties"])
 
 
+def _exec_policy(template: Template) -> list[dict[str, Any]]:
+    """The task role's ECS Exec policies (the collector's is beside them when it runs)."""
+    policies = _task_role(template).get("Policies", [])
+    return [p for p in policies if p["PolicyName"] == "EcsExecPolicy"]
+
+
 def _statements(template: Template) -> list[dict[str, Any]]:
-    (policy,) = _task_role(template)["Policies"]
+    (policy,) = _exec_policy(template)
     return list(policy["PolicyDocument"]["Statement"])
 
 
@@ -35,7 +41,7 @@ def test_exec_is_off_by_default_and_adds_nothing() -> None:
     template = _built()
     assert "EnableExecuteCommand" not in one(template, "AWS::ECS::Service")["Properties"]
     assert "Configuration" not in one(template, "AWS::ECS::Cluster")["Properties"]
-    assert "Policies" not in _task_role(template)  # the app calls no AWS API
+    assert not _exec_policy(template)
     assert not resources(template, "AWS::KMS::Key")
 
 
@@ -91,7 +97,9 @@ def test_sessions_are_logged_to_a_group_encrypted_with_a_key_logs_may_use_for_it
 def test_the_ssm_agent_gets_its_writable_paths_as_task_volumes() -> None:
     template = _built(exec=Exec(enabled=True))
     definition = one(template, "AWS::ECS::TaskDefinition")["Properties"]
-    (container,) = definition["ContainerDefinitions"]
+    container, *sidecars = definition["ContainerDefinitions"]
+    assert container["Name"] == "app"  # the agent's volumes go to the app, not the collector
+    assert all("MountPoints" not in sidecar for sidecar in sidecars)
     assert container["ReadonlyRootFilesystem"] is True  # exec does not loosen the root
     mounted = {m["ContainerPath"]: m["SourceVolume"] for m in container["MountPoints"]}
     assert set(mounted) - {"/tmp"} == SSM_PATHS == set(AGENT_PATHS.values())

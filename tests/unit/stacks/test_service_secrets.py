@@ -99,8 +99,15 @@ def test_only_the_execution_role_reads_the_secrets_and_only_those() -> None:
     assert [r["Resource"] for r in reads] == [
         [{"Ref": "DatabasePasswordSecret"}, {"Ref": "ApiTokenSecret"}]
     ]
+    # The task role (the collector's, when it runs) reads no secret.
     task_role = template["Resources"]["TaskRole"]["Properties"]
-    assert "Policies" not in task_role or not task_role["Policies"]
+    task_actions = [
+        a
+        for p in task_role.get("Policies", [])
+        for s in p["PolicyDocument"]["Statement"]
+        for a in s["Action"]
+    ]
+    assert not [a for a in task_actions if a.startswith("secretsmanager:")]
 
 
 def test_no_secret_declared_means_no_secret_and_no_read_permission() -> None:

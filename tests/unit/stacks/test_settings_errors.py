@@ -84,6 +84,32 @@ CASES: list[tuple[Any, dict[str, Any], str]] = [
         {"keepalive_seconds": 30},
         "service: keepalive_seconds=30 must exceed idle_timeout_seconds=60",
     ),
+    # The collector sidecar may never take more than a quarter of the task (copilot-cli #5900).
+    (
+        service,
+        {"collector": {"cpu": 128}},
+        "collector.cpu=128 exceeds a 4th of the task's cpu=256: the app must keep the rest",
+    ),
+    (
+        service,
+        {"collector": {"memory_limit_mib": 256}},
+        "collector.memory_limit_mib=256 exceeds a 4th of the task's memory=512",
+    ),
+    (
+        service,
+        {"collector": {"memory_reservation_mib": 100, "memory_limit_mib": 80}},
+        "collector.memory_reservation_mib=100 exceeds collector.memory_limit_mib=80",
+    ),
+    (
+        service,
+        {"collector": {"cpu": 16}},
+        "service: collector.cpu=16: Input should be greater than or equal to 32",
+    ),
+    (
+        service,
+        {"tracing": {"sample_ratio": 1.5}},
+        "service: tracing.sample_ratio=1.5: Input should be less than or equal to 1",
+    ),
     (network, {"vpc_cidr": "10.0.0.300/16"}, "network: vpc_cidr='10.0.0.300/16': "),
     (
         network,

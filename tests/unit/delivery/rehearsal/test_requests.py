@@ -73,3 +73,13 @@ def test_logs_by_name_or_arn_and_metrics_on_any_resource() -> None:
 def test_an_ecs_call_not_mapped_is_refused_until_it_is() -> None:
     with pytest.raises(UnmappedCallError, match="ecs:UpdateService"):
         made("ecs:UpdateService", cluster="c", service="s")
+
+
+def test_x_ray_actions_without_a_resource_type_are_on_star_and_the_others_unmapped() -> None:
+    # The ADOT collector's awsxray exporter (stacks/service/collector.py).
+    assert made("xray:PutTraceSegments", TraceSegmentDocuments=["{}"]) == [
+        Request("xray:PutTraceSegments", "*")
+    ]
+    # CreateGroup names an X-Ray group: never judged on "*".
+    with pytest.raises(UnmappedCallError, match="xray:CreateGroup"):
+        made("xray:CreateGroup", GroupName="g")
