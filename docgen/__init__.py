@@ -4,6 +4,8 @@
 - ``docgen.stackgraph``: the graph of the rendered CloudFormation templates (cfn-lint's);
 - ``docgen.architecture``: ``docs/architecture.dot`` and ``.svg`` drawn from that graph;
 - ``docgen.settings_reference``: ``docs/SETTINGS.md`` from the stacks' settings models;
+- ``docgen.grafana``: the local Grafana dashboard (``compose/grafana/``) from the CloudWatch
+  dashboard's panels (stacks/monitoring/panels.py);
 - ``docgen.generate``: writes them all, or reports which are stale (``invoke docs [--check]``).
 
 Why generated: hand-drawn diagrams and hand-written references drift from the code the day after

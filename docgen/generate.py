@@ -1,6 +1,7 @@
 """Write every generated document, or report which committed ones are stale.
 
-``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/``;
+``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/``, and the local
+Grafana's dashboard and provisioning under ``compose/grafana/`` (docgen.grafana);
 ``python -m docgen --check`` writes nothing and exits 1 when one differs from what the code
 produces now.
 """
@@ -22,6 +23,7 @@ from docgen.architecture import (
     render_svg,
     svg_dot_hash,
 )
+from docgen.grafana import grafana_files
 from docgen.settings_reference import SETTINGS_MD, settings_markdown
 from docgen.stackgraph import DIAGRAM_GROUPS, config_inputs, rendered_templates
 
@@ -51,6 +53,11 @@ def write_docs(root: Path = ROOT) -> list[Path]:
         target = docs / name
         target.write_text(text, encoding="utf-8")
         written.append(target)
+    for relative, text in grafana_files().items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
     svg = docs / ARCHITECTURE_SVG
     svg.write_text(render_svg(generated[ARCHITECTURE_DOT]), encoding="utf-8")
     written.append(svg)
@@ -65,6 +72,10 @@ def stale(root: Path = ROOT) -> list[str]:
         path = root / "docs" / name
         if not path.is_file() or path.read_text("utf-8") != text:
             found.append(f"docs/{name}")
+    for relative, text in grafana_files().items():
+        path = root / relative
+        if not path.is_file() or path.read_text("utf-8") != text:
+            found.append(relative)
     svg = root / "docs" / ARCHITECTURE_SVG
     if not svg.is_file() or svg_dot_hash(svg.read_text("utf-8")) != dot_hash(
         generated[ARCHITECTURE_DOT]
