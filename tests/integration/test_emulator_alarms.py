@@ -247,3 +247,58 @@ def test_an_unsupported_property_fails_the_alarm(aws: Emulator) -> None:
     cfn.create_stack(StackName=STACK, TemplateBody=json.dumps(broken))
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
     assert any("Encountered unsupported property Colour" in r for r in reasons()), reasons()
+
+
+def test_the_service_alarms_as_cloudformation_makes_them(aws: Emulator) -> None:
+    """The monitoring stack's alarms on the service's own metrics, as rendered, through
+    CloudFormation: what DescribeAlarms then answers is what the template asked for. (What
+    PutMetricAlarm would refuse and moto accepts is checked on every alarm in
+    tests/unit/stacks/test_service_alarms.py.)"""
+    from stacks.monitoring import Settings, build  # noqa: PLC0415 - the stacks group, this test only
+    from stacks.monitoring.service_alarms import SERVICE_ALARMS  # noqa: PLC0415
+
+    rendered = json.loads(build(Settings(project="flask-fargate", environment="local")).to_json())
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms"
+    template: dict[str, Any] = {
+        "Parameters": {"ClusterName": {"Type": "String"}, "ServiceName": {"Type": "String"}},
+        "Resources": {},
+        "Outputs": {},
+    }
+    for logical_id in SERVICE_ALARMS:
+        resource = copy.deepcopy(rendered["Resources"][logical_id])
+        resource["Properties"]["AlarmActions"] = resource["Properties"]["OKActions"] = [topic]
+        template["Resources"][logical_id] = resource
+        template["Outputs"][logical_id] = {"Value": {"Ref": logical_id}}
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": "ClusterName", "ParameterValue": "cluster"},
+            {"ParameterKey": "ServiceName", "ParameterValue": "service"},
+        ],
+    )
+    (described,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
+    assert described["StackStatus"] == "CREATE_COMPLETE", reasons()
+    names = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    found = alarms(*names.values())
+
+    latency = found[names["MainRouteLatencyP99Alarm"]]
+    assert (latency["ExtendedStatistic"], latency.get("Statistic")) == ("p99", None)
+    assert latency["Dimensions"] == [{"Name": "route", "Value": "/"}]
+    assert latency["TreatMissingData"] == "notBreaching"
+
+    restarts = found[names["WorkerRestartsAlarm"]]
+    assert (restarts["Statistic"], restarts["Period"], restarts["Threshold"]) == ("Sum", 300, 0)
+
+    missing = found[names["ServiceMetricsMissingAlarm"]]
+    assert missing["TreatMissingData"] == "breaching"
+    queries = {m["Id"]: m for m in missing["Metrics"]}
+    assert queries["m0"]["MetricStat"]["Stat"] == "SampleCount"
+    assert queries["m1"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "ClusterName", "Value": "cluster"},
+        {"Name": "ServiceName", "Value": "service"},
+    ]
+    assert queries["e0"]["Expression"].startswith("m1 - FILL(m0, 0)")
+    assert {a["StateValue"] for a in found.values()} == {"INSUFFICIENT_DATA"}
+    assert {tuple(a["AlarmActions"]) for a in found.values()} == {(topic,)}

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from docgen import grafana
+from stacks.monitoring.own_metrics import SCRAPE_INTERVAL_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -87,6 +88,9 @@ def test_the_collector_configuration_names_compose_services() -> None:
     endpoints = [config["exporters"][exporter]["endpoint"] for exporter in exporters]
     assert endpoints == ["jaeger:4317"]
     assert "jaeger" in services()
+    # ServiceMetricsMissingAlarm counts one in-flight value per task per scrape: the interval it
+    # assumes is the one the collector (here as in the task definition) scrapes at.
+    assert job["scrape_interval"] == f"{SCRAPE_INTERVAL_SECONDS}s"
 
 
 def test_tracing_is_on_only_when_the_shell_sets_the_endpoint() -> None:

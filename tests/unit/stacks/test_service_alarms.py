@@ -218,3 +218,58 @@ def test_a_split_series_is_one_search_per_dimension_set() -> None:
     assert dashboard.metric_row(series, 3) == [
         {"expression": dashboard.search(series), "id": "e3", "label": ""}
     ]
+
+
+# --- what PutMetricAlarm refuses, which the emulator (moto) accepts ------------------------------
+
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html:
+# "Statistic: The statistic for the metric specified in MetricName, other than percentile. For
+# percentile statistics, use ExtendedStatistic. When you call PutMetricAlarm and specify a
+# MetricName, you must specify either Statistic or ExtendedStatistic, but not both."
+# "If you use the Metrics parameter, you cannot include the Namespace, MetricName, Dimensions,
+# Period, Unit, Statistic, or ExtendedStatistic parameters of PutMetricAlarm in the same
+# operation."
+STATISTICS = {"SampleCount", "Average", "Sum", "Minimum", "Maximum"}
+SINGLE_METRIC_ONLY = {
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "Statistic",
+    "ExtendedStatistic",
+}
+PERCENTILE = re.compile(r"p(\d{1,2}(\.\d{1,2})?|100)")
+
+
+def refusals(props: dict[str, Any]) -> list[str]:
+    """What CloudWatch's PutMetricAlarm would refuse in an alarm's properties."""
+    if "Metrics" in props:
+        return sorted(f"{key} with Metrics" for key in SINGLE_METRIC_ONLY & set(props))
+    found = []
+    if ("Statistic" in props) == ("ExtendedStatistic" in props):
+        found.append("exactly one of Statistic and ExtendedStatistic")
+    if "Statistic" in props and props["Statistic"] not in STATISTICS:
+        found.append(f"Statistic {props['Statistic']}")
+    if "ExtendedStatistic" in props and not PERCENTILE.fullmatch(props["ExtendedStatistic"]):
+        found.append(f"ExtendedStatistic {props['ExtendedStatistic']}")
+    return found
+
+
+def test_the_refusals_are_found() -> None:
+    single = {"Namespace": "N", "MetricName": "M", "Period": 60}
+    assert refusals({**single, "Statistic": "Sum", "ExtendedStatistic": "p99"})
+    assert refusals(single)
+    assert refusals({**single, "Statistic": "p99"}) == ["Statistic p99"]
+    assert refusals({"Metrics": [], "Period": 60}) == ["Period with Metrics"]
+    assert refusals({**single, "ExtendedStatistic": "p99.9"}) == []
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_every_monitoring_alarm_is_one_put_metric_alarm_accepts(
+    rendered: Rendered, env: str
+) -> None:
+    for logical_id, resource in resources(
+        rendered[env]["monitoring"], "AWS::CloudWatch::Alarm"
+    ).items():
+        assert refusals(resource["Properties"]) == [], logical_id
