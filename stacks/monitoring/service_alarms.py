@@ -11,6 +11,10 @@ https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsDat
 - ``ServiceMetricsMissingAlarm``: ``breaching``. It compares the tasks ECS runs with the tasks
   whose collector delivers metrics; with no data at all (no collector anywhere, or no Container
   Insights) it cannot tell, and silence is what it exists to catch.
+
+An environment whose tasks run no collector (the service stack's ``collector.enabled: false``)
+has no service metrics to miss: the parameter ``CollectorEnabled`` (the service stack's output
+of that name; "true" when not passed) leaves the two alarms on collector metrics out.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from troposphere import Ref, Template
+from troposphere import Equals, Parameter, Ref, Template
 
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.service_metrics import HTTP_REQUESTS_IN_FLIGHT, WORKER_RESTARTS
@@ -42,6 +46,11 @@ SILENT_TASKS = f"m1 - FILL(m0, 0) / {REPORTING_PERIOD_SECONDS // SCRAPE_INTERVAL
 # of the period moves the count by a fraction of a task.
 SILENT_TASKS_THRESHOLD = 0.5
 SERVICE_ALARMS = ("MainRouteLatencyP99Alarm", "WorkerRestartsAlarm", "ServiceMetricsMissingAlarm")
+# Whether the service's tasks run the collector, and the condition the alarms on its metrics
+# carry; the access-log latency alarm needs no collector.
+COLLECTOR_PARAMETER = "CollectorEnabled"
+COLLECTOR_RUNS = "CollectorRuns"
+ON_COLLECTOR_METRICS = ("WorkerRestartsAlarm", "ServiceMetricsMissingAlarm")
 
 
 def _service_dimensions() -> dict[str, Any]:
@@ -84,5 +93,18 @@ def service_alarms(template: Template, settings: Settings, namespace: str, topic
             missing="breaching",
         ),
     }
+    template.add_parameter(
+        Parameter(
+            COLLECTOR_PARAMETER,
+            Type="String",
+            AllowedValues=["true", "false"],
+            Default="true",
+            Description="service stack output CollectorEnabled: whether its tasks run the "
+            "collector that sends the service's metrics",
+        )
+    )
+    template.add_condition(COLLECTOR_RUNS, Equals(Ref(COLLECTOR_PARAMETER), "true"))
     for logical_id, alarm in alarms.items():
-        add_alarm(template, logical_id, replace(alarm, actions=[Ref(topic)]))
+        added = add_alarm(template, logical_id, replace(alarm, actions=[Ref(topic)]))
+        if logical_id in ON_COLLECTOR_METRICS:
+            added.Condition = COLLECTOR_RUNS

@@ -31,7 +31,7 @@ from stacks.monitoring.own_metrics import (
     checked,
 )
 from stacks.monitoring.panels import PANELS, Series, Source, service
-from stacks.monitoring.service_alarms import SILENT_TASKS_THRESHOLD
+from stacks.monitoring.service_alarms import SERVICE_ALARMS, SILENT_TASKS_THRESHOLD
 from tests.support.cfn import Template, resources
 from tests.support.metric_math import evaluate
 
@@ -273,3 +273,24 @@ def test_every_monitoring_alarm_is_one_put_metric_alarm_accepts(
         rendered[env]["monitoring"], "AWS::CloudWatch::Alarm"
     ).items():
         assert refusals(resource["Properties"]) == [], logical_id
+
+
+def test_the_alarms_on_collector_metrics_exist_only_where_a_collector_runs(
+    rendered: Rendered,
+) -> None:
+    monitoring = rendered["prod"]["monitoring"]
+    parameter = monitoring["Parameters"]["CollectorEnabled"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("true", ["true", "false"])
+    assert monitoring["Conditions"]["CollectorRuns"] == {
+        "Fn::Equals": [{"Ref": "CollectorEnabled"}, "true"]
+    }
+    conditions = {
+        logical_id: resource.get("Condition")
+        for logical_id, resource in resources(monitoring, "AWS::CloudWatch::Alarm").items()
+        if logical_id in SERVICE_ALARMS
+    }
+    assert conditions == {
+        "MainRouteLatencyP99Alarm": None,  # the access lines need no collector
+        "WorkerRestartsAlarm": "CollectorRuns",
+        "ServiceMetricsMissingAlarm": "CollectorRuns",
+    }
