@@ -54,7 +54,7 @@ def test_every_query_reads_a_metric_the_app_exposes() -> None:
     queries = [t["expr"] for p in grafana.dashboard()["panels"] for t in p["targets"]]
     read = {name for query in queries for name in RANGE_SELECTOR.findall(query)}
     assert read, queries
-    # gunicorn_worker_restarts_total is counted by the gunicorn master, not by a bare app.
+    # gunicorn_worker_restarts_total is counted by the gunicorn master: a bare app need not have it.
     missing = read - exposed - {"gunicorn_worker_restarts_total"}
     assert not missing, f"queried but not exposed by the app: {sorted(missing)}"
 
