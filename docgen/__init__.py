@@ -6,6 +6,8 @@
 - ``docgen.settings_reference``: ``docs/SETTINGS.md`` from the stacks' settings models;
 - ``docgen.compose_collector``: ``compose/otel-collector.yaml``, the sidecar's collector
   configuration with local exporters;
+- ``docgen.grafana``: the local Grafana dashboard (``compose/grafana/``) from the CloudWatch
+  dashboard's panels (stacks/monitoring/panels.py);
 - ``docgen.generate``: writes them all, or reports which are stale (``invoke docs [--check]``).
 
 Why generated: hand-drawn diagrams and hand-written references drift from the code the day after

@@ -1,7 +1,8 @@
 """Write every generated document, or report which committed ones are stale.
 
-``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/`` (and compose's
-collector configuration, compose/otel-collector.yaml);
+``python -m docgen`` (what ``invoke docs`` runs) writes them under ``docs/``, compose's
+collector configuration (compose/otel-collector.yaml) and the local Grafana's dashboard and
+provisioning under ``compose/grafana/`` (docgen.grafana);
 ``python -m docgen --check`` writes nothing and exits 1 when one differs from what the code
 produces now.
 """
@@ -24,6 +25,7 @@ from docgen.architecture import (
     svg_dot_hash,
 )
 from docgen.compose_collector import COMPOSE_COLLECTOR, compose_collector_yaml
+from docgen.grafana import grafana_files
 from docgen.settings_reference import SETTINGS_MD, settings_markdown
 from docgen.stackgraph import DIAGRAM_GROUPS, config_inputs, rendered_templates
 
@@ -41,7 +43,7 @@ def generate(root: Path = ROOT) -> dict[str, str]:
 
 def generated_files() -> dict[str, str]:
     """Generated files outside docs/: path relative to the root -> content."""
-    return {COMPOSE_COLLECTOR: compose_collector_yaml()}
+    return {COMPOSE_COLLECTOR: compose_collector_yaml(), **grafana_files()}
 
 
 def write_docs(root: Path = ROOT) -> list[Path]:
@@ -60,6 +62,7 @@ def write_docs(root: Path = ROOT) -> list[Path]:
         written.append(target)
     for relative, text in generated_files().items():
         target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         written.append(target)
     svg = docs / ARCHITECTURE_SVG

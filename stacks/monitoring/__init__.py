@@ -1,4 +1,4 @@
-"""The monitoring stack: alarm topic, golden-signal and SLO alarms, log errors, dashboard.
+"""The monitoring stack: alarm topic, golden-signal, SLO and service alarms, log metrics, dashboard.
 
 It reads the service stack's outputs as parameters; the service stack never reads this one
 (its deployment alarms live with it), so there is no cycle.
@@ -21,11 +21,14 @@ from troposphere import GetAtt, Parameter, Ref, Sub, Template, events, logs
 
 from stacks.common.alarms import Alarm, Metric, add_alarm
 from stacks.common.kms import CLOUDWATCH, EVENTS
+from stacks.common.service_metrics import metric_namespace
 from stacks.common.settings import EVERY_FEATURE_PROJECT
 from stacks.common.template import add_output, new_template
 from stacks.common.topic import encrypted_topic
 from stacks.monitoring.alarms import burn_rate, golden_signals
 from stacks.monitoring.dashboard import add_dashboard
+from stacks.monitoring.own_metrics import ERROR_LOG_LINES, add_latency_filter
+from stacks.monitoring.service_alarms import service_alarms
 from stacks.monitoring.settings import Settings
 
 __all__ = ["STACK", "Settings", "build"]
@@ -113,7 +116,7 @@ def _error_logs(template: Template, settings: Settings, namespace: str, topic: A
             FilterPattern='{ $.level = "ERROR" }',
             MetricTransformations=[
                 logs.MetricTransformation(
-                    MetricNamespace=namespace, MetricName="ErrorLogLines", MetricValue="1"
+                    MetricNamespace=namespace, MetricName=ERROR_LOG_LINES, MetricValue="1"
                 )
             ],
         )
@@ -123,7 +126,7 @@ def _error_logs(template: Template, settings: Settings, namespace: str, topic: A
         "ErrorLogAlarm",
         Alarm(
             description="ERROR log lines per 5 minutes",
-            metrics=[Metric(namespace, "ErrorLogLines", {})],
+            metrics=[Metric(namespace, ERROR_LOG_LINES, {})],
             threshold=settings.error_log_lines_per_5_minutes,
             period=300,
             periods=1,
@@ -142,7 +145,7 @@ def build(settings: Settings) -> Template:
         template.add_parameter(
             Parameter(name, Type="String", Description=f"service stack output {name}")
         )
-    namespace = f"{settings.project}/{settings.environment}"
+    namespace = metric_namespace(settings.project, settings.environment)
     topic = encrypted_topic(
         template,
         "AlarmTopic",
@@ -154,6 +157,8 @@ def build(settings: Settings) -> Template:
     golden_signals(template, settings, topic)
     burn_rate(template, settings, topic)
     _error_logs(template, settings, namespace, topic)
+    add_latency_filter(template, namespace)
+    service_alarms(template, settings, namespace, topic)
     add_dashboard(template, namespace)
     add_output(template, "AlarmTopicArn", Ref(topic), "where alarms are sent")
     add_output(template, "DashboardName", Ref("Dashboard"), "the golden-signals dashboard")

@@ -1,4 +1,11 @@
-"""A CloudWatch dashboard of the golden signals: traffic, errors, latency, saturation, tasks."""
+"""The CloudWatch dashboard, generated from the panels (stacks/monitoring/panels.py).
+
+Placeholders ``${...}`` are filled by ``Fn::Sub`` from the stack's parameters (the service
+stack's outputs) and the metric namespace. A series split by a dimension is a search expression:
+its dimension values (the routes, the statuses) are not known when the template is built.
+Search syntax: a namespace with characters other than letters and digits goes in double quotes
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/search-expression-syntax.html).
+"""
 
 from __future__ import annotations
 
@@ -7,75 +14,60 @@ from typing import Any
 
 from troposphere import Sub, Template, cloudwatch
 
+from stacks.monitoring.panels import PANELS, PERIOD_SECONDS, Panel, Series, Source
+
+NAMESPACE = "${MetricNamespace}"
 LB = ["LoadBalancer", "${LoadBalancerFullName}"]
 SERVICE = ["ClusterName", "${ClusterName}", "ServiceName", "${ServiceName}"]
+# The dimensions of each AWS source's series: this environment's load balancer or ECS service.
+AWS_DIMENSIONS = {
+    Source.ALB: LB,
+    Source.ECS: SERVICE,
+    Source.CONTAINER_INSIGHTS: SERVICE,
+}
+WIDTH, HEIGHT = 12, 6
 
 
-def _widget(title: str, metrics: list[list[Any]], stat: str, x: int, y: int) -> dict[str, Any]:
+def search(series: Series) -> str:
+    """The search expression of a split series: one line per value of its dimensions."""
+    schema = ",".join([f'"{NAMESPACE}"', *series.by])
+    return (
+        f"SEARCH('{{{schema}}} MetricName=\"{series.metric}\"', '{series.stat}', {PERIOD_SECONDS})"
+    )
+
+
+def metric_row(series: Series, index: int) -> list[Any]:
+    """One entry of a widget's ``metrics`` array."""
+    if series.by:
+        return [{"expression": search(series), "id": f"e{index}", "label": series.label}]
+    options = {"stat": series.stat, "label": series.label}
+    if series.source in AWS_DIMENSIONS:
+        return [series.source.value, series.metric, *AWS_DIMENSIONS[series.source], options]
+    return [NAMESPACE, series.metric, options]
+
+
+def widget(panel: Panel, x: int, y: int) -> dict[str, Any]:
+    """A time-series widget for ``panel`` at grid position (x, y)."""
     return {
         "type": "metric",
         "x": x,
         "y": y,
-        "width": 12,
-        "height": 6,
+        "width": WIDTH,
+        "height": HEIGHT,
         "properties": {
-            "title": title,
+            "title": panel.title,
             "region": "${AWS::Region}",
-            "stat": stat,
-            "period": 60,
+            "stat": panel.series[0].stat,
+            "period": PERIOD_SECONDS,
             "view": "timeSeries",
-            "metrics": metrics,
+            "metrics": [metric_row(s, i) for i, s in enumerate(panel.series)],
         },
     }
 
 
-def body() -> str:
-    """The dashboard JSON with ``${...}`` placeholders for ``Fn::Sub``."""
-    alb = "AWS/ApplicationELB"
-    widgets = [
-        _widget("Requests", [[alb, "RequestCount", *LB]], "Sum", 0, 0),
-        _widget(
-            "5xx (ALB and app)",
-            [[alb, "HTTPCode_ELB_5XX_Count", *LB], [alb, "HTTPCode_Target_5XX_Count", *LB]],
-            "Sum",
-            12,
-            0,
-        ),
-        _widget(
-            "Latency p50 / p99 (s)",
-            [
-                [alb, "TargetResponseTime", *LB, {"stat": "p50"}],
-                [alb, "TargetResponseTime", *LB, {"stat": "p99"}],
-            ],
-            "p99",
-            0,
-            6,
-        ),
-        _widget(
-            "CPU / memory (%)",
-            [["AWS/ECS", "CPUUtilization", *SERVICE], ["AWS/ECS", "MemoryUtilization", *SERVICE]],
-            "Average",
-            12,
-            6,
-        ),
-        _widget(
-            "Tasks: running vs desired",
-            [
-                ["ECS/ContainerInsights", "RunningTaskCount", *SERVICE],
-                ["ECS/ContainerInsights", "DesiredTaskCount", *SERVICE],
-            ],
-            "Average",
-            0,
-            12,
-        ),
-        _widget(
-            "Error log lines",
-            [["${MetricNamespace}", "ErrorLogLines"]],
-            "Sum",
-            12,
-            12,
-        ),
-    ]
+def body(panels: tuple[Panel, ...] = PANELS) -> str:
+    """The dashboard JSON with ``${...}`` placeholders for ``Fn::Sub``: two panels a row."""
+    widgets = [widget(panel, (i % 2) * WIDTH, (i // 2) * HEIGHT) for i, panel in enumerate(panels)]
     return json.dumps({"widgets": widgets}, sort_keys=True)
 
 

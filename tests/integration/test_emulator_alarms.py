@@ -247,3 +247,83 @@ def test_an_unsupported_property_fails_the_alarm(aws: Emulator) -> None:
     cfn.create_stack(StackName=STACK, TemplateBody=json.dumps(broken))
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
     assert any("Encountered unsupported property Colour" in r for r in reasons()), reasons()
+
+
+def _service_alarms_stack(collector: str) -> dict[str, str]:
+    """The monitoring stack's alarms on the service's own metrics, as rendered, launched through
+    CloudFormation with ``CollectorEnabled=collector``: each created alarm's name by logical id."""
+    from stacks.monitoring import Settings, build  # noqa: PLC0415 - the stacks group, these tests only
+    from stacks.monitoring.service_alarms import COLLECTOR_PARAMETER, SERVICE_ALARMS  # noqa: PLC0415
+
+    rendered = json.loads(build(Settings(project="flask-fargate", environment="local")).to_json())
+    template: dict[str, Any] = {
+        "Parameters": {
+            "ClusterName": {"Type": "String"},
+            "ServiceName": {"Type": "String"},
+            COLLECTOR_PARAMETER: rendered["Parameters"][COLLECTOR_PARAMETER],
+        },
+        "Conditions": rendered["Conditions"],
+        "Resources": {},
+        "Outputs": {},
+    }
+    for logical_id in SERVICE_ALARMS:
+        resource = copy.deepcopy(rendered["Resources"][logical_id])
+        resource["Properties"]["AlarmActions"] = resource["Properties"]["OKActions"] = [TOPIC]
+        template["Resources"][logical_id] = resource
+        output: dict[str, Any] = {"Value": {"Ref": logical_id}}
+        if "Condition" in resource:
+            output["Condition"] = resource["Condition"]
+        template["Outputs"][logical_id] = output
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(
+        StackName=STACK,
+        TemplateBody=json.dumps(template),
+        Parameters=[
+            {"ParameterKey": "ClusterName", "ParameterValue": "cluster"},
+            {"ParameterKey": "ServiceName", "ParameterValue": "service"},
+            {"ParameterKey": COLLECTOR_PARAMETER, "ParameterValue": collector},
+        ],
+    )
+    (described,) = cfn.describe_stacks(StackName=STACK)["Stacks"]
+    assert described["StackStatus"] == "CREATE_COMPLETE", reasons()
+    return {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+
+TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms"
+
+
+def test_the_service_alarms_as_cloudformation_makes_them(aws: Emulator) -> None:
+    """What DescribeAlarms answers is what the template asked for. (What PutMetricAlarm would
+    refuse and moto accepts is checked on every alarm in tests/unit/stacks/test_service_alarms.py.)
+    """
+    names = _service_alarms_stack("true")
+    found = alarms(*names.values())
+
+    latency = found[names["MainRouteLatencyP99Alarm"]]
+    assert (latency["ExtendedStatistic"], latency.get("Statistic")) == ("p99", None)
+    assert latency["Dimensions"] == [{"Name": "route", "Value": "/"}]
+    assert latency["TreatMissingData"] == "notBreaching"
+
+    restarts = found[names["WorkerRestartsAlarm"]]
+    assert (restarts["Statistic"], restarts["Period"], restarts["Threshold"]) == ("Sum", 300, 0)
+
+    missing = found[names["ServiceMetricsMissingAlarm"]]
+    assert missing["TreatMissingData"] == "breaching"
+    queries = {m["Id"]: m for m in missing["Metrics"]}
+    assert queries["m0"]["MetricStat"]["Stat"] == "SampleCount"
+    assert queries["m1"]["MetricStat"]["Metric"]["Dimensions"] == [
+        {"Name": "ClusterName", "Value": "cluster"},
+        {"Name": "ServiceName", "Value": "service"},
+    ]
+    assert queries["e0"]["Expression"].startswith("m1 - FILL(m0, 0)")
+    assert {a["StateValue"] for a in found.values()} == {"INSUFFICIENT_DATA"}
+    assert {tuple(a["AlarmActions"]) for a in found.values()} == {(TOPIC,)}
+
+
+def test_without_a_collector_only_the_access_log_alarm_is_made(aws: Emulator) -> None:
+    """No collector in the tasks: no service metrics to miss, so no alarm that would page for
+    ever; the main route's p99 reads the access lines and stays."""
+    names = _service_alarms_stack("false")
+    assert set(names) == {"MainRouteLatencyP99Alarm"}
+    every = cloudwatch().describe_alarms()["MetricAlarms"]
+    assert [a["AlarmName"] for a in every] == [names["MainRouteLatencyP99Alarm"]]

@@ -65,7 +65,7 @@ def test_monitoring_golden_signals_and_burn_rates(rendered: Rendered) -> None:
     assert {m["MetricStat"]["Metric"]["Namespace"] for m in running if "MetricStat" in m} == {
         "ECS/ContainerInsights"
     }
-    log_filter = one(monitoring, "AWS::Logs::MetricFilter")["Properties"]
+    log_filter = resources(monitoring, "AWS::Logs::MetricFilter")["ErrorLogFilter"]["Properties"]
     assert log_filter["FilterPattern"] == '{ $.level = "ERROR" }'
     assert "KmsMasterKeyId" in one(monitoring, "AWS::SNS::Topic")["Properties"]
     assert one(monitoring, "AWS::CloudWatch::Dashboard")
