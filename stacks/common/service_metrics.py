@@ -62,6 +62,9 @@ class Kind(StrEnum):
 
 # The app's label names (app/observability/metrics.py), bounded by construction: routes are URL
 # rule templates (or one "<unmatched>"), methods one of seven (or "other"), statuses HTTP codes.
+# How often each task's collector scrapes the app's /metrics (stacks/service/collector_config.py):
+# one gauge value per task per interval, which the monitoring stack counts reporting tasks by.
+SCRAPE_INTERVAL_SECONDS = 60
 ROUTE = "route"
 METHOD = "method"
 STATUS = "status"

@@ -40,10 +40,6 @@ LATENCY_FILTER = "RequestDurationFilter"
 ACCESS_LOG_PATTERN = '{ $.logger = "app.access" && $.duration_ms = * }'
 # The route whose p99 pages (MainRouteLatencyP99Alarm): the service's one business endpoint.
 MAIN_ROUTE = "/"
-# How often the collector scrapes /metrics (the contract's prometheus receiver, interval 60 s;
-# stacks/service/collector_config.py): each task's collector sends one in-flight gauge value per
-# interval, which is how ServiceMetricsMissingAlarm counts the tasks that report.
-SCRAPE_INTERVAL_SECONDS = 60
 # SampleCount: how many data points arrived. It means that for every kind of metric (for a
 # gauge, one per task per scrape), whatever the kind's statistics of the value are.
 DATA_POINTS = "SampleCount"

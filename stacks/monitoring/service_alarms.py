@@ -25,13 +25,16 @@ from typing import Any
 from troposphere import Equals, Parameter, Ref, Template
 
 from stacks.common.alarms import Alarm, Metric, add_alarm
-from stacks.common.service_metrics import HTTP_REQUESTS_IN_FLIGHT, WORKER_RESTARTS
+from stacks.common.service_metrics import (
+    HTTP_REQUESTS_IN_FLIGHT,
+    SCRAPE_INTERVAL_SECONDS,
+    WORKER_RESTARTS,
+)
 from stacks.monitoring.own_metrics import (
     DATA_POINTS,
     MAIN_ROUTE,
     REQUEST_DURATION_MS,
     ROUTE_DIMENSION,
-    SCRAPE_INTERVAL_SECONDS,
     service_metric,
 )
 from stacks.monitoring.settings import Settings

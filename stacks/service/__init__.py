@@ -128,6 +128,13 @@ def build(settings: Settings) -> Template:
     add_output(template, "Https", str(settings.https).lower(), "whether the ALB serves HTTPS")
     add_output(template, "TaskDefinitionArn", Ref(task.definition), "current task definition")
     add_output(template, "LogGroupName", Ref(task.log_group), "the app's log group")
+    # The monitoring stack's alarms on the collector's metrics exist only where it runs.
+    add_output(
+        template,
+        "CollectorEnabled",
+        str(settings.collector.enabled).lower(),
+        "whether the tasks run the collector that sends the service's own metrics",
+    )
     if task.metrics_log_group is not None:
         add_output(
             template,

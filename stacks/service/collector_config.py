@@ -47,7 +47,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stacks.common.service_metrics import SERVICE_METRICS, Kind, metric_namespace
+from stacks.common.service_metrics import (
+    SCRAPE_INTERVAL_SECONDS,
+    SERVICE_METRICS,
+    Kind,
+    metric_namespace,
+)
 from stacks.service.loadbalancer import CONTAINER_PORT
 from stacks.service.settings import Settings
 
@@ -69,7 +74,7 @@ OTLP_HTTP_PORT = 4318
 HEALTH_CHECK_PORT = 13133
 LOCAL_PROMETHEUS_PORT = 8889
 SCRAPE_JOB = "app"
-SCRAPE_INTERVAL = "60s"
+SCRAPE_INTERVAL = f"{SCRAPE_INTERVAL_SECONDS}s"
 METRICS_PATH = "/metrics"
 # One stream for every task: PutLogEvents takes parallel writers on one stream, with no
 # per-stream rate quota (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).

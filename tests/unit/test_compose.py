@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from docgen import grafana
-from stacks.monitoring.own_metrics import SCRAPE_INTERVAL_SECONDS
+from stacks.common.service_metrics import SCRAPE_INTERVAL_SECONDS
+from stacks.service import collector as collector_sidecar
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -72,7 +73,7 @@ def test_every_pulled_image_is_pinned_and_locked_down(name: str) -> None:
 
 def test_the_collector_reads_the_mounted_generated_configuration() -> None:
     collector = services()["otel-collector"]
-    assert collector["image"].startswith("public.ecr.aws/aws-observability/aws-otel-collector:")
+    assert collector["image"] == collector_sidecar.IMAGE  # what the tasks run, locally too
     mounts = dict(bind_mounts(collector))
     target = mounts["./compose/otel-collector.yaml"]
     assert collector["command"] == [f"--config={target}"]
