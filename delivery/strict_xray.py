@@ -73,4 +73,4 @@ def _checked(process: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
 
 def install() -> None:
     """Patch moto's X-Ray backend in this process (before the server starts)."""
-    XRayBackend.process_segment = _checked(XRayBackend.process_segment)  # type: ignore[method-assign]
+    XRayBackend.process_segment = _checked(XRayBackend.process_segment)  # type: ignore[method-assign,assignment]
