@@ -24,6 +24,8 @@ import yaml
 
 from delivery.errors import DeliveryError
 
+# The task definition's collector container, and the variable ADOT reads its configuration from.
+CONTAINER = "otel-collector"
 SOURCE = "AOT_CONFIG_CONTENT"
 ROLLUPS = ("NoDimensionRollup", "SingleDimensionRollupOnly", "ZeroAndSingleDimensionRollup")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")

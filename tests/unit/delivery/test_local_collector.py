@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from delivery.errors import DeliveryError
 from delivery.local.collector import emf, xray
 from delivery.local.collector.config import Address, parse
 from tests.support.collector_config import LOG_GROUP, LOG_STREAM, NAMESPACE, contract_config
+from tests.support.otlp import IDENTIFIER, PARENT_ID, SPAN_ID, request_payload
 
 NOW = 1_790_000_000  # a fixed "now" for the trace id's time range
 
@@ -125,57 +125,6 @@ def test_environment_substitution_is_refused() -> None:
 # -- spans to segments
 
 
-def _value(value: Any) -> AnyValue:
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    return AnyValue(string_value=str(value))
-
-
-def _attributes(values: dict[str, Any]) -> list[KeyValue]:
-    return [KeyValue(key=k, value=_value(v)) for k, v in values.items()]
-
-
-TRACE_ID = bytes.fromhex(f"{NOW - 5:08x}" + "1e8720b39541901950019ee5")
-PARENT_ID = bytes.fromhex("53995c3f42cd8ad8")
-SPAN_ID = bytes.fromhex("0102030405060708")
-
-
-def request_payload(
-    status: int = 200, code: Status.StatusCode.ValueType = Status.STATUS_CODE_UNSET
-) -> bytes:
-    """An OTLP export request like the Flask instrumentation's for ``GET /``, a remote parent."""
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.extend(
-        _attributes({"service.name": "flask-fargate", "service.version": "1.2.3"})
-    )
-    span = resource_spans.scope_spans.add().spans.add()
-    span.trace_id = TRACE_ID
-    span.span_id = SPAN_ID
-    span.parent_span_id = PARENT_ID
-    span.name = "GET /"
-    span.kind = Span.SPAN_KIND_SERVER
-    span.start_time_unix_nano = (NOW - 1) * 10**9
-    span.end_time_unix_nano = (NOW - 1) * 10**9 + 2_500_000
-    span.status.code = code
-    span.attributes.extend(
-        _attributes(
-            {
-                "http.method": "GET",
-                "http.scheme": "http",
-                "http.host": "127.0.0.1:8000",
-                "http.target": "/",
-                "http.status_code": status,
-                "http.user_agent": "curl/8",
-                "http.route": "/",
-            }
-        )
-    )
-    return request.SerializeToString()
-
-
 def _segments(payload: bytes, now: float = NOW) -> list[dict[str, Any]]:
     request = ExportTraceServiceRequest()
     request.ParseFromString(payload)
@@ -183,8 +132,8 @@ def _segments(payload: bytes, now: float = NOW) -> list[dict[str, Any]]:
 
 
 def test_a_request_span_becomes_a_segment_with_its_trace_parent_and_http() -> None:
-    (segment,) = _segments(request_payload())
-    assert segment["trace_id"] == f"1-{NOW - 5:08x}-1e8720b39541901950019ee5"
+    (segment,) = _segments(request_payload(NOW))
+    assert segment["trace_id"] == f"1-{NOW - 5:08x}-{IDENTIFIER}"
     assert segment["id"] == SPAN_ID.hex()
     assert segment["parent_id"] == PARENT_ID.hex()
     assert "type" not in segment  # a server span is a segment, not a subsegment
@@ -214,13 +163,13 @@ def test_a_request_span_becomes_a_segment_with_its_trace_parent_and_http() -> No
 def test_faults_and_errors_follow_the_status_as_the_exporter_decides(
     status: int, code: Status.StatusCode.ValueType, expected: tuple[bool, bool, bool]
 ) -> None:
-    (segment,) = _segments(request_payload(status, code))
+    (segment,) = _segments(request_payload(NOW, status, code))
     assert (segment["fault"], segment["error"], segment["throttle"]) == expected
 
 
 def test_a_trace_id_out_of_x_rays_time_range_is_dropped() -> None:
-    assert _segments(request_payload(), now=NOW + 29 * 24 * 3600) == []
-    assert _segments(request_payload(), now=NOW - 10 * 60) == []
+    assert _segments(request_payload(NOW), now=NOW + 29 * 24 * 3600) == []
+    assert _segments(request_payload(NOW), now=NOW - 10 * 60) == []
 
 
 # -- a scrape to EMF
