@@ -67,3 +67,27 @@ def contract_config(
 def contract_text(**overrides: str) -> str:
     """The contract's configuration as the YAML text ``AOT_CONFIG_CONTENT`` holds."""
     return yaml.safe_dump(contract_config(**overrides), sort_keys=False)
+
+
+COLLECTOR_IMAGE = "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"
+
+
+def with_collector(template: dict[str, Any], config_text: str | None) -> dict[str, Any]:
+    """``template`` with the contract's sidecar listed first in its task definition: container
+    ``otel-collector``, not essential, its configuration in AOT_CONFIG_CONTENT (None: without
+    it), a port mapping of its own (so the app must be told apart by more than having one)."""
+    environment = (
+        [] if config_text is None else [{"Name": "AOT_CONFIG_CONTENT", "Value": config_text}]
+    )
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            containers = resource["Properties"]["ContainerDefinitions"]
+            sidecar = {
+                "Name": "otel-collector",
+                "Image": COLLECTOR_IMAGE,
+                "Essential": False,
+                "PortMappings": [{"ContainerPort": 4318}],
+                "Environment": environment,
+            }
+            resource["Properties"]["ContainerDefinitions"] = [sidecar, *containers]
+    return template
