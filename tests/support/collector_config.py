@@ -86,6 +86,10 @@ def with_collector(template: dict[str, Any], config_text: str | None) -> dict[st
                 "Name": "otel-collector",
                 "Image": COLLECTOR_IMAGE,
                 "Essential": False,
+                # Its own share, as the issue asks of the sidecar (and ECS requires when the
+                # task declares no memory of its own).
+                "Cpu": 64,
+                "Memory": 128,
                 "PortMappings": [{"ContainerPort": 4318}],
                 "Environment": environment,
             }
