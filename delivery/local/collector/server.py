@@ -125,10 +125,16 @@ class Batcher:
 
 
 def xray_sender(exporter: XRayExporter, region: str) -> Callable[[list[Any]], None]:
-    """The awsxray exporter's calls: PutTraceSegments of at most SEGMENTS_PER_PUT documents."""
+    """The awsxray exporter: spans (with their resources) as segment documents, in
+    PutTraceSegments calls of at most SEGMENTS_PER_PUT documents."""
     client: Any = boto3.client("xray", region_name=exporter.region or region)
 
-    def send(documents: list[Any]) -> None:
+    def send(spans: list[Any]) -> None:
+        documents = xray.documents(
+            spans,
+            indexed=exporter.indexed_attributes,
+            index_all=exporter.index_all_attributes,
+        )
         for start in range(0, len(documents), SEGMENTS_PER_PUT):
             chunk = documents[start : start + SEGMENTS_PER_PUT]
             answer = client.put_trace_segments(TraceSegmentDocuments=chunk)
@@ -242,22 +248,8 @@ class Collector:
                 except DecodeError:
                     self._answer(400, b"not an ExportTraceServiceRequest", "text/plain")
                     return
-                exporters = [
-                    e
-                    for p in collector.config.pipelines
-                    if receiver in p.receivers
-                    for e in p.exporters
-                    if e in collector.config.awsxray
-                ]
-                settings = collector.config.awsxray[exporters[0]] if exporters else XRayExporter()
-                documents = list(
-                    xray.segments(
-                        request,
-                        indexed=settings.indexed_attributes,
-                        index_all=settings.index_all_attributes,
-                    )
-                )
-                collector.receive(receiver, documents)
+                # The batch processor counts spans; each exporter translates them its own way.
+                collector.receive(receiver, list(xray.spans(request)))
                 self._answer(200, ExportTraceServiceResponse().SerializeToString(), PROTOBUF)
 
         return Otlp

@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -256,18 +256,36 @@ def segment(
     return document
 
 
+def spans(request: ExportTraceServiceRequest) -> Iterator[tuple[dict[str, Any], Span]]:
+    """Every span of an OTLP export request, with its resource's attributes."""
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                yield resource, span
+
+
+def documents(
+    found: Iterable[tuple[Mapping[str, Any], Span]],
+    *,
+    indexed: tuple[str, ...] = (),
+    index_all: bool = False,
+    now: float | None = None,
+) -> list[str]:
+    """The segment documents (JSON text) of these spans; the ones the exporter drops left out."""
+    made = (
+        segment(span, resource, indexed=indexed, index_all=index_all, now=now)
+        for resource, span in found
+    )
+    return [json.dumps(document, separators=(",", ":")) for document in made if document]
+
+
 def segments(
     request: ExportTraceServiceRequest,
     *,
     indexed: tuple[str, ...] = (),
     index_all: bool = False,
     now: float | None = None,
-) -> Iterator[str]:
+) -> list[str]:
     """Every span of an OTLP export request as a segment document (JSON text)."""
-    for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            for span in scope_spans.spans:
-                document = segment(span, resource, indexed=indexed, index_all=index_all, now=now)
-                if document is not None:
-                    yield json.dumps(document, separators=(",", ":"))
+    return documents(spans(request), indexed=indexed, index_all=index_all, now=now)
