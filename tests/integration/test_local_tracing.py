@@ -37,31 +37,21 @@ from delivery.local.collector.config import CONTAINER
 from delivery.local.collector.launch import collector_running
 from delivery.local.record import Record, read_record
 from tests.support.cli import run_invoke
+from tests.support.collector_config import golden_collector_configs
 from tests.support.git import git
 from tests.support.paths import ROOT
 from tests.support.snapshot import snapshot
 
-GOLDEN_SERVICE = ROOT / "tests" / "golden" / "local" / "service.json"
 TIMEOUT_S = 300
 ACCESS_LOGGER = "app.access"
 EXPORT_WAIT_S = 30.0  # the SDK's batch span processor sends every 5 s by default, then the batch
-
-
-def _has_collector() -> bool:
-    template = json.loads(GOLDEN_SERVICE.read_text())
-    return any(
-        container.get("Name") == CONTAINER
-        for resource in template.get("Resources", {}).values()
-        if resource.get("Type") == "AWS::ECS::TaskDefinition"
-        for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
-    )
 
 
 pytestmark = [
     pytest.mark.emulator,
     pytest.mark.slow,
     pytest.mark.skipif(
-        not _has_collector(),
+        "local" not in golden_collector_configs(),
         reason=f"the service template has no {CONTAINER} container yet (the issue-13 sidecar in "
         "stacks/service is not merged)",
     ),

@@ -6,9 +6,15 @@ read this: the contract's component ids, endpoints and pipelines, and nothing el
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
+
+from delivery.local.collector.config import CONTAINER, SOURCE
+from tests.support.paths import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
 
 NAMESPACE = "flask-fargate/local"
 LOG_GROUP = "/flask-fargate/local/metrics"
@@ -95,3 +101,23 @@ def with_collector(template: dict[str, Any], config_text: str | None) -> dict[st
             }
             resource["Properties"]["ContainerDefinitions"] = [sidecar, *containers]
     return template
+
+
+def golden_collector_configs() -> dict[str, Any]:
+    """Per environment, the ``AOT_CONFIG_CONTENT`` value of the rendered service template's
+    ``otel-collector`` container (tests/golden, which the golden test keeps equal to what the
+    stacks render): a string, or the intrinsic function that makes one; none without the sidecar.
+    """
+    found: dict[str, Any] = {}
+    for path in sorted(GOLDEN.glob("*/service.json")):
+        template = json.loads(path.read_text())
+        for resource in template.get("Resources", {}).values():
+            if resource.get("Type") != "AWS::ECS::TaskDefinition":
+                continue
+            for container in resource.get("Properties", {}).get("ContainerDefinitions", []):
+                if container.get("Name") != CONTAINER:
+                    continue
+                for variable in container.get("Environment", []):
+                    if variable.get("Name") == SOURCE:
+                        found[path.parent.name] = variable.get("Value")
+    return found

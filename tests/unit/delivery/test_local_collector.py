@@ -20,7 +20,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 from delivery.errors import DeliveryError
 from delivery.local.collector import emf, xray
 from delivery.local.collector.config import Address, parse
-from tests.support.collector_config import LOG_GROUP, LOG_STREAM, NAMESPACE, contract_config
+from delivery.local.task_definition import resolve
+from tests.support.collector_config import (
+    LOG_GROUP,
+    LOG_STREAM,
+    NAMESPACE,
+    contract_config,
+    golden_collector_configs,
+)
 from tests.support.otlp import IDENTIFIER, PARENT_ID, SPAN_ID, request_payload
 
 NOW = 1_790_000_000  # a fixed "now" for the trace id's time range
@@ -120,6 +127,29 @@ def test_what_is_not_modelled_is_refused_in_one_line(config: dict[str, Any], nam
 def test_environment_substitution_is_refused() -> None:
     with pytest.raises(DeliveryError, match="substitution"):
         parse(text(contract_config()).replace(NAMESPACE, "${env:NAMESPACE}"))
+
+
+@pytest.mark.skipif(
+    not golden_collector_configs(),
+    reason="the service template has no otel-collector container yet (the issue-13 sidecar)",
+)
+@pytest.mark.parametrize("env", sorted(golden_collector_configs()) or ["none"])
+def test_the_rendered_configuration_is_one_the_stand_in_runs(env: str) -> None:
+    # What the stacks render for each environment: the stand-in must model all of it. A value
+    # the template computes (a log group's Ref in it, say) is read with placeholders for what
+    # only CloudFormation knows.
+    value = golden_collector_configs()[env]
+    text = value if isinstance(value, str) else resolve(value, _Placeholders())
+    assert text is not None, f"{env}: AOT_CONFIG_CONTENT is {value!r}, not text"
+    config = parse(text)
+    assert {p.kind for p in config.pipelines} == {"traces", "metrics"}
+
+
+class _Placeholders(dict[str, str]):
+    """Every parameter or resource name stands for ``<name>``."""
+
+    def get(self, key: str, default: Any = None) -> str:
+        return f"<{key}>"
 
 
 # -- spans to segments
