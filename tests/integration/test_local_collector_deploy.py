@@ -11,7 +11,8 @@ scraping every second instead of every minute), the app's ``OTEL_EXPORTER_OTLP_E
   OTLP export;
 - the real app's /metrics, scraped, arrives as EMF events in the configured log group, naming the
   configured namespace (the request counter as a delta, after a request);
-- ``invoke stop`` stops the stand-in with the service.
+- ``invoke stop`` stops the stand-in with the service;
+- a configuration the stand-in does not model fails the deploy in one line, before it starts.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,12 @@ DEPLOY_TIMEOUT_S = 180
 WAIT_S = 20.0
 
 
-def collector_service_template() -> str:
-    """The sample service with the sidecar, the app's OTLP endpoint and the metrics log group."""
+def collector_service_template(config: dict[str, Any]) -> str:
+    """The sample service with the sidecar running ``config``, the app's OTLP endpoint and the
+    metrics log group."""
     template = with_awslogs(
         json.loads(service_template({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}))
     )
-    config = contract_config()
-    config["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = "1s"
     template["Resources"]["MetricsLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",
         "Properties": {"LogGroupName": LOG_GROUP, "RetentionInDays": 7},
@@ -60,13 +60,27 @@ def collector_service_template() -> str:
     return json.dumps(with_collector(template, yaml.safe_dump(config)))
 
 
+def scraping_every_second() -> dict[str, Any]:
+    config = contract_config()
+    config["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = "1s"
+    return config
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    root = make_project(tmp_path / "project")
-    (root / "app").symlink_to(ROOT / "app")
-    (root / "templates" / "service.json").write_text(collector_service_template())
-    yield root
-    run_invoke(root, "stop", "--env", "local", ambient_aws=False)
+def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Path]]:
+    """A sample project whose sidecar runs the configuration given; stopped after the test."""
+    roots: list[Path] = []
+
+    def made(config: dict[str, Any]) -> Path:
+        root = make_project(tmp_path / "project")
+        (root / "app").symlink_to(ROOT / "app")
+        (root / "templates" / "service.json").write_text(collector_service_template(config))
+        roots.append(root)
+        return root
+
+    yield made
+    for root in roots:
+        run_invoke(root, "stop", "--env", "local", ambient_aws=False)
 
 
 def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
@@ -102,8 +116,9 @@ def emf_events(record: Record) -> list[dict[str, Any]]:
 
 
 def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
-    project: Path,
+    make: Callable[[dict[str, Any]], Path],
 ) -> None:
+    project = make(scraping_every_second())
     deployed = deploy_kept(project)
     output = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0, output
@@ -139,3 +154,20 @@ def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
     stopped = run_invoke(project, "stop", "--env", "local", ambient_aws=False)
     assert stopped.returncode == 0, stopped.stderr
     assert not collector_running(service.collector_pid)
+
+
+def test_a_configuration_the_stand_in_does_not_model_fails_the_deploy_in_one_line(
+    make: Callable[[dict[str, Any]], Path],
+) -> None:
+    config = contract_config()
+    config["processors"]["memory_limiter"] = {"limit_mib": 100}
+    project = make(config)
+    deployed = deploy_kept(project)
+    assert deployed.returncode == 1
+    (line,) = [line for line in deployed.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(
+        "error: AOT_CONFIG_CONTENT: processors: component memory_limiter is not modelled"
+    )
+    # Refused before the app or the stand-in started, and the failed command kept nothing.
+    assert "local collector:" not in deployed.stdout + deployed.stderr
+    assert read_record(environments.load("local", project)) is None
