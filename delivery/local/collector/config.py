@@ -202,12 +202,8 @@ def _scrape_job(job: Any, where: str, interval_s: float, timeout_s: float) -> Sc
         name=str(job.get("job_name", "")),
         targets=tuple(targets),
         metrics_path=str(job.get("metrics_path", "/metrics")),
-        interval_s=_duration(job["scrape_interval"], where)
-        if "scrape_interval" in job
-        else (interval_s),
-        timeout_s=_duration(job["scrape_timeout"], where)
-        if "scrape_timeout" in job
-        else (timeout_s),
+        interval_s=_duration(job.get("scrape_interval", f"{interval_s}s"), where),
+        timeout_s=_duration(job.get("scrape_timeout", f"{timeout_s}s"), where),
     )
 
 
@@ -385,9 +381,15 @@ def parse(text: str) -> CollectorConfig:
     if not pipelines:
         raise _refuse("service.pipelines", "no pipelines")
     telemetry = _mapping(service.get("telemetry"), "service.telemetry")
-    _only(telemetry, ("logs",), "service.telemetry")
+    _only(telemetry, ("logs", "metrics"), "service.telemetry")
     logs = _mapping(telemetry.get("logs"), "service.telemetry.logs")
     _only(logs, ("level",), "service.telemetry.logs")
+    # The stand-in reports no metrics of its own: that is ADOT's ``level: none`` (by default
+    # ADOT serves them on localhost:8888, which nothing in the task reads).
+    own_metrics = _mapping(telemetry.get("metrics"), "service.telemetry.metrics")
+    _only(own_metrics, ("level",), "service.telemetry.metrics")
+    if str(own_metrics.get("level", "none")).lower() != "none":
+        raise _refuse("service.telemetry.metrics.level", "the collector's own metrics")
     used = {
         component
         for pipeline in pipelines.values()

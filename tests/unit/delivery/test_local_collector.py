@@ -124,6 +124,16 @@ def test_what_is_not_modelled_is_refused_in_one_line(config: dict[str, Any], nam
     assert "\n" not in message
 
 
+def test_the_collectors_own_telemetry_is_read_as_far_as_it_is_modelled() -> None:
+    quiet = _with(
+        ("service", "telemetry"), {"logs": {"level": "warn"}, "metrics": {"level": "none"}}
+    )
+    assert parse(text(quiet)).log_level == "warn"
+    detailed = _with(("service", "telemetry"), {"metrics": {"level": "detailed"}})
+    with pytest.raises(DeliveryError, match="own metrics"):
+        parse(text(detailed))
+
+
 def test_environment_substitution_is_refused() -> None:
     with pytest.raises(DeliveryError, match="substitution"):
         parse(text(contract_config()).replace(NAMESPACE, "${env:NAMESPACE}"))
