@@ -68,6 +68,9 @@ plus 26), or spanning more than 24 hours, and an empty message
 ``InputLogEvent.message`` minimum length 1): here such a batch is refused with
 InvalidParameterException, so the local log shipping is held to AWS's limits.
 
+X-Ray's PutTraceSegments checks (a segment document's trace id, ids and size) are
+``delivery.strict_xray``'s.
+
 ECS's own behaviours where moto is kinder (a stack update's task definition revision, a task's
 lifetime, Fargate's task-level memory) are ``delivery.strict_ecs``'s.
 
@@ -103,7 +106,13 @@ from moto.elbv2.models import FakeListenerRule, elbv2_backends
 from moto.logs.exceptions import InvalidParameterException
 from moto.logs.models import LogsBackend
 
-from delivery import emulator_resources, emulator_transitions, strict_cloudwatch, strict_ecs
+from delivery import (
+    emulator_resources,
+    emulator_transitions,
+    strict_cloudwatch,
+    strict_ecs,
+    strict_xray,
+)
 from delivery.log_limits import (
     EVENT_OVERHEAD_BYTES,
     MAX_BATCH_BYTES,
@@ -510,6 +519,7 @@ def install() -> None:
     strict_ecs.install()
     LogsBackend.put_log_events = _within_batch_limits(LogsBackend.put_log_events)  # type: ignore[method-assign]
     strict_cloudwatch.install()
+    strict_xray.install()
     emulator_transitions.install()
 
 

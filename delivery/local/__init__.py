@@ -25,7 +25,8 @@ One job per module:
 - ``record``: ``.local/emulator.json``, what a ``--keep`` left running;
 - ``processes``: processes this project started, found and stopped by pid;
 - ``gunicorn``: the one gunicorn launcher and readiness poll, shared with bench/ and the tests;
-- ``lifeline``: the watcher that undoes what a killed command left (a container, a kept emulator).
+- ``lifeline``: the watcher that undoes what a killed command left (a container, a kept emulator);
+- ``collector``: the stand-in for the task's ADOT collector sidecar, run next to the service.
 
 Nothing is imported here: ``gunicorn`` must stay importable without boto3 or Sceptre (the fuzz and
 drain sessions install neither).

@@ -20,6 +20,7 @@ from delivery import images, loopback, taskvolumes
 from delivery.emulator import HOST
 from delivery.errors import DeliveryError
 from delivery.local import gunicorn
+from delivery.local.collector.launch import stop_collector
 from delivery.local.processes import STOP_TIMEOUT_S, alive
 from delivery.local.task_definition import ServiceSpec
 from delivery.logs import stream_name
@@ -56,6 +57,10 @@ class LocalService:
     log_stream: str = ""
     shipped: int = 0  # lines of its output (a container's stdout, the process's log) shipped
     shipped_stderr: int = 0  # lines of a container's stderr shipped
+    # The stand-in for the task's collector sidecar (delivery/local/collector), if it has one:
+    # it lives and stops with the service.
+    collector_pid: int = 0
+    collector_log: str = ""
 
     @property
     def url(self) -> str:
@@ -253,12 +258,15 @@ def stop_service(service: LocalService) -> None:
     """Stop it at once: nothing is in flight at a local tear-down, so no drain is waited out.
 
     A container is killed and removed, and its volume folders with it. gunicorn gets its quick
-    stop (``gunicorn.quit_master``: a pid reused since it was recorded is left alone).
+    stop (``gunicorn.quit_master``: a pid reused since it was recorded is left alone). The
+    collector stand-in, if any, goes after it.
     """
     if service.mode == "container":
         engine = container_engine(service.engine)
         engine.discard(service.id)
         if service.volumes:
             taskvolumes.remove(Path(service.volumes), engine)
-        return
-    gunicorn.quit_master(int(service.id), STOP_TIMEOUT_S)
+    else:
+        gunicorn.quit_master(int(service.id), STOP_TIMEOUT_S)
+    if service.collector_pid:  # after the app: what it exported last is still taken
+        stop_collector(service.collector_pid)

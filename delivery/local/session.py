@@ -30,6 +30,8 @@ from delivery.emulator import HOST, Emulator, aws_env, environment, free_port, p
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.lifetime import sigterm_as_interrupt
+from delivery.local.collector import config as collector_config
+from delivery.local.collector import launch as collector_launch
 from delivery.local.lifeline import Lifeline
 from delivery.local.log_shipping import ship
 from delivery.local.record import (
@@ -55,7 +57,7 @@ from delivery.local.runner import (
     stop_service,
     wait_ready,
 )
-from delivery.local.task_definition import service_spec
+from delivery.local.task_definition import ServiceSpec, service_spec
 
 if TYPE_CHECKING:
     from delivery.engines.base import ContainerEngine
@@ -75,6 +77,11 @@ def _whole_lines(text: str) -> list[str]:
 def _key(port: int) -> str:
     """The lifeline's key of the service on ``port`` (known before a container starts)."""
     return f"service-{port}"
+
+
+def _collector_key(port: int) -> str:
+    """The lifeline's key of the collector stand-in of the service on ``port``."""
+    return f"collector-{port}"
 
 
 def check_serve(mode: str) -> None:
@@ -193,13 +200,16 @@ class Session:
     def _close(self, ok: bool) -> None:
         if ok and self.kept:
             self._write()
-            for key in [EMULATOR, *(_key(service.port) for service in self._started)]:
-                self._lifeline.release(key)
+            for service in self._started:
+                self._lifeline.release(_key(service.port))
+                self._lifeline.release(_collector_key(service.port))
+            self._lifeline.release(EMULATOR)
             return
         for service in self._started:
             with contextlib.suppress(DeliveryError, OSError):
                 stop_service(service)
                 self._lifeline.release(_key(service.port))
+                self._lifeline.release(_collector_key(service.port))
                 log.log(self._level, f"local service: stopped {service.mode} {service.id[:12]}")
         if self.service in self._started:
             self.service = None
@@ -314,8 +324,10 @@ class Session:
             log.info(f"local service: stopping {self.service.version} ({self.service.url})")
             stop_service(self.service)
             self._lifeline.release(_key(self.service.port))
+            self._lifeline.release(_collector_key(self.service.port))
             self.service = None
         port = port if port and not port_in_use(port) else free_port()
+        collector, spec = self._start_collector(plan.env, spec, port, in_container=ref is not None)
         if engine is not None and ref is not None:
             # Guarded by name before it starts: no moment when a dying command would leave it.
             name = container_name(plan.env.project_code, port)
@@ -359,6 +371,8 @@ class Session:
                 f"working tree's code with the task definition's environment (no container "
                 f"engine that can run one; the image itself is not run)"
             )
+        if collector is not None:
+            service = replace(service, collector_pid=collector[0], collector_log=collector[1])
         self._started.append(service)
         self.service = service
         seconds = wait_ready(service, self.ready_timeout_s)
@@ -368,6 +382,45 @@ class Session:
                 f"service on {service.url} reports version {reported}, expected {spec.version}"
             )
         log.info(f"local service: ready in {seconds:.1f} s, {VERSION_PATH} reports {reported}")
+
+    def _start_collector(
+        self, env: Environment, spec: ServiceSpec, port: int, *, in_container: bool
+    ) -> tuple[tuple[int, str] | None, ServiceSpec]:
+        """The stand-in for the task's collector sidecar, if it has one, started before the app
+        (as ECS starts a task's containers together, and the app does not wait for it); its pid
+        and log, and the spec with the app's OTLP endpoint at the stand-in's receiver."""
+        if spec.collector is None:
+            return None, spec
+        config = collector_config.parse(spec.collector.config)  # refused before anything runs
+        ports = collector_launch.task_ports(config, spec.container_port, port)
+        log_path = env.root / ".local" / f"collector-{port}.log"
+        pid = collector_launch.start(
+            spec.collector.config,
+            config,
+            ports,
+            log_path,
+            region=spec.collector.region or env.region,
+            outlive=self.kept,
+        )
+        if self.kept:  # no parent-death signal: it may outlive this command if it ends well
+            self._lifeline.guard(_collector_key(port), pid=pid)
+        published = ", ".join(f"{c}->{HOST}:{h}" for c, h in sorted(ports.items()))
+        reach = (
+            "the app's spans cannot reach it from inside its container (the stand-in listens on "
+            "this machine's loopback only)"
+            if in_container
+            else "the app's OTLP endpoint points at its receiver"
+        )
+        log.info(
+            f"local collector: stand-in for ADOT ({spec.collector.image or 'no image'}) from the "
+            f"task definition's {collector_config.SOURCE}, python -m {collector_launch.MODULE} "
+            f"(pid {pid}), exporting to the emulator's X-Ray and CloudWatch Logs; ports "
+            f"{published}; {reach}; log {log_path}"
+        )
+        if in_container:
+            return (pid, str(log_path)), spec
+        environment = collector_launch.app_environment(spec.environment, config, ports)
+        return (pid, str(log_path)), replace(spec, environment=environment)
 
 
 @contextlib.contextmanager
@@ -442,10 +495,14 @@ def status_lines(current: Session) -> list[str]:
         return [*lines, "  local service: none running"]
     reported = live_version(service)
     answer = f"{VERSION_PATH} reports {reported}" if reported else "NOT answering"
-    return [
-        *lines,
-        f"  local service: {service.url} ({service.mode} {service.id[:12]}, {answer})",
-    ]
+    lines.append(f"  local service: {service.url} ({service.mode} {service.id[:12]}, {answer})")
+    if service.collector_pid:
+        state = "running" if collector_launch.collector_running(service.collector_pid) else "GONE"
+        lines.append(
+            f"  local collector: stand-in for ADOT, pid {service.collector_pid} ({state}), "
+            f"log {service.collector_log}"
+        )
+    return lines
 
 
 @contextlib.contextmanager

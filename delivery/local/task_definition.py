@@ -18,6 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from delivery import deploy_plan, running, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
+from delivery.local.collector.config import CONTAINER as COLLECTOR_CONTAINER
+from delivery.local.collector.config import SOURCE as COLLECTOR_CONFIG
 from delivery.taskvolumes import MountPoint
 
 
@@ -31,6 +33,15 @@ class AwsLogs:
     region: str
     stream_prefix: str
     container: str
+
+
+@dataclass(frozen=True)
+class CollectorSpec:
+    """The task definition's collector sidecar: its image and its configuration's YAML text."""
+
+    image: str
+    config: str
+    region: str = ""  # the service stack's: where its exporters send (ADOT's task region)
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class ServiceSpec:
     mounts: tuple[MountPoint, ...] = ()  # the container's mount points of those volumes
     secrets: dict[str, str] = field(default_factory=dict)  # name -> valueFrom ("": none)
     awslogs: AwsLogs | None = None  # None: no awslogs driver (or one without a stream prefix)
+    collector: CollectorSpec | None = None  # None: no otel-collector container
 
     @property
     def digest(self) -> str:
@@ -56,11 +68,43 @@ class ServiceSpec:
         return self.image.rpartition("@")[2]
 
 
+def _name(container: Mapping[str, Any]) -> Any:
+    """A container definition's name (the API's ``name`` or the template's ``Name``)."""
+    return container.get("name", container.get("Name"))
+
+
 def _app_container(definitions: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    """The container that serves (has port mappings), else the first one."""
-    serving = [d for d in definitions if d.get(key)]
-    found = serving or definitions
+    """The container that serves (has port mappings), else the first one; never the collector."""
+    app = [d for d in definitions if _name(d) != COLLECTOR_CONTAINER]
+    serving = [d for d in app if d.get(key)]
+    found = serving or app
     return found[0] if found else None
+
+
+def _collector(
+    definitions: list[dict[str, Any]],
+    keys: tuple[str, str, str, str],
+    resolve: Callable[[Any], str | None],
+    source: str,
+) -> CollectorSpec | None:
+    """The ``otel-collector`` container's image and AOT_CONFIG_CONTENT, read with the
+    definition's key spelling ``keys`` (image, environment, a variable's name, its value)."""
+    image_key, environment_key, name_key, value_key = keys
+    found = [d for d in definitions if _name(d) == COLLECTOR_CONTAINER]
+    if not found:
+        return None
+    container = found[0]
+    values = {
+        str(item.get(name_key)): resolve(item.get(value_key))
+        for item in container.get(environment_key) or []
+    }
+    config = values.get(COLLECTOR_CONFIG)
+    if not config:
+        raise DeliveryError(
+            f"{source}: container {COLLECTOR_CONTAINER} has no {COLLECTOR_CONFIG} that can be "
+            "read here: the collector's configuration is that variable's literal text"
+        )
+    return CollectorSpec(image=resolve(container.get(image_key)) or "", config=config)
 
 
 def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
@@ -105,6 +149,12 @@ def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
             container,
             ("logConfiguration", "logDriver", "options"),
             lambda value: str(value) if value else None,
+        ),
+        collector=_collector(
+            definitions,
+            ("image", "environment", "name", "value"),
+            lambda value: str(value) if value else None,
+            source,
         ),
     )
 
@@ -311,6 +361,16 @@ def spec_from_template(
                 template.get("Conditions", {}),
             ),
         ),
+        collector=_collector(
+            list(task.get("ContainerDefinitions", [])),
+            ("Image", "Environment", "Name", "Value"),
+            lambda value: resolve(
+                value,
+                {**(resources or {}), **_with_defaults(template, parameters), **_pseudo(region)},
+                template.get("Conditions", {}),
+            ),
+            source,
+        ),
     )
 
 
@@ -350,4 +410,5 @@ def service_spec(env: Environment, outputs: Mapping[str, str]) -> ServiceSpec:
             f"{spec.source} sets APP_VERSION={spec.environment.get('APP_VERSION')}, but stack "
             f"{name} has AppVersion {version}"
         )
-    return replace(spec, version=version)
+    collector = spec.collector and replace(spec.collector, region=region)
+    return replace(spec, version=version, collector=collector)

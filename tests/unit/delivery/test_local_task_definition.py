@@ -18,11 +18,13 @@ from delivery.emulator import Emulator
 from delivery.errors import DeliveryError
 from delivery.local.task_definition import (
     AwsLogs,
+    CollectorSpec,
     ServiceSpec,
     _from_task_definition,
     _from_template,
 )
 from delivery.taskvolumes import MountPoint
+from tests.support.collector_config import COLLECTOR_IMAGE, contract_text, with_collector
 from tests.support.project import with_awslogs
 
 pytestmark = [pytest.mark.emulator]
@@ -192,3 +194,42 @@ def test_no_awslogs_driver_names_no_stream() -> None:
     assert registered is not None
     assert registered.awslogs is None
     assert _from_template(STACK, {"ImageUri": IMAGE}, REGION).awslogs is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_collector_sidecar_comes_from_the_revision_and_the_template_alike() -> None:
+    config = contract_text()
+    template = with_collector(
+        json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app")), config
+    )
+    arn = launch(json.dumps(template))
+    registered = _from_task_definition(arn, REGION)
+    from_template = _from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    assert registered is not None
+    for spec in (registered, from_template):
+        assert spec.collector == CollectorSpec(image=COLLECTOR_IMAGE, config=config)
+        # Listed first and with a port of its own, the sidecar is still not taken for the app.
+        assert (spec.image, spec.container_port) == (IMAGE, 8000)
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_collector_without_its_configuration_is_one_line() -> None:
+    template = with_collector(
+        json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app")), None
+    )
+    arn = launch(json.dumps(template))
+    with pytest.raises(DeliveryError) as info:
+        _from_task_definition(arn, REGION)
+    assert str(info.value) == (
+        f"task definition {arn.rsplit('/', 1)[-1]}: container otel-collector has no "
+        "AOT_CONFIG_CONTENT that can be read here: the collector's configuration is that "
+        "variable's literal text"
+    )
+
+
+@pytest.mark.usefixtures("aws")
+def test_no_collector_container_is_no_collector() -> None:
+    arn = launch(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/app"))
+    registered = _from_task_definition(arn, REGION)
+    assert registered is not None
+    assert registered.collector is None

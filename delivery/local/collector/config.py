@@ -1,0 +1,411 @@
+"""The collector configuration (``AOT_CONFIG_CONTENT``), read as the stand-in implements it.
+
+Every component and setting is checked against what the stand-in models; anything else is a
+one-line ``DeliveryError`` naming it, so that a configuration accepted here uses nothing the
+local run would silently ignore. Defaults are the components' own, as their READMEs give them:
+
+- otlp receiver: https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
+- prometheus receiver: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/receiver/prometheusreceiver/README.md
+- batch processor (timeout 200ms, send_batch_size 8192, send_batch_max_size 0): https://github.com/open-telemetry/opentelemetry-collector/blob/main/processor/batchprocessor/README.md
+- awsxray exporter: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/exporter/awsxrayexporter/README.md
+- awsemf exporter (log_group_name ``/metrics/default``, log_stream_name ``otel-stream``,
+  dimension_rollup_option ``ZeroAndSingleDimensionRollup``): https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/exporter/awsemfexporter/README.md
+- health_check extension: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/extension/healthcheckextension/README.md
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from delivery.errors import DeliveryError
+
+# The task definition's collector container, and the variable ADOT reads its configuration from.
+CONTAINER = "otel-collector"
+SOURCE = "AOT_CONFIG_CONTENT"
+ROLLUPS = ("NoDimensionRollup", "SingleDimensionRollupOnly", "ZeroAndSingleDimensionRollup")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Address:
+    """A ``host:port`` the configuration names (a container address in the task's network)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    """One ``scrape_configs`` entry of the prometheus receiver."""
+
+    name: str
+    targets: tuple[Address, ...]
+    metrics_path: str = "/metrics"
+    interval_s: float = 60.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The batch processor's settings."""
+
+    timeout_s: float = 0.2
+    send_batch_size: int = 8192
+    send_batch_max_size: int = 0
+
+
+@dataclass(frozen=True)
+class XRayExporter:
+    """The awsxray exporter's settings."""
+
+    region: str = ""  # "": the task's region
+    indexed_attributes: tuple[str, ...] = ()
+    index_all_attributes: bool = False
+
+
+@dataclass(frozen=True)
+class MetricDeclaration:
+    """One awsemf ``metric_declarations`` entry: which metrics, with which dimension sets."""
+
+    dimensions: tuple[tuple[str, ...], ...]
+    metric_name_selectors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EmfExporter:
+    """The awsemf exporter's settings."""
+
+    namespace: str = ""
+    log_group_name: str = "/metrics/default"
+    log_stream_name: str = "otel-stream"
+    region: str = ""  # "": the task's region
+    dimension_rollup_option: str = "ZeroAndSingleDimensionRollup"
+    metric_declarations: tuple[MetricDeclaration, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A ``service.pipelines`` entry: its kind (traces, metrics) and component ids in order."""
+
+    name: str
+    receivers: tuple[str, ...]
+    processors: tuple[str, ...]
+    exporters: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """``traces`` or ``metrics`` (a pipeline id is ``<kind>[/<name>]``)."""
+        return self.name.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """What the stand-in runs: its components by id, and the pipelines that wire them."""
+
+    otlp: dict[str, Address] = field(default_factory=dict)  # receiver id -> http endpoint
+    prometheus: dict[str, tuple[ScrapeJob, ...]] = field(default_factory=dict)
+    batch: dict[str, Batch] = field(default_factory=dict)
+    awsxray: dict[str, XRayExporter] = field(default_factory=dict)
+    awsemf: dict[str, EmfExporter] = field(default_factory=dict)
+    health_check: dict[str, Address] = field(default_factory=dict)
+    pipelines: tuple[Pipeline, ...] = ()
+    log_level: str = "info"
+
+    def ports(self) -> tuple[int, ...]:
+        """The container ports the collector listens on (receivers and extensions)."""
+        return tuple(sorted({a.port for a in (*self.otlp.values(), *self.health_check.values())}))
+
+    def targets(self) -> tuple[Address, ...]:
+        """Every scrape target the prometheus receivers name."""
+        jobs = [job for jobs in self.prometheus.values() for job in jobs]
+        return tuple(target for job in jobs for target in job.targets)
+
+
+def _refuse(where: str, what: str) -> DeliveryError:
+    return DeliveryError(
+        f"{SOURCE}: {where}: {what}; the local stand-in for ADOT implements only the issue-13 "
+        "components (delivery/local/collector/config.py): change the stack's collector "
+        "configuration, or model it there"
+    )
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _refuse(where, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _only(value: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise _refuse(where, f"setting {unknown[0]} is not modelled")
+
+
+def _duration(value: Any, where: str) -> float:
+    """A Go duration (``60s``, ``200ms``, ``1m``) in seconds."""
+    found = _DURATION.match(str(value))
+    if not found:
+        raise _refuse(where, f"duration {value!r} is not of the form 200ms, 60s, 1m, 1h")
+    return float(found.group(1)) * _UNIT_S[found.group(2)]
+
+
+def _address(value: Any, where: str) -> Address:
+    host, sep, port = str(value).rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise _refuse(where, f"{value!r} is not host:port")
+    return Address(host, int(port))
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _refuse(where, "expected a list of strings")
+    return tuple(value)
+
+
+def _otlp(settings: dict[str, Any], where: str) -> Address:
+    _only(settings, ("protocols",), where)
+    protocols = _mapping(settings.get("protocols"), f"{where}.protocols")
+    _only(protocols, ("http",), f"{where}.protocols")  # the app exports OTLP/HTTP only
+    if "http" not in protocols:
+        raise _refuse(f"{where}.protocols", "no http protocol")
+    http = _mapping(protocols["http"], f"{where}.protocols.http")
+    _only(http, ("endpoint",), f"{where}.protocols.http")
+    # The receiver's default (collector v0.104.0 on) is localhost:4318.
+    return _address(http.get("endpoint", "localhost:4318"), f"{where}.protocols.http.endpoint")
+
+
+def _scrape_job(job: Any, where: str, interval_s: float, timeout_s: float) -> ScrapeJob:
+    job = _mapping(job, where)
+    allowed = ("job_name", "scrape_interval", "scrape_timeout", "metrics_path", "static_configs")
+    _only(job, allowed, where)
+    statics = job.get("static_configs") or []
+    if not isinstance(statics, list) or not statics:
+        raise _refuse(where, "static_configs with targets are the only service discovery modelled")
+    targets: list[Address] = []
+    for index, entry in enumerate(statics):
+        static = _mapping(entry, f"{where}.static_configs[{index}]")
+        _only(static, ("targets",), f"{where}.static_configs[{index}]")
+        for target in _strings(static.get("targets"), f"{where}.static_configs[{index}].targets"):
+            targets.append(_address(target, f"{where}.static_configs[{index}].targets"))
+    return ScrapeJob(
+        name=str(job.get("job_name", "")),
+        targets=tuple(targets),
+        metrics_path=str(job.get("metrics_path", "/metrics")),
+        interval_s=_duration(job.get("scrape_interval", f"{interval_s}s"), where),
+        timeout_s=_duration(job.get("scrape_timeout", f"{timeout_s}s"), where),
+    )
+
+
+def _prometheus(settings: dict[str, Any], where: str) -> tuple[ScrapeJob, ...]:
+    _only(settings, ("config",), where)
+    config = _mapping(settings.get("config"), f"{where}.config")
+    _only(config, ("global", "scrape_configs"), f"{where}.config")
+    defaults = _mapping(config.get("global"), f"{where}.config.global")
+    _only(defaults, ("scrape_interval", "scrape_timeout"), f"{where}.config.global")
+    # Prometheus's own defaults: 1m interval, 10s timeout.
+    interval = _duration(defaults.get("scrape_interval", "1m"), f"{where}.config.global")
+    timeout = _duration(defaults.get("scrape_timeout", "10s"), f"{where}.config.global")
+    jobs = config.get("scrape_configs") or []
+    if not isinstance(jobs, list) or not jobs:
+        raise _refuse(f"{where}.config", "no scrape_configs")
+    return tuple(
+        _scrape_job(job, f"{where}.config.scrape_configs[{i}]", interval, timeout)
+        for i, job in enumerate(jobs)
+    )
+
+
+def _batch(settings: dict[str, Any], where: str) -> Batch:
+    _only(settings, ("timeout", "send_batch_size", "send_batch_max_size"), where)
+    return Batch(
+        timeout_s=_duration(settings.get("timeout", "200ms"), where),
+        send_batch_size=int(settings.get("send_batch_size", 8192)),
+        send_batch_max_size=int(settings.get("send_batch_max_size", 0)),
+    )
+
+
+def _awsxray(settings: dict[str, Any], where: str) -> XRayExporter:
+    _only(settings, ("region", "indexed_attributes", "index_all_attributes"), where)
+    indexed = settings.get("indexed_attributes")
+    return XRayExporter(
+        region=str(settings.get("region", "")),
+        indexed_attributes=_strings(indexed, where) if indexed is not None else (),
+        index_all_attributes=bool(settings.get("index_all_attributes", False)),
+    )
+
+
+def _declaration(value: Any, where: str) -> MetricDeclaration:
+    value = _mapping(value, where)
+    _only(value, ("dimensions", "metric_name_selectors"), where)
+    dimensions = value.get("dimensions") or []
+    if not isinstance(dimensions, list):
+        raise _refuse(where, "dimensions is a list of lists of label names")
+    return MetricDeclaration(
+        dimensions=tuple(_strings(d, f"{where}.dimensions") for d in dimensions),
+        metric_name_selectors=_strings(
+            value.get("metric_name_selectors"), f"{where}.metric_name_selectors"
+        ),
+    )
+
+
+def _awsemf(settings: dict[str, Any], where: str) -> EmfExporter:
+    allowed = (
+        "namespace",
+        "log_group_name",
+        "log_stream_name",
+        "region",
+        "dimension_rollup_option",
+        "metric_declarations",
+    )
+    _only(settings, allowed, where)
+    defaults = EmfExporter()
+    names = {
+        key: str(settings.get(key, getattr(defaults, key)))
+        for key in ("log_group_name", "log_stream_name")
+    }
+    for key, name in names.items():
+        # ADOT fills {TaskId} and the like from the resourcedetection processor's ECS
+        # attributes, which the stand-in does not model.
+        if "{" in name:
+            raise _refuse(f"{where}.{key}", f"placeholder in {name!r} is not modelled")
+    rollup = str(settings.get("dimension_rollup_option", defaults.dimension_rollup_option))
+    if rollup not in ROLLUPS:
+        raise _refuse(f"{where}.dimension_rollup_option", f"{rollup!r} is not one of {ROLLUPS}")
+    declarations = settings.get("metric_declarations") or []
+    if not isinstance(declarations, list):
+        raise _refuse(f"{where}.metric_declarations", "expected a list")
+    return EmfExporter(
+        namespace=str(settings.get("namespace", "")),
+        region=str(settings.get("region", "")),
+        dimension_rollup_option=rollup,
+        metric_declarations=tuple(
+            _declaration(d, f"{where}.metric_declarations[{i}]") for i, d in enumerate(declarations)
+        ),
+        **names,
+    )
+
+
+def _health_check(settings: dict[str, Any], where: str) -> Address:
+    _only(settings, ("endpoint",), where)
+    return _address(settings.get("endpoint", "0.0.0.0:13133"), f"{where}.endpoint")
+
+
+# Per section, each component type the stand-in implements and how its settings are read.
+_READERS: dict[str, dict[str, Any]] = {
+    "receivers": {"otlp": _otlp, "prometheus": _prometheus},
+    "processors": {"batch": _batch},
+    "exporters": {"awsxray": _awsxray, "awsemf": _awsemf},
+    "extensions": {"health_check": _health_check},
+}
+# Which pipeline kind each component type serves.
+_KINDS = {
+    "otlp": ("traces",),
+    "prometheus": ("metrics",),
+    "batch": ("traces", "metrics"),
+    "awsxray": ("traces",),
+    "awsemf": ("metrics",),
+}
+
+
+def _component_type(component_id: str) -> str:
+    return component_id.split("/", 1)[0]
+
+
+def _pipeline(name: str, value: Any, declared: Mapping[str, set[str]]) -> Pipeline:
+    where = f"service.pipelines.{name}"
+    value = _mapping(value, where)
+    _only(value, ("receivers", "processors", "exporters"), where)
+    if _component_type(name) not in ("traces", "metrics"):
+        raise _refuse(where, f"a {_component_type(name)} pipeline is not modelled")
+    pipeline = Pipeline(
+        name,
+        _strings(value.get("receivers") or [], f"{where}.receivers"),
+        _strings(value.get("processors") or [], f"{where}.processors"),
+        _strings(value.get("exporters") or [], f"{where}.exporters"),
+    )
+    if not pipeline.receivers or not pipeline.exporters:
+        raise _refuse(where, "a pipeline needs receivers and exporters")
+    for section, ids in (
+        ("receivers", pipeline.receivers),
+        ("processors", pipeline.processors),
+        ("exporters", pipeline.exporters),
+    ):
+        for component in ids:
+            if component not in declared[section]:
+                raise _refuse(f"{where}.{section}", f"{component} is not declared in {section}")
+            if pipeline.kind not in _KINDS[_component_type(component)]:
+                raise _refuse(f"{where}.{section}", f"{component} does not serve {pipeline.kind}")
+    return pipeline
+
+
+def parse(text: str) -> CollectorConfig:
+    """The configuration in ``text`` (YAML), or one line naming what the stand-in lacks."""
+    if "${" in text:
+        raise _refuse("text", "${...} substitution is not modelled")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise _refuse("text", f"not YAML ({str(exc).splitlines()[0]})") from exc
+    root = _mapping(document, "top level")
+    _only(root, ("receivers", "processors", "exporters", "extensions", "service"), "top level")
+    components: dict[str, dict[str, Any]] = {}
+    declared: dict[str, set[str]] = {}
+    for section, readers in _READERS.items():
+        entries = _mapping(root.get(section), section)
+        declared[section] = set(entries)
+        for component, settings in entries.items():
+            kind = _component_type(str(component))
+            if kind not in readers:
+                raise _refuse(section, f"component {component} is not modelled")
+            where = f"{section}.{component}"
+            components.setdefault(kind, {})[str(component)] = readers[kind](
+                _mapping(settings, where), where
+            )
+    service = _mapping(root.get("service"), "service")
+    _only(service, ("extensions", "pipelines", "telemetry"), "service")
+    extensions = _strings(service.get("extensions") or [], "service.extensions")
+    for extension in extensions:
+        if extension not in declared["extensions"]:
+            raise _refuse("service.extensions", f"{extension} is not declared in extensions")
+    pipelines = _mapping(service.get("pipelines"), "service.pipelines")
+    if not pipelines:
+        raise _refuse("service.pipelines", "no pipelines")
+    telemetry = _mapping(service.get("telemetry"), "service.telemetry")
+    _only(telemetry, ("logs", "metrics"), "service.telemetry")
+    logs = _mapping(telemetry.get("logs"), "service.telemetry.logs")
+    _only(logs, ("level",), "service.telemetry.logs")
+    # The stand-in reports no metrics of its own: that is ADOT's ``level: none`` (by default
+    # ADOT serves them on localhost:8888, which nothing in the task reads).
+    own_metrics = _mapping(telemetry.get("metrics"), "service.telemetry.metrics")
+    _only(own_metrics, ("level",), "service.telemetry.metrics")
+    if str(own_metrics.get("level", "none")).lower() != "none":
+        raise _refuse("service.telemetry.metrics.level", "the collector's own metrics")
+    used = {
+        component
+        for pipeline in pipelines.values()
+        for key in ("receivers", "processors", "exporters")
+        for component in _mapping(pipeline, "service.pipelines").get(key) or []
+    }
+    return CollectorConfig(
+        otlp={k: v for k, v in components.get("otlp", {}).items() if k in used},
+        prometheus={k: v for k, v in components.get("prometheus", {}).items() if k in used},
+        batch=components.get("batch", {}),
+        awsxray=components.get("awsxray", {}),
+        awsemf=components.get("awsemf", {}),
+        # An extension runs only when the service lists it.
+        health_check={
+            k: v for k, v in components.get("health_check", {}).items() if k in extensions
+        },
+        pipelines=tuple(_pipeline(str(n), v, declared) for n, v in pipelines.items()),
+        log_level=str(logs.get("level", "info")).lower(),
+    )

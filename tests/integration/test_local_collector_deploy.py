@@ -1,0 +1,173 @@
+"""``deploy --env local --keep`` runs the collector sidecar's stand-in with the service.
+
+Through the real command line (build and scan faked: tests/support/fake_build_invoke.py; the
+service under gunicorn, ``--serve process``) on the sample project, whose service template has
+the contract's ``otel-collector`` sidecar written by hand (tests/support/collector_config.py,
+scraping every second instead of every minute), the app's ``OTEL_EXPORTER_OTLP_ENDPOINT`` at
+``http://localhost:4318`` as the stack sets it, and the awsemf exporter's log group:
+
+- the deploy says what stands in for ADOT, and records it with the service;
+- the app runs with its OTLP endpoint at the stand-in's receiver on 127.0.0.1, which answers an
+  OTLP export;
+- the real app's /metrics, scraped, arrives as EMF events in the configured log group, naming the
+  configured namespace (the request counter as a delta, after a request);
+- ``invoke stop`` stops the stand-in with the service;
+- a configuration the stand-in does not model fails the deploy in one line, before it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import pytest
+import yaml
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from delivery import environments
+from delivery.emulator import aws_env, environment
+from delivery.local.collector.launch import collector_running
+from delivery.local.record import Record, read_record
+from tests.support.cli import run_invoke
+from tests.support.collector_config import LOG_GROUP, NAMESPACE, contract_config, with_collector
+from tests.support.paths import ROOT
+from tests.support.project import make_project, service_template, with_awslogs
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+DEPLOY_TIMEOUT_S = 180
+WAIT_S = 20.0
+
+
+def collector_service_template(config: dict[str, Any]) -> str:
+    """The sample service with the sidecar running ``config``, the app's OTLP endpoint and the
+    metrics log group."""
+    template = with_awslogs(
+        json.loads(service_template({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}))
+    )
+    template["Resources"]["MetricsLogGroup"] = {
+        "Type": "AWS::Logs::LogGroup",
+        "Properties": {"LogGroupName": LOG_GROUP, "RetentionInDays": 7},
+    }
+    return json.dumps(with_collector(template, yaml.safe_dump(config)))
+
+
+def scraping_every_second() -> dict[str, Any]:
+    config = contract_config()
+    config["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = "1s"
+    return config
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Path]]:
+    """A sample project whose sidecar runs the configuration given; stopped after the test."""
+    roots: list[Path] = []
+
+    def made(config: dict[str, Any]) -> Path:
+        root = make_project(tmp_path / "project")
+        (root / "app").symlink_to(ROOT / "app")
+        (root / "templates" / "service.json").write_text(collector_service_template(config))
+        roots.append(root)
+        return root
+
+    yield made
+    for root in roots:
+        run_invoke(root, "stop", "--env", "local", ambient_aws=False)
+
+
+def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environ["DELIVERY_PROJECT_ROOT"] = str(project)
+    argv = [
+        sys.executable, "-m", "tests.support.fake_build_invoke", "1.0.0",
+        "deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep",
+    ]  # fmt: skip
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=DEPLOY_TIMEOUT_S,
+        check=False,
+    )
+
+
+def emf_events(record: Record) -> list[dict[str, Any]]:
+    """The EMF documents in the metrics log group of the kept emulator, once there is a request
+    counter among them (its first scrape is only the baseline)."""
+    deadline = time.monotonic() + WAIT_S
+    with environment(aws_env(record.endpoint, record.region)):
+        logs = boto3.client("logs", region_name=record.region)
+        while True:
+            events = logs.filter_log_events(logGroupName=LOG_GROUP)["events"]
+            documents = [json.loads(e["message"]) for e in events]
+            if any("http_requests" in d for d in documents) or time.monotonic() > deadline:
+                return documents
+            time.sleep(0.5)
+
+
+def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
+    make: Callable[[dict[str, Any]], Path],
+) -> None:
+    project = make(scraping_every_second())
+    deployed = deploy_kept(project)
+    output = deployed.stdout + deployed.stderr
+    assert deployed.returncode == 0, output
+    assert "local collector: stand-in for ADOT" in output
+    record = read_record(environments.load("local", project))
+    assert record is not None
+    service = record.service
+    assert service is not None
+    assert collector_running(service.collector_pid)
+
+    # The app exports to the stand-in's receiver: its endpoint was moved there, and it answers.
+    endpoint = psutil.Process(int(service.id)).environ()["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert endpoint.startswith("http://127.0.0.1:")
+    assert endpoint != "http://127.0.0.1:4318"
+    export = urllib.request.Request(
+        f"{endpoint}/v1/traces",
+        data=ExportTraceServiceRequest().SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+        method="POST",
+    )
+    with urllib.request.urlopen(export, timeout=5) as answer:
+        assert answer.status == 200
+
+    with urllib.request.urlopen(f"{service.url}/version", timeout=5) as answer:
+        assert answer.status == 200
+    documents = emf_events(record)
+    counted = [d for d in documents if "http_requests" in d]
+    assert counted, f"no http_requests in the EMF events: {documents}"
+    assert {c["Namespace"] for d in documents for c in d["_aws"]["CloudWatchMetrics"]} == {
+        NAMESPACE
+    }
+
+    stopped = run_invoke(project, "stop", "--env", "local", ambient_aws=False)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not collector_running(service.collector_pid)
+
+
+def test_a_configuration_the_stand_in_does_not_model_fails_the_deploy_in_one_line(
+    make: Callable[[dict[str, Any]], Path],
+) -> None:
+    config = contract_config()
+    config["processors"]["memory_limiter"] = {"limit_mib": 100}
+    project = make(config)
+    deployed = deploy_kept(project)
+    assert deployed.returncode == 1
+    (line,) = [line for line in deployed.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith(
+        "error: AOT_CONFIG_CONTENT: processors: component memory_limiter is not modelled"
+    )
+    # Refused before the app or the stand-in started, and the failed command kept nothing.
+    assert "local collector:" not in deployed.stdout + deployed.stderr
+    assert read_record(environments.load("local", project)) is None
