@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,10 +68,6 @@ UNTRACED_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
 _PATH_ATTRIBUTES = ("url.path", "http.target")
 # The trace id of an X-Amzn-Trace-Id that has a Root but no Parent (what the load balancer sends).
 _XRAY_ROOT_KEY = otel_context.create_key("flask_fargate.xray_root")
-# The SDK logs each span it drops from a full queue (collector down or slow): one line a minute
-# says the same without writing a line per request on the request's own thread.
-_DROP_LOGGER = "opentelemetry.sdk._shared_internal"
-_DROP_LOG_INTERVAL_S = 60.0
 
 _install_lock = threading.Lock()
 _global_provider_set = False
@@ -207,23 +202,6 @@ class LazyOtlpExporter(SpanExporter):
         return True
 
 
-class _OnceAnInterval(logging.Filter):
-    """Let a given message through at most once every ``interval`` seconds."""
-
-    def __init__(self, interval: float) -> None:
-        super().__init__()
-        self.interval = interval
-        self._last: dict[object, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        last = self._last.get(record.msg)
-        if last is not None and now - last < self.interval:
-            return False
-        self._last[record.msg] = now
-        return True
-
-
 def build_provider(config: TracingConfig, exporter: SpanExporter | None = None) -> TracerProvider:
     """A TracerProvider for ``config`` whose processor thread is already running.
 
@@ -252,7 +230,6 @@ def install(provider: TracerProvider) -> None:
         if not _global_provider_set:
             trace.set_tracer_provider(provider)
             _global_provider_set = True
-            logging.getLogger(_DROP_LOGGER).addFilter(_OnceAnInterval(_DROP_LOG_INTERVAL_S))
         set_global_textmap(PROPAGATOR)
         # The response carries the trace (W3C traceresponse), for a client reporting a problem.
         set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
