@@ -21,6 +21,7 @@ after the fork (app.gunicorn_conf never preloads the app), never in the master.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -176,6 +177,9 @@ class LazyOtlpExporter(SpanExporter):
         self.url = url
         self._exporter: SpanExporter | None = None
         self._lock = threading.Lock()
+        # False while an export is under way or after one failed: the collector is not answering.
+        self._answering = True
+        self._shut_down = False
 
     def _get(self) -> SpanExporter:
         with self._lock:
@@ -189,12 +193,29 @@ class LazyOtlpExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send ``spans`` to the collector (the exporter retries, within its timeout)."""
-        return self._get().export(spans)
+        exporter = self._get()
+        self._answering = False
+        result = exporter.export(spans)
+        self._answering = result is SpanExportResult.SUCCESS
+        return result
+
+    def stop_if_not_answering(self) -> None:
+        """At exit: stop retrying a collector that is not answering, and drop what is left.
+
+        Otherwise the SDK's shutdown would sit out the exporter's retries (its timeout, 10 s by
+        default) batch after batch, for up to 30 s, and a worker would outlast gunicorn's
+        graceful timeout whenever the collector is down. Against a collector that answers,
+        nothing changes: the SDK's shutdown exports what is queued.
+        """
+        if not self._answering:
+            log.warning("the trace collector is not answering: spans still queued are dropped")
+            self.shutdown()
 
     def shutdown(self) -> None:
-        """Shut the exporter down if it was ever built."""
+        """Shut the exporter down if it was ever built (once)."""
         with self._lock:
-            if self._exporter is not None:
+            if self._exporter is not None and not self._shut_down:
+                self._shut_down = True
                 self._exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -214,8 +235,12 @@ def build_provider(config: TracingConfig, exporter: SpanExporter | None = None) 
         resource=Resource.create(dict(config.resource)),
         id_generator=XRayIdGenerator(),
     )
+    if exporter is None:
+        otlp = exporter = LazyOtlpExporter(config.traces_url)
+        # atexit runs last-registered first: this before the provider's own shutdown.
+        atexit.register(otlp.stop_if_not_answering)
     # Queue size, batch size and delays: the SDK's defaults or OTEL_BSP_* (a bounded queue).
-    provider.add_span_processor(BatchSpanProcessor(exporter or LazyOtlpExporter(config.traces_url)))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 
 
