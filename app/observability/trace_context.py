@@ -19,16 +19,14 @@ nothing of OpenTelemetry, so the service pays nothing for it when tracing is off
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 TRACEPARENT_ENVIRON = "HTTP_TRACEPARENT"
 XRAY_ENVIRON = "HTTP_X_AMZN_TRACE_ID"
 XRAY_HEADER = "X-Amzn-Trace-Id"
 _HEX = frozenset("0123456789abcdef")
 _INVALID_TRACE_ID = "0" * 32
-# "Root=1-" + 8 + "-" + 24
-_ROOT_PREFIX = "Root="
-_XRAY_ID_LENGTH = 35
+_XRAY_ID_LENGTH = 35  # "1-" + 8 + "-" + 24
 
 
 def _is_trace_id(value: str) -> bool:
@@ -58,11 +56,47 @@ def from_traceparent(value: str) -> str | None:
 
 def from_xray_header(value: str) -> str | None:
     """The trace id (32 lowercase hex) of an ``X-Amzn-Trace-Id`` value's ``Root``, else None."""
+    parsed = parse_xray_header(value)
+    return None if parsed is None else parsed.trace_id
+
+
+class XRayHeader(NamedTuple):
+    """What an ``X-Amzn-Trace-Id`` header says: its trace, and its parent if it names one."""
+
+    trace_id: str  # 32 lowercase hex
+    parent_id: str | None  # 16 lowercase hex; None: a Root alone (the load balancer's)
+    sampled: bool
+
+
+def parse_xray_header(value: str) -> XRayHeader | None:
+    """Read an ``X-Amzn-Trace-Id`` value; None without a valid ``Root``.
+
+    A ``Parent`` counts only if it is 16 hex digits (not all zero) and ``Sampled``, if present,
+    is ``0`` or ``1``, as AWS's X-Ray propagator requires; otherwise the header still gives its
+    ``Root`` as the trace id, with no parent.
+    """
+    trace_id = parent = sampled = None
     for raw_pair in value.split(";"):
-        pair = raw_pair.strip()
-        if pair.startswith(_ROOT_PREFIX):
-            return from_xray_trace_id(pair[len(_ROOT_PREFIX) :])
-    return None
+        key, _, field_value = raw_pair.partition("=")
+        key = key.strip()
+        if key == "Root":
+            trace_id = from_xray_trace_id(field_value.strip())
+        elif key == "Parent":
+            parent = field_value.strip().lower()
+        elif key == "Sampled":
+            sampled = field_value.strip()
+    if trace_id is None:
+        return None
+    valid_parent = (
+        parent is not None
+        and len(parent) == 16
+        and _HEX.issuperset(parent)
+        and parent != "0" * 16
+        and sampled in {None, "0", "1"}
+    )
+    if not valid_parent:
+        return XRayHeader(trace_id, None, False)
+    return XRayHeader(trace_id, parent, sampled == "1")
 
 
 def from_xray_trace_id(value: str) -> str | None:

@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.urllib import URLLibInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 from app.config import AppConfig, TracingConfig, load_config
 from app.factory import create_app
@@ -86,6 +87,27 @@ def test_traceparent_is_read_as_w3c_says(value: str, expected: str | None) -> No
 )
 def test_xray_header_root_is_read(value: str, expected: str | None) -> None:
     assert trace_context.from_xray_header(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "parent", "sampled"),
+    [
+        (f"Root={XRAY_ROOT};Parent=53995C3F42CD8AD8;Sampled=1", "53995c3f42cd8ad8", True),
+        (f"Root={XRAY_ROOT};Parent=53995c3f42cd8ad8", "53995c3f42cd8ad8", False),
+        (f"Root={XRAY_ROOT};Parent=53995c3f42cd8ad8;Sampled=0", "53995c3f42cd8ad8", False),
+        # X-Ray's "sampling requested" or a malformed parent: the Root alone still counts.
+        (f"Root={XRAY_ROOT};Parent=53995c3f42cd8ad8;Sampled=?", None, False),
+        (f"Root={XRAY_ROOT};Parent=53995c3f", None, False),
+        (f"Root={XRAY_ROOT};Parent=0000000000000000;Sampled=1", None, False),
+        (f"Root={XRAY_ROOT};Lineage=a87bd80c:1|68fd508a:5", None, False),
+    ],
+)
+def test_xray_header_parent_counts_only_when_aws_would_accept_it(
+    value: str, parent: str | None, sampled: bool
+) -> None:
+    assert trace_context.parse_xray_header(value) == trace_context.XRayHeader(
+        XRAY_ROOT_HEX, parent, sampled
+    )
 
 
 def test_xray_form_is_the_same_128_bits() -> None:
@@ -207,7 +229,7 @@ def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Traced]]:
 
     def build(exporter: SpanExporter | None = None, **overrides: Any) -> Traced:
         config = replace(
-            AppConfig(app_version="1.2.3"),
+            AppConfig(app_version="1.2.3", enable_failing_route=True),
             tracing=replace(TracingConfig(endpoint=ENDPOINT), **overrides),
         )
         memory = InMemorySpanExporter()
@@ -280,6 +302,35 @@ def test_traceparent_wins_over_the_xray_header_as_without_tracing(
     (span,) = service.spans()
     environ = {"HTTP_TRACEPARENT": headers["traceparent"], "HTTP_X_AMZN_TRACE_ID": XRAY_ROOT}
     assert _hex(span.context.trace_id) == trace_context.incoming_trace_id(environ) == TRACE_ID
+
+
+def test_spans_are_named_by_route_and_carry_the_http_conventions(
+    traced: Callable[..., Traced],
+) -> None:
+    service = traced()
+    service.get("/version", {"User-Agent": "probe/1"})
+    service.get("/nope")
+    service.get("/_test/fail")
+    ok, missing, failed = service.spans()
+    assert ok.name == "GET /version"
+    assert ok.kind == SpanKind.SERVER
+    assert dict(ok.attributes or {}) == {
+        "http.request.method": "GET",
+        "url.path": "/version",
+        "url.scheme": "http",
+        "network.protocol.version": "1.1",
+        "server.address": "localhost",
+        "client.address": "127.0.0.1",
+        "user_agent.original": "probe/1",
+        "http.route": "/version",
+        "http.response.status_code": 200,
+    }
+    assert ok.status.status_code == StatusCode.UNSET
+    # No route matched: the span keeps the method as its name (no unbounded path names).
+    assert (missing.name, (missing.attributes or {})["http.response.status_code"]) == ("GET", 404)
+    assert missing.status.status_code == StatusCode.UNSET
+    assert failed.name == "GET /_test/fail"
+    assert failed.status.status_code == StatusCode.ERROR
 
 
 def test_a_new_trace_has_an_xray_id_and_the_service_resource(
