@@ -14,7 +14,8 @@ nothing of OpenTelemetry is loaded. What is built here, per process:
   request;
 - propagation of W3C ``traceparent`` and AWS X-Ray ``X-Amzn-Trace-Id``, in and out;
 - a span per inbound request (:class:`TracingMiddleware`) and urllib's instrumentation
-  (opentelemetry-instrumentation-urllib) for outbound calls.
+  (opentelemetry-instrumentation-urllib) for outbound calls, loaded on the first one
+  (:func:`trace_urllib`).
 
 The processor's thread starts when the app is built: under gunicorn that is in each worker,
 after the fork (app.gunicorn_conf never preloads the app), never in the master.
@@ -23,15 +24,16 @@ after the fork (app.gunicorn_conf never preloads the app), never in the master.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.request import OpenerDirector
 
 from flask import Flask
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.urllib import URLLibInstrumentor
 from opentelemetry.propagate import set_global_textmap
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.propagators.composite import CompositePropagator
@@ -276,10 +278,66 @@ def install(provider: TracerProvider) -> None:
             trace.set_tracer_provider(provider)
             _global_provider_set = True
         set_global_textmap(PROPAGATOR)
-        urllib = URLLibInstrumentor()
-        if urllib.is_instrumented_by_opentelemetry:
-            urllib.uninstrument()
-        urllib.instrument(tracer_provider=provider)
+        trace_urllib(provider)
+
+
+# Marks OpenerDirector.open while urllib's instrumentation waits for its first use.
+_WAITING = "flask_fargate_trace_on_first_use"
+# Set by opentelemetry-instrumentation-urllib on the OpenerDirector.open it installs.
+_INSTRUMENTED = "opentelemetry_instrumentation_urllib_applied"
+_urllib_provider: TracerProvider | None = None
+
+
+def trace_urllib(provider: TracerProvider) -> None:
+    """Trace outbound urllib calls with opentelemetry-instrumentation-urllib, from the first one.
+
+    Importing that instrumentation (and the opentelemetry-instrumentation, wrapt and semantic
+    convention modules under it) measured ~45 ms, over half of what tracing adds to a worker's
+    start-up, for a service that makes no outbound call today. So ``OpenerDirector.open`` is
+    replaced by a stand-in that, on its first call, puts the original back, lets the
+    instrumentation wrap it, and goes through the wrapped one: every outbound call is traced,
+    and only a process that makes one pays for the import.
+    """
+    global _urllib_provider  # noqa: PLW0603 - the provider the stand-in will use
+    _urllib_provider = provider
+    current = OpenerDirector.open
+    if getattr(current, _WAITING, False):
+        return
+    if getattr(current, _INSTRUMENTED, False):  # instrumented earlier: use the new provider
+        instrumentor = _urllib_instrumentor()
+        instrumentor.uninstrument()
+        instrumentor.instrument(tracer_provider=provider)
+        return
+    original = current
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def open_traced_from_now_on(opener: OpenerDirector, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            if OpenerDirector.open is open_traced_from_now_on:
+                OpenerDirector.open = original  # type: ignore[method-assign]
+                _urllib_instrumentor().instrument(tracer_provider=_urllib_provider)
+        return OpenerDirector.open(opener, *args, **kwargs)
+
+    setattr(open_traced_from_now_on, _WAITING, True)
+    OpenerDirector.open = open_traced_from_now_on  # type: ignore[method-assign,assignment]
+
+
+def untrace_urllib() -> None:
+    """Give urllib back its own ``OpenerDirector.open`` (for tests)."""
+    current = OpenerDirector.open
+    if getattr(current, _WAITING, False):
+        OpenerDirector.open = current.__wrapped__  # type: ignore[attr-defined,method-assign]
+    elif getattr(current, _INSTRUMENTED, False):
+        _urllib_instrumentor().uninstrument()
+
+
+def _urllib_instrumentor() -> Any:
+    from opentelemetry.instrumentation.urllib import (  # noqa: PLC0415 - see trace_urllib
+        URLLibInstrumentor,
+    )
+
+    return URLLibInstrumentor()
 
 
 # The headers the propagators read, as WSGI environ keys (looked up, not computed, per request).

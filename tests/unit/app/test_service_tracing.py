@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from opentelemetry.instrumentation.urllib import URLLibInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -243,8 +242,7 @@ def traced(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Traced]]:
     yield build
     for result in built:
         result.provider.shutdown()
-    if URLLibInstrumentor().is_instrumented_by_opentelemetry:
-        URLLibInstrumentor().uninstrument()
+    tracing.untrace_urllib()
 
 
 def _hex(value: int, width: int = 32) -> str:
@@ -525,3 +523,35 @@ def test_with_tracing_off_the_access_line_has_the_incoming_trace_id(
 def test_the_trace_id_comes_from_the_span_else_the_headers() -> None:
     assert tracing.request_trace_id({"HTTP_X_AMZN_TRACE_ID": f"Root={XRAY_ROOT}"}) == XRAY_ROOT_HEX
     assert tracing.request_trace_id({}) is None
+
+
+def test_urllibs_instrumentation_is_loaded_by_the_first_outbound_call() -> None:
+    # A fresh interpreter: start-up must not import it; the first call must be traced.
+    code = (
+        "import sys, urllib.request\n"
+        "from app.config import load_config\n"
+        "from app.factory import create_app\n"
+        "from tests.support.http_server import serving\n"
+        "from http.server import BaseHTTPRequestHandler\n"
+        "seen = []\n"
+        "class H(BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        seen.append(self.headers.get('traceparent'))\n"
+        "        self.send_response(204); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "env = {'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9',"
+        " 'OTEL_TRACES_SAMPLER': 'always_off'}\n"
+        "app = create_app(load_config(env))\n"
+        "loaded = lambda: 'opentelemetry.instrumentation.urllib' in sys.modules\n"
+        "print('BEFORE', loaded())\n"
+        "with serving(H) as url:\n"
+        "    app.add_url_rule('/out', 'out', lambda: str(urllib.request.urlopen(url).status))\n"
+        "    app.test_client().get('/out')\n"
+        "print('AFTER', loaded(), seen[0] is not None)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert "BEFORE False" in lines
+    assert "AFTER True True" in lines
