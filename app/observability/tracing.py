@@ -71,8 +71,11 @@ log = logging.getLogger(__name__)
 # Asked for every few seconds by the load balancer and every minute by the collector's scrape:
 # a trace of them says nothing and costs X-Ray's per-trace price. They still get a trace id.
 UNTRACED_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
-# Attribute names of OpenTelemetry's (stable) HTTP server conventions:
-# https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server
+# Attribute names of OpenTelemetry's (stable) HTTP server conventions
+# (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server), which the
+# collector's awsxray exporter turns into the segment's http block (method, URL, status, client,
+# user agent; opentelemetry-collector-contrib,
+# exporter/awsxrayexporter/internal/translator/http.go).
 METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"
@@ -436,12 +439,22 @@ class TracingMiddleware:
 
 
 def _request_attributes(span: trace.Span, environ: WSGIEnvironment) -> None:
-    span.set_attribute("url.scheme", environ.get("wsgi.url_scheme", "http"))
+    # Only the load balancer reaches the tasks (its security group), so its X-Forwarded-*
+    # headers are trusted: in its default "append" mode the last X-Forwarded-For entry is the
+    # address it saw the request come from, and X-Forwarded-Proto the client's scheme
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
+    span.set_attribute(
+        "url.scheme", environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "")
+    )
     span.set_attribute("network.protocol.version", environ.get("SERVER_PROTOCOL", "")[5:])
     host = environ.get("HTTP_HOST")
     if host:
         span.set_attribute("server.address", host.rsplit(":", 1)[0])
-    client = environ.get("REMOTE_ADDR")
+    peer = environ.get("REMOTE_ADDR")
+    if peer:
+        span.set_attribute("network.peer.address", peer)
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    client = forwarded.rsplit(",", 1)[-1].strip() if forwarded else peer
     if client:
         span.set_attribute("client.address", client)
     agent = environ.get("HTTP_USER_AGENT")

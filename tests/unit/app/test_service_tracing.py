@@ -306,7 +306,9 @@ def test_spans_are_named_by_route_and_carry_the_http_conventions(
     traced: Callable[..., Traced],
 ) -> None:
     service = traced()
-    service.get("/version", {"User-Agent": "probe/1"})
+    # As the load balancer forwards it: the client's address last in X-Forwarded-For.
+    alb = {"X-Forwarded-For": "203.0.113.9, 198.51.100.7", "X-Forwarded-Proto": "https"}
+    service.get("/version", {"User-Agent": "probe/1", **alb})
     service.get("/nope")
     service.get("/_test/fail")
     ok, missing, failed = service.spans()
@@ -315,10 +317,11 @@ def test_spans_are_named_by_route_and_carry_the_http_conventions(
     assert dict(ok.attributes or {}) == {
         "http.request.method": "GET",
         "url.path": "/version",
-        "url.scheme": "http",
+        "url.scheme": "https",
         "network.protocol.version": "1.1",
         "server.address": "localhost",
-        "client.address": "127.0.0.1",
+        "network.peer.address": "127.0.0.1",
+        "client.address": "198.51.100.7",
         "user_agent.original": "probe/1",
         "http.route": "/version",
         "http.response.status_code": 200,
