@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from app.config import AppConfig, TracingConfig, load_config
+from app.config import SAMPLERS, AppConfig, TracingConfig, load_config
 from app.factory import create_app
 from app.observability import trace_context, tracing
 from tests.support.http_server import serving
@@ -558,3 +558,12 @@ def test_urllibs_instrumentation_is_loaded_by_the_first_outbound_call() -> None:
     lines = result.stdout.splitlines()
     assert "BEFORE False" in lines
     assert "AFTER True True" in lines
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_every_sampler_the_configuration_accepts_is_built(name: str) -> None:
+    built = tracing.sampler(TracingConfig(endpoint=ENDPOINT, sampler=name, sample_ratio=0.5))
+    description = built.get_description()
+    assert description.startswith("SkipPaths{")
+    assert ("TraceIdRatioBased{0.5}" in description) == name.endswith("traceidratio")
+    assert description.startswith("SkipPaths{ParentBased") == name.startswith("parentbased")
