@@ -95,3 +95,19 @@ def test_a_dead_collector_fails_no_request_and_delays_no_exit(
     # A worker does not sit out the exporter's retries at exit, so a task whose collector is
     # down still stops on time (measured: ~2 s here; ~30 s before the fix).
     assert time.monotonic() - stopping < 15
+
+
+def test_a_stopping_worker_exports_what_it_still_holds(
+    start_service: Callable[..., Server],
+) -> None:
+    with receiving() as receiver:
+        # A schedule far beyond the test: only the exit can export this span.
+        server = start_service(
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="600000"
+        )
+        requests.get(server.url("/"), headers={"X-Request-ID": "held-1"}, timeout=5)
+        trace_id = _access_line(server, "held-1")["trace_id"]
+        assert receiver.spans == []
+        assert server.stop() == 0  # SIGTERM, as ECS stops a task
+        # The master has exited, so its workers have: the span is there now, or never.
+        receiver.wait_for_span(lambda s: s.trace_id == trace_id, timeout=0.1)
