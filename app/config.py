@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote, urlsplit
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_GREETING = "Hello, world!"
@@ -21,6 +22,21 @@ UNKNOWN = "unknown"
 PACKAGE_NAME = "flask-fargate"
 
 T = TypeVar("T")
+
+# OpenTelemetry's standard samplers (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#general-sdk-configuration).
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+DEFAULT_SAMPLER = "parentbased_traceidratio"
+# The specification's default OTEL_TRACES_SAMPLER_ARG for the ratio samplers; the service stack
+# sets a smaller ratio per environment.
+DEFAULT_SAMPLE_RATIO = 1.0
+OTLP_PROTOCOL = "http/protobuf"
 
 
 class ConfigError(ValueError):
@@ -74,6 +90,28 @@ def package_version() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class TracingConfig:
+    """Where and how the service sends its traces (OpenTelemetry's standard variables).
+
+    Tracing is on iff ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set and ``OTEL_SDK_DISABLED`` is not
+    ``true``; see app.observability.tracing for what is built from this.
+    """
+
+    # OTLP/HTTP base URL without a trailing slash, e.g. http://localhost:4318.
+    endpoint: str
+    sampler: str = DEFAULT_SAMPLER
+    sample_ratio: float = DEFAULT_SAMPLE_RATIO
+    # The resource: OTEL_RESOURCE_ATTRIBUTES, then service.name (OTEL_SERVICE_NAME) and
+    # service.version (APP_VERSION), which take precedence.
+    resource: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def traces_url(self) -> str:
+        """Where spans are POSTed: the OTLP/HTTP traces path under the endpoint."""
+        return f"{self.endpoint}/v1/traces"
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     """Validated settings of one service process (see docs/ARCHITECTURE.md for the contract)."""
 
@@ -93,6 +131,8 @@ class AppConfig:
     secret_key: str | None = field(default=None, repr=False)
     # prometheus-client's multiprocess directory; None means single-process metrics (tests, dev).
     metrics_dir: Path | None = None
+    # None: tracing off, and nothing of OpenTelemetry is imported.
+    tracing: TracingConfig | None = None
     # Test-only: registers a route that raises, to exercise the 500 handler. Not read from env.
     enable_failing_route: bool = False
 
@@ -141,6 +181,73 @@ def _get(environ: Mapping[str, str], name: str, parse: Callable[[str, str], T], 
     return parse(name, raw)
 
 
+def _endpoint(name: str, raw: str) -> str:
+    accepted = "an http:// or https:// URL with a host and no query, e.g. http://localhost:4318"
+    value = raw.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError(name, raw, accepted) from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(name, raw, accepted)
+    return value.rstrip("/")
+
+
+def _ratio(name: str, raw: str) -> float:
+    accepted = "a number from 0 to 1"
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(name, raw, accepted) from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise ConfigError(name, raw, accepted)
+    return value
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(name, raw, ", ".join(choices))
+    return value
+
+
+def _resource_attributes(name: str, raw: str) -> dict[str, str]:
+    """``key1=value1,key2=value2`` (values percent-decoded), as the OpenTelemetry spec defines."""
+    attributes: dict[str, str] = {}
+    for pair in raw.split(","):
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), unquote(value.strip())
+        if not sep or not key or not value or not f"{key}{value}".isprintable():
+            raise ConfigError(name, raw, "comma-separated key=value pairs, e.g. a=1,b=2")
+        attributes[key] = value
+    return attributes
+
+
+def _tracing(env: Mapping[str, str], version: str) -> TracingConfig | None:
+    """The tracing settings, or None when tracing is off (see :class:`TracingConfig`)."""
+    disabled = _get(env, "OTEL_SDK_DISABLED", lambda n, r: _choice(n, r, ("true", "false")), "")
+    endpoint = _get(env, "OTEL_EXPORTER_OTLP_ENDPOINT", _endpoint, None)
+    if endpoint is None or disabled == "true":
+        return None
+    # Only OTLP over HTTP with protobuf is built in (no gRPC): refuse a request for another.
+    _get(env, "OTEL_EXPORTER_OTLP_PROTOCOL", lambda n, r: _choice(n, r, (OTLP_PROTOCOL,)), "")
+    no_attributes: dict[str, str] = {}
+    resource = _get(env, "OTEL_RESOURCE_ATTRIBUTES", _resource_attributes, no_attributes)
+    resource["service.name"] = _get(
+        env, "OTEL_SERVICE_NAME", lambda n, r: _text(n, r, 255), PACKAGE_NAME
+    )
+    resource["service.version"] = version
+    return TracingConfig(
+        endpoint=endpoint,
+        sampler=_get(
+            env, "OTEL_TRACES_SAMPLER", lambda n, r: _choice(n, r, SAMPLERS), DEFAULT_SAMPLER
+        ),
+        sample_ratio=_get(env, "OTEL_TRACES_SAMPLER_ARG", _ratio, DEFAULT_SAMPLE_RATIO),
+        resource=tuple(sorted(resource.items())),
+    )
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
     """Build and validate the configuration from ``environ`` (default: ``os.environ``).
 
@@ -187,4 +294,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> AppConfig:
         ),
         secret_key=env.get("SECRET_KEY") or None,
         metrics_dir=Path(metrics_dir_raw) if metrics_dir_raw else None,
+        tracing=_tracing(env, version),
     )

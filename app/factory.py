@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
@@ -13,8 +15,12 @@ from app.observability.flusher import Flusher
 from app.observability.logging import AccessLog, configure_logging
 from app.observability.metrics import Metrics
 from app.observability.middleware import ServiceMiddleware
+from app.observability.trace_context import incoming_trace_id
 from app.routes import register_routes
 from app.stateless_session import StatelessSessionInterface
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 # How late an access line or a request's metrics may be written (app.observability.flusher):
 # short enough to read as live, long enough to batch ~100 requests per write under load.
@@ -29,10 +35,14 @@ class ServiceFlask(Flask):
         log_exception(exc_info)
 
 
-def create_app(config: AppConfig) -> Flask:
-    """Build the Flask app for ``config``: routes, JSON errors, logging, metrics, middleware.
+def create_app(config: AppConfig, span_exporter: SpanExporter | None = None) -> Flask:
+    """Build the Flask app for ``config``: routes, JSON errors, logging, metrics, tracing,
+    middleware.
 
     The app knows nothing of gunicorn or AWS; draining is observed through ``config.drain_flag``.
+    With ``config.tracing`` set, requests are traced (app.observability.tracing) and spans go to
+    ``span_exporter`` (tests) or, by default, to the OTLP endpoint; otherwise nothing of
+    OpenTelemetry is imported.
     """
     formatter = configure_logging(config.log_level, config.app_version)
     app = ServiceFlask("app")
@@ -50,6 +60,15 @@ def create_app(config: AppConfig) -> Flask:
     register_error_handlers(app)
     access_log = AccessLog(formatter, enabled=logging.getLogger().isEnabledFor(logging.INFO))
     flusher = Flusher(FLUSH_INTERVAL_SECONDS, access_log.flush, metrics.flush)
+    trace_id: Callable[[Mapping[str, Any]], str | None] = incoming_trace_id
+    tracer_provider = None
+    if config.tracing is not None:
+        from app.observability import tracing  # noqa: PLC0415 - OpenTelemetry only when tracing
+
+        # Inside the service middleware: its access line reads the span the instrumentation
+        # leaves in the environ.
+        tracer_provider = tracing.instrument(app, config.tracing, span_exporter)
+        trace_id = tracing.request_trace_id
     # Kept on the app for tests and tooling (e.g. to start a drain in-process).
     app.extensions["flask_fargate"] = {
         "config": config,
@@ -57,8 +76,9 @@ def create_app(config: AppConfig) -> Flask:
         "drain": drain,
         "access_log": access_log,
         "flusher": flusher,
+        "tracer_provider": tracer_provider,
     }
     app.wsgi_app = ServiceMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, metrics, access_log, flusher, config.max_request_bytes
+        app.wsgi_app, metrics, access_log, flusher, config.max_request_bytes, trace_id=trace_id
     )
     return app

@@ -49,6 +49,10 @@ if _OWN_METRICS_DIR:
 
 # --- settings ---------------------------------------------------------------------------------
 wsgi_app = "app.wsgi:app"
+# Each worker imports the app after the fork (gunicorn's default, pinned here): what the app
+# starts when it is built, such as tracing's export thread (app.observability.tracing), runs in
+# the workers only, never in the master.
+preload_app = False
 bind = [f"0.0.0.0:{_config.port}"]
 worker_class = "gthread"
 workers = _config.web_concurrency

@@ -148,6 +148,7 @@ def _invoke_case(
 
 INTEGER_1_65535 = "an integer from 1 to 65535"
 SECONDS_0_600 = "a number of seconds from 0 to 600"
+TRACING_ON = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}
 
 CATALOGUE: list[Case] = [
     # --- the service's environment (docs/ARCHITECTURE.md) ---------------------------------------
@@ -170,6 +171,22 @@ CATALOGUE: list[Case] = [
     env_case("GREETING", "two\nlines", "1 to 200 printable characters"),
     env_case("APP_VERSION", "v" * 100, "1 to 64 printable characters"),
     env_case("GIT_SHA", "abc\x1b[2J", "1 to 64 printable characters"),
+    # Tracing (OpenTelemetry's standard variables): refused before any worker starts.
+    env_case(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "localhost:4318",
+        "an http:// or https:// URL with a host and no query, e.g. http://localhost:4318",
+    ),
+    env_case("OTEL_SDK_DISABLED", "yes", "true, false"),
+    # These two only count with tracing on (the endpoint set).
+    replace(
+        env_case("OTEL_TRACES_SAMPLER_ARG", "5%", "a number from 0 to 1"),
+        env={**TRACING_ON, "OTEL_TRACES_SAMPLER_ARG": "5%"},
+    ),
+    replace(
+        env_case("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", "http/protobuf"),
+        env={**TRACING_ON, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+    ),
     Case(
         id="env python -m app THREADS='many'",
         kind="env",

@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+from app.observability.trace_context import xray_trace_id as _xray
+
 ACCESS_LOGGER = "app.access"
 _STDOUT = 1
 _time = time.time
@@ -156,8 +158,13 @@ class AccessLog:
         status: int,
         duration_ms: float,
         remote_addr: str,
+        trace_id: str | None = None,
     ) -> None:
-        """Queue the access line of one finished request (see the class docstring)."""
+        """Queue the access line of one finished request (see the class docstring).
+
+        ``trace_id`` (32 hex, or None) is written in both its W3C and its X-Ray form, so a line
+        leads to its trace in either tool.
+        """
         fields = _dumps(
             {
                 "request_id": request_id,
@@ -167,6 +174,8 @@ class AccessLog:
                 "status": status,
                 "duration_ms": duration_ms,
                 "remote_addr": remote_addr,
+                "trace_id": trace_id,
+                "xray_trace_id": None if trace_id is None else _xray(trace_id),
             },
             default=self._default,
             option=_NEWLINE,

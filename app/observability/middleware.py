@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.errors import JSON, error_body
@@ -20,6 +20,7 @@ from app.observability.flusher import Flusher
 from app.observability.logging import AccessLog
 from app.observability.metrics import KNOWN_METHODS, UNMATCHED_ROUTE, Metrics
 from app.observability.request_id import ENVIRON_KEY, HEADER, from_header
+from app.observability.trace_context import incoming_trace_id
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -38,6 +39,9 @@ class ServiceMiddleware:
         access_log: where to write the access line.
         flusher: writes out the metrics and access lines this middleware only buffers.
         max_request_bytes: larger declared bodies get a JSON 413 without reaching ``app``.
+        trace_id: the request's trace id from its environ once ``app`` has run, for the access
+            line: app.observability.tracing.request_trace_id with tracing on; by default the
+            id the request brought (tracing off).
     """
 
     def __init__(
@@ -47,6 +51,8 @@ class ServiceMiddleware:
         access_log: AccessLog,
         flusher: Flusher,
         max_request_bytes: int,
+        *,
+        trace_id: Callable[[Mapping[str, Any]], str | None] = incoming_trace_id,
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -58,6 +64,7 @@ class ServiceMiddleware:
         self._finished = metrics.request_finished
         self._log = access_log.write
         self._log_enabled = access_log.enabled
+        self._trace_id = trace_id
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request through the wrapped app, instrumented."""
@@ -112,6 +119,7 @@ class ServiceMiddleware:
                 # Microsecond resolution, with integer arithmetic (cheaper than round()).
                 elapsed_ns // 1000 / 1000,
                 environ.get("REMOTE_ADDR", ""),
+                self._trace_id(environ),
             )
         return body
 

@@ -23,4 +23,7 @@ ACCESS_FIELDS = {
     "status",
     "duration_ms",
     "remote_addr",
+    # The request's trace (W3C form and X-Ray form), or null: see docs/ARCHITECTURE.md.
+    "trace_id",
+    "xray_trace_id",
 }

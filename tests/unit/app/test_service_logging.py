@@ -66,22 +66,33 @@ def test_access_log_queues_lines_until_flushed_then_writes_them_in_order() -> No
 
 
 @pytest.mark.parametrize(
-    ("version", "path", "remote_addr"),
+    ("version", "path", "remote_addr", "trace_id", "xray_trace_id"),
     [
-        ("1.2.3", "/", "127.0.0.1"),
-        ('v"2\\', '/a "quoted" \\ path/\u00e9\u2603\x01\n', ""),
-        ("0.0.0-dev.gabc", "/" + "x" * 5000, "2001:db8::1"),
+        ("1.2.3", "/", "127.0.0.1", None, None),
+        (
+            'v"2\\',
+            '/a "quoted" \\ path/\u00e9\u2603\x01\n',
+            "",
+            "5759e988bd862e3fe1be46a994272793",
+            "1-5759e988-bd862e3fe1be46a994272793",
+        ),
+        ("0.0.0-dev.gabc", "/" + "x" * 5000, "2001:db8::1", None, None),
     ],
 )
-def test_the_access_line_is_byte_for_byte_what_the_formatter_encodes(
-    monkeypatch: pytest.MonkeyPatch, version: str, path: str, remote_addr: str
+def test_the_access_line_is_byte_for_byte_what_the_formatter_encodes(  # noqa: PLR0917
+    monkeypatch: pytest.MonkeyPatch,
+    version: str,
+    path: str,
+    remote_addr: str,
+    trace_id: str | None,
+    xray_trace_id: str | None,
 ) -> None:
     formatter = JsonLineFormatter({"version": version})
     log = AccessLog(formatter, fd=-1)
     writes: list[bytes] = []
     monkeypatch.setattr(log, "_write", writes.append)
     monkeypatch.setattr(logging_module, "_time", lambda: 1_780_000_000.25)
-    log.write("rid-1", "GET", "/<route>", path, 404, 12.345, remote_addr)
+    log.write("rid-1", "GET", "/<route>", path, 404, 12.345, remote_addr, trace_id)
     log.flush()
     # What python-json-logger's formatter writes for the same line as a logging record.
     record = logging.LogRecord("app.access", logging.INFO, __file__, 1, "request", None, None)
@@ -94,6 +105,8 @@ def test_the_access_line_is_byte_for_byte_what_the_formatter_encodes(
         status=404,
         duration_ms=12.345,
         remote_addr=remote_addr,
+        trace_id=trace_id,
+        xray_trace_id=xray_trace_id,
     )
     expected = (formatter.format(record) + "\n").encode()
     assert list(json.loads(expected))[:5] == ["timestamp", "level", "logger", "message", "version"]

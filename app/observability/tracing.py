@@ -1,0 +1,506 @@
+"""Request tracing with OpenTelemetry, exported over OTLP/HTTP to the collector beside the app.
+
+Imported only when tracing is on (``AppConfig.tracing``, see app.config): with tracing off,
+nothing of OpenTelemetry is loaded. What is built here, per process:
+
+- a TracerProvider whose resource is the service's (service.name, service.version,
+  OTEL_RESOURCE_ATTRIBUTES), whose sampler is the configured one (OTEL_TRACES_SAMPLER/_ARG),
+  never recording the health checks and the metrics scrape, and whose ids X-Ray accepts
+  (AwsXRayIdGenerator: the first 32 bits are the epoch second);
+- a BatchSpanProcessor (bounded queue, its own thread) exporting OTLP/HTTP protobuf to
+  ``<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces``. The exporter is imported on its first export, on
+  that thread: its import (requests, protobuf) would otherwise add to every worker's start-up.
+  A collector that is down costs failed exports on that thread and dropped spans, never a
+  request;
+- propagation of W3C ``traceparent`` and AWS X-Ray ``X-Amzn-Trace-Id``, in and out;
+- a span per inbound request (:class:`TracingMiddleware`) and urllib's instrumentation
+  (opentelemetry-instrumentation-urllib) for outbound calls, loaded on the first one
+  (:func:`trace_urllib`).
+
+The processor's thread starts when the app is built: under gunicorn that is in each worker,
+after the fork (app.gunicorn_conf never preloads the app), never in the master.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.request import OpenerDirector
+
+from flask import Flask
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.propagate import set_global_textmap
+from opentelemetry.propagators.aws import AwsXRayPropagator
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
+
+from app.config import TracingConfig
+from app.observability.trace_context import (
+    TRACEPARENT_ENVIRON,
+    XRAY_ENVIRON,
+    XRAY_HEADER,
+    incoming_trace_id,
+    parse_xray_header,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+# Asked for every few seconds by the load balancer and every minute by the collector's scrape:
+# a trace of them says nothing and costs X-Ray's per-trace price. They still get a trace id.
+UNTRACED_PATHS = frozenset({"/health", "/health/ready", "/metrics"})
+# Attribute names of OpenTelemetry's (stable) HTTP server conventions
+# (https://opentelemetry.io/docs/specs/semconv/http/http-spans/#http-server), which the
+# collector's awsxray exporter turns into the segment's http block (method, URL, status, client,
+# user agent; opentelemetry-collector-contrib,
+# exporter/awsxrayexporter/internal/translator/http.go).
+METHOD = "http.request.method"
+PATH = "url.path"
+ROUTE = "http.route"
+STATUS = "http.response.status_code"
+# Where the request's span is left in the WSGI environ, for the access line.
+SPAN_ENVIRON_KEY = "flask_fargate.span"
+TRACERESPONSE_HEADER = "traceresponse"
+# The trace id of an X-Amzn-Trace-Id that has a Root but no Parent (what the load balancer sends).
+_XRAY_ROOT_KEY = otel_context.create_key("flask_fargate.xray_root")
+
+_install_lock = threading.Lock()
+_global_provider_set = False
+
+
+class SkipPaths(Sampler):
+    """Never record requests for ``paths``; leave every other decision to ``sampler``."""
+
+    def __init__(self, sampler: Sampler, paths: frozenset[str] = UNTRACED_PATHS) -> None:
+        self._sampler = sampler
+        self._paths = paths
+
+    def should_sample(  # noqa: PLR0917 - the SDK's signature
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[trace.Link] | None = None,
+        trace_state: trace.TraceState | None = None,
+    ) -> SamplingResult:
+        """DROP for an untraced path, else whatever the wrapped sampler decides."""
+        if attributes and attributes.get(PATH) in self._paths:
+            return SamplingResult(Decision.DROP)
+        return self._sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+    def get_description(self) -> str:
+        """Named like the SDK's samplers."""
+        return f"SkipPaths{{{self._sampler.get_description()}}}"
+
+
+def sampler(config: TracingConfig) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER names, with OTEL_TRACES_SAMPLER_ARG as its ratio."""
+    ratio = TraceIdRatioBased(config.sample_ratio)
+    roots: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(ratio),
+    }
+    return SkipPaths(roots[config.sampler])
+
+
+class XRayPropagator(AwsXRayPropagator):
+    """AWS's X-Ray propagator, reading the header as app.observability.trace_context does, and
+    keeping a ``Root`` that comes without a ``Parent``.
+
+    The load balancer adds ``X-Amzn-Trace-Id: Root=...`` with no ``Parent``; AWS's propagator
+    then extracts nothing, and the request would start an unrelated trace. Here the root's trace
+    id is kept in the context, and :class:`XRayIdGenerator` gives it to the request's span: the
+    trace continues the load balancer's id, with no invented parent. Injecting is AWS's.
+    """
+
+    def extract(
+        self,
+        carrier: CarrierT,
+        context: otel_context.Context | None = None,
+        getter: Getter[CarrierT] = default_getter,
+    ) -> otel_context.Context:
+        """The context with the header's parent span, or its parentless root, or unchanged."""
+        if context is None:
+            context = otel_context.Context()
+        values = getter.get(carrier, XRAY_HEADER)
+        header = parse_xray_header(values[0]) if values and len(values) == 1 else None
+        if header is None:
+            return context
+        trace_id = int(header.trace_id, 16)
+        if header.parent_id is None:
+            return otel_context.set_value(_XRAY_ROOT_KEY, trace_id, context)
+        parent = trace.SpanContext(
+            trace_id,
+            int(header.parent_id, 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(
+                trace.TraceFlags.SAMPLED if header.sampled else trace.TraceFlags.DEFAULT
+            ),
+        )
+        return trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+
+
+class XRayIdGenerator(AwsXRayIdGenerator):
+    """X-Ray-compatible ids; a new trace takes the load balancer's ``Root`` if it brought one.
+
+    The SDK asks for a trace id only for a span without a valid parent, in the context the
+    instrumentation attached from the request's headers (see :class:`XRayPropagator`).
+    """
+
+    def generate_trace_id(self) -> int:
+        """The incoming parentless X-Ray root, else a new X-Ray-compatible id."""
+        root = otel_context.get_value(_XRAY_ROOT_KEY)
+        if isinstance(root, int):
+            return root
+        return super().generate_trace_id()
+
+
+# X-Ray first, W3C second: the last propagator that finds a parent wins, so a W3C
+# traceparent takes precedence, as in app.observability.trace_context.incoming_trace_id.
+PROPAGATOR = CompositePropagator([XRayPropagator(), TraceContextTextMapPropagator()])
+
+
+class LazyOtlpExporter(SpanExporter):
+    """The OTLP/HTTP protobuf span exporter, imported and built on its first use.
+
+    Only the processor's thread calls :meth:`export`, so the import never delays start-up or
+    a request. Everything but the URL (timeout, headers, compression) the exporter reads from
+    OpenTelemetry's standard variables itself.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._exporter: SpanExporter | None = None
+        self._lock = threading.Lock()
+        # False while an export is under way or after one failed: the collector is not answering.
+        self._answering = True
+        self._shut_down = False
+
+    def _get(self) -> SpanExporter:
+        with self._lock:
+            if self._exporter is None:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415 - see the class docstring
+                    OTLPSpanExporter,
+                )
+
+                self._exporter = OTLPSpanExporter(endpoint=self.url)
+            return self._exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Send ``spans`` to the collector (the exporter retries, within its timeout)."""
+        exporter = self._get()
+        self._answering = False
+        result = exporter.export(spans)
+        self._answering = result is SpanExportResult.SUCCESS
+        return result
+
+    def stop_if_not_answering(self) -> None:
+        """At exit: stop retrying a collector that is not answering, and drop what is left.
+
+        Otherwise the SDK's shutdown would sit out the exporter's retries (its timeout, 10 s by
+        default) batch after batch, for up to 30 s, and a worker would outlast gunicorn's
+        graceful timeout whenever the collector is down. Against a collector that answers,
+        nothing changes: the SDK's shutdown exports what is queued.
+        """
+        if not self._answering:
+            log.warning("the trace collector is not answering: spans still queued are dropped")
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Shut the exporter down if it was ever built (once)."""
+        with self._lock:
+            if self._exporter is not None and not self._shut_down:
+                self._shut_down = True
+                self._exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered here."""
+        return True
+
+
+def build_provider(config: TracingConfig, exporter: SpanExporter | None = None) -> TracerProvider:
+    """A TracerProvider for ``config`` whose processor thread is already running.
+
+    Args:
+        config: the validated tracing settings.
+        exporter: where spans go; default the OTLP/HTTP exporter to ``config.traces_url``.
+    """
+    provider = TracerProvider(
+        sampler=sampler(config),
+        resource=Resource.create(dict(config.resource)),
+        id_generator=XRayIdGenerator(),
+    )
+    if exporter is None:
+        otlp = exporter = LazyOtlpExporter(config.traces_url)
+        # atexit runs last-registered first: this before the provider's own shutdown.
+        atexit.register(otlp.stop_if_not_answering)
+    # Queue size, batch size and delays: the SDK's defaults or OTEL_BSP_* (a bounded queue).
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def install(provider: TracerProvider) -> None:
+    """Make ``provider`` and the propagators this process's, and trace outbound urllib calls.
+
+    The first provider installed becomes the global one (OpenTelemetry allows one per process);
+    the propagators and urllib's instrumentation follow the latest call (tests build several).
+    """
+    global _global_provider_set  # noqa: PLW0603 - once per process, by design
+    with _install_lock:
+        if not _global_provider_set:
+            trace.set_tracer_provider(provider)
+            _global_provider_set = True
+        set_global_textmap(PROPAGATOR)
+        trace_urllib(provider)
+
+
+# Marks OpenerDirector.open while urllib's instrumentation waits for its first use.
+_WAITING = "flask_fargate_trace_on_first_use"
+# Set by opentelemetry-instrumentation-urllib on the OpenerDirector.open it installs.
+_INSTRUMENTED = "opentelemetry_instrumentation_urllib_applied"
+_urllib_provider: TracerProvider | None = None
+
+
+def trace_urllib(provider: TracerProvider) -> None:
+    """Trace outbound urllib calls with opentelemetry-instrumentation-urllib, from the first one.
+
+    Importing that instrumentation (and the opentelemetry-instrumentation, wrapt and semantic
+    convention modules under it) measured ~45 ms, over half of what tracing adds to a worker's
+    start-up, for a service that makes no outbound call today. So ``OpenerDirector.open`` is
+    replaced by a stand-in that, on its first call, puts the original back, lets the
+    instrumentation wrap it, and goes through the wrapped one: every outbound call is traced,
+    and only a process that makes one pays for the import.
+    """
+    global _urllib_provider  # noqa: PLW0603 - the provider the stand-in will use
+    _urllib_provider = provider
+    current = OpenerDirector.open
+    if getattr(current, _WAITING, False):
+        return
+    if getattr(current, _INSTRUMENTED, False):  # instrumented earlier: use the new provider
+        instrumentor = _urllib_instrumentor()
+        instrumentor.uninstrument()
+        instrumentor.instrument(tracer_provider=provider)
+        return
+    original = current
+    lock = threading.Lock()
+
+    @functools.wraps(original)
+    def open_traced_from_now_on(opener: OpenerDirector, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            if OpenerDirector.open is open_traced_from_now_on:
+                OpenerDirector.open = original  # type: ignore[method-assign]
+                _urllib_instrumentor().instrument(tracer_provider=_urllib_provider)
+        return OpenerDirector.open(opener, *args, **kwargs)
+
+    setattr(open_traced_from_now_on, _WAITING, True)
+    OpenerDirector.open = open_traced_from_now_on  # type: ignore[method-assign,assignment]
+
+
+def untrace_urllib() -> None:
+    """Give urllib back its own ``OpenerDirector.open`` (for tests)."""
+    current = OpenerDirector.open
+    if getattr(current, _WAITING, False):
+        OpenerDirector.open = current.__wrapped__  # type: ignore[attr-defined,method-assign]
+    elif getattr(current, _INSTRUMENTED, False):
+        _urllib_instrumentor().uninstrument()
+
+
+def _urllib_instrumentor() -> Any:
+    from opentelemetry.instrumentation.urllib import (  # noqa: PLC0415 - see trace_urllib
+        URLLibInstrumentor,
+    )
+
+    return URLLibInstrumentor()
+
+
+# The headers the propagators read, as WSGI environ keys (looked up, not computed, per request).
+_ENVIRON_KEYS: Mapping[str, str] = {
+    "traceparent": TRACEPARENT_ENVIRON,
+    "tracestate": "HTTP_TRACESTATE",
+    XRAY_HEADER: XRAY_ENVIRON,
+}
+
+
+class _EnvironGetter(Getter[Mapping[str, Any]]):
+    """Reads request headers from a WSGI environ for the propagators."""
+
+    def get(self, carrier: Mapping[str, Any], key: str) -> list[str] | None:
+        """The header's value as a one-item list, or None."""
+        environ_key = _ENVIRON_KEYS.get(key) or "HTTP_" + key.upper().replace("-", "_")
+        value = carrier.get(environ_key)
+        return None if value is None else [value]
+
+    def keys(self, carrier: Mapping[str, Any]) -> list[str]:
+        """The request's header names."""
+        return [k[5:].lower().replace("_", "-") for k in carrier if k.startswith("HTTP_")]
+
+
+_GETTER = _EnvironGetter()
+_EMPTY_CONTEXT = otel_context.Context()
+_SERVER = trace.SpanKind.SERVER
+_ERROR = trace.Status(trace.StatusCode.ERROR)
+
+
+class TracingMiddleware:
+    """Give every request a server span: its trace continued from the headers, or a new one.
+
+    A lean WSGI wrapper rather than opentelemetry-instrumentation-flask: that one cost ~125 us
+    of CPU per request even unsampled (measured: Flask request hooks, the URL rebuilt three
+    times, attributes collected twice, metric instruments), more than the whole service adds to
+    a request. Here an unsampled request costs a context extraction, an id and a non-recording
+    span; only a sampled one gets its attributes (OpenTelemetry's stable HTTP server conventions).
+
+    The span is current while the app runs (so an outbound call is its child), ends when the app
+    returns, and stays in the environ under :data:`SPAN_ENVIRON_KEY` for the access line.
+    """
+
+    def __init__(self, app: WSGIApplication, tracer: trace.Tracer) -> None:
+        self.app = app
+        self._start_span = tracer.start_span
+        self._extract = PROPAGATOR.extract
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request inside its span."""
+        method = environ.get("REQUEST_METHOD", "")
+        if TRACEPARENT_ENVIRON in environ or XRAY_ENVIRON in environ:
+            parent = self._extract(environ, getter=_GETTER)
+        else:
+            parent = _EMPTY_CONTEXT
+        # Attached before the span starts: XRayIdGenerator reads a parentless Root from it.
+        token = otel_context.attach(parent)
+        try:
+            span = self._start_span(
+                method,
+                parent,
+                _SERVER,
+                {METHOD: method, PATH: environ.get("PATH_INFO", "")},
+            )
+            environ[SPAN_ENVIRON_KEY] = span
+            recording = span.is_recording()
+            if recording:
+                _request_attributes(span, environ)
+            span_context = span.get_span_context()
+            traceresponse = (
+                f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
+                f"{span_context.trace_flags:02x}"
+            )
+            active = otel_context.attach(trace.set_span_in_context(span, parent))
+        except BaseException:
+            otel_context.detach(token)
+            raise
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((TRACERESPONSE_HEADER, traceresponse))
+            if recording:
+                _response_attributes(span, environ, method, status)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return self.app(environ, capture)
+        except BaseException as error:
+            if recording:
+                span.record_exception(error)
+                span.set_status(_ERROR)
+            raise
+        finally:
+            span.end()
+            otel_context.detach(active)
+            otel_context.detach(token)
+
+
+def _request_attributes(span: trace.Span, environ: WSGIEnvironment) -> None:
+    # Only the load balancer reaches the tasks (its security group), so its X-Forwarded-*
+    # headers are trusted: in its default "append" mode the last X-Forwarded-For entry is the
+    # address it saw the request come from, and X-Forwarded-Proto the client's scheme
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
+    span.set_attribute(
+        "url.scheme", environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "")
+    )
+    span.set_attribute("network.protocol.version", environ.get("SERVER_PROTOCOL", "")[5:])
+    host = environ.get("HTTP_HOST")
+    if host:
+        span.set_attribute("server.address", host.rsplit(":", 1)[0])
+    peer = environ.get("REMOTE_ADDR")
+    if peer:
+        span.set_attribute("network.peer.address", peer)
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+    client = forwarded.rsplit(",", 1)[-1].strip() if forwarded else peer
+    if client:
+        span.set_attribute("client.address", client)
+    agent = environ.get("HTTP_USER_AGENT")
+    if agent:
+        span.set_attribute("user_agent.original", agent)
+
+
+def _response_attributes(
+    span: trace.Span, environ: WSGIEnvironment, method: str, status: str
+) -> None:
+    code = int(status[:3])
+    span.set_attribute(STATUS, code)
+    # Flask calls start_response inside its request context: the matched rule is known here.
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    if rule is not None:
+        span.set_attribute(ROUTE, rule.rule)
+        span.update_name(f"{method} {rule.rule}")
+    if code >= 500:
+        span.set_status(_ERROR)
+
+
+def instrument(
+    app: Flask, config: TracingConfig, exporter: SpanExporter | None = None
+) -> TracerProvider:
+    """Trace ``app``'s requests (call before wrapping ``app.wsgi_app`` in more middleware).
+
+    Returns:
+        the TracerProvider (its ``force_flush``/``shutdown`` for tests and tooling).
+    """
+    provider = build_provider(config, exporter)
+    install(provider)
+    tracer = provider.get_tracer(__name__)
+    app.wsgi_app = TracingMiddleware(app.wsgi_app, tracer)  # type: ignore[method-assign]
+    log.debug("tracing to %s", config.traces_url)
+    return provider
+
+
+def request_trace_id(environ: Mapping[str, Any]) -> str | None:
+    """The trace id (32 hex) of the request's span, else the one it brought, else None.
+
+    Read after the request, from the span :class:`TracingMiddleware` left in the environ.
+    Unsampled requests have a span too (not recorded), so they get their trace id as well.
+    """
+    span = environ.get(SPAN_ENVIRON_KEY)
+    if span is not None:
+        span_context = span.get_span_context()
+        if span_context.is_valid:
+            return f"{span_context.trace_id:032x}"
+    return incoming_trace_id(environ)
