@@ -139,3 +139,32 @@ def rendered_text(env: str, values: dict[str, str], *, scrape_interval: str | No
         scrape_interval
     )
     return yaml.safe_dump(document, sort_keys=False)
+
+
+def _golden_container(env: str) -> dict[str, Any]:
+    template = json.loads((GOLDEN / env / "service.json").read_text())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            for container in resource["Properties"]["ContainerDefinitions"]:
+                if container["Name"] == CONTAINER:
+                    return dict(container)
+    raise AssertionError(f"tests/golden/{env}/service.json has no {CONTAINER} container")
+
+
+def with_rendered_collector(
+    template: dict[str, Any], env: str = "local", *, scrape_interval: str = "60s"
+) -> dict[str, Any]:
+    """``template`` with ``env``'s rendered ``otel-collector`` container (tests/golden) listed
+    first in its task definition, its configuration's scrape interval ``scrape_interval``. The
+    container refers to the ``LogGroup`` and ``MetricsLogGroup`` resources the template must
+    have, as the service stack does."""
+    container = _golden_container(env)
+    text = json.dumps(container)
+    interval = 'scrape_interval: \\"60s\\"'  # in the Fn::Sub text, as JSON escapes it
+    assert interval in text, f"{env}'s collector configuration scrapes at another interval"
+    container = json.loads(text.replace(interval, interval.replace("60s", scrape_interval)))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            containers = resource["Properties"]["ContainerDefinitions"]
+            resource["Properties"]["ContainerDefinitions"] = [container, *containers]
+    return template
