@@ -1,9 +1,14 @@
 """The stand-in collector's parts: its configuration reading, span and scrape translation.
 
-The configuration is the contract's, written by hand (tests/support/collector_config.py); what
-the stand-in does not model is refused in one line. The span translation is checked against the
-awsxray exporter's translator (segment.go, http.go, cause.go in opentelemetry-collector-contrib),
-the scrape translation against the awsemf exporter's (datapoint.go, metric_translator.go).
+The configuration is the one the stacks render for each environment (tests/golden, its Fn::Sub
+filled in as CloudFormation does), and the contract's minimal one written by hand
+(tests/support/collector_config.py), changed part by part; what the stand-in does not model is
+refused in one line. The span translation is checked against the awsxray exporter's translator
+(segment.go, http.go, cause.go, aws.go in opentelemetry-collector-contrib), the scrape translation
+against the prometheus receiver's names, the cumulativetodelta processor's tracker (tracker.go)
+and the awsemf exporter (datapoint.go, metric_translator.go); the real app's /metrics, through
+the rendered configuration, gives the names and dimension sets of
+stacks/common/service_metrics.py.
 """
 
 from __future__ import annotations
