@@ -7,6 +7,7 @@ the stack's ``ImageUri`` and ``AppVersion``, the wiring a deploy relies on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -207,7 +208,7 @@ def resolve(
     value: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any] | None = None
 ) -> str | None:
     """A literal, or what the intrinsic functions the service template uses give with these
-    ``parameters`` (a ``Ref`` to a parameter or resource; ``Fn::Join``, ``Fn::Select``,
+    ``parameters`` (a ``Ref`` to a parameter or resource; ``Fn::Sub``, ``Fn::Join``, ``Fn::Select``,
     ``Fn::Split``, ``Fn::If`` on ``conditions``, the template's ``Fn::Equals``); None for
     anything only AWS can know."""
     found = _evaluate(value, parameters, conditions or {})
@@ -247,17 +248,61 @@ def _evaluate(value: Any, parameters: Mapping[str, str], conditions: Mapping[str
     ((function, argument),) = value.items()
     if function == "Ref":
         return parameters.get(argument)
-    if function == "Fn::If":
-        name, then, otherwise = argument
-        chosen = _condition(name, parameters, conditions)
-        return (
-            None
-            if chosen is None
-            else _evaluate(then if chosen else otherwise, parameters, conditions)
-        )
+    if function in _OWN_ARGUMENTS:  # functions that read their arguments themselves
+        return _OWN_ARGUMENTS[function](argument, parameters, conditions)
     arguments = _evaluate(argument, parameters, conditions)
     apply = _FUNCTIONS.get(function)
     return apply(*arguments) if apply is not None and isinstance(arguments, list) else None
+
+
+# ${Name}, ${Resource.Attribute}, and ${!Literal} (written as ${Literal}).
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def _sub(argument: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
+    """``Fn::Sub`` (its string form, or ``[text, {name: value}]``) as CloudFormation fills it in:
+    each ``${Name}`` from the variables, else a parameter, pseudo parameter or resource; None
+    when one of them cannot be known here
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-sub.html)."""
+    if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], dict):
+        text = argument[0]
+        variables = {
+            str(name): _evaluate(value, parameters, conditions)
+            for name, value in argument[1].items()
+        }
+    else:
+        text, variables = argument, {}
+    if not isinstance(text, str):
+        return None
+    unknown: list[str] = []
+
+    def fill(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if name.startswith("!"):
+            return "${" + name[1:] + "}"
+        value = variables[name] if name in variables else parameters.get(name)
+        if not isinstance(value, str):
+            unknown.append(name)
+            return ""
+        return value
+
+    filled = _SUB_VARIABLE.sub(fill, text)
+    return None if unknown else filled
+
+
+def _if(argument: Any, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
+    """``Fn::If``: the branch its condition chooses (None: the condition is unknown here)."""
+    name, then, otherwise = argument
+    chosen = _condition(name, parameters, conditions)
+    return (
+        None if chosen is None else _evaluate(then if chosen else otherwise, parameters, conditions)
+    )
+
+
+_OWN_ARGUMENTS: dict[str, Callable[[Any, Mapping[str, str], Mapping[str, Any]], Any]] = {
+    "Fn::If": _if,
+    "Fn::Sub": _sub,
+}
 
 
 def _condition(name: str, parameters: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:

@@ -2,15 +2,16 @@
 
 Through the real command line (build and scan faked: tests/support/fake_build_invoke.py; the
 service under gunicorn, ``--serve process``) on the sample project, whose service template has
-the contract's ``otel-collector`` sidecar written by hand (tests/support/collector_config.py,
-scraping every second instead of every minute), the app's ``OTEL_EXPORTER_OTLP_ENDPOINT`` at
-``http://localhost:4318`` as the stack sets it, and the awsemf exporter's log group:
+the ``otel-collector`` container the stacks render for ``local`` (tests/golden: its
+``AOT_CONFIG_CONTENT`` an ``Fn::Sub`` of the region and the log groups; scraping every second
+instead of every minute), the app's ``OTEL_EXPORTER_OTLP_ENDPOINT`` at ``http://localhost:4318``
+as the stack sets it, and the log groups the container names:
 
 - the deploy says what stands in for ADOT, and records it with the service;
 - the app runs with its OTLP endpoint at the stand-in's receiver on 127.0.0.1, which answers an
   OTLP export;
-- the real app's /metrics, scraped, arrives as EMF events in the configured log group, naming the
-  configured namespace (the request counter as a delta, after a request);
+- the real app's /metrics, scraped, arrives as EMF events in the metrics log group, naming the
+  rendered namespace and the metric names of stacks/common/service_metrics.py;
 - ``invoke stop`` stops the stand-in with the service;
 - a configuration the stand-in does not model fails the deploy in one line, before it starts.
 """
@@ -37,19 +38,22 @@ from delivery import environments
 from delivery.emulator import aws_env, environment
 from delivery.local.collector.launch import collector_running
 from delivery.local.record import Record, read_record
+from stacks.common.service_metrics import HTTP_REQUESTS, metric_namespace
 from tests.support.cli import run_invoke
-from tests.support.collector_config import LOG_GROUP, NAMESPACE, contract_config, with_collector
+from tests.support.collector_config import contract_config, with_collector, with_rendered_collector
 from tests.support.paths import ROOT
 from tests.support.project import make_project, service_template, with_awslogs
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 DEPLOY_TIMEOUT_S = 180
+LOG_GROUP = "/flask-fargate/local/service-metrics"
+NAMESPACE = metric_namespace("flask-fargate", "local")
 WAIT_S = 20.0
 
 
-def collector_service_template(config: dict[str, Any]) -> str:
-    """The sample service with the sidecar running ``config``, the app's OTLP endpoint and the
-    metrics log group."""
+def collector_service_template(config: dict[str, Any] | None = None) -> str:
+    """The sample service with the rendered sidecar (or, given ``config``, one running that),
+    the app's OTLP endpoint and the metrics log group."""
     template = with_awslogs(
         json.loads(service_template({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"}))
     )
@@ -57,21 +61,18 @@ def collector_service_template(config: dict[str, Any]) -> str:
         "Type": "AWS::Logs::LogGroup",
         "Properties": {"LogGroupName": LOG_GROUP, "RetentionInDays": 7},
     }
-    return json.dumps(with_collector(template, yaml.safe_dump(config)))
-
-
-def scraping_every_second() -> dict[str, Any]:
-    config = contract_config()
-    config["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = "1s"
-    return config
+    if config is not None:
+        return json.dumps(with_collector(template, yaml.safe_dump(config)))
+    return json.dumps(with_rendered_collector(template, "local", scrape_interval="1s"))
 
 
 @pytest.fixture
-def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Path]]:
-    """A sample project whose sidecar runs the configuration given; stopped after the test."""
+def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any] | None], Path]]:
+    """A sample project whose sidecar runs the configuration given (None: the rendered one);
+    stopped after the test."""
     roots: list[Path] = []
 
-    def made(config: dict[str, Any]) -> Path:
+    def made(config: dict[str, Any] | None) -> Path:
         root = make_project(tmp_path / "project")
         (root / "app").symlink_to(ROOT / "app")
         (root / "templates" / "service.json").write_text(collector_service_template(config))
@@ -103,22 +104,22 @@ def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
 
 def emf_events(record: Record) -> list[dict[str, Any]]:
     """The EMF documents in the metrics log group of the kept emulator, once there is a request
-    counter among them (its first scrape is only the baseline)."""
+    counter among them."""
     deadline = time.monotonic() + WAIT_S
     with environment(aws_env(record.endpoint, record.region)):
         logs = boto3.client("logs", region_name=record.region)
         while True:
             events = logs.filter_log_events(logGroupName=LOG_GROUP)["events"]
             documents = [json.loads(e["message"]) for e in events]
-            if any("http_requests" in d for d in documents) or time.monotonic() > deadline:
+            if any(HTTP_REQUESTS.name in d for d in documents) or time.monotonic() > deadline:
                 return documents
             time.sleep(0.5)
 
 
 def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
-    make: Callable[[dict[str, Any]], Path],
+    make: Callable[[dict[str, Any] | None], Path],
 ) -> None:
-    project = make(scraping_every_second())
+    project = make(None)
     deployed = deploy_kept(project)
     output = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0, output
@@ -145,11 +146,11 @@ def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
     with urllib.request.urlopen(f"{service.url}/version", timeout=5) as answer:
         assert answer.status == 200
     documents = emf_events(record)
-    counted = [d for d in documents if "http_requests" in d]
-    assert counted, f"no http_requests in the EMF events: {documents}"
-    assert {c["Namespace"] for d in documents for c in d["_aws"]["CloudWatchMetrics"]} == {
-        NAMESPACE
-    }
+    counted = [d for d in documents if HTTP_REQUESTS.name in d]
+    assert counted, f"no {HTTP_REQUESTS.name} in the EMF events: {documents}"
+    directives = [c for d in documents for c in d.get("_aws", {}).get("CloudWatchMetrics", [])]
+    assert {c["Namespace"] for c in directives} == {NAMESPACE}
+    assert {"Name": HTTP_REQUESTS.name} in [m for c in directives for m in c["Metrics"]]
 
     stopped = run_invoke(project, "stop", "--env", "local", ambient_aws=False)
     assert stopped.returncode == 0, stopped.stderr
@@ -157,16 +158,16 @@ def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
 
 
 def test_a_configuration_the_stand_in_does_not_model_fails_the_deploy_in_one_line(
-    make: Callable[[dict[str, Any]], Path],
+    make: Callable[[dict[str, Any] | None], Path],
 ) -> None:
     config = contract_config()
-    config["processors"]["memory_limiter"] = {"limit_mib": 100}
+    config["processors"]["filter"] = {}
     project = make(config)
     deployed = deploy_kept(project)
     assert deployed.returncode == 1
     (line,) = [line for line in deployed.stderr.splitlines() if line.startswith("error:")]
     assert line.startswith(
-        "error: AOT_CONFIG_CONTENT: processors: component memory_limiter is not modelled"
+        "error: AOT_CONFIG_CONTENT: processors: component filter is not modelled"
     )
     # Refused before the app or the stand-in started, and the failed command kept nothing.
     assert "local collector:" not in deployed.stdout + deployed.stderr

@@ -1,10 +1,11 @@
 """The stand-in collector as a process, against the emulator: what goes in comes out in AWS's form.
 
-Started as the local runner starts it (delivery/local/collector/launch.py) from the contract's
-configuration (tests/support/collector_config.py, its scrape interval shortened): a request's
-OTLP export reaches the emulator's X-Ray as a segment of the right trace; a scrape of a
-Prometheus endpoint standing for the app reaches the configured log group as EMF events naming
-the configured namespace; a configuration it does not model stops it with one line.
+Started as the local runner starts it (delivery/local/collector/launch.py) with the configuration
+the stacks render for ``local`` (tests/golden, its Fn::Sub filled in, its scrape interval
+shortened): a request's OTLP export reaches the emulator's X-Ray as a segment of the right trace,
+linked to the app's log group; a scrape of a Prometheus endpoint standing for the app reaches the
+configured log group and stream as EMF events naming the configured namespace, the counter's
+first value included; a configuration it does not model stops it with one line.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from delivery.errors import DeliveryError
 from delivery.local.collector import launch
 from delivery.local.collector.__main__ import main
 from delivery.local.collector.config import SOURCE, parse
-from tests.support.collector_config import LOG_GROUP, LOG_STREAM, NAMESPACE, contract_config
+from tests.support.collector_config import contract_config, rendered_text
 from tests.support.http_server import serving
 from tests.support.otlp import IDENTIFIER, PARENT_ID, request_payload
 
 pytestmark = [pytest.mark.emulator]
 
 REGION = "eu-north-1"
+NAMESPACE = "flask-fargate/local"  # the rendered configuration's
+LOG_GROUP = "/flask-fargate/local/service-metrics"
+LOG_STREAM = "otel-collector"  # the rendered configuration's
+APP_LOG_GROUP = "/flask-fargate/local/service"
 APP_PORT = 8000
 WAIT_S = 15.0
 
@@ -72,12 +77,12 @@ def until(found: Callable[[], Any]) -> Any:
 
 @pytest.fixture
 def collector(aws: Emulator, tmp_path: Path) -> Iterator[dict[int, int]]:
-    """The stand-in running the contract's configuration (scrapes every second); its ports."""
+    """The stand-in running the rendered configuration (scrapes every second); its ports."""
     boto3.client("logs", region_name=REGION).create_log_group(logGroupName=LOG_GROUP)
-    document = contract_config()
-    document["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = "1s"
-    text = yaml.safe_dump(document)
+    values = {"AWS::Region": REGION, "LogGroup": APP_LOG_GROUP, "MetricsLogGroup": LOG_GROUP}
+    text = rendered_text("local", values, scrape_interval="1s")
     config = parse(text)
+    Metrics.scrapes = 0  # a new app: its counter starts from nothing
     with serving(Metrics) as app:
         app_port = int(app.rsplit(":", 1)[1])
         ports = launch.task_ports(config, APP_PORT, app_port)
@@ -108,6 +113,7 @@ def test_a_request_span_reaches_x_ray_as_a_segment_of_its_trace(collector: dict[
     assert segment["parent_id"] == PARENT_ID.hex()
     assert segment["http"]["request"]["method"] == "GET"
     assert segment["http"]["response"]["status"] == 200
+    assert segment["aws"]["cloudwatch_logs"] == [{"log_group": APP_LOG_GROUP}]
 
 
 def test_a_scrape_reaches_the_log_group_as_emf_in_the_configured_namespace(
@@ -121,14 +127,16 @@ def test_a_scrape_reaches_the_log_group_as_emf_in_the_configured_namespace(
             return []
         events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=LOG_STREAM)["events"]
         documents = [json.loads(e["message"]) for e in events]
-        return [d for d in documents if "http_requests" in d]
+        return [d for d in documents if "http_requests_total" in d]
 
-    # The counter's first scrape is its baseline: it is sent from the second scrape on.
+    # The counter's first value is sent whole (retain_initial_value_of_delta_metric), then the
+    # change since the previous scrape: one more request each time.
     documents = until(counted)
-    assert documents, "no EMF event with http_requests in the log stream"
+    assert documents, "no EMF event with http_requests_total in the log stream"
     directives = documents[0]["_aws"]["CloudWatchMetrics"]
     assert [d["Namespace"] for d in directives] == [NAMESPACE]
-    assert documents[0]["http_requests"] == 1.0
+    assert directives[0]["Dimensions"] == [[], ["route"]]
+    assert documents[0]["http_requests_total"] == 1.0
 
 
 def test_its_health_check_answers(collector: dict[int, int]) -> None:
@@ -150,11 +158,11 @@ def test_the_process_refuses_what_it_does_not_model_in_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     document = contract_config()
-    document["processors"]["memory_limiter"] = {"limit_mib": 100}
+    document["processors"]["filter"] = {}
     monkeypatch.setenv(SOURCE, yaml.safe_dump(document))
     assert main([]) == 2
     err = capsys.readouterr().err.strip()
-    assert "memory_limiter" in err
+    assert "component filter is not modelled" in err
     assert "\n" not in err
 
 

@@ -1,7 +1,9 @@
-"""A collector configuration written by hand to the issue-13 contract (its collector section).
+"""Collector configurations for the stand-in's tests.
 
-Until the stack renders its own (stacks/service/collector_config.py), the local stand-in's tests
-read this: the contract's component ids, endpoints and pipelines, and nothing else.
+The one the stacks render (:func:`rendered_text`: tests/golden's ``AOT_CONFIG_CONTENT``, its
+``Fn::Sub`` filled in as CloudFormation does), and a minimal one written by hand to the issue-13
+contract (:func:`contract_config`: its component ids, endpoints and pipelines, nothing else),
+which tests change part by part.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 import yaml
 
 from delivery.local.collector.config import CONTAINER, SOURCE
+from delivery.local.task_definition import resolve
 from tests.support.paths import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -121,3 +124,47 @@ def golden_collector_configs() -> dict[str, Any]:
                     if variable.get("Name") == SOURCE:
                         found[path.parent.name] = variable.get("Value")
     return found
+
+
+def rendered_text(env: str, values: dict[str, str], *, scrape_interval: str | None = None) -> str:
+    """``env``'s rendered ``AOT_CONFIG_CONTENT`` as ECS gets it: its ``Fn::Sub`` filled in from
+    ``values`` (parameters, resources by logical id, ``AWS::Region``); with ``scrape_interval``,
+    the scrape job's interval changed (tests cannot wait a minute)."""
+    text = resolve(golden_collector_configs()[env], values)
+    assert text is not None, f"{env}'s AOT_CONFIG_CONTENT needs more than {sorted(values)}"
+    if scrape_interval is None:
+        return text
+    document = yaml.safe_load(text)
+    document["receivers"]["prometheus"]["config"]["scrape_configs"][0]["scrape_interval"] = (
+        scrape_interval
+    )
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def _golden_container(env: str) -> dict[str, Any]:
+    template = json.loads((GOLDEN / env / "service.json").read_text())
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            for container in resource["Properties"]["ContainerDefinitions"]:
+                if container["Name"] == CONTAINER:
+                    return dict(container)
+    raise AssertionError(f"tests/golden/{env}/service.json has no {CONTAINER} container")
+
+
+def with_rendered_collector(
+    template: dict[str, Any], env: str = "local", *, scrape_interval: str = "60s"
+) -> dict[str, Any]:
+    """``template`` with ``env``'s rendered ``otel-collector`` container (tests/golden) listed
+    first in its task definition, its configuration's scrape interval ``scrape_interval``. The
+    container refers to the ``LogGroup`` and ``MetricsLogGroup`` resources the template must
+    have, as the service stack does."""
+    container = _golden_container(env)
+    text = json.dumps(container)
+    interval = 'scrape_interval: \\"60s\\"'  # in the Fn::Sub text, as JSON escapes it
+    assert interval in text, f"{env}'s collector configuration scrapes at another interval"
+    container = json.loads(text.replace(interval, interval.replace("60s", scrape_interval)))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            containers = resource["Properties"]["ContainerDefinitions"]
+            resource["Properties"]["ContainerDefinitions"] = [container, *containers]
+    return template

@@ -11,6 +11,10 @@ local run would silently ignore. Defaults are the components' own, as their READ
 - awsemf exporter (log_group_name ``/metrics/default``, log_stream_name ``otel-stream``,
   dimension_rollup_option ``ZeroAndSingleDimensionRollup``): https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/exporter/awsemfexporter/README.md
 - health_check extension: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/extension/healthcheckextension/README.md
+- memory_limiter processor (check_interval, limit_mib, spike_limit_mib; read, no effect here):
+  https://github.com/open-telemetry/opentelemetry-collector/blob/main/processor/memorylimiterprocessor/README.md
+- cumulativetodelta processor (``include`` with ``match_type: strict``, ``initial_value`` keep or
+  drop): https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/processor/cumulativetodeltaprocessor/README.md
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from delivery.errors import DeliveryError
 # The task definition's collector container, and the variable ADOT reads its configuration from.
 CONTAINER = "otel-collector"
 SOURCE = "AOT_CONFIG_CONTENT"
+# cumulativetodelta's initial_value: ``auto`` (its default) decides by the series' start time,
+# which the prometheus receiver sets in ways not modelled here.
+INITIAL_VALUES = ("keep", "drop")
 ROLLUPS = ("NoDimensionRollup", "SingleDimensionRollupOnly", "ZeroAndSingleDimensionRollup")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -64,12 +71,32 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class MemoryLimiter:
+    """The memory_limiter processor's settings: read, and without effect here (the stand-in's
+    memory is not the sidecar's, and nothing here sheds load), so data passes through it."""
+
+    check_interval_s: float
+    limit_mib: int
+    spike_limit_mib: int
+
+
+@dataclass(frozen=True)
+class CumulativeToDelta:
+    """The cumulativetodelta processor's settings: which metrics (by exact name) it converts,
+    and what it does with a series' first point (``keep``, ``drop``, ``auto``)."""
+
+    metrics: tuple[str, ...] | None = None  # None: every cumulative sum and histogram
+    initial_value: str = "keep"
+
+
+@dataclass(frozen=True)
 class XRayExporter:
     """The awsxray exporter's settings."""
 
     region: str = ""  # "": the task's region
     indexed_attributes: tuple[str, ...] = ()
     index_all_attributes: bool = False
+    aws_log_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,7 @@ class EmfExporter:
     region: str = ""  # "": the task's region
     dimension_rollup_option: str = "ZeroAndSingleDimensionRollup"
     metric_declarations: tuple[MetricDeclaration, ...] = ()
+    retain_initial_value_of_delta_metric: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,6 +142,8 @@ class CollectorConfig:
     otlp: dict[str, Address] = field(default_factory=dict)  # receiver id -> http endpoint
     prometheus: dict[str, tuple[ScrapeJob, ...]] = field(default_factory=dict)
     batch: dict[str, Batch] = field(default_factory=dict)
+    memory_limiter: dict[str, MemoryLimiter] = field(default_factory=dict)
+    cumulativetodelta: dict[str, CumulativeToDelta] = field(default_factory=dict)
     awsxray: dict[str, XRayExporter] = field(default_factory=dict)
     awsemf: dict[str, EmfExporter] = field(default_factory=dict)
     health_check: dict[str, Address] = field(default_factory=dict)
@@ -234,13 +264,50 @@ def _batch(settings: dict[str, Any], where: str) -> Batch:
     )
 
 
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _refuse(where, f"{value!r} is not true or false")
+    return value
+
+
+def _memory_limiter(settings: dict[str, Any], where: str) -> MemoryLimiter:
+    # The percentage settings depend on the container's cgroup limit: not modelled.
+    _only(settings, ("check_interval", "limit_mib", "spike_limit_mib"), where)
+    if "check_interval" not in settings or "limit_mib" not in settings:
+        raise _refuse(where, "check_interval and limit_mib are required")
+    limit = int(settings["limit_mib"])
+    # The processor's own default spike limit: a fifth of the limit.
+    spike = int(settings.get("spike_limit_mib", limit // 5))
+    if not 0 <= spike < limit:
+        raise _refuse(f"{where}.spike_limit_mib", f"{spike} is not below limit_mib {limit}")
+    return MemoryLimiter(_duration(settings["check_interval"], where), limit, spike)
+
+
+def _cumulativetodelta(settings: dict[str, Any], where: str) -> CumulativeToDelta:
+    # exclude, max_stale and the regexp match type are not modelled.
+    _only(settings, ("include", "initial_value"), where)
+    initial = str(settings.get("initial_value", "auto"))
+    if initial not in INITIAL_VALUES:
+        raise _refuse(f"{where}.initial_value", f"{initial!r} is not one of {INITIAL_VALUES}")
+    if "include" not in settings:
+        return CumulativeToDelta(None, initial)
+    include = _mapping(settings["include"], f"{where}.include")
+    _only(include, ("metrics", "match_type"), f"{where}.include")
+    if include.get("match_type") != "strict":
+        raise _refuse(f"{where}.include.match_type", "only strict is modelled")
+    return CumulativeToDelta(_strings(include.get("metrics"), f"{where}.include.metrics"), initial)
+
+
 def _awsxray(settings: dict[str, Any], where: str) -> XRayExporter:
-    _only(settings, ("region", "indexed_attributes", "index_all_attributes"), where)
+    allowed = ("region", "indexed_attributes", "index_all_attributes", "aws_log_groups")
+    _only(settings, allowed, where)
     indexed = settings.get("indexed_attributes")
+    groups = settings.get("aws_log_groups")
     return XRayExporter(
         region=str(settings.get("region", "")),
         indexed_attributes=_strings(indexed, where) if indexed is not None else (),
         index_all_attributes=bool(settings.get("index_all_attributes", False)),
+        aws_log_groups=_strings(groups, f"{where}.aws_log_groups") if groups is not None else (),
     )
 
 
@@ -266,8 +333,18 @@ def _awsemf(settings: dict[str, Any], where: str) -> EmfExporter:
         "region",
         "dimension_rollup_option",
         "metric_declarations",
+        "resource_to_telemetry_conversion",
+        "retain_initial_value_of_delta_metric",
     )
     _only(settings, allowed, where)
+    conversion = _mapping(
+        settings.get("resource_to_telemetry_conversion"),
+        f"{where}.resource_to_telemetry_conversion",
+    )
+    _only(conversion, ("enabled",), f"{where}.resource_to_telemetry_conversion")
+    # On, the scrape's resource (job, instance) would become labels: not modelled.
+    if _flag(conversion.get("enabled", False), f"{where}.resource_to_telemetry_conversion"):
+        raise _refuse(f"{where}.resource_to_telemetry_conversion", "enabled: true is not modelled")
     defaults = EmfExporter()
     names = {
         key: str(settings.get(key, getattr(defaults, key)))
@@ -288,6 +365,10 @@ def _awsemf(settings: dict[str, Any], where: str) -> EmfExporter:
         namespace=str(settings.get("namespace", "")),
         region=str(settings.get("region", "")),
         dimension_rollup_option=rollup,
+        retain_initial_value_of_delta_metric=_flag(
+            settings.get("retain_initial_value_of_delta_metric", False),
+            f"{where}.retain_initial_value_of_delta_metric",
+        ),
         metric_declarations=tuple(
             _declaration(d, f"{where}.metric_declarations[{i}]") for i, d in enumerate(declarations)
         ),
@@ -303,7 +384,11 @@ def _health_check(settings: dict[str, Any], where: str) -> Address:
 # Per section, each component type the stand-in implements and how its settings are read.
 _READERS: dict[str, dict[str, Any]] = {
     "receivers": {"otlp": _otlp, "prometheus": _prometheus},
-    "processors": {"batch": _batch},
+    "processors": {
+        "batch": _batch,
+        "memory_limiter": _memory_limiter,
+        "cumulativetodelta": _cumulativetodelta,
+    },
     "exporters": {"awsxray": _awsxray, "awsemf": _awsemf},
     "extensions": {"health_check": _health_check},
 }
@@ -312,6 +397,8 @@ _KINDS = {
     "otlp": ("traces",),
     "prometheus": ("metrics",),
     "batch": ("traces", "metrics"),
+    "memory_limiter": ("traces", "metrics"),
+    "cumulativetodelta": ("metrics",),
     "awsxray": ("traces",),
     "awsemf": ("metrics",),
 }
@@ -400,6 +487,8 @@ def parse(text: str) -> CollectorConfig:
         otlp={k: v for k, v in components.get("otlp", {}).items() if k in used},
         prometheus={k: v for k, v in components.get("prometheus", {}).items() if k in used},
         batch=components.get("batch", {}),
+        memory_limiter=components.get("memory_limiter", {}),
+        cumulativetodelta=components.get("cumulativetodelta", {}),
         awsxray=components.get("awsxray", {}),
         awsemf=components.get("awsemf", {}),
         # An extension runs only when the service lists it.

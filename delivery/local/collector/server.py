@@ -134,6 +134,7 @@ def xray_sender(exporter: XRayExporter, region: str) -> Callable[[list[Any]], No
             spans,
             indexed=exporter.indexed_attributes,
             index_all=exporter.index_all_attributes,
+            log_groups=exporter.aws_log_groups,
         )
         for start in range(0, len(documents), SEGMENTS_PER_PUT):
             chunk = documents[start : start + SEGMENTS_PER_PUT]
@@ -146,10 +147,12 @@ def xray_sender(exporter: XRayExporter, region: str) -> Callable[[list[Any]], No
 
 
 def emf_sender(exporter: EmfExporter, region: str) -> Callable[[list[Any]], None]:
-    """The awsemf exporter's calls: PutLogEvents of the EMF events into its group and stream."""
+    """The awsemf exporter's calls: PutLogEvents of the EMF events into its group and stream
+    (cumulative sums made deltas first, as the exporter does)."""
+    deltas = emf.Deltas(exporter.retain_initial_value_of_delta_metric)
 
     def send(found: list[Any]) -> None:
-        made = emf.events(found, exporter)
+        made = emf.events(deltas.adjust(found), exporter)
         lines = [json.dumps(event, separators=(",", ":")) for event in made]
         shipped = ship(
             lines,
@@ -174,7 +177,6 @@ class Collector:
     _stopped: threading.Event = field(default_factory=threading.Event, init=False)
     # receiver id -> where its data goes (the first processor's batcher, or the exporters)
     _entries: dict[str, list[Callable[[list[Any]], None]]] = field(default_factory=dict, init=False)
-    _deltas: emf.Deltas = field(default_factory=emf.Deltas, init=False)
     started: float = field(default_factory=time.time, init=False)
 
     def start(self) -> Collector:
@@ -206,14 +208,27 @@ class Collector:
             for send in senders:
                 send(items)
 
-        entry = fan_out
+        entry: Callable[[list[Any]], None] = fan_out
         # Processors in reverse: each one's output is the next one's input.
         for processor in reversed(pipeline.processors):
-            batcher = Batcher(self.config.batch[processor], entry).start()
-            self._batchers.append(batcher)
-            entry = batcher.add
+            entry = self._processor(processor, entry)
         for receiver in pipeline.receivers:
             self._entries.setdefault(receiver, []).append(entry)
+
+    def _processor(
+        self, processor: str, then: Callable[[list[Any]], None]
+    ) -> Callable[[list[Any]], None]:
+        """The entry of ``processor`` (one instance per pipeline, as the collector makes them),
+        handing its output to ``then``."""
+        if processor in self.config.batch:
+            batcher = Batcher(self.config.batch[processor], then).start()
+            self._batchers.append(batcher)
+            return batcher.add
+        if processor in self.config.cumulativetodelta:
+            converter = emf.CumulativeToDelta(self.config.cumulativetodelta[processor])
+            return lambda items: then(converter.process(items))
+        # memory_limiter: the stand-in's memory is not the sidecar's; it refuses nothing here.
+        return then
 
     def _serve(self, address: Address, handler: type[BaseHTTPRequestHandler]) -> None:
         server = ThreadingHTTPServer(mapped(address, self.ports), handler)
@@ -272,7 +287,7 @@ class Collector:
         if status != 200:
             log.warning(f"prometheus: scrape of {target}{job.metrics_path} answered {status}")
             return 0
-        found = emf.points(body.decode(errors="replace"), int(time.time() * 1000), self._deltas)
+        found = emf.points(body.decode(errors="replace"), int(time.time() * 1000))
         self.receive(receiver, list(found))
         return len(found)
 

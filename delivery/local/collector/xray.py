@@ -4,16 +4,18 @@ Follows the exporter's translator
 (https://github.com/open-telemetry/opentelemetry-collector-contrib/tree/main/exporter/awsxrayexporter/internal/translator,
 segment.go, http.go, cause.go) for the fields a Flask request's spans carry: the X-Ray trace id
 (``1-<first 8 hex>-<last 24 hex>`` of the W3C id, refused when its epoch is more than 28 days old
-or 5 minutes ahead: convertToAmazonTraceID), id, parent_id, name (a server span's
-``service.name``, else ``peer.service``, the HTTP host, the span name with X-Ray's allowed
-characters), ``type: subsegment`` and ``namespace: remote`` for a client span, start and end
-times, fault/error/throttle (only for a span whose status is ERROR: 4xx is an error, 429 also a
-throttle, anything else a fault), the ``http`` block from the old and the stable HTTP semantic
-conventions, the ``origin`` from the resource's cloud attributes, ``service.version``, and the
-remaining attributes as ``metadata.default`` (resource attributes prefixed ``otel.resource.``, on
-segments only) or annotations (``indexed_attributes``). Not modelled: the ``aws`` block (SDK and
-ECS details), ``cause`` with exception stack traces, SQL, span links, the local-root splitting of
-``aws.span.kind``: none of them decides where a trace id lands.
+or 5 minutes ahead: convertToAmazonTraceID), id, parent_id, name (a server span's ``service.name``,
+else ``peer.service``, the HTTP host, the span name with X-Ray's allowed characters), ``type:
+subsegment`` and ``namespace: remote`` for a client span, start and end times, fault/error/throttle
+(only for a span whose status is ERROR: 4xx is an error, 429 also a throttle, anything else a
+fault), the ``http`` block from the old and the stable HTTP semantic conventions, the ``origin``
+from the resource's cloud attributes, ``service.version``, and the remaining attributes as
+``metadata.default`` (resource attributes prefixed ``otel.resource.``, on segments only) or
+annotations (``indexed_attributes``), and of the ``aws`` block (aws.go, ``makeAws``) the
+``cloudwatch_logs`` the exporter's ``aws_log_groups`` name, on every segment and subsegment (the
+resource's ``aws.log.group.arns`` or ``aws.log.group.names``, when set, win). Not modelled: the
+rest of the ``aws`` block (SDK and ECS details), ``cause`` with exception stack traces, SQL, span
+links, the local-root splitting of ``aws.span.kind``: none of them decides where a trace id lands.
 """
 
 from __future__ import annotations
@@ -182,6 +184,28 @@ def _origin(resource: Mapping[str, Any]) -> str | None:
     return _ORIGINS.get(str(platform)) if platform else None
 
 
+def _names(value: Any) -> list[str]:
+    """normalizeToSlice: a list as it is, a string split at ``&`` (OTEL_RESOURCE_ATTRIBUTES)."""
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [item for item in str(value).split("&") if item] if isinstance(value, str) else []
+
+
+def _cloudwatch_logs(
+    resource: Mapping[str, Any], log_groups: tuple[str, ...]
+) -> list[dict[str, str]]:
+    """makeAws's log group metadata: from the resource's ARNs, else its names, else the
+    exporter's ``aws_log_groups``."""
+    if arns := _names(resource.get("aws.log.group.arns")):
+        # The log group name is the ARN's 7th field (parseLogGroup).
+        return [
+            {"log_group": parts[6] if len(parts := arn.split(":")) >= 7 else arn, "arn": arn}
+            for arn in arns
+        ]
+    names = _names(resource.get("aws.log.group.names")) or list(log_groups)
+    return [{"log_group": name} for name in names]
+
+
 def _fix_annotation_key(key: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c == ".") else "_" for c in key)
 
@@ -212,6 +236,7 @@ def segment(
     *,
     indexed: tuple[str, ...] = (),
     index_all: bool = False,
+    log_groups: tuple[str, ...] = (),
     now: float | None = None,
 ) -> dict[str, Any] | None:
     """The segment document of ``span`` (None: the exporter drops it, its trace id too old)."""
@@ -241,6 +266,11 @@ def segment(
         document["type"] = "subsegment"
     if span.kind == Span.SPAN_KIND_CLIENT:
         document["namespace"] = "remote"
+    # makeAws returns no aws block for a resource of another cloud.
+    if resource.get("cloud.provider", "aws") == "aws" and (
+        logs := _cloudwatch_logs(resource, log_groups)
+    ):
+        document["aws"] = {"cloudwatch_logs": logs}
     if (origin := _origin(resource)) is not None:
         document["origin"] = origin
     if (http := _http(attrs)) is not None:
@@ -270,11 +300,14 @@ def documents(
     *,
     indexed: tuple[str, ...] = (),
     index_all: bool = False,
+    log_groups: tuple[str, ...] = (),
     now: float | None = None,
 ) -> list[str]:
     """The segment documents (JSON text) of these spans; the ones the exporter drops left out."""
     made = (
-        segment(span, resource, indexed=indexed, index_all=index_all, now=now)
+        segment(
+            span, resource, indexed=indexed, index_all=index_all, log_groups=log_groups, now=now
+        )
         for resource, span in found
     )
     return [json.dumps(document, separators=(",", ":")) for document in made if document]
@@ -285,7 +318,10 @@ def segments(
     *,
     indexed: tuple[str, ...] = (),
     index_all: bool = False,
+    log_groups: tuple[str, ...] = (),
     now: float | None = None,
 ) -> list[str]:
     """Every span of an OTLP export request as a segment document (JSON text)."""
-    return documents(spans(request), indexed=indexed, index_all=index_all, now=now)
+    return documents(
+        spans(request), indexed=indexed, index_all=index_all, log_groups=log_groups, now=now
+    )

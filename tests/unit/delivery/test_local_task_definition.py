@@ -233,3 +233,33 @@ def test_no_collector_container_is_no_collector() -> None:
     registered = _from_task_definition(arn, REGION)
     assert registered is not None
     assert registered.collector is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_collector_configuration_the_template_substitutes_is_read_substituted_both_ways() -> None:
+    # The stack renders AOT_CONFIG_CONTENT as Fn::Sub: the region and the log groups' names are
+    # known at deploy time only. ECS gets the substituted text; so must the local run, from the
+    # registered revision and from the template alike.
+    text = 'region: "${AWS::Region}"\ngroups: ["${AppLogGroup}"]\nliteral: "${!NotAVariable}"\n'
+    template = with_collector(
+        with_awslogs(json.loads(task_template("arn:aws:ssm:eu-north-1:123456789012:parameter/a"))),
+        None,
+    )
+    sidecar = template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    sidecar["Environment"] = [
+        {
+            "Name": "AOT_CONFIG_CONTENT",
+            "Value": {"Fn::Sub": [text, {"AppLogGroup": {"Ref": "LogGroup"}}]},
+        }
+    ]
+    arn = launch(json.dumps(template))
+    (group,) = boto3.client("logs", region_name=REGION).describe_log_groups()["logGroups"]
+    expected = (
+        f'region: "{REGION}"\ngroups: ["{group["logGroupName"]}"]\nliteral: "${{NotAVariable}}"\n'
+    )
+    registered = _from_task_definition(arn, REGION)
+    from_template = _from_template(STACK, {"ImageUri": IMAGE}, REGION)
+    assert registered is not None
+    for spec in (registered, from_template):
+        assert spec.collector is not None
+        assert spec.collector.config == expected, spec.source
