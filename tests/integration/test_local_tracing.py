@@ -10,10 +10,10 @@ X-Ray. A request sent with a sampled W3C ``traceparent``:
 - the emulator's X-Ray holds a segment of that trace (BatchGetTraces), the request's server span,
   whose parent is the caller's span and whose ``http`` block is the request's;
 - ``invoke stop`` stops the stand-in with the service.
+- and back: ``invoke logs --trace-id`` with X-Ray's id finds exactly that access line.
 
-Skipped while the app does not trace (no OpenTelemetry in app/ yet); the service template
-(tests/golden/local/service.json, which the golden test keeps equal to what the stacks render)
-must have the ``otel-collector`` container.
+The service template (tests/golden/local/service.json, which the golden test keeps equal to what
+the stacks render) must have the ``otel-collector`` container.
 """
 
 from __future__ import annotations
@@ -46,11 +46,6 @@ from tests.support.snapshot import snapshot
 TIMEOUT_S = 300
 ACCESS_LOGGER = "app.access"
 EXPORT_WAIT_S = 30.0  # the SDK's batch span processor sends every 5 s by default, then the batch
-
-
-def app_traces() -> bool:
-    """Whether the app uses OpenTelemetry (its tracing, issue 13) at all."""
-    return any("opentelemetry" in path.read_text() for path in (ROOT / "app").rglob("*.py"))
 
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -126,9 +121,6 @@ def xray_segments(record: Record, trace_id: str) -> list[dict[str, Any]]:
     return [json.loads(s["Document"]) for t in traces for s in t["Segments"]]
 
 
-@pytest.mark.skipif(
-    not app_traces(), reason="the app does not trace yet (no OpenTelemetry in app/)"
-)
 def test_a_requests_trace_id_is_in_its_access_line_and_in_x_ray(project: Path) -> None:
     deploy(project)
     record = kept(project)
@@ -159,6 +151,14 @@ def test_a_requests_trace_id_is_in_its_access_line_and_in_x_ray(project: Path) -
     (server,) = [s for s in segments if s.get("parent_id") == parent]
     assert server["http"]["request"]["method"] == "GET"
     assert server["http"]["response"]["status"] == 200
+
+    # From the trace back to its request: the access line, by X-Ray's spelling of the id.
+    found = run_invoke(
+        project, "logs", "--env", "local", "--trace-id", xray_id, "--json", ambient_aws=False
+    )
+    assert found.returncode == 0, found.stderr
+    (logged,) = [json.loads(text) for text in found.stdout.splitlines() if text.startswith("{")]
+    assert (logged["request_id"], logged["trace_id"]) == (request_id, w3c)
 
     stopped = run_invoke(project, "stop", "--env", "local", ambient_aws=False)
     assert stopped.returncode == 0, stopped.stderr
