@@ -14,6 +14,9 @@ prometheus-client itself is imported, and the metrics declared, by the first flu
 not when the app is built: the import is most of what the metrics add to a worker's start-up
 (bench/service.py measures it), and the request path only needs plain Python until the flusher
 thread runs, 50 ms after the first request.
+
+The master counts worker restarts (:func:`worker_restarts`, app.gunicorn_conf) in the same
+multiprocess directory, so ``GET /metrics`` shows them too.
 """
 
 from __future__ import annotations
@@ -37,6 +40,25 @@ UNMATCHED_ROUTE = "<unmatched>"
 # The request histogram's bucket bounds: prometheus-client's defaults, spelled out so that the
 # request path can find a bucket without importing prometheus-client (see Metrics).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# Counted by the gunicorn master (app.gunicorn_conf), exposed as gunicorn_worker_restarts_total.
+WORKER_RESTARTS = "gunicorn_worker_restarts"
+WORKER_RESTARTS_HELP = (
+    "Workers that exited while the master was serving and had to be replaced "
+    "(crash, kill, timeout); not stops, reloads or scale-downs."
+)
+
+
+def worker_restarts(registry: CollectorRegistry | None) -> Counter:
+    """The worker restarts counter, in ``registry`` (None: in no registry, only in the mmap file).
+
+    The master increments it in its own process; every worker declares it at 0, so the series
+    exists on ``/metrics`` from the first scrape, before any restart.
+    """
+    from prometheus_client import Counter  # noqa: PLC0415 - see Metrics: import off the start path
+
+    return Counter(WORKER_RESTARTS, WORKER_RESTARTS_HELP, registry=registry)
+
+
 @dataclass(frozen=True)
 class _Series:
     """prometheus-client's objects for one Metrics instance."""
@@ -91,6 +113,7 @@ def _series(version: str, git_sha: str, bounds: tuple[float, ...]) -> _Series:
         registry=registry,
     )
     build_info.labels(version, git_sha, platform.python_version()).set(1)
+    worker_restarts(registry)
     return series
 
 
