@@ -110,6 +110,9 @@ def targets(workers: int, threads: int) -> list[Target]:
         "75",
         "--worker-tmp-dir",
         "/dev/shm",  # noqa: S108 - tmpfs heartbeat, the same as the service's config
+        # As the service's config: without it, gunicorn's master starts its control socket
+        # server (an asyncio thread) just as the workers start, which the service never pays.
+        "--no-control-socket",
     )
     # As production runs it: the task definition sets APP_VERSION (stacks/service/task.py).
     service_env = (("APP_VERSION", package_version()),)
