@@ -218,6 +218,9 @@ class Metrics:
         from prometheus_client import CollectorRegistry, generate_latest  # noqa: PLC0415
         from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
 
+        # Declared before the flush, which skips declaring when nothing was recorded: this
+        # worker's build info and restarts series are in the files whatever it served.
+        self._declared()
         self.flush()
         if self.multiprocess_dir is None:
             return generate_latest(self.registry)
