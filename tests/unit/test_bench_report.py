@@ -1,16 +1,29 @@
-"""The benchmark's verdict: medians of per-round and per-launch ratios against the targets.
+"""The benchmark's verdict: medians of per-round and per-launch ratios against the targets;
+the pairing of launches; the OTLP sink.
 
 No timing here: the figures are given, the verdicts are checked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from bench.otlp_sink import OtlpSink
-from bench.service import BASELINE, SERVICE, TRACING, Result, report
+from bench.service import (
+    BASELINE,
+    SERVICE,
+    TRACING,
+    Result,
+    Target,
+    measure_startups,
+    report,
+    targets,
+)
 
 FLASK_STARTUP = [0.30, 0.32, 0.50]
 
@@ -25,6 +38,7 @@ def _app(
         rps=rps or [1000.0] * 3,
         p99_ms=p99 or [10.0] * 3,
         startup_s=startup or FLASK_STARTUP,
+        baseline_startup_s=FLASK_STARTUP,
         completed=100,
         logged=logged,
     )
@@ -42,7 +56,8 @@ def _results(app: Result, tracing: Result | None = None) -> dict[str, Result]:
 
 
 def test_targets_met(capsys: pytest.CaptureFixture[str]) -> None:
-    # One bad round or launch does not decide: the median of the per-pair ratios does.
+    # One bad round or launch does not decide: the median of the per-pair ratios does (the
+    # start-up pairs are each launch and the bare Flask launch just before it).
     app = _app([950.0, 700.0, 920.0], [11.0, 30.0, 11.5], [0.325, 0.32, 0.9])
     assert report(_results(app)) == 0
     out = capsys.readouterr().out
@@ -87,3 +102,24 @@ def test_the_otlp_sink_accepts_and_counts_trace_exports() -> None:
         assert connection.getresponse().status == 404
         connection.close()
     assert (sink.exports, sink.bytes) == (2, 7)
+
+
+def test_each_service_launch_is_paired_with_the_bare_flask_launch_just_before_it() -> None:
+    launched: list[str] = []
+
+    @contextlib.contextmanager
+    def launch(target: Target) -> Iterator[tuple[str, float, Any]]:
+        launched.append(target.name)
+        yield "", float(len(launched)), None  # the launch's position stands for its time
+
+    all_targets = targets(2, 4)
+    results = {t.name: Result() for t in all_targets}
+    measure_startups(all_targets, launch, 2, results)
+    service = [t.name for t in all_targets if t.service]
+    for name in service:
+        result = results[name]
+        assert len(result.startup_s) == len(result.baseline_startup_s) == 2
+        for took, baseline in zip(result.startup_s, result.baseline_startup_s, strict=True):
+            assert launched[int(took) - 2] == BASELINE  # the launch right before it
+            assert baseline == took - 1
+    assert len(results[BASELINE].startup_s) == 2 * len(service)
