@@ -6,15 +6,18 @@ master before any worker exists, which makes it the place to:
 - refuse to start on a bad environment: one line on stderr, exit code 2, no traceback;
 - point prometheus-client at a multiprocess directory *before* anything imports it, so every
   forked worker writes its samples where ``GET /metrics`` sums them;
-- replace the master's SIGTERM handling with the drain (app.lifecycle.drain).
+- replace the master's SIGTERM handling with the drain (app.lifecycle.drain);
+- count the workers it has to replace (``gunicorn_worker_restarts``, see ``child_exit``).
 
 Private names start with ``_``: gunicorn treats every public module-level name as a setting.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -95,20 +98,79 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """Take over SIGTERM: drain for DRAIN_SECONDS, then gunicorn's graceful stop."""
+    """Take over SIGTERM: drain for DRAIN_SECONDS, then gunicorn's graceful stop; and note the
+    workers the master stops itself, which are no restarts (``child_exit``)."""
     from app.lifecycle.drain import DrainState, SigtermDrain  # noqa: PLC0415
 
     SigtermDrain(server, DrainState(_config.drain_flag), _config.drain_seconds).install()
+    _note_retirements(server)
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges (in-flight requests) from the sums."""
+    """Drop a dead worker's live gauges (in-flight requests) from the sums; count a restart."""
     from prometheus_client import multiprocess  # noqa: PLC0415 - only after the env is set
 
     multiprocess.mark_process_dead(worker.pid, str(_METRICS_DIR))  # type: ignore[no-untyped-call]
+    if _exit_was_unexpected(worker.pid):
+        _count_worker_restart()
 
 
 def on_exit(server: Any) -> None:
     """Remove the metrics directory if this master created it."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+
+
+# Workers the master itself asked to stop: every worker at a stop (graceful: SIGTERM, quick:
+# SIGQUIT or SIGINT, then SIGKILL for those still running at the end of the graceful timeout),
+# and the old workers a reload (SIGHUP) or a scale-down (SIGTTOU) retires with SIGTERM.
+_RETIRE_SIGNALS = frozenset({signal.SIGTERM, signal.SIGQUIT, signal.SIGINT})
+_retiring: set[int] = set()
+
+
+def _note_retirements(server: Any) -> None:
+    """Have the master remember each worker it asks to stop (see ``_exit_was_unexpected``).
+
+    Every signal the arbiter sends a worker goes through its ``kill_worker``; the wrapper notes
+    the pid and lets the signal go as before.
+    """
+    kill_worker = server.kill_worker
+
+    def kill_and_note(pid: int, sig: int) -> None:
+        if sig in _RETIRE_SIGNALS:
+            _retiring.add(pid)
+        kill_worker(pid, sig)
+
+    server.kill_worker = kill_and_note
+
+
+def _exit_was_unexpected(pid: int) -> bool:
+    """Whether the worker ``pid`` exited without the master asking it to.
+
+    Unexpected, and counted as a restart (the master starts a new worker in its place): a crash,
+    a kill from outside the master (the kernel's OOM killer sends SIGKILL), or the master's own
+    kill of a worker that stopped answering (``timeout``: SIGABRT, then SIGKILL). Expected: the
+    exit of a worker the master asked to stop (``_RETIRE_SIGNALS``), at a stop, a reload or a
+    scale-down. A worker that exits on its own with ``max_requests`` would count: it is not set.
+    """
+    if pid in _retiring:
+        _retiring.discard(pid)
+        return False
+    return True
+
+
+@functools.cache
+def _restarts_counter() -> Any:
+    """The master's ``gunicorn_worker_restarts`` counter, made on the first restart.
+
+    In no registry: its value lives in the master's own file of the metrics directory, which
+    every scrape sums with the workers' files.
+    """
+    from app.observability.metrics import worker_restarts  # noqa: PLC0415 - env set first
+
+    return worker_restarts(None)
+
+
+def _count_worker_restart() -> None:
+    """Add one to ``gunicorn_worker_restarts``."""
+    _restarts_counter().inc()

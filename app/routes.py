@@ -11,7 +11,7 @@ from flask import Flask, Response
 from app.config import AppConfig
 from app.errors import JSON
 from app.lifecycle.drain import DrainState
-from app.observability.metrics import CONTENT_TYPE, Metrics
+from app.observability.metrics import Metrics
 from app.openapi import build_spec
 
 FAILING_ROUTE = "/_test/fail"
@@ -57,7 +57,7 @@ def register_routes(app: Flask, config: AppConfig, metrics: Metrics, drain: Drai
 
     def prometheus() -> Response:
         """``GET /metrics``: Prometheus text exposition summed over all workers."""
-        return Response(metrics.render(), content_type=CONTENT_TYPE)
+        return Response(metrics.render(), content_type=metrics.content_type)
 
     def openapi() -> Response:
         """``GET /openapi.json``: the OpenAPI 3.1 document."""

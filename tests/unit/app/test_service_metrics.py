@@ -146,3 +146,43 @@ def test_in_flight_stays_within_bounds_under_concurrent_requests_and_flushes() -
     text = metrics.render().decode()
     total = f'http_requests_total{{method="GET",route="/",status="200"}} {threads * rounds}.0'
     assert total in text
+
+
+def test_prometheus_client_is_not_imported_until_the_first_flush() -> None:
+    # Its import is most of what the metrics add to a worker's start-up (bench/service.py).
+    script = (
+        "import sys\n"
+        "from app.observability.metrics import Metrics\n"
+        "metrics = Metrics('1.0', 'abc', None)\n"
+        "metrics.request_started()\n"
+        "metrics.request_finished('/', 'GET', '200', 0.1)\n"
+        "print('prometheus_client' in sys.modules)\n"
+        "metrics.flush()\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    assert out.split() == ["False", "True"]
+
+
+def test_a_scrape_of_a_worker_that_recorded_nothing_still_has_every_series(
+    tmp_path: Path,
+) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from app.observability.metrics import Metrics\n"
+        "sys.stdout.write(Metrics('1.0', 'abc', Path(sys.argv[1])).render().decode())\n"
+    )
+    text = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert re.search(r'^app_build_info\{.*version="1\.0".*\} 1\.0$', text, re.MULTILINE)
+    assert re.search(r"^gunicorn_worker_restarts_total 0\.0$", text, re.MULTILINE)
