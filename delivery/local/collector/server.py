@@ -46,7 +46,8 @@ TRACES_PATH = "/v1/traces"
 PROTOBUF = "application/x-protobuf"
 # The awsxray exporter's maxSegmentsPerPut: PutTraceSegments calls of at most 50 documents.
 SEGMENTS_PER_PUT = 50
-_LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0")  # noqa: S104 - container addresses, mapped
+# The container addresses the config names, mapped to 127.0.0.1 here (nothing binds them).
+_LOOPBACK = ("localhost", "127.0.0.1", "0.0.0.0")  # noqa: S104  # nosec B104
 
 
 def mapped(address: Address, ports: Mapping[int, int]) -> tuple[str, int]:
