@@ -124,7 +124,10 @@ def task_container(env: environments.Environment, image: str, version: str) -> T
     }
     parameters |= running.Running(image_uri=image, version=version).parameters()
     spec = replace(
-        spec_from_template(template, parameters, source=f"{env.name}'s task definition"),
+        # The app container alone, as ECS keeps serving when the non-essential collector fails.
+        spec_from_template(
+            template, parameters, source=f"{env.name}'s task definition", with_collector=False
+        ),
         version=version,
     )
     container = _container_definition(template)

@@ -346,12 +346,15 @@ def spec_from_template(
     source: str,
     resources: Mapping[str, str] | None = None,
     region: str = "",
+    with_collector: bool = True,
 ) -> ServiceSpec:
     """The spec a service template's task definition gives, with its parameters' values.
 
     ``resources`` maps logical ids to physical ids (a ``Ref`` to a resource is its physical id:
     for a secret, the ARN ``valueFrom`` takes; for a log group, its name); a secret whose value
     cannot be known is "". ``region`` is what ``AWS::Region`` stands for (the stack's).
+    ``with_collector=False``: the app container alone (the collector's configuration names
+    resources only a launched stack has).
     """
     tasks = [
         resource.get("Properties", {})
@@ -406,7 +409,9 @@ def spec_from_template(
                 template.get("Conditions", {}),
             ),
         ),
-        collector=_collector(
+        collector=None
+        if not with_collector
+        else _collector(
             list(task.get("ContainerDefinitions", [])),
             ("Image", "Environment", "Name", "Value"),
             lambda value: resolve(
