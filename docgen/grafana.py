@@ -23,14 +23,15 @@ from typing import Any
 
 import yaml
 
+from delivery.project import NAME as PROJECT
 from stacks.common.service_metrics import HTTP_REQUEST_DURATION, SERVICE_METRICS, Kind
 from stacks.monitoring.own_metrics import REQUEST_DURATION_MS
 from stacks.monitoring.panels import PANELS, PERIOD_SECONDS, Panel, Series, Source
 
 GRAFANA_DIR = "compose/grafana"
-DASHBOARD_JSON = f"{GRAFANA_DIR}/dashboards/flask-fargate.json"
+DASHBOARD_JSON = f"{GRAFANA_DIR}/dashboards/service.json"
 DATASOURCES_YAML = f"{GRAFANA_DIR}/provisioning/datasources/prometheus.yaml"
-DASHBOARDS_YAML = f"{GRAFANA_DIR}/provisioning/dashboards/flask-fargate.yaml"
+DASHBOARDS_YAML = f"{GRAFANA_DIR}/provisioning/dashboards/service.yaml"
 # Where compose.yaml mounts the dashboards folder in the Grafana container.
 DASHBOARDS_MOUNT = "/etc/grafana/dashboards"
 DATASOURCE_UID = "prometheus"
@@ -103,14 +104,14 @@ def dashboard(panels: tuple[Panel, ...] = PANELS) -> dict[str, Any]:
         if queries:
             local.append((panel, queries))
     return {
-        "uid": "flask-fargate",
-        "title": "flask-fargate (local)",
+        "uid": PROJECT,
+        "title": f"{PROJECT} (local)",
         "description": "Generated from stacks/monitoring/panels.py, as the CloudWatch dashboard",
         "editable": False,
         "schemaVersion": 39,
         "refresh": "10s",
         "time": {"from": "now-30m", "to": "now"},
-        "tags": ["flask-fargate"],
+        "tags": [PROJECT],
         "panels": [_panel(p, i, q) for i, (p, q) in enumerate(local)],
     }
 
@@ -139,7 +140,7 @@ def grafana_files() -> dict[str, str]:
         "apiVersion": 1,
         "providers": [
             {
-                "name": "flask-fargate",
+                "name": PROJECT,
                 "type": "file",
                 "disableDeletion": True,
                 "allowUiUpdates": False,
