@@ -33,8 +33,10 @@ from tests.support.service_image import (
 
 pytestmark = pytest.mark.container
 
-# What the image may add on top of its base (the venv with bytecode, the app, a user).
-ABOVE_BASE_LIMIT = 10 * 1000 * 1000
+# What the image may add on top of its base (the venv with bytecode, the app, a user). 22.4 MB
+# measured with tracing: the OpenTelemetry SDK and its OTLP/HTTP exporter (protobuf, requests,
+# urllib3, certifi, charset-normalizer, wrapt) are about 12 MB of it.
+ABOVE_BASE_LIMIT = 25 * 1000 * 1000
 
 
 def get_json(url: str) -> tuple[int, Any]:
