@@ -83,6 +83,8 @@ STATUS = "http.response.status_code"
 # Where the request's span is left in the WSGI environ, for the access line.
 SPAN_ENVIRON_KEY = "flask_fargate.span"
 TRACERESPONSE_HEADER = "traceresponse"
+# How each process's log says that its requests are traced from now on (followed by the URL).
+TRACING_ON = "tracing: on, spans go to "
 # The trace id of an X-Amzn-Trace-Id that has a Root but no Parent (what the load balancer sends).
 _XRAY_ROOT_KEY = otel_context.create_key("flask_fargate.xray_root")
 
@@ -476,6 +478,20 @@ def _response_attributes(
         span.set_status(_ERROR)
 
 
+def traced(
+    app: WSGIApplication, config: TracingConfig, exporter: SpanExporter | None = None
+) -> tuple[TracingMiddleware, TracerProvider]:
+    """``app`` with its requests traced, and the TracerProvider (installed for the process).
+
+    The provider's ``force_flush``/``shutdown`` are for tests and tooling.
+    """
+    provider = build_provider(config, exporter)
+    install(provider)
+    middleware = TracingMiddleware(app, provider.get_tracer(__name__))
+    log.info("%s%s", TRACING_ON, config.traces_url)
+    return middleware, provider
+
+
 def instrument(
     app: Flask, config: TracingConfig, exporter: SpanExporter | None = None
 ) -> TracerProvider:
@@ -484,11 +500,7 @@ def instrument(
     Returns:
         the TracerProvider (its ``force_flush``/``shutdown`` for tests and tooling).
     """
-    provider = build_provider(config, exporter)
-    install(provider)
-    tracer = provider.get_tracer(__name__)
-    app.wsgi_app = TracingMiddleware(app.wsgi_app, tracer)  # type: ignore[method-assign]
-    log.debug("tracing to %s", config.traces_url)
+    app.wsgi_app, provider = traced(app.wsgi_app, config, exporter)  # type: ignore[method-assign]
     return provider
 
 
