@@ -398,8 +398,9 @@ class TracingMiddleware:
             parent = self._extract(environ, getter=_GETTER)
         else:
             parent = _EMPTY_CONTEXT
-        # Attached before the span starts: XRayIdGenerator reads a parentless Root from it.
-        token = otel_context.attach(parent)
+        # Attached before the span starts only when it holds a parentless Root, which
+        # XRayIdGenerator reads from the current context; otherwise one attach is enough.
+        token = otel_context.attach(parent) if _XRAY_ROOT_KEY in parent else None
         try:
             span = self._start_span(
                 method,
@@ -418,7 +419,8 @@ class TracingMiddleware:
             )
             active = otel_context.attach(trace.set_span_in_context(span, parent))
         except BaseException:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
             raise
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -437,7 +439,8 @@ class TracingMiddleware:
         finally:
             span.end()
             otel_context.detach(active)
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
 
 
 def _request_attributes(span: trace.Span, environ: WSGIEnvironment) -> None:
