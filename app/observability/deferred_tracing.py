@@ -56,6 +56,7 @@ class DeferredTracing:
         self._install = install
         self._trace_id: TraceId = incoming_trace_id
         self._answered = threading.Event()
+        self._waiting = True  # for the first answer: a plain attribute, read on every request
         self.installed = threading.Event()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -63,7 +64,8 @@ class DeferredTracing:
         try:
             return self.app(environ, start_response)
         finally:
-            if not self._answered.is_set():
+            if self._waiting:
+                self._waiting = False
                 self._answered.set()
 
     def trace_id(self, environ: Mapping[str, Any]) -> str | None:

@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from app.config import SAMPLERS, AppConfig, TracingConfig, load_config
 from app.factory import create_app
 from app.observability import trace_context, tracing
+from app.observability.deferred_tracing import DeferredTracing
 from tests.support.http_server import serving
 from tests.support.paths import ROOT
 
@@ -612,3 +613,32 @@ def test_deferred_tracing_serves_untraced_until_installed_then_traces(
         if extensions["tracer_provider"] is not None:
             extensions["tracer_provider"].shutdown()
         tracing.untrace_urllib()
+
+
+def test_a_worker_whose_tracing_fails_to_install_serves_untraced_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(app: Any) -> Any:
+        raise ImportError("no opentelemetry here")
+
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def start_response(*_: Any) -> Any:
+        return None
+
+    deferred = DeferredTracing(app, broken)
+    with caplog.at_level(logging.ERROR, logger="app.observability.deferred_tracing"):
+        thread = deferred.start()
+        assert list(deferred({"PATH_INFO": "/"}, start_response)) == [b"ok"]
+        thread.join(10)
+    assert not thread.is_alive()
+    assert not deferred.installed.is_set()
+    assert "tracing could not be installed" in caplog.text
+    assert list(deferred({"PATH_INFO": "/x"}, start_response)) == [b"ok"]
+    assert calls == ["/", "/x"]
+    assert deferred.trace_id({"HTTP_TRACEPARENT": traceparent()}) == TRACE_ID
