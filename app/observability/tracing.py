@@ -17,8 +17,9 @@ nothing of OpenTelemetry is loaded. What is built here, per process:
   (opentelemetry-instrumentation-urllib) for outbound calls, loaded on the first one
   (:func:`trace_urllib`).
 
-The processor's thread starts when the app is built: under gunicorn that is in each worker,
-after the fork (app.gunicorn_conf never preloads the app), never in the master.
+The processor's thread starts when tracing is installed: under gunicorn that is in each worker,
+after the fork (app.gunicorn_conf never preloads the app), never in the master, just after the
+worker's first answer (app.observability.deferred_tracing).
 """
 
 from __future__ import annotations
