@@ -53,8 +53,9 @@ if _OWN_METRICS_DIR:
 # --- settings ---------------------------------------------------------------------------------
 wsgi_app = "app.wsgi:app"
 # Each worker imports the app after the fork (gunicorn's default, pinned here): what the app
-# starts when it is built, such as tracing's export thread (app.observability.tracing), runs in
-# the workers only, never in the master.
+# starts when it is built, such as the thread that installs tracing and its export thread
+# (app.observability.deferred_tracing, app.observability.tracing), runs in the workers only,
+# never in the master (threads do not survive a fork).
 preload_app = False
 bind = [f"0.0.0.0:{_config.port}"]
 worker_class = "gthread"

@@ -2,15 +2,17 @@
 
 A fourth server, Flask answering with the service's response contract but uninstrumented
 (bench/contract_flask.py), shows how much of the gap is the response itself. The service runs
-three times: tracing off, and tracing on with every request sampled and exported (the worst
-case, judged) and with production's sampling ratio (printed). With tracing on, spans go over
-OTLP/HTTP to a sink on 127.0.0.1 that the benchmark starts (bench/otlp_sink.py) and that
-counts what it received, so the figures show whether the service really exported; a build of
-the service without tracing exports nothing, and its tracing-on figures are tracing-off
-figures. All of them run
-under gunicorn with the same settings (gthread, same workers and threads, SO_REUSEPORT,
-keep-alive) on free 127.0.0.1 ports, and ``wrk`` loads them in alternating rounds so that the
-machine's drift hits every target alike. The service runs exactly as in production
+three times: tracing off, and tracing on at production's sampling ratio (judged: read from
+config/prod/service.yaml, ``tracing.sample_ratio``, the stack's default if unset), and with every
+request sampled and exported (the worst case, printed for reference, not judged: production
+never samples everything, and the local stack's 100% serves a single developer).
+With tracing on, spans go over OTLP/HTTP to a sink on 127.0.0.1 that the benchmark starts
+(bench/otlp_sink.py) and that counts what it received, so the figures show whether the service
+really exported; a build of the service without tracing exports nothing, and its tracing-on
+figures are tracing-off figures. All of them run under gunicorn with the same settings
+(gthread, same workers and threads, SO_REUSEPORT, keep-alive) on free 127.0.0.1 ports, and
+``wrk`` loads them in alternating rounds so that the machine's drift hits every target alike.
+The service runs exactly as in production
 (``--config python:app.gunicorn_conf``): JSON access line, multiprocess metrics, request ids and
 security headers on every request. Its access lines go to a file and are counted at the end, to
 show that every request was logged.
@@ -45,7 +47,9 @@ from pathlib import Path
 
 from app.config import available_cpus, default_threads, default_web_concurrency, package_version
 from bench.otlp_sink import OtlpSink
+from delivery.environments import read_yaml
 from delivery.local import gunicorn
+from stacks.service.settings import Tracing
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,11 +59,17 @@ TARGET_STARTUP = 1.10
 BASELINE = "bare Flask"
 SERVICE = "this app"
 TRACING = "app, tracing"
-# The service variants whose ratios decide the result: tracing off, and on for every request.
+# The service variants whose ratios decide the result: tracing off, and on at production's ratio.
 JUDGED = frozenset({SERVICE, TRACING})
-# Sampling with tracing on: every request (the worst case, judged), and production's ratio.
+# Sampling with tracing on, for reference: every request (the worst case).
 WORST_CASE_RATIO = 1.0
-PROD_RATIO = 0.05
+PROD_SETTINGS = ROOT / "config" / "prod" / "service.yaml"
+
+
+def prod_sample_ratio(path: Path = PROD_SETTINGS) -> float:
+    """Production's ``tracing.sample_ratio`` (the stack's settings), its default if unset."""
+    tracing = read_yaml(path).get("sceptre_user_data", {}).get("tracing", {})
+    return Tracing.model_validate(tracing).sample_ratio
 
 
 @dataclass(frozen=True)
@@ -98,8 +108,8 @@ def free_port() -> int:
         return port
 
 
-def targets(workers: int, threads: int) -> list[Target]:
-    """The servers, on identical gunicorn settings."""
+def targets(workers: int, threads: int, prod_ratio: float) -> list[Target]:
+    """The servers, on identical gunicorn settings; tracing judged at ``prod_ratio``."""
     common = (
         "--worker-class",
         "gthread",
@@ -135,15 +145,15 @@ def targets(workers: int, threads: int) -> list[Target]:
             gunicorn.SERVICE_ARGS,
             gunicorn.READY_PATH,
             service=True,
-            sampling=WORST_CASE_RATIO,
+            sampling=prod_ratio,
             env=service_env,
         ),
         Target(
-            f"app, tracing {PROD_RATIO:.0%}",
+            f"app, tracing {WORST_CASE_RATIO:.0%}",
             gunicorn.SERVICE_ARGS,
             gunicorn.READY_PATH,
             service=True,
-            sampling=PROD_RATIO,
+            sampling=WORST_CASE_RATIO,
             env=service_env,
         ),
     ]
@@ -337,12 +347,14 @@ def main(argv: list[str] | None = None) -> int:
 
     cpus = available_cpus()
     workers, threads = default_web_concurrency(cpus), default_threads(cpus)
-    all_targets = targets(workers, threads)
+    prod_ratio = prod_sample_ratio()
+    all_targets = targets(workers, threads, prod_ratio)
     results = {t.name: Result() for t in all_targets}
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs for the server logs (see ServerLog)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-", dir=shm if shm.is_dir() else tmp))
     print(f"gunicorn gthread {workers} workers x {threads} threads, reuse-port; {cpus} CPUs")
+    print(f"'{TRACING}' samples production's ratio, {prod_ratio:g} (config/prod)")
     print(
         f"wrk -t2 -c{opts.connections}: {opts.rounds} alternating rounds of "
         f"{opts.warmup:g} s warm-up + {opts.seconds:g} s measured; "
@@ -429,7 +441,7 @@ def _verdict(name: str, app: Result, flask: Result) -> bool:
 def report(results: dict[str, Result], judged: Collection[str] = JUDGED) -> int:
     """Print the table and the verdicts; 0 when every ``judged`` variant meets every target.
 
-    The service's other variants (production's sampling ratio) are printed for reference.
+    The service's other variants (tracing with every request sampled) are printed for reference.
     """
     print()
     print(

@@ -17,8 +17,9 @@ nothing of OpenTelemetry is loaded. What is built here, per process:
   (opentelemetry-instrumentation-urllib) for outbound calls, loaded on the first one
   (:func:`trace_urllib`).
 
-The processor's thread starts when the app is built: under gunicorn that is in each worker,
-after the fork (app.gunicorn_conf never preloads the app), never in the master.
+The processor's thread starts when tracing is installed: under gunicorn that is in each worker,
+after the fork (app.gunicorn_conf never preloads the app), never in the master, just after the
+worker's first answer (app.observability.deferred_tracing).
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ STATUS = "http.response.status_code"
 # Where the request's span is left in the WSGI environ, for the access line.
 SPAN_ENVIRON_KEY = "flask_fargate.span"
 TRACERESPONSE_HEADER = "traceresponse"
+# How each process's log says that its requests are traced from now on (followed by the URL).
+TRACING_ON = "tracing: on, spans go to "
 # The trace id of an X-Amzn-Trace-Id that has a Root but no Parent (what the load balancer sends).
 _XRAY_ROOT_KEY = otel_context.create_key("flask_fargate.xray_root")
 
@@ -396,8 +399,9 @@ class TracingMiddleware:
             parent = self._extract(environ, getter=_GETTER)
         else:
             parent = _EMPTY_CONTEXT
-        # Attached before the span starts: XRayIdGenerator reads a parentless Root from it.
-        token = otel_context.attach(parent)
+        # Attached before the span starts only when it holds a parentless Root, which
+        # XRayIdGenerator reads from the current context; otherwise one attach is enough.
+        token = otel_context.attach(parent) if _XRAY_ROOT_KEY in parent else None
         try:
             span = self._start_span(
                 method,
@@ -416,7 +420,8 @@ class TracingMiddleware:
             )
             active = otel_context.attach(trace.set_span_in_context(span, parent))
         except BaseException:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
             raise
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -435,7 +440,8 @@ class TracingMiddleware:
         finally:
             span.end()
             otel_context.detach(active)
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
 
 
 def _request_attributes(span: trace.Span, environ: WSGIEnvironment) -> None:
@@ -476,6 +482,20 @@ def _response_attributes(
         span.set_status(_ERROR)
 
 
+def traced(
+    app: WSGIApplication, config: TracingConfig, exporter: SpanExporter | None = None
+) -> tuple[TracingMiddleware, TracerProvider]:
+    """``app`` with its requests traced, and the TracerProvider (installed for the process).
+
+    The provider's ``force_flush``/``shutdown`` are for tests and tooling.
+    """
+    provider = build_provider(config, exporter)
+    install(provider)
+    middleware = TracingMiddleware(app, provider.get_tracer(__name__))
+    log.info("%s%s", TRACING_ON, config.traces_url)
+    return middleware, provider
+
+
 def instrument(
     app: Flask, config: TracingConfig, exporter: SpanExporter | None = None
 ) -> TracerProvider:
@@ -484,11 +504,7 @@ def instrument(
     Returns:
         the TracerProvider (its ``force_flush``/``shutdown`` for tests and tooling).
     """
-    provider = build_provider(config, exporter)
-    install(provider)
-    tracer = provider.get_tracer(__name__)
-    app.wsgi_app = TracingMiddleware(app.wsgi_app, tracer)  # type: ignore[method-assign]
-    log.debug("tracing to %s", config.traces_url)
+    app.wsgi_app, provider = traced(app.wsgi_app, config, exporter)  # type: ignore[method-assign]
     return provider
 
 

@@ -32,6 +32,7 @@ from typing import Any
 import boto3
 import pytest
 
+from app.observability.tracing import TRACING_ON
 from delivery import environments
 from delivery.emulator import aws_env, environment
 from delivery.local.collector.config import CONTAINER
@@ -99,6 +100,22 @@ def _access_lines(log: Path, request_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def wait_until_every_worker_traces(log: Path) -> None:
+    """Until each worker the log says gunicorn booted has logged that it traces.
+
+    A worker installs tracing just after it starts answering (app.observability.deferred_tracing):
+    its log line is the signal, so the request below is traced whichever worker serves it.
+    """
+    deadline = time.monotonic() + EXPORT_WAIT_S
+    while True:
+        text = log.read_text(errors="replace")
+        booted = text.count("Booting worker with pid")
+        if booted and text.count(TRACING_ON) >= booted:
+            return
+        assert time.monotonic() < deadline, f"{booted} workers, not all tracing, in {log}"
+        time.sleep(0.1)
+
+
 def access_line(log: Path, request_id: str) -> dict[str, Any]:
     """The service's JSON access line of ``request_id``, from its output, once written (the app
     writes access lines from a queue)."""
@@ -128,6 +145,7 @@ def test_a_requests_trace_id_is_in_its_access_line_and_in_x_ray(project: Path) -
     assert service is not None
     assert service.collector_pid
     assert collector_running(service.collector_pid)
+    wait_until_every_worker_traces(Path(service.log))
 
     # An X-Ray-compatible W3C trace id (its first 8 hex digits the epoch), sampled (flags 01).
     w3c = f"{int(time.time()):08x}{secrets.token_hex(12)}"

@@ -11,15 +11,36 @@ from collections.abc import Callable
 from typing import Any
 
 import psutil
+import pytest
 import requests
 
-from tests.support.gunicorn import Server, free_port
+from app.observability.tracing import TRACING_ON
+from tests.support.gunicorn import DEFAULTS, Server, free_port
 from tests.support.otlp_receiver import receiving
 
 WAIT_S = 30.0
 # Export every 100 ms instead of the SDK's 5 s: the test waits for spans, not for a schedule.
 FAST_EXPORT = {"OTEL_BSP_SCHEDULE_DELAY": "100"}
 XRAY_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+@pytest.fixture
+def start_traced(start_service: Callable[..., Server]) -> Callable[..., Server]:
+    """``start_service``, returning once every worker has installed tracing.
+
+    Under gunicorn each worker installs tracing just after it starts answering
+    (app.observability.deferred_tracing) and says so in one log line: the signal waited for.
+    """
+
+    def start(**env: str) -> Server:
+        server = start_service(**env)
+        workers = int(env.get("WEB_CONCURRENCY", DEFAULTS["WEB_CONCURRENCY"]))
+        server.wait_for_lines(
+            lambda line: str(line.get("message", "")).startswith(TRACING_ON), workers, WAIT_S
+        )
+        return server
+
+    return start
 
 
 def _access_line(server: Server, request_id: str) -> dict[str, Any]:
@@ -34,10 +55,10 @@ def _access_line(server: Server, request_id: str) -> dict[str, Any]:
 
 
 def test_the_access_lines_trace_id_is_the_exported_spans(
-    start_service: Callable[..., Server],
+    start_traced: Callable[..., Server],
 ) -> None:
     with receiving() as receiver:
-        server = start_service(
+        server = start_traced(
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
             OTEL_RESOURCE_ATTRIBUTES="deployment.environment=test",
             APP_VERSION="7.8.9",
@@ -69,9 +90,9 @@ def test_the_access_lines_trace_id_is_the_exported_spans(
 
 
 def test_a_dead_collector_fails_no_request_and_delays_no_exit(
-    start_service: Callable[..., Server],
+    start_traced: Callable[..., Server],
 ) -> None:
-    server = start_service(
+    server = start_traced(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
         # The exporter retries a batch for up to this many seconds (the Python SDK reads seconds,
         # not the specification's milliseconds); the SDK's shutdown waits for its thread up to
@@ -98,11 +119,11 @@ def test_a_dead_collector_fails_no_request_and_delays_no_exit(
 
 
 def test_a_stopping_worker_exports_what_it_still_holds(
-    start_service: Callable[..., Server],
+    start_traced: Callable[..., Server],
 ) -> None:
     with receiving() as receiver:
         # A schedule far beyond the test: only the exit can export this span.
-        server = start_service(
+        server = start_traced(
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="600000"
         )
         requests.get(server.url("/"), headers={"X-Request-ID": "held-1"}, timeout=5)

@@ -12,6 +12,8 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,15 @@ class Server:
             self.process.kill()
             self.process.wait()
             raise
+
+    def wait_for_lines(
+        self, matches: Callable[[dict[str, Any]], bool], count: int, timeout: float = 30
+    ) -> None:
+        """Wait until ``count`` lines of the log match (a log line is the signal, not a delay)."""
+        deadline = time.monotonic() + timeout
+        while sum(1 for line in self.lines() if matches(line)) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} matching lines in {self.log}"
+            time.sleep(0.05)
 
     def lines(self) -> list[dict[str, Any]]:
         """Every line of stdout+stderr, parsed as JSON (fails on a non-JSON line)."""

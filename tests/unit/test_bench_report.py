@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,14 +17,17 @@ import pytest
 from bench.otlp_sink import OtlpSink
 from bench.service import (
     BASELINE,
+    JUDGED,
     SERVICE,
     TRACING,
     Result,
     Target,
     measure_startups,
+    prod_sample_ratio,
     report,
     targets,
 )
+from stacks.service.settings import Tracing
 
 FLASK_STARTUP = [0.30, 0.32, 0.50]
 
@@ -112,7 +116,7 @@ def test_each_service_launch_is_paired_with_the_bare_flask_launch_just_before_it
         launched.append(target.name)
         yield "", float(len(launched)), None  # the launch's position stands for its time
 
-    all_targets = targets(2, 4)
+    all_targets = targets(2, 4, 0.05)
     results = {t.name: Result() for t in all_targets}
     measure_startups(all_targets, launch, 2, results)
     service = [t.name for t in all_targets if t.service]
@@ -123,3 +127,15 @@ def test_each_service_launch_is_paired_with_the_bare_flask_launch_just_before_it
             assert launched[int(took) - 2] == BASELINE  # the launch right before it
             assert baseline == took - 1
     assert len(results[BASELINE].startup_s) == 2 * len(service)
+
+
+def test_tracing_is_judged_at_productions_sampling_ratio(tmp_path: Path) -> None:
+    settings = tmp_path / "service.yaml"
+    settings.write_text("sceptre_user_data:\n  tracing:\n    sample_ratio: 0.25\n")
+    ratio = prod_sample_ratio(settings)
+    assert ratio == 0.25
+    judged = {t.name: t.sampling for t in targets(2, 4, ratio) if t.name in JUDGED}
+    assert judged[TRACING] == 0.25
+    # Unset in the settings: the stack's default, the one the task definition would get.
+    settings.write_text("sceptre_user_data: {}\n")
+    assert prod_sample_ratio(settings) == Tracing().sample_ratio

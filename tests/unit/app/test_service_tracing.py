@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from app.config import SAMPLERS, AppConfig, TracingConfig, load_config
 from app.factory import create_app
 from app.observability import trace_context, tracing
+from app.observability.deferred_tracing import DeferredTracing
 from tests.support.http_server import serving
 from tests.support.paths import ROOT
 
@@ -567,3 +568,77 @@ def test_every_sampler_the_configuration_accepts_is_built(name: str) -> None:
     assert description.startswith("SkipPaths{")
     assert ("TraceIdRatioBased{0.5}" in description) == name.endswith("traceidratio")
     assert description.startswith("SkipPaths{ParentBased") == name.startswith("parentbased")
+
+
+def test_deferred_tracing_serves_untraced_until_installed_then_traces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gunicorn entry's way (app.wsgi): tracing arrives on a thread, after the first answer."""
+    release = threading.Event()
+    real_traced = tracing.traced
+
+    def held_traced(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(10), "the test never released the install"
+        return real_traced(*args, **kwargs)
+
+    monkeypatch.setattr(tracing, "traced", held_traced)
+    memory = InMemorySpanExporter()
+    config = replace(AppConfig(app_version="1.2.3"), tracing=TracingConfig(endpoint=ENDPOINT))
+    app = create_app(config, span_exporter=memory, defer_tracing=True)
+    extensions = app.extensions["flask_fargate"]
+    writes: list[bytes] = []
+    monkeypatch.setattr(extensions["access_log"], "_write", writes.append)
+    client = app.test_client()
+    try:
+        # Before the install: served untraced, the access line still has the incoming trace id.
+        first = client.get("/", headers={"traceparent": traceparent(), "X-Request-ID": "r1"})
+        assert first.status_code == 200
+        assert "traceresponse" not in first.headers
+        assert app.extensions["flask_fargate"]["tracer_provider"] is None
+        release.set()
+        assert extensions["tracing_installed"].wait(10)
+        second = client.get("/", headers={"traceparent": traceparent(), "X-Request-ID": "r2"})
+        assert "traceresponse" in second.headers
+        provider: TracerProvider = extensions["tracer_provider"]
+        provider.force_flush()
+        (span,) = memory.get_finished_spans()
+        assert _hex(span.context.trace_id) == TRACE_ID
+        extensions["access_log"].flush()
+        lines = {
+            line["request_id"]: line for line in map(json.loads, b"".join(writes).splitlines())
+        }
+        assert lines["r1"]["trace_id"] == lines["r2"]["trace_id"] == TRACE_ID
+    finally:
+        release.set()
+        if extensions["tracer_provider"] is not None:
+            extensions["tracer_provider"].shutdown()
+        tracing.untrace_urllib()
+
+
+def test_a_worker_whose_tracing_fails_to_install_serves_untraced_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(app: Any) -> Any:
+        raise ImportError("no opentelemetry here")
+
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def start_response(*_: Any) -> Any:
+        return None
+
+    deferred = DeferredTracing(app, broken)
+    with caplog.at_level(logging.ERROR, logger="app.observability.deferred_tracing"):
+        thread = deferred.start()
+        assert list(deferred({"PATH_INFO": "/"}, start_response)) == [b"ok"]
+        thread.join(10)
+    assert not thread.is_alive()
+    assert not deferred.installed.is_set()
+    assert "tracing could not be installed" in caplog.text
+    assert list(deferred({"PATH_INFO": "/x"}, start_response)) == [b"ok"]
+    assert calls == ["/", "/x"]
+    assert deferred.trace_id({"HTTP_TRACEPARENT": traceparent()}) == TRACE_ID
