@@ -27,9 +27,11 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from urllib.request import OpenerDirector
 
 from flask import Flask
@@ -193,6 +195,11 @@ class XRayIdGenerator(AwsXRayIdGenerator):
 PROPAGATOR = CompositePropagator([XRayPropagator(), TraceContextTextMapPropagator()])
 
 
+# At exit, how long a collector that may be down is given to take a connection (loopback: it
+# answers in microseconds when it is up).
+EXIT_PROBE_S = 0.5
+
+
 class LazyOtlpExporter(SpanExporter):
     """The OTLP/HTTP protobuf span exporter, imported and built on its first use.
 
@@ -221,6 +228,8 @@ class LazyOtlpExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send ``spans`` to the collector (the exporter retries, within its timeout)."""
+        if self._shut_down:
+            return SpanExportResult.FAILURE
         exporter = self._get()
         self._answering = False
         result = exporter.export(spans)
@@ -232,19 +241,33 @@ class LazyOtlpExporter(SpanExporter):
 
         Otherwise the SDK's shutdown would sit out the exporter's retries (its timeout, 10 s by
         default) batch after batch, for up to 30 s, and a worker would outlast gunicorn's
-        graceful timeout whenever the collector is down. Against a collector that answers,
-        nothing changes: the SDK's shutdown exports what is queued.
+        graceful timeout whenever the collector is down. That includes a worker that has not
+        tried an export yet (its spans still queued for the final one): so unless the last
+        export succeeded and the collector still takes a connection, nothing more is tried.
+        Against a collector that answers, nothing changes: the SDK's shutdown exports what is
+        queued.
         """
-        if not self._answering:
+        if not self._answering or not self._reachable():
             log.warning("the trace collector is not answering: spans still queued are dropped")
             self.shutdown()
 
+    def _reachable(self) -> bool:
+        """Whether the collector's address takes a TCP connection now (within EXIT_PROBE_S)."""
+        address = urlsplit(self.url)
+        port = address.port or (443 if address.scheme == "https" else 80)
+        try:
+            with socket.create_connection((address.hostname or "", port), EXIT_PROBE_S):
+                return True
+        except OSError:
+            return False
+
     def shutdown(self) -> None:
-        """Shut the exporter down if it was ever built (once)."""
+        """No export from now on; the exporter, if it was ever built, shut down (once)."""
         with self._lock:
-            if self._exporter is not None and not self._shut_down:
+            if not self._shut_down:
                 self._shut_down = True
-                self._exporter.shutdown()
+                if self._exporter is not None:
+                    self._exporter.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Nothing is buffered here."""

@@ -642,3 +642,36 @@ def test_a_worker_whose_tracing_fails_to_install_serves_untraced_and_says_why(
     assert list(deferred({"PATH_INFO": "/x"}, start_response)) == [b"ok"]
     assert calls == ["/", "/x"]
     assert deferred.trace_id({"HTTP_TRACEPARENT": traceparent()}) == TRACE_ID
+
+
+def _free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_at_exit_a_worker_that_never_exported_drops_its_spans_when_no_collector_answers() -> None:
+    """The worker's final export would otherwise sit out the exporter's retries against a dead
+    collector (the SDK joins its thread up to 30 s): a worker whose spans were all still queued
+    when it stopped exited after 30 s."""
+    exporter = tracing.LazyOtlpExporter(f"http://127.0.0.1:{_free_port()}/v1/traces")
+    exporter.stop_if_not_answering()  # nothing was ever exported: the collector is probed
+    started = time.monotonic()
+    assert exporter.export([]) is SpanExportResult.FAILURE
+    assert time.monotonic() - started < 0.1  # no exporter built, no retries
+    assert exporter._exporter is None
+
+
+def test_at_exit_a_collector_that_takes_connections_gets_the_final_export() -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}/v1/traces"
+        exporter = tracing.LazyOtlpExporter(url)
+        exporter.stop_if_not_answering()
+        assert not exporter._shut_down  # the SDK's shutdown exports what is queued
