@@ -127,7 +127,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmark: bare WSGI vs bare Flask vs this app under the same gunicorn settings."""
-    install(session, "dev")
+    install(session, "dev", "stacks")  # the stacks' settings give prod's sampling ratio
     session.run("python", "-m", "bench.service", *session.posargs)
 
 

@@ -49,7 +49,6 @@ from app.config import available_cpus, default_threads, default_web_concurrency,
 from bench.otlp_sink import OtlpSink
 from delivery.environments import read_yaml
 from delivery.local import gunicorn
-from stacks.service.settings import Tracing
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +67,9 @@ PROD_SETTINGS = ROOT / "config" / "prod" / "service.yaml"
 
 def prod_sample_ratio(path: Path = PROD_SETTINGS) -> float:
     """Production's ``tracing.sample_ratio`` (the stack's settings), its default if unset."""
+    # Imported here: bench.load (the drain and soak sessions) runs without the stacks' libraries.
+    from stacks.service.settings import Tracing  # noqa: PLC0415
+
     tracing = read_yaml(path).get("sceptre_user_data", {}).get("tracing", {})
     return Tracing.model_validate(tracing).sample_ratio
 
