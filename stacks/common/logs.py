@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from troposphere import Template, logs
+from typing import Any
+
+from troposphere import Ref, Template, ecs, logs
 
 from stacks.common.template import retain, skip_checks
 
@@ -20,3 +22,21 @@ def log_group(
     group = template.add_resource(logs.LogGroup(logical_id, RetentionInDays=retention_days))
     retain(group, keep)
     return skip_checks(group, {"CKV_AWS_158": NO_CMK_REASON})
+
+
+def awslogs(group: Any, stream_prefix: str, max_buffer: str) -> ecs.LogConfiguration:
+    """A container's awslogs driver into ``group``, streams ``<stream_prefix>/<container>/<task>``.
+
+    Non-blocking: a slow log pipeline never blocks the container; lines beyond ``max_buffer``
+    (e.g. ``25m``) are dropped instead.
+    """
+    return ecs.LogConfiguration(
+        LogDriver="awslogs",
+        Options={
+            "awslogs-group": Ref(group),
+            "awslogs-region": Ref("AWS::Region"),
+            "awslogs-stream-prefix": stream_prefix,
+            "mode": "non-blocking",
+            "max-buffer-size": max_buffer,
+        },
+    )

@@ -58,7 +58,7 @@ from awacs.aws import Statement
 from troposphere import Ref, Sub, Template, ecs, logs
 
 from stacks.common import iam
-from stacks.common.logs import log_group
+from stacks.common.logs import awslogs, log_group
 from stacks.service.collector_config import collector_config, render
 from stacks.service.settings import Settings
 
@@ -161,14 +161,5 @@ def collector_container(
             Command=HEALTH_COMMAND, Interval=10, Timeout=5, Retries=3, StartPeriod=10
         ),
         RestartPolicy=ecs.RestartPolicy(Enabled=True, RestartAttemptPeriod=60),
-        LogConfiguration=ecs.LogConfiguration(
-            LogDriver="awslogs",
-            Options={
-                "awslogs-group": Ref(app_log_group),
-                "awslogs-region": Ref("AWS::Region"),
-                "awslogs-stream-prefix": CONTAINER_NAME,
-                "mode": "non-blocking",
-                "max-buffer-size": "4m",
-            },
-        ),
+        LogConfiguration=awslogs(app_log_group, CONTAINER_NAME, "4m"),
     )

@@ -8,7 +8,7 @@ from typing import Any
 from troposphere import GetAtt, Ref, Sub, Template, ecs
 
 from stacks.common import iam
-from stacks.common.logs import log_group
+from stacks.common.logs import awslogs, log_group
 from stacks.service import collector
 from stacks.service.loadbalancer import CONTAINER_PORT
 from stacks.service.secrets import AppSecret, add_secrets, container_secrets
@@ -125,17 +125,8 @@ def _container(
             Retries=3,
             StartPeriod=15,
         ),
-        LogConfiguration=ecs.LogConfiguration(
-            LogDriver="awslogs",
-            Options={
-                "awslogs-group": Ref(group),
-                "awslogs-region": Ref("AWS::Region"),
-                "awslogs-stream-prefix": CONTAINER_NAME,
-                # Never block the app on a slow log pipeline; drop beyond a 25 MiB buffer.
-                "mode": "non-blocking",
-                "max-buffer-size": "25m",
-            },
-        ),
+        # Never block the app on a slow log pipeline; drop beyond a 25 MiB buffer.
+        LogConfiguration=awslogs(group, CONTAINER_NAME, "25m"),
     )
 
 
