@@ -17,9 +17,7 @@ its config), which is what this test is about.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -33,7 +31,6 @@ from delivery.emulator import aws_env, environment
 from delivery.local.record import Record, read_record
 from tests.support.cli import run_invoke
 from tests.support.git import git
-from tests.support.paths import ROOT
 from tests.support.snapshot import snapshot
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -59,21 +56,9 @@ def invoke(
 ) -> subprocess.CompletedProcess[str]:
     """``invoke <args>`` against ``project`` with no AWS setting of the shell; with ``build``,
     through the fake build of that version (a deploy that builds)."""
-    if build is None:
-        result = run_invoke(project, *args, ambient_aws=False, timeout=TIMEOUT_S, stdin=stdin)
-    else:
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        environ["DELIVERY_PROJECT_ROOT"] = str(project)
-        argv = [sys.executable, "-m", "tests.support.fake_build_invoke", build, *args]
-        result = subprocess.run(
-            argv,
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
+    result = run_invoke(
+        project, *args, ambient_aws=False, timeout=TIMEOUT_S, stdin=stdin, fake_build=build
+    )
     print(f"$ invoke {' '.join(args)}\n{result.stdout}{result.stderr}")
     return result
 

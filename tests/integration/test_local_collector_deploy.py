@@ -19,9 +19,7 @@ as the stack sets it, and the log groups the container names:
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -85,20 +83,12 @@ def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any] | None], Path]]:
 
 
 def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    environ["DELIVERY_PROJECT_ROOT"] = str(project)
-    argv = [
-        sys.executable, "-m", "tests.support.fake_build_invoke", "1.0.0",
-        "deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep",
-    ]  # fmt: skip
-    return subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
+    return run_invoke(
+        project,
+        *("deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"),
+        ambient_aws=False,
         timeout=DEPLOY_TIMEOUT_S,
-        check=False,
+        fake_build="1.0.0",
     )
 
 

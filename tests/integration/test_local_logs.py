@@ -11,9 +11,7 @@ awslogs options (group, region, stream prefix) and the ``LogGroupName`` output.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -51,20 +49,12 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 
 def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    environ["DELIVERY_PROJECT_ROOT"] = str(project)
-    argv = [
-        sys.executable, "-m", "tests.support.fake_build_invoke", "1.0.0",
-        "deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep",
-    ]  # fmt: skip
-    return subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
+    return run_invoke(
+        project,
+        *("deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"),
+        ambient_aws=False,
         timeout=DEPLOY_TIMEOUT_S,
-        check=False,
+        fake_build="1.0.0",
     )
 
 

@@ -19,10 +19,7 @@ the stacks render) must have the ``otel-collector`` container.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -41,7 +38,6 @@ from delivery.local.record import Record, read_record
 from tests.support.cli import run_invoke
 from tests.support.collector_config import golden_collector_configs
 from tests.support.git import git
-from tests.support.paths import ROOT
 from tests.support.snapshot import snapshot
 
 TIMEOUT_S = 300
@@ -67,17 +63,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
 def deploy(project: Path) -> None:
     """``invoke deploy --env local --keep --serve process`` of v1.0.0, through the fake build."""
     argv = ["deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    environ["DELIVERY_PROJECT_ROOT"] = str(project)
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.support.fake_build_invoke", "1.0.0", *argv],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
+    result = run_invoke(project, *argv, ambient_aws=False, timeout=TIMEOUT_S, fake_build="1.0.0")
     print(f"$ invoke {' '.join(argv)}\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, result.stderr
     assert "local collector: stand-in for ADOT" in result.stderr + result.stdout

@@ -18,12 +18,15 @@ def run_invoke(
     ambient_aws: bool = True,
     timeout: float = 120,
     stdin: str | None = None,
+    fake_build: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m invoke <args>`` from the repository, its tasks pointed at ``project``.
 
     ``env`` overrides this process's environment (``None`` removes a variable); with
     ``ambient_aws=False`` every ``AWS_*`` variable of the shell is dropped first, as on a machine
     with no AWS configuration. ``stdin``: what the command reads on its standard input.
+    ``fake_build``: a version, built and scanned fakely (tests/support/fake_build_invoke.py), so
+    that a deploy needs no container engine.
     """
     environ = {
         name: value
@@ -37,7 +40,7 @@ def run_invoke(
         else:
             environ[name] = value
     return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
+        [sys.executable, "-m", *_program(fake_build), *args],
         cwd=ROOT,
         env=environ,
         capture_output=True,
@@ -46,3 +49,7 @@ def run_invoke(
         check=False,
         input=stdin,
     )
+
+
+def _program(fake_build: str | None) -> list[str]:
+    return ["invoke"] if fake_build is None else ["tests.support.fake_build_invoke", fake_build]
