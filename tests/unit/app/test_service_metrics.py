@@ -52,6 +52,20 @@ def _record_and_render(durations: list[float], multiprocess_dir: Path | None) ->
     return metrics.render().decode()
 
 
+def _in_a_worker(script: str, directory: Path) -> str:
+    """What ``script`` (given ``directory`` as its argument) prints in a fresh interpreter whose
+    prometheus-client uses ``directory`` for its multiprocess files, as a gunicorn worker does."""
+    return subprocess.run(
+        [sys.executable, "-c", script, str(directory)],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
 @pytest.mark.parametrize("multiprocess", [False, True])
 def test_batched_recording_exposes_what_observe_would(tmp_path: Path, multiprocess: bool) -> None:
     if multiprocess:
@@ -63,15 +77,7 @@ def test_batched_recording_exposes_what_observe_would(tmp_path: Path, multiproce
             "from tests.unit.app.test_service_metrics import DURATIONS, _record_and_render\n"
             "sys.stdout.write(_record_and_render(DURATIONS, Path(sys.argv[1])))\n"
         )
-        text = subprocess.run(
-            [sys.executable, "-c", script, str(tmp_path)],
-            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
+        text = _in_a_worker(script, tmp_path)
         assert list(tmp_path.glob("*.db")), "the values should live in mmap files"
     else:
         text = _record_and_render(DURATIONS, None)
@@ -175,14 +181,6 @@ def test_a_scrape_of_a_worker_that_recorded_nothing_still_has_every_series(
         "from app.observability.metrics import Metrics\n"
         "sys.stdout.write(Metrics('1.0', 'abc', Path(sys.argv[1])).render().decode())\n"
     )
-    text = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    text = _in_a_worker(script, tmp_path)
     assert re.search(r'^app_build_info\{.*version="1\.0".*\} 1\.0$', text, re.MULTILINE)
     assert re.search(r"^gunicorn_worker_restarts_total 0\.0$", text, re.MULTILINE)
