@@ -30,6 +30,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import OpenerDirector
@@ -83,13 +84,15 @@ METHOD = "http.request.method"
 PATH = "url.path"
 ROUTE = "http.route"
 STATUS = "http.response.status_code"
-# Where the request's span is left in the WSGI environ, for the access line.
-SPAN_ENVIRON_KEY = "flask_fargate.span"
+# Where the request's trace id (32 hex) is left in the WSGI environ, for the access line.
+TRACE_ID_ENVIRON_KEY = "flask_fargate.trace_id"
 TRACERESPONSE_HEADER = "traceresponse"
 # How each process's log says that its requests are traced from now on (followed by the URL).
 TRACING_ON = "tracing: on, spans go to "
 # The trace id of an X-Amzn-Trace-Id that has a Root but no Parent (what the load balancer sends).
 _XRAY_ROOT_KEY = otel_context.create_key("flask_fargate.xray_root")
+# The trace id TracingMiddleware chose for a sampled request that starts a trace (XRayIdGenerator).
+_NEW_TRACE_ID_KEY = otel_context.create_key("flask_fargate.new_trace_id")
 
 _install_lock = threading.Lock()
 _global_provider_set = False
@@ -114,7 +117,9 @@ class SkipPaths(Sampler):
     ) -> SamplingResult:
         """DROP for an untraced path, else whatever the wrapped sampler decides."""
         if attributes and attributes.get(PATH) in self._paths:
-            return SamplingResult(Decision.DROP)
+            # The parent's trace state carries on, as with every sampler of the SDK.
+            parent = trace.get_current_span(parent_context).get_span_context()
+            return SamplingResult(Decision.DROP, trace_state=parent.trace_state)
         return self._sampler.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
@@ -136,6 +141,53 @@ def sampler(config: TracingConfig) -> Sampler:
         "parentbased_traceidratio": ParentBased(ratio),
     }
     return SkipPaths(roots[config.sampler])
+
+
+# TraceIdRatioBased decides on a trace id's low 64 bits.
+_LOW_64_BITS = TraceIdRatioBased.TRACE_ID_LIMIT
+_NEVER, _ALWAYS = 0, TraceIdRatioBased.TRACE_ID_LIMIT + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingRule:
+    """What :func:`sampler` decides for a request, as plain arithmetic the middleware applies.
+
+    The SDK's samplers decide through several objects per request (a SamplingResult, parent
+    lookups, a SpanContext), which is most of what tracing costs an unsampled request. This rule
+    decides the same, decision for decision (tested against :func:`sampler`): an untraced path
+    is never sampled; a ``parentbased_*`` sampler follows a valid parent's sampled flag; else
+    the trace id decides as TraceIdRatioBased does, sampled iff its low 64 bits are below
+    ``bound`` (always_on: 2**64, always_off: 0).
+    """
+
+    bound: int
+    follows_parent: bool
+    untraced: frozenset[str] = UNTRACED_PATHS
+
+    @classmethod
+    def of(cls, config: TracingConfig) -> SamplingRule:
+        """The rule of the sampler ``config`` names."""
+        root = config.sampler.removeprefix("parentbased_")
+        bound = {
+            "always_on": _ALWAYS,
+            "always_off": _NEVER,
+            "traceidratio": TraceIdRatioBased.get_bound_for_rate(config.sample_ratio),
+        }[root]
+        return cls(bound, config.sampler.startswith("parentbased_"))
+
+    def sampled(self, path: str, trace_id: int, parent_sampled: bool | None) -> bool:
+        """Whether a request for ``path`` in trace ``trace_id`` is sampled.
+
+        Args:
+            path: the request's path.
+            trace_id: the parent's trace id, else the new trace's.
+            parent_sampled: the valid parent's sampled flag; None without a valid parent.
+        """
+        if path in self.untraced:
+            return False
+        if parent_sampled is not None and self.follows_parent:
+            return parent_sampled
+        return trace_id & _LOW_64_BITS < self.bound
 
 
 class XRayPropagator(AwsXRayPropagator):
@@ -176,17 +228,23 @@ class XRayPropagator(AwsXRayPropagator):
 
 
 class XRayIdGenerator(AwsXRayIdGenerator):
-    """X-Ray-compatible ids; a new trace takes the load balancer's ``Root`` if it brought one.
+    """X-Ray-compatible ids; a new trace takes the id :class:`TracingMiddleware` chose for it.
 
-    The SDK asks for a trace id only for a span without a valid parent, in the context the
-    instrumentation attached from the request's headers (see :class:`XRayPropagator`).
+    The SDK asks for a trace id only for a span without a valid parent. The middleware has
+    chosen that id already, to decide on it (the load balancer's parentless ``Root``, see
+    :class:`XRayPropagator`, or a new X-Ray-compatible id), and leaves it in the current context
+    for the SDK to take here: the decision and the span are about the same id.
     """
 
     def generate_trace_id(self) -> int:
-        """The incoming parentless X-Ray root, else a new X-Ray-compatible id."""
-        root = otel_context.get_value(_XRAY_ROOT_KEY)
-        if isinstance(root, int):
-            return root
+        """The trace id chosen for the new trace, else a new X-Ray-compatible id."""
+        chosen = otel_context.get_value(_NEW_TRACE_ID_KEY)
+        if isinstance(chosen, int):
+            return chosen
+        return self.new_trace_id()
+
+    def new_trace_id(self) -> int:
+        """A new X-Ray-compatible trace id (the first 32 bits are the epoch second)."""
         return super().generate_trace_id()
 
 
@@ -393,8 +451,10 @@ class _EnvironGetter(Getter[Mapping[str, Any]]):
 
 _GETTER = _EnvironGetter()
 _EMPTY_CONTEXT = otel_context.Context()
+_NO_PARENT = trace.INVALID_SPAN_CONTEXT
 _SERVER = trace.SpanKind.SERVER
 _ERROR = trace.Status(trace.StatusCode.ERROR)
+_RANDOM_TRACE_ID = trace.TraceFlags.RANDOM_TRACE_ID
 
 
 class TracingMiddleware:
@@ -403,103 +463,160 @@ class TracingMiddleware:
     A lean WSGI wrapper rather than opentelemetry-instrumentation-flask: that one cost ~125 us
     of CPU per request even unsampled (measured: Flask request hooks, the URL rebuilt three
     times, attributes collected twice, metric instruments), more than the whole service adds to
-    a request. Here an unsampled request costs a context extraction, an id and a non-recording
-    span; only a sampled one gets its attributes (OpenTelemetry's stable HTTP server conventions).
+    a request. Only a sampled request gets its attributes (OpenTelemetry's stable HTTP server
+    conventions).
 
-    The span is current while the app runs (so an outbound call is its child), ends when the app
-    returns, and stays in the environ under :data:`SPAN_ENVIRON_KEY` for the access line.
+    Most requests are not sampled (production samples 5%), and for them the SDK's path (its
+    samplers, then ``Tracer.start_span``) was most of what tracing cost the service's
+    throughput. So the middleware decides with :class:`SamplingRule`, on the trace id the span
+    will have, and builds an unsampled request's non-recording span itself, as ``start_span``
+    builds it on a DROP: the parent's trace id or a new one from the provider's id generator, a
+    new span id, the parent's random-id flag and trace state (tested against the SDK's). A
+    sampled request goes through ``start_span``, which takes the trace id chosen here
+    (:class:`XRayIdGenerator`). Unsampled requests skip only the SDK's own span-count metrics,
+    which are off unless ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` is set.
+
+    The span is current while the app runs (so an outbound call is its child, or carries its
+    unsampled decision on), ends when the app returns, and its trace id stays in the environ
+    under :data:`TRACE_ID_ENVIRON_KEY` for the access line.
     """
 
-    def __init__(self, app: WSGIApplication, tracer: trace.Tracer) -> None:
+    def __init__(self, app: WSGIApplication, provider: TracerProvider, rule: SamplingRule) -> None:
         self.app = app
-        self._start_span = tracer.start_span
+        self._start_span = provider.get_tracer(__name__).start_span
+        ids = provider.id_generator
+        if not isinstance(ids, XRayIdGenerator):
+            raise TypeError(f"the provider's ids must come from XRayIdGenerator, not {ids!r}")
+        self._new_trace_id = ids.new_trace_id
+        self._new_span_id = ids.generate_span_id
+        self._random_ids = trace.TraceFlags(_RANDOM_TRACE_ID if ids.is_trace_id_random() else 0)
+        self._sampled = rule.sampled
         self._extract = PROPAGATOR.extract
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request inside its span."""
-        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "")
         if TRACEPARENT_ENVIRON in environ or XRAY_ENVIRON in environ:
             parent = self._extract(environ, getter=_GETTER)
+            parent_span_context = trace.get_current_span(parent).get_span_context()
         else:
-            parent = _EMPTY_CONTEXT
-        # Attached before the span starts only when it holds a parentless Root, which
-        # XRayIdGenerator reads from the current context; otherwise one attach is enough.
-        token = otel_context.attach(parent) if _XRAY_ROOT_KEY in parent else None
-        try:
-            span = self._start_span(
-                method,
-                parent,
-                _SERVER,
-                {METHOD: method, PATH: environ.get("PATH_INFO", "")},
-            )
-            environ[SPAN_ENVIRON_KEY] = span
-            recording = span.is_recording()
-            if recording:
-                _request_attributes(span, environ)
-            span_context = span.get_span_context()
-            traceresponse = (
-                f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-                f"{span_context.trace_flags:02x}"
-            )
-            active = otel_context.attach(trace.set_span_in_context(span, parent))
-        except BaseException:
-            if token is not None:
+            parent, parent_span_context = _EMPTY_CONTEXT, _NO_PARENT
+        if parent_span_context.is_valid:
+            trace_id = parent_span_context.trace_id
+            sampled = self._sampled(path, trace_id, parent_span_context.trace_flags.sampled)
+        else:
+            root = parent.get(_XRAY_ROOT_KEY)
+            trace_id = root if isinstance(root, int) else self._new_trace_id()
+            sampled = self._sampled(path, trace_id, None)
+        if sampled:
+            return self._serve_recorded(environ, start_response, parent, trace_id, path)
+        if parent_span_context.is_valid:
+            flags = trace.TraceFlags(parent_span_context.trace_flags & _RANDOM_TRACE_ID)
+            trace_state = parent_span_context.trace_state
+        else:
+            flags, trace_state = self._random_ids, None
+        span = trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, self._new_span_id(), False, flags, trace_state)
+        )
+        return self._serve(environ, start_response, span, parent)
+
+    def _serve_recorded(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        parent: otel_context.Context,
+        trace_id: int,
+        path: str,
+    ) -> Iterable[bytes]:
+        """Serve a sampled request in a span of the SDK's, with its attributes."""
+        method = environ.get("REQUEST_METHOD", "")
+        attributes = _request_attributes(environ, method, path)
+        if trace.get_current_span(parent).get_span_context().is_valid:
+            span = self._start_span(method, parent, _SERVER, attributes)
+        else:
+            # XRayIdGenerator gives start_span the trace id the rule decided on.
+            token = otel_context.attach(otel_context.set_value(_NEW_TRACE_ID_KEY, trace_id, parent))
+            try:
+                span = self._start_span(method, parent, _SERVER, attributes)
+            finally:
                 otel_context.detach(token)
-            raise
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            headers.append((TRACERESPONSE_HEADER, traceresponse))
-            if recording:
-                _response_attributes(span, environ, method, status)
+            _response_attributes(span, environ, method, status)
             return start_response(status, headers, exc_info)
 
         try:
-            return self.app(environ, capture)
+            return self._serve(environ, capture, span, parent)
         except BaseException as error:
-            if recording:
-                span.record_exception(error)
-                span.set_status(_ERROR)
+            span.record_exception(error)
+            span.set_status(_ERROR)
             raise
         finally:
             span.end()
+
+    def _serve(
+        self,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        span: trace.Span,
+        parent: otel_context.Context,
+    ) -> Iterable[bytes]:
+        """Run the app with ``span`` current; answer with its ``traceresponse``."""
+        span_context = span.get_span_context()
+        trace_hex = f"{span_context.trace_id:032x}"
+        environ[TRACE_ID_ENVIRON_KEY] = trace_hex
+        traceresponse = f"00-{trace_hex}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((TRACERESPONSE_HEADER, traceresponse))
+            return start_response(status, headers, exc_info)
+
+        active = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            return self.app(environ, capture)
+        finally:
             otel_context.detach(active)
-            if token is not None:
-                otel_context.detach(token)
 
 
-def _request_attributes(span: trace.Span, environ: WSGIEnvironment) -> None:
+def _request_attributes(environ: WSGIEnvironment, method: str, path: str) -> dict[str, str]:
+    """A sampled request's attributes, given to the span at its start (one bulk copy, rather
+    than a locked ``set_attribute`` each)."""
     # Only the load balancer reaches the tasks (its security group), so its X-Forwarded-*
     # headers are trusted: in its default "append" mode the last X-Forwarded-For entry is the
     # address it saw the request come from, and X-Forwarded-Proto the client's scheme
     # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html).
-    span.set_attribute(
-        "url.scheme", environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "")
-    )
-    span.set_attribute("network.protocol.version", environ.get("SERVER_PROTOCOL", "")[5:])
+    attributes = {
+        METHOD: method,
+        PATH: path,
+        "url.scheme": environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", ""),
+        "network.protocol.version": environ.get("SERVER_PROTOCOL", "")[5:],
+    }
     host = environ.get("HTTP_HOST")
     if host:
-        span.set_attribute("server.address", host.rsplit(":", 1)[0])
+        attributes["server.address"] = host.rsplit(":", 1)[0]
     peer = environ.get("REMOTE_ADDR")
     if peer:
-        span.set_attribute("network.peer.address", peer)
+        attributes["network.peer.address"] = peer
     forwarded = environ.get("HTTP_X_FORWARDED_FOR")
     client = forwarded.rsplit(",", 1)[-1].strip() if forwarded else peer
     if client:
-        span.set_attribute("client.address", client)
+        attributes["client.address"] = client
     agent = environ.get("HTTP_USER_AGENT")
     if agent:
-        span.set_attribute("user_agent.original", agent)
+        attributes["user_agent.original"] = agent
+    return attributes
 
 
 def _response_attributes(
     span: trace.Span, environ: WSGIEnvironment, method: str, status: str
 ) -> None:
     code = int(status[:3])
-    span.set_attribute(STATUS, code)
     # Flask calls start_response inside its request context: the matched rule is known here.
     rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-    if rule is not None:
-        span.set_attribute(ROUTE, rule.rule)
+    if rule is None:
+        span.set_attribute(STATUS, code)
+    else:
+        span.set_attributes({STATUS: code, ROUTE: rule.rule})
         span.update_name(f"{method} {rule.rule}")
     if code >= 500:
         span.set_status(_ERROR)
@@ -514,7 +631,7 @@ def traced(
     """
     provider = build_provider(config, exporter)
     install(provider)
-    middleware = TracingMiddleware(app, provider.get_tracer(__name__))
+    middleware = TracingMiddleware(app, provider, SamplingRule.of(config))
     log.info("%s%s", TRACING_ON, config.traces_url)
     return middleware, provider
 
@@ -534,12 +651,8 @@ def instrument(
 def request_trace_id(environ: Mapping[str, Any]) -> str | None:
     """The trace id (32 hex) of the request's span, else the one it brought, else None.
 
-    Read after the request, from the span :class:`TracingMiddleware` left in the environ.
+    Read after the request, from what :class:`TracingMiddleware` left in the environ.
     Unsampled requests have a span too (not recorded), so they get their trace id as well.
     """
-    span = environ.get(SPAN_ENVIRON_KEY)
-    if span is not None:
-        span_context = span.get_span_context()
-        if span_context.is_valid:
-            return f"{span_context.trace_id:032x}"
-    return incoming_trace_id(environ)
+    trace_id: str | None = environ.get(TRACE_ID_ENVIRON_KEY)
+    return trace_id if trace_id is not None else incoming_trace_id(environ)
