@@ -8,10 +8,8 @@ nothing of OpenTelemetry is loaded. What is built here, per process:
   never recording the health checks and the metrics scrape, and whose ids X-Ray accepts
   (AwsXRayIdGenerator: the first 32 bits are the epoch second);
 - a BatchSpanProcessor (bounded queue, its own thread) exporting OTLP/HTTP protobuf to
-  ``<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces``. The exporter is imported on its first export, on
-  that thread: its import (requests, protobuf) would otherwise add to every worker's start-up.
-  A collector that is down costs failed exports on that thread and dropped spans, never a
-  request;
+  ``<OTEL_EXPORTER_OTLP_ENDPOINT>/v1/traces`` (:class:`CollectorExporter`). A collector that is
+  down costs failed exports on that thread and dropped spans, never a request;
 - propagation of W3C ``traceparent`` and AWS X-Ray ``X-Amzn-Trace-Id``, in and out;
 - a span per inbound request (:class:`TracingMiddleware`) and urllib's instrumentation
   (opentelemetry-instrumentation-urllib) for outbound calls, loaded on the first one
@@ -258,12 +256,17 @@ PROPAGATOR = CompositePropagator([XRayPropagator(), TraceContextTextMapPropagato
 EXIT_PROBE_S = 0.5
 
 
-class LazyOtlpExporter(SpanExporter):
-    """The OTLP/HTTP protobuf span exporter, imported and built on its first use.
+class CollectorExporter(SpanExporter):
+    """OpenTelemetry's OTLP/HTTP protobuf span exporter, to the collector beside the app, with an
+    exit that does not wait on a collector that is down (:meth:`stop_if_not_answering`).
 
-    Only the processor's thread calls :meth:`export`, so the import never delays start-up or
-    a request. Everything but the URL (timeout, headers, compression) the exporter reads from
-    OpenTelemetry's standard variables itself.
+    The exporter is imported (requests, protobuf: ~170 ms of CPU, holding the GIL) by
+    :meth:`load`, which :func:`build_provider` calls: under gunicorn that runs on the worker's
+    tracing-install thread, after its first answer and before the load balancer sends it any
+    traffic (app.observability.deferred_tracing). Imported on the first export instead, it
+    stalled every request of the worker for that long, a few seconds into serving. Everything
+    but the URL (timeout, headers, compression) the exporter reads from OpenTelemetry's
+    standard variables itself.
     """
 
     def __init__(self, url: str) -> None:
@@ -274,10 +277,14 @@ class LazyOtlpExporter(SpanExporter):
         self._answering = True
         self._shut_down = False
 
+    def load(self) -> None:
+        """Import and build the exporter now (else the first export does)."""
+        self._get()
+
     def _get(self) -> SpanExporter:
         with self._lock:
             if self._exporter is None:
-                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415 - see the class docstring
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415 - only when tracing is on
                     OTLPSpanExporter,
                 )
 
@@ -345,7 +352,8 @@ def build_provider(config: TracingConfig, exporter: SpanExporter | None = None) 
         id_generator=XRayIdGenerator(),
     )
     if exporter is None:
-        otlp = exporter = LazyOtlpExporter(config.traces_url)
+        otlp = exporter = CollectorExporter(config.traces_url)
+        otlp.load()
         # atexit runs last-registered first: this before the provider's own shutdown.
         atexit.register(otlp.stop_if_not_answering)
     # Queue size, batch size and delays: the SDK's defaults or OTEL_BSP_* (a bounded queue).

@@ -657,7 +657,7 @@ def test_at_exit_a_worker_that_never_exported_drops_its_spans_when_no_collector_
     """The worker's final export would otherwise sit out the exporter's retries against a dead
     collector (the SDK joins its thread up to 30 s): a worker whose spans were all still queued
     when it stopped exited after 30 s."""
-    exporter = tracing.LazyOtlpExporter(f"http://127.0.0.1:{_free_port()}/v1/traces")
+    exporter = tracing.CollectorExporter(f"http://127.0.0.1:{_free_port()}/v1/traces")
     exporter.stop_if_not_answering()  # nothing was ever exported: the collector is probed
     started = time.monotonic()
     assert exporter.export([]) is SpanExportResult.FAILURE
@@ -672,6 +672,6 @@ def test_at_exit_a_collector_that_takes_connections_gets_the_final_export() -> N
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         url = f"http://127.0.0.1:{listening.getsockname()[1]}/v1/traces"
-        exporter = tracing.LazyOtlpExporter(url)
+        exporter = tracing.CollectorExporter(url)
         exporter.stop_if_not_answering()
         assert not exporter._shut_down  # the SDK's shutdown exports what is queued
