@@ -561,6 +561,21 @@ def test_urllibs_instrumentation_is_loaded_by_the_first_outbound_call() -> None:
     assert "AFTER True True" in lines
 
 
+def test_the_exporter_is_loaded_with_tracing_not_by_the_first_export() -> None:
+    # Loaded by the first export, its import (~170 ms holding the GIL) stalled a serving worker.
+    code = (
+        "import sys\n"
+        "from app.config import load_config\n"
+        "from app.factory import create_app\n"
+        "create_app(load_config({'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'}))\n"
+        "print('LOADED', 'opentelemetry.exporter.otlp.proto.http' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "LOADED True" in result.stdout.splitlines()
+
+
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_every_sampler_the_configuration_accepts_is_built(name: str) -> None:
     built = tracing.sampler(TracingConfig(endpoint=ENDPOINT, sampler=name, sample_ratio=0.5))
