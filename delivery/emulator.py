@@ -26,7 +26,10 @@ from delivery.process import last_line
 
 HOST = "127.0.0.1"
 DEFAULT_REGION = "eu-north-1"
-START_TIMEOUT_S = 20.0
+# Measured: moto answers in 2-4 s on an idle 2-CPU machine, and took over 20 s under a load
+# average of 12 (parallel test workers and deploys). An emulator that dies is seen at once
+# (its exit is polled), so a long bound only waits for one that is slow, not broken.
+START_TIMEOUT_S = 60.0
 # What moto accepts as credentials; a placeholder that can never reach a real account.
 DUMMY_CREDENTIAL = "testing"
 
