@@ -18,6 +18,7 @@ from invoke.loader import FilesystemLoader
 import tasks
 from delivery import deploy, deploy_command, environments
 from delivery.errors import DeliveryError
+from tests.support.fresh_python import run_python
 from tests.support.project import make_project
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,9 +133,7 @@ def test_listing_the_tasks_imports_no_aws_or_stack_library() -> None:
         "import sys; before = set(sys.modules); import tasks; "
         f"print(' '.join(m for m in {heavy!r} if m in set(sys.modules) - before))"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = run_python(probe).split()
     assert loaded == []
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.observability.flusher import Flusher
-
-ROOT = Path(__file__).resolve().parents[3]
-
+from tests.support.fresh_python import run_python
 
 # Bounds each wait on the flusher's thread: generous for two busy cores, still a hang fails.
 WAIT_S = 30.0
@@ -100,5 +96,5 @@ def test_a_normal_exit_flushes_what_is_buffered(tmp_path: Path) -> None:
         f"f = Flusher(60, lambda: Path({str(out)!r}).write_text('done'))\n"
         "f.ensure_started()\n"  # the thread sleeps 60 s: only the exit can flush
     )
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=30, cwd=ROOT)
+    run_python(script)
     assert out.read_text() == "done"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -13,8 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from app.observability.metrics import Metrics
+from tests.support.fresh_python import run_python
 
-ROOT = Path(__file__).resolve().parents[3]
 # On bucket bounds, between them, below the first and above the last (+Inf).
 DURATIONS = [0.0, 0.004, 0.005, 0.0051, 0.01, 0.3, 0.3, 2.5, 7.0, 10.0, 11.0, 500.0]
 
@@ -55,15 +53,7 @@ def _record_and_render(durations: list[float], multiprocess_dir: Path | None) ->
 def _in_a_worker(script: str, directory: Path) -> str:
     """What ``script`` (given ``directory`` as its argument) prints in a fresh interpreter whose
     prometheus-client uses ``directory`` for its multiprocess files, as a gunicorn worker does."""
-    return subprocess.run(
-        [sys.executable, "-c", script, str(directory)],
-        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    return run_python(script, str(directory), env={"PROMETHEUS_MULTIPROC_DIR": str(directory)})
 
 
 @pytest.mark.parametrize("multiprocess", [False, True])
@@ -166,9 +156,7 @@ def test_prometheus_client_is_not_imported_until_the_first_flush() -> None:
         "metrics.flush()\n"
         "print('prometheus_client' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
+    out = run_python(script)
     assert out.split() == ["False", "True"]
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -29,8 +27,8 @@ from app.config import SAMPLERS, AppConfig, TracingConfig, load_config
 from app.factory import create_app
 from app.observability import trace_context, tracing
 from app.observability.deferred_tracing import DeferredTracing
+from tests.support.fresh_python import run_python
 from tests.support.http_server import serving
-from tests.support.paths import ROOT
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
@@ -498,10 +496,7 @@ def test_with_tracing_off_nothing_of_opentelemetry_is_imported() -> None:
         "assert r.status_code == 200;"
         "print('MODULES', sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert "MODULES []" in result.stdout.splitlines()
+    assert "MODULES []" in run_python(code).splitlines()
 
 
 def test_with_tracing_off_the_access_line_has_the_incoming_trace_id(
@@ -553,10 +548,7 @@ def test_urllibs_instrumentation_is_loaded_by_the_first_outbound_call() -> None:
         "    app.test_client().get('/out')\n"
         "print('AFTER', loaded(), seen[0] is not None)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    lines = result.stdout.splitlines()
+    lines = run_python(code).splitlines()
     assert "BEFORE False" in lines
     assert "AFTER True True" in lines
 
@@ -570,10 +562,7 @@ def test_the_exporter_is_loaded_with_tracing_not_by_the_first_export() -> None:
         "create_app(load_config({'OTEL_EXPORTER_OTLP_ENDPOINT': 'http://127.0.0.1:9'}))\n"
         "print('LOADED', 'opentelemetry.exporter.otlp.proto.http' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert "LOADED True" in result.stdout.splitlines()
+    assert "LOADED True" in run_python(code).splitlines()
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
