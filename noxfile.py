@@ -126,9 +126,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmark: bare WSGI vs bare Flask vs this app under the same gunicorn settings."""
+    """Benchmark: bare WSGI vs bare Flask vs this app under the same gunicorn settings (judged),
+    then the CPU each layer costs per request in one process (bench.per_request, for reading)."""
     install(session, "dev", "stacks")  # the stacks' settings give prod's sampling ratio
     session.run("python", "-m", "bench.service", *session.posargs)
+    session.run("python", "-m", "bench.per_request")
 
 
 @nox.session(python=PYTHON)
