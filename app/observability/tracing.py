@@ -208,21 +208,28 @@ class XRayPropagator(AwsXRayPropagator):
         if context is None:
             context = otel_context.Context()
         values = getter.get(carrier, XRAY_HEADER)
-        header = parse_xray_header(values[0]) if values and len(values) == 1 else None
-        if header is None:
+        if not values or len(values) != 1:
             return context
-        trace_id = int(header.trace_id, 16)
-        if header.parent_id is None:
-            return otel_context.set_value(_XRAY_ROOT_KEY, trace_id, context)
-        parent = trace.SpanContext(
-            trace_id,
-            int(header.parent_id, 16),
-            is_remote=True,
-            trace_flags=trace.TraceFlags(
-                trace.TraceFlags.SAMPLED if header.sampled else trace.TraceFlags.DEFAULT
-            ),
-        )
-        return trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+        parent, root = read_xray_header(values[0])
+        if parent is not None:
+            return trace.set_span_in_context(trace.NonRecordingSpan(parent), context)
+        if root is not None:
+            return otel_context.set_value(_XRAY_ROOT_KEY, root, context)
+        return context
+
+
+def read_xray_header(value: str) -> tuple[trace.SpanContext | None, int | None]:
+    """What an ``X-Amzn-Trace-Id`` value gives a request: its remote parent's span context, or
+    else the trace id of a ``Root`` that came without a parent, or neither (a malformed value).
+    """
+    header = parse_xray_header(value)
+    if header is None:
+        return None, None
+    trace_id = int(header.trace_id, 16)
+    if header.parent_id is None:
+        return None, trace_id
+    flags = trace.TraceFlags(trace.TraceFlags.SAMPLED if header.sampled else 0)
+    return trace.SpanContext(trace_id, int(header.parent_id, 16), True, flags), None
 
 
 class XRayIdGenerator(AwsXRayIdGenerator):
@@ -504,17 +511,12 @@ class TracingMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request inside its span."""
         path = environ.get("PATH_INFO", "")
-        if TRACEPARENT_ENVIRON in environ or XRAY_ENVIRON in environ:
-            parent = self._extract(environ, getter=_GETTER)
-            parent_span_context = trace.get_current_span(parent).get_span_context()
-        else:
-            parent, parent_span_context = _EMPTY_CONTEXT, _NO_PARENT
+        parent, parent_span_context, root = self._parent(environ)
         if parent_span_context.is_valid:
             trace_id = parent_span_context.trace_id
             sampled = self._sampled(path, trace_id, parent_span_context.trace_flags.sampled)
         else:
-            root = parent.get(_XRAY_ROOT_KEY)
-            trace_id = root if isinstance(root, int) else self._new_trace_id()
+            trace_id = root if root is not None else self._new_trace_id()
             sampled = self._sampled(path, trace_id, None)
         if sampled:
             return self._serve_recorded(environ, start_response, parent, trace_id, path)
@@ -527,6 +529,29 @@ class TracingMiddleware:
             trace.SpanContext(trace_id, self._new_span_id(), False, flags, trace_state)
         )
         return self._serve(environ, start_response, span, parent)
+
+    def _parent(
+        self, environ: WSGIEnvironment
+    ) -> tuple[otel_context.Context, trace.SpanContext, int | None]:
+        """The context the request's headers give, its parent span's context (invalid without
+        one) and the trace id of a load balancer's parentless ``Root``, if that is all it has."""
+        if TRACEPARENT_ENVIRON in environ:
+            parent = self._extract(environ, getter=_GETTER)
+            root = parent.get(_XRAY_ROOT_KEY)
+            return (
+                parent,
+                trace.get_current_span(parent).get_span_context(),
+                root if isinstance(root, int) else None,
+            )
+        xray = environ.get(XRAY_ENVIRON)
+        if xray is None:
+            return _EMPTY_CONTEXT, _NO_PARENT, None
+        # X-Amzn-Trace-Id alone, as the load balancer sends on every request: read as
+        # XRayPropagator reads it, without a pass through every propagator.
+        remote, root = read_xray_header(xray)
+        if remote is None:
+            return _EMPTY_CONTEXT, _NO_PARENT, root
+        return trace.set_span_in_context(trace.NonRecordingSpan(remote)), remote, None
 
     def _serve_recorded(
         self,

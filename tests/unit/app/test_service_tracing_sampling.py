@@ -44,6 +44,11 @@ PARENTS: dict[str, dict[str, str]] = {
         "HTTP_TRACESTATE": "vendor=value",
     },
     "w3c unsampled, random trace id flag": {"HTTP_TRACEPARENT": f"00-{TRACE_ID}-{PARENT_ID}-02"},
+    "w3c unsampled and x-ray sampled (w3c wins)": {
+        "HTTP_TRACEPARENT": f"00-{TRACE_ID}-{PARENT_ID}-00",
+        "HTTP_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;"
+        "Parent=53995c3f42cd8ad8;Sampled=1",
+    },
     "x-ray sampled": {
         "HTTP_X_AMZN_TRACE_ID": f"Root=1-{TRACE_ID[:8]}-{TRACE_ID[8:]};Parent={PARENT_ID};Sampled=1"
     },
