@@ -8,9 +8,11 @@ the figure is the process's CPU time (every thread: the access-line flusher, the
 processor) per request, the median of the rounds.
 
 Variants: bare Flask; this app with tracing off; tracing on at production's sampling ratio
-(config/prod/service.yaml) and at 100%. With tracing on, every finished batch of spans is
-encoded as the OTLP exporter encodes it (protobuf) and dropped, so the figures include what
-exporting costs the process apart from the network. Access lines go to /dev/null.
+(config/prod/service.yaml), without trace headers and with a new ``X-Amzn-Trace-Id: Root=...``
+per request as the load balancer sends in production; and at 100%. With tracing on, every
+finished batch of spans is encoded as the OTLP exporter encodes it (protobuf) and dropped, so
+the figures include what exporting costs the process apart from the network. Access lines go
+to /dev/null.
 
 Usage: ``uv run python -m bench.per_request [--rounds 9 --requests 5000]``.
 """
@@ -21,6 +23,7 @@ import argparse
 import contextlib
 import io
 import os
+import random
 import statistics
 import sys
 import time
@@ -55,8 +58,12 @@ def encoding_exporter() -> SpanExporter:
     return Encoding()
 
 
-def variants(prod_ratio: float) -> dict[str, WSGIApplication]:
-    """The apps to compare, by name, built as the service builds them (tracing installed now)."""
+Variant = tuple["WSGIApplication", Callable[[], "WSGIEnvironment"]]  # the app, its requests
+
+
+def variants(prod_ratio: float) -> dict[str, Variant]:
+    """The apps to compare and the request each gets, by name, built as the service builds
+    them (tracing installed at once)."""
     from bench.bare_flask import app as bare  # noqa: PLC0415
 
     def traced(ratio: float) -> WSGIApplication:
@@ -67,11 +74,13 @@ def variants(prod_ratio: float) -> dict[str, WSGIApplication]:
         )
         return create_app(AppConfig(tracing=tracing), span_exporter=encoding_exporter())
 
+    prod = traced(prod_ratio)
     return {
-        BASELINE: bare,
-        TRACING_OFF: create_app(AppConfig()),
-        f"app, tracing {prod_ratio:.0%} (prod)": traced(prod_ratio),
-        f"app, tracing {WORST_CASE_RATIO:.0%}": traced(WORST_CASE_RATIO),
+        BASELINE: (bare, request),
+        TRACING_OFF: (create_app(AppConfig()), request),
+        f"app, tracing {prod_ratio:.0%} (prod)": (prod, request),
+        f"app, tracing {prod_ratio:.0%}, ALB header": (prod, request_through_the_load_balancer),
+        f"app, tracing {WORST_CASE_RATIO:.0%}": (traced(WORST_CASE_RATIO), request),
     }
 
 
@@ -93,17 +102,27 @@ def request() -> WSGIEnvironment:
     }
 
 
+def request_through_the_load_balancer() -> WSGIEnvironment:
+    """``GET /`` with a new trace's ``X-Amzn-Trace-Id`` root, as the load balancer adds it."""
+    environ = request()
+    root = f"1-{int(time.time()):08x}-{random.getrandbits(96):024x}"
+    environ["HTTP_X_AMZN_TRACE_ID"] = f"Root={root}"
+    return environ
+
+
 def _ignore(
     status: str, headers: list[tuple[str, str]], exc_info: Any = None
 ) -> Callable[..., Any]:
     return _ignore
 
 
-def cpu_per_request_us(app: WSGIApplication, requests: int) -> float:
-    """The process's CPU time per request, in microseconds, over ``requests`` calls of ``app``."""
+def cpu_per_request_us(variant: Variant, requests: int) -> float:
+    """The process's CPU time per request, in microseconds, over ``requests`` calls of the
+    variant's app (building each request's environ included, alike for every variant)."""
+    app, new_request = variant
     started = time.process_time_ns()
     for _ in range(requests):
-        body: Iterable[bytes] = app(request(), _ignore)
+        body: Iterable[bytes] = app(new_request(), _ignore)
         for _chunk in body:
             pass
         close = getattr(body, "close", None)
@@ -127,14 +146,14 @@ def stdout_to_devnull() -> Iterator[int]:
         os.close(saved)
 
 
-def measure(apps: dict[str, WSGIApplication], rounds: int, requests: int) -> dict[str, list[float]]:
-    """Each app's CPU per request, round after round, the apps alternating within a round."""
+def measure(apps: dict[str, Variant], rounds: int, requests: int) -> dict[str, list[float]]:
+    """Each variant's CPU per request, round after round, alternating within a round."""
     results: dict[str, list[float]] = {name: [] for name in apps}
-    for app in apps.values():  # warm-up: imports, first-request set-up, caches
-        cpu_per_request_us(app, requests // 10)
+    for variant in apps.values():  # warm-up: imports, first-request set-up, caches
+        cpu_per_request_us(variant, requests // 10)
     for _ in range(rounds):
-        for name, app in apps.items():
-            results[name].append(cpu_per_request_us(app, requests))
+        for name, variant in apps.items():
+            results[name].append(cpu_per_request_us(variant, requests))
     return results
 
 
@@ -175,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         apps = variants(prod_sample_ratio())
         results = measure(apps, opts.rounds, opts.requests)
         table = report(results)
-        for app in apps.values():
+        for app, _request in apps.values():
             settle(app)
         os.write(
             terminal,

@@ -25,6 +25,7 @@ def test_a_run_prints_one_row_per_variant_and_no_access_line() -> None:
     assert lines[0].startswith("CPU per GET / in one process")
     names = [line[:32].strip() for line in lines[2:]]
     assert names[:2] == [BASELINE, TRACING_OFF]
-    assert len(names) == 4
+    assert len(names) == 5
+    assert any(name.endswith("ALB header") for name in names)
     assert all(name.startswith("app, tracing") for name in names[2:])
     assert not any(line.startswith("{") for line in lines)
