@@ -7,7 +7,6 @@ CloudFormation's (AWS::ECS::TaskDefinition's PascalCase), as the service stack r
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from delivery import awslogs
 from delivery.awslogs import AwsLogs
 from delivery.local.task_definition import resolve
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 OPTIONS = {
     "awslogs-group": "/flask/dev",
     "awslogs-region": "eu-north-1",
