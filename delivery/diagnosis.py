@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
-from delivery import aws_errors, deploy_plan, ecs, logs, stacks
+from delivery import aws_errors, awslogs, deploy_plan, ecs, logs, stacks
 from delivery.environments import Environment, StackRef
 from delivery.errors import DeliveryError
 
@@ -77,14 +77,12 @@ def _task_lines(task: ecs.StoppedTask, client: Any, region: str) -> list[str]:
     lines = task.lines()
     options = ecs.awslogs_options(client, task.task_definition)
     for container in task.containers:
-        chosen = options.get(container.name)
-        if not chosen or not chosen.get("awslogs-group") or not chosen.get("awslogs-stream-prefix"):
+        chosen = awslogs.from_options(options.get(container.name) or {})
+        if chosen is None:
             continue
-        group = chosen["awslogs-group"]
-        stream = logs.stream_name(chosen["awslogs-stream-prefix"], container.name, task.id)
-        last = logs.last_lines(
-            group, stream, region=chosen.get("awslogs-region") or region, count=LOG_LINES
-        )
+        group = chosen.group
+        stream = logs.stream_name(chosen.stream_prefix, container.name, task.id)
+        last = logs.last_lines(group, stream, region=chosen.region or region, count=LOG_LINES)
         if not last:
             lines.append(f"  no log lines of {container.name} in {group} {stream}")
             continue

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from delivery import aws_errors
+from delivery import aws_errors, awslogs
 from delivery.errors import DeliveryError
 
 if TYPE_CHECKING:
@@ -386,7 +386,7 @@ def awslogs_options(ecs: ECSClient, task_definition: str) -> dict[str, dict[str,
             f"reading task definition {revision(task_definition)} failed: {aws_errors.reason(exc)}"
         ) from exc
     return {
-        str(c.get("name")): dict(c["logConfiguration"].get("options", {}))
+        str(c.get("name")): dict(found)
         for c in definition.get("containerDefinitions", [])
-        if c.get("logConfiguration", {}).get("logDriver") == "awslogs"
+        if (found := awslogs.options(c)) is not None
     }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery import (
     aws_errors,
+    awslogs,
     deploy_plan,
     ecs,
     environments,
@@ -59,17 +60,9 @@ STOPPED = "STOPPED"
 USAGE = "run needs a command after --, e.g. invoke run --env dev -- python -m app.migrate"
 
 
-@dataclass(frozen=True)
-class LogTarget:
-    """Where the app container's awslogs driver writes: group, region and stream prefix."""
-
-    group: str
-    region: str
-    prefix: str
-
-    def stream(self, container: str, task_id: str) -> str:
-        """The awslogs stream of one task's container (``logs.stream_name``)."""
-        return logs.stream_name(self.prefix, container, task_id)
+# Where the app container's awslogs driver writes (``target`` fills in the stack's region when
+# the options name none).
+LogTarget = awslogs.AwsLogs
 
 
 @dataclass(frozen=True)
@@ -150,17 +143,8 @@ def _client(region: str) -> ECSClient:
 def _log_target(definition: Mapping[str, Any], container: str) -> LogTarget | None:
     """The awslogs options of ``container`` in a DescribeTaskDefinition answer, if it has them."""
     for entry in definition.get("containerDefinitions", []):
-        if entry.get("name") != container:
-            continue
-        config = entry.get("logConfiguration") or {}
-        options = config.get("options") or {}
-        if config.get("logDriver") != "awslogs" or "awslogs-group" not in options:
-            return None
-        return LogTarget(
-            group=str(options["awslogs-group"]),
-            region=str(options.get("awslogs-region", "")),
-            prefix=str(options.get("awslogs-stream-prefix", "")),
-        )
+        if entry.get("name") == container:
+            return awslogs.read(entry)
     raise DeliveryError(
         f"task definition {ecs.revision(str(definition.get('taskDefinitionArn', '')))} has no "
         f"container named {container}: deploy the environment again"
@@ -194,7 +178,7 @@ def target(env: Environment, client: ECSClient | None = None) -> Target:
         )
     found = _log_target(dict(definition), CONTAINER_NAME)
     if found is not None and not found.region:
-        found = LogTarget(found.group, stack.region, found.prefix)
+        found = replace(found, region=stack.region)
     return Target(
         env=env,
         region=stack.region,
@@ -243,7 +227,11 @@ def run_task(target: Target, command: Sequence[str], client: ECSClient | None = 
         container=target.container,
         command=tuple(command),
         log_group=log_target.group if log_target else "",
-        log_stream=log_target.stream(target.container, task_id) if log_target else "",
+        log_stream=(
+            logs.stream_name(log_target.stream_prefix, target.container, task_id)
+            if log_target
+            else ""
+        ),
     )
 
 

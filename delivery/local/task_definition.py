@@ -16,7 +16,7 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
-from delivery import deploy_plan, running, stacks
+from delivery import awslogs, deploy_plan, running, stacks
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from delivery.local.collector.config import CONTAINER as COLLECTOR_CONTAINER
@@ -25,14 +25,12 @@ from delivery.taskvolumes import MountPoint
 
 
 @dataclass(frozen=True)
-class AwsLogs:
-    """Where the awslogs driver sends the container's output: its log configuration's options
-    (``awslogs-group``, ``awslogs-region``, ``awslogs-stream-prefix``) and the container's name,
-    which the stream name carries (``delivery.logs.stream_name``)."""
+class AwsLogs(awslogs.AwsLogs):
+    """Where the awslogs driver sends the app container's output (``delivery.awslogs.read``),
+    with the region known (where the local run ships it) and the container's name, which the
+    stream name carries (``delivery.logs.stream_name``)."""
 
-    group: str
     region: str
-    stream_prefix: str
     container: str
 
 
@@ -146,11 +144,7 @@ def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
             for m in container.get("mountPoints", [])
         ),
         secrets={str(s["name"]): str(s.get("valueFrom", "")) for s in container.get("secrets", [])},
-        awslogs=_awslogs(
-            container,
-            ("logConfiguration", "logDriver", "options"),
-            lambda value: str(value) if value else None,
-        ),
+        awslogs=_awslogs(container, awslogs.API, awslogs.text),
         collector=_collector(
             definitions,
             ("image", "environment", "name", "value"),
@@ -161,28 +155,19 @@ def _from_task_definition(arn: str, region: str) -> ServiceSpec | None:
 
 
 def _awslogs(
-    container: dict[str, Any], keys: tuple[str, str, str], resolve: Callable[[Any], str | None]
+    container: dict[str, Any], keys: awslogs.Keys, resolve: awslogs.Resolve
 ) -> AwsLogs | None:
-    """The container's awslogs options, read with the definition's key spelling ``keys``
-    (configuration, driver, options: the API's camelCase or the template's PascalCase).
-
-    A stream prefix is required on Fargate (it names every task's stream); without one, or with
-    another driver, there is no stream to name.
+    """The container's awslogs target, read with the definition's key spelling ``keys`` (the
+    API's camelCase or the template's PascalCase); None without one, without a region, or
+    without a name the stream can carry.
     """
-    configuration_key, driver_key, options_key = keys
-    configuration = container.get(configuration_key) or {}
-    if configuration.get(driver_key) != "awslogs":
+    found = awslogs.read(container, keys, resolve)
+    name = resolve(_name(container))
+    if found is None or not found.region or not name:
         return None
-    options = configuration.get(options_key) or {}
-    values = [
-        resolve(options.get(name))
-        for name in ("awslogs-group", "awslogs-region", "awslogs-stream-prefix")
-    ]
-    group, region, prefix = values
-    name = resolve(container.get("Name", container.get("name")))
-    if not (group and region and prefix and name):
-        return None
-    return AwsLogs(group=group, region=region, stream_prefix=prefix, container=name)
+    return AwsLogs(
+        group=found.group, region=found.region, stream_prefix=found.stream_prefix, container=name
+    )
 
 
 def _bind_volumes(volumes: list[dict[str, Any]], name_key: str, source: str) -> tuple[str, ...]:
@@ -402,7 +387,7 @@ def spec_from_template(
         },
         awslogs=_awslogs(
             container,
-            ("LogConfiguration", "LogDriver", "Options"),
+            awslogs.TEMPLATE,
             lambda value: resolve(
                 value,
                 {**(resources or {}), **parameters, **_pseudo(region)},
