@@ -26,11 +26,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from delivery import environments
 from delivery.emulator import aws_env, environment
-from delivery.local.record import Record, read_record
+from delivery.local.record import Record
 from tests.support.cli import run_invoke
 from tests.support.git import git
+from tests.support.local_deploy import kept_record
 from tests.support.snapshot import snapshot
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -61,12 +61,6 @@ def invoke(
     )
     print(f"$ invoke {' '.join(args)}\n{result.stdout}{result.stderr}")
     return result
-
-
-def kept(project: Path) -> Record:
-    record = read_record(environments.load("local", project))
-    assert record is not None
-    return record
 
 
 def stack(record: Record, name: str = SERVICE) -> dict[str, dict[str, str]]:
@@ -124,7 +118,7 @@ def test_the_on_calls_loop_on_the_emulator(project: Path) -> None:
         build="1.0.0",
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stderr
-    record = kept(project)
+    record = kept_record(project)
     assert record.service is not None
     url = record.service.url
 

@@ -19,7 +19,6 @@ as the stack sets it, and the log groups the container names:
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from delivery.local.record import Record, read_record
 from stacks.common.service_metrics import HTTP_REQUESTS, metric_namespace
 from tests.support.cli import run_invoke
 from tests.support.collector_config import contract_config, with_collector, with_rendered_collector
+from tests.support.local_deploy import deploy_kept, kept_record
 from tests.support.paths import ROOT
 from tests.support.project import make_project, service_template, with_awslogs
 
@@ -82,16 +82,6 @@ def make(tmp_path: Path) -> Iterator[Callable[[dict[str, Any] | None], Path]]:
         run_invoke(root, "stop", "--env", "local", ambient_aws=False)
 
 
-def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
-    return run_invoke(
-        project,
-        *("deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"),
-        ambient_aws=False,
-        timeout=DEPLOY_TIMEOUT_S,
-        fake_build="1.0.0",
-    )
-
-
 def emf_events(record: Record) -> list[dict[str, Any]]:
     """The EMF documents in the metrics log group of the kept emulator, once there is a request
     counter among them."""
@@ -110,12 +100,11 @@ def test_the_stand_in_runs_with_the_service_and_the_apps_metrics_reach_emf(
     make: Callable[[dict[str, Any] | None], Path],
 ) -> None:
     project = make(None)
-    deployed = deploy_kept(project)
+    deployed = deploy_kept(project, DEPLOY_TIMEOUT_S)
     output = deployed.stdout + deployed.stderr
     assert deployed.returncode == 0, output
     assert "local collector: stand-in for ADOT" in output
-    record = read_record(environments.load("local", project))
-    assert record is not None
+    record = kept_record(project)
     service = record.service
     assert service is not None
     assert collector_running(service.collector_pid)
@@ -153,7 +142,7 @@ def test_a_configuration_the_stand_in_does_not_model_fails_the_deploy_in_one_lin
     config = contract_config()
     config["processors"]["filter"] = {}
     project = make(config)
-    deployed = deploy_kept(project)
+    deployed = deploy_kept(project, DEPLOY_TIMEOUT_S)
     assert deployed.returncode == 1
     (line,) = [line for line in deployed.stderr.splitlines() if line.startswith("error:")]
     assert line.startswith(

@@ -11,7 +11,6 @@ awslogs options (group, region, stream prefix) and the ``LogGroupName`` output.
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ from typing import Any
 import boto3
 import pytest
 
-from delivery import environments
 from delivery.emulator import aws_env, environment
-from delivery.local.record import read_record
 from tests.support.cli import run_invoke
+from tests.support.local_deploy import deploy_kept, kept_record
 from tests.support.paths import ROOT
 from tests.support.project import make_project, service_template, with_awslogs
 
@@ -48,16 +46,6 @@ def project(tmp_path: Path) -> Iterator[Path]:
     run_invoke(root, "stop", "--env", "local", ambient_aws=False)
 
 
-def deploy_kept(project: Path) -> subprocess.CompletedProcess[str]:
-    return run_invoke(
-        project,
-        *("deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"),
-        ambient_aws=False,
-        timeout=DEPLOY_TIMEOUT_S,
-        fake_build="1.0.0",
-    )
-
-
 def stream_events(endpoint: str, region: str, group: str) -> list[dict[str, Any]]:
     """Every event of ``group`` on the kept emulator."""
     with environment(aws_env(endpoint, region)):
@@ -66,10 +54,9 @@ def stream_events(endpoint: str, region: str, group: str) -> list[dict[str, Any]
 
 
 def test_a_request_after_deploy_keep_is_in_invoke_logs_by_its_request_id(project: Path) -> None:
-    deployed = deploy_kept(project)
+    deployed = deploy_kept(project, DEPLOY_TIMEOUT_S)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    record = read_record(environments.load("local", project))
-    assert record is not None
+    record = kept_record(project)
     assert record.service is not None
     service = record.service
     assert service.log_stream == f"app/app/{service.task_id}"

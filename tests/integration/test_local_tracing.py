@@ -30,14 +30,14 @@ import boto3
 import pytest
 
 from app.observability.tracing import TRACING_ON
-from delivery import environments
 from delivery.emulator import aws_env, environment
 from delivery.local.collector.config import CONTAINER
 from delivery.local.collector.launch import collector_running
-from delivery.local.record import Record, read_record
+from delivery.local.record import Record
 from tests.support.cli import run_invoke
 from tests.support.collector_config import golden_collector_configs
 from tests.support.git import git
+from tests.support.local_deploy import DEPLOY_KEPT, deploy_kept, kept_record
 from tests.support.snapshot import snapshot
 
 TIMEOUT_S = 300
@@ -62,16 +62,14 @@ def project(tmp_path: Path) -> Iterator[Path]:
 
 def deploy(project: Path) -> None:
     """``invoke deploy --env local --keep --serve process`` of v1.0.0, through the fake build."""
-    argv = ["deploy", "--env", "local", "--skip-scan", "--serve", "process", "--keep"]
-    result = run_invoke(project, *argv, ambient_aws=False, timeout=TIMEOUT_S, fake_build="1.0.0")
-    print(f"$ invoke {' '.join(argv)}\n{result.stdout}{result.stderr}")
+    result = deploy_kept(project, TIMEOUT_S)
+    print(f"$ invoke {' '.join(DEPLOY_KEPT)}\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, result.stderr
     assert "local collector: stand-in for ADOT" in result.stderr + result.stdout
 
 
 def kept(project: Path) -> Record:
-    record = read_record(environments.load("local", project))
-    assert record is not None
+    record = kept_record(project)
     assert record.service is not None
     return record
 
