@@ -564,15 +564,13 @@ class TracingMiddleware:
         """Serve a sampled request in a span of the SDK's, with its attributes."""
         method = environ.get("REQUEST_METHOD", "")
         attributes = _request_attributes(environ, method, path)
-        if trace.get_current_span(parent).get_span_context().is_valid:
+        # For a new trace, XRayIdGenerator gives start_span the trace id the rule decided on;
+        # a span with a parent takes the parent's, and the generator is not asked.
+        token = otel_context.attach(otel_context.set_value(_NEW_TRACE_ID_KEY, trace_id, parent))
+        try:
             span = self._start_span(method, parent, _SERVER, attributes)
-        else:
-            # XRayIdGenerator gives start_span the trace id the rule decided on.
-            token = otel_context.attach(otel_context.set_value(_NEW_TRACE_ID_KEY, trace_id, parent))
-            try:
-                span = self._start_span(method, parent, _SERVER, attributes)
-            finally:
-                otel_context.detach(token)
+        finally:
+            otel_context.detach(token)
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             _response_attributes(span, environ, method, status)
