@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import os
 import signal
 import sys
@@ -29,6 +30,10 @@ from types import FrameType
 
 # <linux/prctl.h>
 PR_SET_PDEATHSIG = 1
+# A stop that takes longer than this after SIGTERM prints where its threads are (the local
+# session's clean-up takes a few seconds).
+STUCK_AFTER_S = 20.0
+STDERR_FD = 2
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -76,20 +81,29 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Inside: SIGTERM raises ``Terminated`` (a KeyboardInterrupt) in the main thread.
 
     Only the first SIGTERM does: a runner that repeats it must not cut the clean-up short (its
-    SIGKILL still ends everything, see ``die_with_parent``). The previous handler is back on the
-    way out. Off the main thread, where Python runs no signal handler, nothing changes.
+    SIGKILL still ends everything, see ``die_with_parent``). A clean-up still running
+    STUCK_AFTER_S after the SIGTERM prints every thread's stack to stderr (faulthandler, from
+    a thread of its own: it works while Python's threads are blocked), so that a stop that hangs
+    says where. The previous handler is back on the way out. Off the main thread, where Python
+    runs no signal handler, nothing changes.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
+    armed: list[bool] = []  # whether a SIGTERM armed the watchdog (only then is it cancelled)
+
     def interrupt(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        faulthandler.dump_traceback_later(STUCK_AFTER_S, file=STDERR_FD)
+        armed.append(True)
         raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
+        if armed:
+            faulthandler.cancel_dump_traceback_later()
         # None: a handler set outside Python, which cannot be put back; the default is closest.
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from delivery.lifetime import Terminated, die_with_parent, sigterm_as_interrupt
+from tests.support.fresh_python import run_python
 
 
 def sigterm_to_self() -> None:
@@ -57,3 +58,35 @@ def test_off_the_main_thread_nothing_changes() -> None:
 
 def test_on_the_main_thread_of_linux_children_are_tied_to_it() -> None:
     assert callable(die_with_parent(signal.SIGTERM))
+
+
+# A process that takes SIGTERM, then runs a clean-up of ``clean_up_s``; its stderr (on stdout).
+STOP_SCRIPT = """
+import os, signal, sys, time
+os.dup2(1, 2)
+from delivery import lifetime
+lifetime.STUCK_AFTER_S = 0.3
+def stuck_clean_up(seconds):
+    time.sleep(seconds)
+try:
+    with lifetime.sigterm_as_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            stuck_clean_up(float(sys.argv[1]))
+except lifetime.Terminated:
+    print("terminated", flush=True)
+time.sleep(0.6)  # past the bound again: after the context, nothing more is printed
+"""
+
+
+def test_a_clean_up_still_running_after_the_bound_prints_where_every_thread_is() -> None:
+    out = run_python(STOP_SCRIPT, "1.0")
+    assert "stuck_clean_up" in out
+    assert "Thread" in out  # faulthandler's all-threads dump
+    assert out.rstrip().endswith("terminated")
+
+
+def test_a_clean_up_within_the_bound_prints_nothing_more() -> None:
+    assert run_python(STOP_SCRIPT, "0").split() == ["terminated"]
