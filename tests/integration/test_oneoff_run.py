@@ -181,7 +181,13 @@ def test_sigterm_stops_the_task_and_its_process(deployed: Path) -> None:
                 break
         guard.cancel()
         run.send_signal(signal.SIGTERM)
-        _, stderr = run.communicate(timeout=60)
+        try:
+            _, stderr = run.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Fail now, with where it hung (lifetime's stack dump), not at pytest's timeout.
+            run.kill()
+            _, stderr = run.communicate()
+            pytest.fail(f"invoke run still ran 60 s after SIGTERM; its stderr:\n{stderr}")
     assert run.returncode == 128 + signal.SIGTERM, stderr
     assert stderr.splitlines() == ["error: terminated (SIGTERM)"]
     stopped = [t for t in _tasks(deployed) if "interrupted" in str(t.get("stoppedReason"))]
