@@ -15,7 +15,10 @@ figures are tracing-off figures. All of them run under gunicorn with the same se
 The service runs exactly as in production
 (``--config python:app.gunicorn_conf``): JSON access line, multiprocess metrics, request ids and
 security headers on every request. Its access lines go to a file and are counted at the end, to
-show that every request was logged.
+show that every request was logged. Every request wrk sends carries a new
+``X-Amzn-Trace-Id: Root=...``, as the load balancer adds to each request it forwards
+(bench/alb_trace_header.lua), so that with tracing on the service reads and continues that trace
+as it does in production; the other targets ignore the header.
 
 Usage: ``uv run nox -s bench`` or ``uv run python -m bench.service [--rounds 5 --seconds 8]``.
 
@@ -63,6 +66,8 @@ JUDGED = frozenset({SERVICE, TRACING})
 # Sampling with tracing on, for reference: every request (the worst case).
 WORST_CASE_RATIO = 1.0
 PROD_SETTINGS = ROOT / "config" / "prod" / "service.yaml"
+# wrk's requests as the load balancer forwards them: each with a new X-Amzn-Trace-Id root.
+ALB_REQUESTS = Path(__file__).with_name("alb_trace_header.lua")
 
 
 def prod_sample_ratio(path: Path = PROD_SETTINGS) -> float:
@@ -248,10 +253,14 @@ def serve(
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def run_wrk(url: str, seconds: float, connections: int) -> tuple[float, float, int, int]:
-    """Run wrk against ``url``; return req/s, p99 in ms, requests completed and errors."""
+def run_wrk(
+    url: str, seconds: float, connections: int, script: Path | None = None
+) -> tuple[float, float, int, int]:
+    """Run wrk against ``url`` (each request shaped by the Lua ``script``, if given); return
+    req/s, p99 in ms, requests completed and errors."""
+    shape = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", *shape, url],
         check=True,
         capture_output=True,
         text=True,
@@ -314,8 +323,10 @@ def measure_load(
         for round_no in range(1, opts.rounds + 1):
             for target in all_targets:
                 url = served[target.name][0] + "/"
-                *_, warm_requests, _e = run_wrk(url, opts.warmup, opts.connections)
-                rps, p99, requests, errors = run_wrk(url, opts.seconds, opts.connections)
+                *_, warm_requests, _e = run_wrk(url, opts.warmup, opts.connections, ALB_REQUESTS)
+                rps, p99, requests, errors = run_wrk(
+                    url, opts.seconds, opts.connections, ALB_REQUESTS
+                )
                 result = results[target.name]
                 result.rps.append(rps)
                 result.p99_ms.append(p99)
@@ -359,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"'{TRACING}' samples production's ratio, {prod_ratio:g} (config/prod)")
     print(
         f"wrk -t2 -c{opts.connections}: {opts.rounds} alternating rounds of "
-        f"{opts.warmup:g} s warm-up + {opts.seconds:g} s measured; "
+        f"{opts.warmup:g} s warm-up + {opts.seconds:g} s measured, each request with a new "
+        "X-Amzn-Trace-Id root as the load balancer sends; "
         f"start-up: {opts.startups} alternating launches of each server"
     )
     try:
@@ -460,6 +472,15 @@ def report(results: dict[str, Result], judged: Collection[str] = JUDGED) -> int:
         f"for reference, Flask+contract/flask throughput: {_ratio(contract.rps, flask.rps):.2f}x,"
         f" app/(Flask+contract): {_ratio(results[SERVICE].rps, contract.rps):.2f}x"
     )
+    # What tracing alone costs: each tracing variant against the service with tracing off,
+    # round by round (not judged: the targets are against bare Flask).
+    off = results[SERVICE]
+    for name, result in results.items():
+        if name.startswith(TRACING) and result.rps:
+            print(
+                f"for reference, {name}/{SERVICE}: throughput {_ratio(result.rps, off.rps):.2f}x,"
+                f" p99 {_ratio(result.p99_ms, off.p99_ms):.2f}x"
+            )
     ok = True
     for name, result in results.items():
         if name in judged:

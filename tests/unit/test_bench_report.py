@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import http.server
+import re
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ import pytest
 
 from bench.otlp_sink import OtlpSink
 from bench.service import (
+    ALB_REQUESTS,
     BASELINE,
     JUDGED,
     SERVICE,
@@ -25,6 +30,7 @@ from bench.service import (
     measure_startups,
     prod_sample_ratio,
     report,
+    run_wrk,
     targets,
 )
 from stacks.service.settings import Tracing
@@ -91,6 +97,60 @@ def test_tracing_on_is_judged_too(capsys: pytest.CaptureFixture[str]) -> None:
     slow.exports = 0
     assert report(_results(_app(), tracing=slow)) == 1
     assert "this build does not trace" in capsys.readouterr().out
+
+
+def test_what_tracing_costs_the_service_is_printed_round_by_round(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Against the service with tracing off, not bare Flask, and per round: the throughput
+    # ratios 0.80, 0.90 and 1.25 give 0.90x; the p99 ratios 1.2, 1.1 and 3.0 give 1.20x.
+    off = _app(rps=[1000.0, 1000.0, 800.0], p99=[10.0, 10.0, 10.0])
+    tracing = _app(rps=[800.0, 900.0, 1000.0], p99=[12.0, 11.0, 30.0])
+    report(_results(off, tracing=tracing))
+    out = capsys.readouterr().out
+    assert f"{TRACING}/{SERVICE}: throughput 0.90x, p99 1.20x" in out
+    assert f"{TRACING} 5%/{SERVICE}: throughput 0.50x, p99 1.00x" in out
+
+
+def test_wrk_sends_every_request_with_a_new_load_balancer_trace_root() -> None:
+    seen: list[str | None] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the service offers
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("X-Amzn-Trace-Id"))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, *args: Any) -> None:
+            pass  # wrk cuts its connections when it stops
+
+    with Server(("127.0.0.1", 0), Recorder) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        started = time.time()
+        try:
+            *_, requests, errors = run_wrk(
+                f"http://127.0.0.1:{server.server_port}/", 1, 4, ALB_REQUESTS
+            )
+        finally:
+            server.shutdown()
+    assert errors == 0
+    assert len(seen) >= requests > 100
+    # The load balancer's form: Root=1-<epoch seconds, 8 hex>-<96 random bits, 24 hex>.
+    roots = [re.fullmatch(r"Root=1-([0-9a-f]{8})-[0-9a-f]{24}", header or "") for header in seen]
+    assert all(roots), [h for h, r in zip(seen, roots, strict=True) if not r][:3]
+    assert len(set(seen)) == len(seen)  # a new trace per request, across wrk's threads
+    epochs = {int(root.group(1), 16) for root in roots if root}
+    assert min(epochs) >= int(started) - 1
+    assert max(epochs) <= time.time() + 1
 
 
 def test_the_otlp_sink_accepts_and_counts_trace_exports() -> None:
