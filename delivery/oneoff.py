@@ -60,11 +60,6 @@ STOPPED = "STOPPED"
 USAGE = "run needs a command after --, e.g. invoke run --env dev -- python -m app.migrate"
 
 
-# Where the app container's awslogs driver writes (``target`` fills in the stack's region when
-# the options name none).
-LogTarget = awslogs.AwsLogs
-
-
 @dataclass(frozen=True)
 class Target:
     """What a one-off task of the environment is made from."""
@@ -76,7 +71,9 @@ class Target:
     task_definition: str
     container: str
     network: dict[str, Any] | None  # the service's networkConfiguration
-    log: LogTarget | None
+    # Where the app container's awslogs driver writes (``target`` fills in the stack's region
+    # when the options name none).
+    log: awslogs.AwsLogs | None
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,7 @@ def _client(region: str) -> ECSClient:
     return ecs.client(region)
 
 
-def _log_target(definition: Mapping[str, Any], container: str) -> LogTarget | None:
+def _log_target(definition: Mapping[str, Any], container: str) -> awslogs.AwsLogs | None:
     """The awslogs options of ``container`` in a DescribeTaskDefinition answer, if it has them."""
     for entry in definition.get("containerDefinitions", []):
         if entry.get("name") == container:

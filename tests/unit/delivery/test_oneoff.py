@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from delivery import oneoff, stacks
+from delivery.awslogs import AwsLogs
 from delivery.environments import Environment
 from delivery.errors import DeliveryError
 from tests.support.ecs_responses import stubbed_ecs
@@ -35,7 +36,7 @@ TARGET = oneoff.Target(
     task_definition=TASK_DEFINITION,
     container="app",
     network=NETWORK,
-    log=oneoff.LogTarget("flask-fargate-dev-service-LogGroup-abc", "eu-north-1", "app"),
+    log=AwsLogs("flask-fargate-dev-service-LogGroup-abc", "eu-north-1", "app"),
 )
 
 
@@ -222,7 +223,7 @@ def test_the_target_is_the_live_definition_in_the_services_network(
         NETWORK,
         "app",
     )
-    assert found.log == oneoff.LogTarget("g", "eu-north-1", "app")
+    assert found.log == AwsLogs("g", "eu-north-1", "app")
 
 
 def test_an_awsvpc_definition_without_the_services_network_is_one_line(
