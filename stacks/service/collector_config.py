@@ -66,8 +66,9 @@ AWSXRAY = "awsxray"
 AWSEMF = "awsemf"
 HEALTH_CHECK = "health_check"
 # The local variant's exporters: a trace viewer over OTLP/gRPC, and Prometheus scraping the
-# collector.
-LOCAL_TRACES = "otlp"
+# collector. The OTLP/gRPC exporter's type is "otlp_grpc": "otlp" is only its deprecated alias
+# in collector v0.156.0 (exporter/otlpexporter/metadata.yaml), which ADOT v0.49.0 bundles.
+LOCAL_TRACES = "otlp_grpc"
 LOCAL_METRICS = "prometheus"
 
 OTLP_HTTP_PORT = 4318

@@ -15,7 +15,7 @@ import sys
 import threading
 
 from delivery.errors import DeliveryError
-from delivery.local.collector.config import SOURCE, parse
+from delivery.local.collector.config import LOG_LEVELS, SOURCE, parse
 from delivery.local.collector.server import Collector
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION", "")
     try:
         config = parse(os.environ.get(SOURCE, ""))
-        logging.getLogger().setLevel(config.log_level.upper())
+        logging.getLogger().setLevel(LOG_LEVELS[config.log_level])
         collector = Collector(config, dict(arguments.publish), region).start()
     except (DeliveryError, OSError, ValueError) as exc:
         print(f"collector: {exc}", file=sys.stderr)

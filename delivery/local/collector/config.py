@@ -2,7 +2,9 @@
 
 Every component and setting is checked against what the stand-in models; anything else is a
 one-line ``DeliveryError`` naming it, so that a configuration accepted here uses nothing the
-local run would silently ignore. Defaults are the components' own, as their READMEs give them:
+local run would silently ignore. What the real collector refuses at start (ADOT v0.49.0: collector
+and contrib v0.156.0, as aws-otel-collector vendors them) is refused here too, each check citing
+where upstream refuses it. Defaults are the components' own, as their READMEs give them:
 
 - otlp receiver: https://github.com/open-telemetry/opentelemetry-collector/blob/main/receiver/otlpreceiver/README.md
 - prometheus receiver: https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/receiver/prometheusreceiver/README.md
@@ -35,8 +37,24 @@ SOURCE = "AOT_CONFIG_CONTENT"
 # which the prometheus receiver sets in ways not modelled here.
 INITIAL_VALUES = ("keep", "drop")
 ROLLUPS = ("NoDimensionRollup", "SingleDimensionRollupOnly", "ZeroAndSingleDimensionRollup")
+# A Go duration (time.ParseDuration: batch timeout, memory_limiter check_interval) may have a
+# fraction; a Prometheus one (scrape_interval, scrape_timeout) may not: prometheus/common
+# model/time.go ParseDuration takes whole numbers only ("1.5s" refused). One unit each here.
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+_PROMETHEUS_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# The log levels the collector's logger takes (zapcore Level.UnmarshalText, either case), and
+# the stand-in's logging level for each.
+LOG_LEVELS = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warn": "WARNING",
+    "warning": "WARNING",
+    "error": "ERROR",
+    "dpanic": "CRITICAL",
+    "panic": "CRITICAL",
+    "fatal": "CRITICAL",
+}
 
 
 @dataclass(frozen=True)
@@ -182,12 +200,18 @@ def _only(value: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> Non
         raise _refuse(where, f"setting {unknown[0]} is not modelled")
 
 
-def _duration(value: Any, where: str) -> float:
-    """A Go duration (``60s``, ``200ms``, ``1m``) in seconds."""
-    found = _DURATION.match(str(value))
+def _duration(value: Any, where: str, form: re.Pattern[str] = _DURATION) -> float:
+    """A Go duration (``60s``, ``200ms``, ``1m``) in seconds; ``form`` :data:`_PROMETHEUS_DURATION`
+    for a Prometheus one."""
+    found = form.match(str(value))
     if not found:
-        raise _refuse(where, f"duration {value!r} is not of the form 200ms, 60s, 1m, 1h")
+        example = "200ms, 60s, 1m, 1h" + (", whole numbers" if form is _PROMETHEUS_DURATION else "")
+        raise _refuse(where, f"duration {value!r} is not of the form {example}")
     return float(found.group(1)) * _UNIT_S[found.group(2)]
+
+
+def _scrape_duration(value: Any, where: str) -> float:
+    return _duration(value, where, _PROMETHEUS_DURATION)
 
 
 def _address(value: Any, where: str) -> Address:
@@ -228,13 +252,31 @@ def _scrape_job(job: Any, where: str, interval_s: float, timeout_s: float) -> Sc
         _only(static, ("targets",), f"{where}.static_configs[{index}]")
         for target in _strings(static.get("targets"), f"{where}.static_configs[{index}].targets"):
             targets.append(_address(target, f"{where}.static_configs[{index}].targets"))
+    interval, timeout = _interval_and_timeout(job, where, interval_s, timeout_s)
     return ScrapeJob(
         name=str(job.get("job_name", "")),
         targets=tuple(targets),
         metrics_path=str(job.get("metrics_path", "/metrics")),
-        interval_s=_duration(job.get("scrape_interval", f"{interval_s}s"), where),
-        timeout_s=_duration(job.get("scrape_timeout", f"{timeout_s}s"), where),
+        interval_s=interval,
+        timeout_s=timeout,
     )
+
+
+def _interval_and_timeout(
+    settings: Mapping[str, Any], where: str, interval_s: float, timeout_s: float
+) -> tuple[float, float]:
+    """A scrape's interval and timeout, as Prometheus validates them (prometheus config/config.go
+    ``GlobalConfig`` and ``ScrapeConfig.Validate``): a timeout set above the interval is refused;
+    one left out is the default one, at most the interval."""
+    interval = interval_s
+    if "scrape_interval" in settings:
+        interval = _scrape_duration(settings["scrape_interval"], f"{where}.scrape_interval")
+    if "scrape_timeout" not in settings:
+        return interval, min(timeout_s, interval)
+    timeout = _scrape_duration(settings["scrape_timeout"], f"{where}.scrape_timeout")
+    if timeout > interval:
+        raise _refuse(f"{where}.scrape_timeout", "greater than scrape_interval")
+    return interval, timeout
 
 
 def _prometheus(settings: dict[str, Any], where: str) -> tuple[ScrapeJob, ...]:
@@ -244,15 +286,20 @@ def _prometheus(settings: dict[str, Any], where: str) -> tuple[ScrapeJob, ...]:
     defaults = _mapping(config.get("global"), f"{where}.config.global")
     _only(defaults, ("scrape_interval", "scrape_timeout"), f"{where}.config.global")
     # Prometheus's own defaults: 1m interval, 10s timeout.
-    interval = _duration(defaults.get("scrape_interval", "1m"), f"{where}.config.global")
-    timeout = _duration(defaults.get("scrape_timeout", "10s"), f"{where}.config.global")
+    interval, timeout = _interval_and_timeout(defaults, f"{where}.config.global", 60.0, 10.0)
     jobs = config.get("scrape_configs") or []
     if not isinstance(jobs, list) or not jobs:
         raise _refuse(f"{where}.config", "no scrape_configs")
-    return tuple(
+    read = tuple(
         _scrape_job(job, f"{where}.config.scrape_configs[{i}]", interval, timeout)
         for i, job in enumerate(jobs)
     )
+    names = [job.name for job in read]
+    for name in names:
+        # Prometheus refuses a job name twice (config/config.go "found multiple scrape configs").
+        if names.count(name) > 1:
+            raise _refuse(f"{where}.config.scrape_configs", f"job name {name!r} is used twice")
+    return read
 
 
 def _batch(settings: dict[str, Any], where: str) -> Batch:
@@ -280,7 +327,11 @@ def _memory_limiter(settings: dict[str, Any], where: str) -> MemoryLimiter:
     spike = int(settings.get("spike_limit_mib", limit // 5))
     if not 0 <= spike < limit:
         raise _refuse(f"{where}.spike_limit_mib", f"{spike} is not below limit_mib {limit}")
-    return MemoryLimiter(_duration(settings["check_interval"], where), limit, spike)
+    check_interval = _duration(settings["check_interval"], f"{where}.check_interval")
+    # The processor refuses a check interval of zero (internal/memorylimiter/config.go).
+    if check_interval <= 0:
+        raise _refuse(f"{where}.check_interval", "must be greater than zero")
+    return MemoryLimiter(check_interval, limit, spike)
 
 
 def _cumulativetodelta(settings: dict[str, Any], where: str) -> CumulativeToDelta:
@@ -295,7 +346,11 @@ def _cumulativetodelta(settings: dict[str, Any], where: str) -> CumulativeToDelt
     _only(include, ("metrics", "match_type"), f"{where}.include")
     if include.get("match_type") != "strict":
         raise _refuse(f"{where}.include.match_type", "only strict is modelled")
-    return CumulativeToDelta(_strings(include.get("metrics"), f"{where}.include.metrics"), initial)
+    metrics = _strings(include.get("metrics"), f"{where}.include.metrics")
+    # The processor refuses a match_type without metrics (its config.go Validate).
+    if not metrics:
+        raise _refuse(f"{where}.include.metrics", "match_type is set but no metrics are named")
+    return CumulativeToDelta(metrics, initial)
 
 
 def _awsxray(settings: dict[str, Any], where: str) -> XRayExporter:
@@ -311,16 +366,42 @@ def _awsxray(settings: dict[str, Any], where: str) -> XRayExporter:
     )
 
 
+# What Python's re takes and Go's regexp (RE2 syntax) does not: lookarounds, atomic, conditional
+# and comment groups, numbered and named backreferences, \Z (Go's is \z), possessive quantifiers
+# (https://github.com/google/re2/wiki/Syntax). Read once escapes other than \1-\9 and \Z, and
+# then character classes, are blanked out, so that an escaped or bracketed "(?=" is no group.
+_NOT_RE2 = re.compile(r"\(\?(?:[=!>(#]|<[=!]|P=)|\\[1-9Z]|[*+?}]\+")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_CLASS = re.compile(r"\[\^?\]?[^\]]*\]")
+
+
+def _go_regexp(pattern: str, where: str) -> str:
+    """``pattern`` if Go's regexp compiles it as Python's re does, else refused.
+
+    awsemf compiles each selector with ``regexp.MustCompile`` (metric_declaration.go ``init``):
+    a pattern Go cannot compile stops the collector at start.
+    """
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _refuse(where, f"{pattern!r} is not a regular expression ({exc})") from exc
+    kept = _ESCAPE.sub(lambda m: m[0] if m[1] in "123456789Z" else "_", pattern)
+    if _NOT_RE2.search(_CLASS.sub("_", kept)):
+        raise _refuse(where, f"{pattern!r} uses syntax Go's regexp (RE2) does not have")
+    return pattern
+
+
 def _declaration(value: Any, where: str) -> MetricDeclaration:
     value = _mapping(value, where)
     _only(value, ("dimensions", "metric_name_selectors"), where)
     dimensions = value.get("dimensions") or []
     if not isinstance(dimensions, list):
         raise _refuse(where, "dimensions is a list of lists of label names")
+    selectors = _strings(value.get("metric_name_selectors"), f"{where}.metric_name_selectors")
     return MetricDeclaration(
         dimensions=tuple(_strings(d, f"{where}.dimensions") for d in dimensions),
-        metric_name_selectors=_strings(
-            value.get("metric_name_selectors"), f"{where}.metric_name_selectors"
+        metric_name_selectors=tuple(
+            _go_regexp(s, f"{where}.metric_name_selectors") for s in selectors
         ),
     )
 
@@ -422,6 +503,10 @@ def _pipeline(name: str, value: Any, declared: Mapping[str, set[str]]) -> Pipeli
     )
     if not pipeline.receivers or not pipeline.exporters:
         raise _refuse(where, "a pipeline needs receivers and exporters")
+    for processor in pipeline.processors:
+        # service/pipelines/config.go: "references processor ... multiple times".
+        if pipeline.processors.count(processor) > 1:
+            raise _refuse(f"{where}.processors", f"{processor} is listed twice")
     for section, ids in (
         ("receivers", pipeline.receivers),
         ("processors", pipeline.processors),
@@ -437,8 +522,13 @@ def _pipeline(name: str, value: Any, declared: Mapping[str, set[str]]) -> Pipeli
 
 def parse(text: str) -> CollectorConfig:
     """The configuration in ``text`` (YAML), or one line naming what the stand-in lacks."""
+    # The collector expands ${...} (an environment variable, by ADOT's default scheme "env") and
+    # reads $$ as a literal $ (confmap expand.go, resolver.go escapeDollarSigns); a lone $ (a
+    # regular expression's anchor) it keeps. Neither rewrite is modelled: refused.
     if "${" in text:
         raise _refuse("text", "${...} substitution is not modelled")
+    if "$$" in text:
+        raise _refuse("text", "$$ (the collector reads it as $) is not modelled")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -471,6 +561,9 @@ def parse(text: str) -> CollectorConfig:
     _only(telemetry, ("logs", "metrics"), "service.telemetry")
     logs = _mapping(telemetry.get("logs"), "service.telemetry.logs")
     _only(logs, ("level",), "service.telemetry.logs")
+    log_level = str(logs.get("level", "info")).lower()
+    if log_level not in LOG_LEVELS:
+        raise _refuse("service.telemetry.logs.level", f"{log_level!r} is not one of zap's levels")
     # The stand-in reports no metrics of its own: that is ADOT's ``level: none`` (by default
     # ADOT serves them on localhost:8888, which nothing in the task reads).
     own_metrics = _mapping(telemetry.get("metrics"), "service.telemetry.metrics")
@@ -496,5 +589,5 @@ def parse(text: str) -> CollectorConfig:
             k: v for k, v in components.get("health_check", {}).items() if k in extensions
         },
         pipelines=tuple(_pipeline(str(n), v, declared) for n, v in pipelines.items()),
-        log_level=str(logs.get("level", "info")).lower(),
+        log_level=log_level,
     )

@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.observability.metrics import Metrics
 from delivery.errors import DeliveryError
 from delivery.local.collector import emf, xray
-from delivery.local.collector.config import Address, CollectorConfig, parse
+from delivery.local.collector.config import LOG_LEVELS, Address, CollectorConfig, parse
 from delivery.local.task_definition import resolve
 from stacks.common.service_metrics import HTTP_REQUESTS, SERVICE_METRICS, Kind
 from tests.support.collector_config import (
@@ -168,6 +168,139 @@ def test_the_collectors_own_telemetry_is_read_as_far_as_it_is_modelled() -> None
 def test_environment_substitution_is_refused() -> None:
     with pytest.raises(DeliveryError, match="substitution"):
         parse(text(contract_config()).replace(NAMESPACE, "${env:NAMESPACE}"))
+
+
+def test_a_dollar_escape_is_refused_but_a_lone_dollar_is_kept() -> None:
+    """The collector reads ``$$`` as ``$`` (confmap resolver.go escapeDollarSigns) and keeps a lone
+    ``$``, the end anchor of every metric selector the stack renders."""
+    with pytest.raises(DeliveryError, match=r"\$\$"):
+        parse(text(contract_config()).replace(NAMESPACE, "cost$$"))
+    declarations = [_selector("^a$")]
+    anchored = parse(text(_with(("exporters", "awsemf", "metric_declarations"), declarations)))
+    assert anchored.awsemf["awsemf"].metric_declarations[0].metric_name_selectors == ("^a$",)
+
+
+def _selector(pattern: str) -> dict[str, Any]:
+    return {"metric_name_selectors": [pattern], "dimensions": [[]]}
+
+
+def _scrape(**job: Any) -> dict[str, Any]:
+    base = contract_config()["receivers"]["prometheus"]["config"]["scrape_configs"][0]
+    return {"config": {"scrape_configs": [{**base, **job}]}}
+
+
+def _pipeline(processors: list[str]) -> dict[str, Any]:
+    return {"receivers": ["otlp"], "processors": processors, "exporters": ["awsxray"]}
+
+
+# What ADOT v0.49.0 (collector and contrib v0.156.0, as vendored in aws-otel-collector) refuses at
+# start, each with where it refuses it.
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        # internal/memorylimiter/config.go: errCheckIntervalOutOfRange.
+        (
+            _with(
+                ("processors", "memory_limiter"),
+                {"check_interval": "0s", "limit_mib": 100, "spike_limit_mib": 20},
+            ),
+            "greater than zero",
+        ),
+        # cumulativetodeltaprocessor config.go: "metrics must be supplied if match_type is set".
+        (
+            _with(
+                ("processors", "cumulativetodelta"),
+                {"include": {"metrics": [], "match_type": "strict"}, "initial_value": "keep"},
+            ),
+            "no metrics",
+        ),
+        # service/pipelines/config.go: "references processor ... multiple times".
+        (
+            _with(("service", "pipelines", "traces"), _pipeline(["batch", "batch"])),
+            "listed twice",
+        ),
+        # prometheus config/config.go ScrapeConfig.Validate.
+        (
+            _with(("receivers", "prometheus"), _scrape(scrape_interval="5s", scrape_timeout="10s")),
+            "greater than scrape_interval",
+        ),
+        # prometheus config/config.go GlobalConfig: "global scrape timeout greater than ...".
+        (
+            _with(
+                ("receivers", "prometheus", "config", "global"),
+                {"scrape_interval": "5s", "scrape_timeout": "6s"},
+            ),
+            "greater than scrape_interval",
+        ),
+        # prometheus config/config.go: "found multiple scrape configs with job name".
+        (
+            _with(
+                ("receivers", "prometheus", "config", "scrape_configs"),
+                [_scrape()["config"]["scrape_configs"][0]] * 2,
+            ),
+            "used twice",
+        ),
+        # prometheus/common model/time.go ParseDuration: whole numbers only.
+        (_with(("receivers", "prometheus"), _scrape(scrape_interval="1.5s")), "whole numbers"),
+        # awsemf metric_declaration.go init: regexp.MustCompile (RE2 syntax) panics.
+        (
+            _with(("exporters", "awsemf", "metric_declarations"), [_selector("^(?!up$).*")]),
+            "RE2",
+        ),
+        (
+            _with(("exporters", "awsemf", "metric_declarations"), [_selector("^(http")]),
+            "not a regular expression",
+        ),
+        # zapcore Level.UnmarshalText: "unrecognized level".
+        (_with(("service", "telemetry"), {"logs": {"level": "verbose"}}), "zap's levels"),
+    ],
+    ids=[
+        "memory_limiter check_interval 0",
+        "cumulativetodelta match_type without metrics",
+        "processor twice in a pipeline",
+        "scrape timeout above interval",
+        "global scrape timeout above interval",
+        "job name twice",
+        "fractional scrape interval",
+        "lookahead selector",
+        "broken selector",
+        "unknown log level",
+    ],
+)
+def test_what_the_collector_refuses_is_refused_in_one_line(
+    config: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(DeliveryError) as refused:
+        parse(text(config))
+    message = str(refused.value)
+    assert named in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("job", "timeout_s"),
+    [({"scrape_interval": "5s"}, 5.0), ({"scrape_interval": "60s"}, 10.0)],
+    ids=["interval below the default timeout", "default"],
+)
+def test_a_jobs_timeout_is_the_default_one_at_most_its_interval(
+    job: dict[str, Any], timeout_s: float
+) -> None:
+    """Prometheus: a job without scrape_timeout takes the global one, capped at its interval."""
+    (read,) = parse(text(_with(("receivers", "prometheus"), _scrape(**job)))).prometheus[
+        "prometheus"
+    ]
+    assert read.timeout_s == timeout_s
+
+
+@pytest.mark.parametrize(
+    ("level", "logging_level"),
+    [("warn", "WARNING"), ("WARNING", "WARNING"), ("dpanic", "CRITICAL"), ("debug", "DEBUG")],
+)
+def test_every_zap_log_level_is_read_and_given_a_logging_level(
+    level: str, logging_level: str
+) -> None:
+    read = parse(text(_with(("service", "telemetry"), {"logs": {"level": level}}))).log_level
+    assert LOG_LEVELS[read] == logging_level
 
 
 def rendered(env: str) -> str:

@@ -165,6 +165,31 @@ def test_the_yaml_parses_and_pipelines_use_only_defined_components(config: dict[
     )
 
 
+# Component types ADOT v0.49.0 (collector v0.156.0) still reads but warns about, and what replaced
+# them: the OTLP gRPC exporter's factory registers "otlp" only as a deprecated alias of
+# "otlp_grpc", likewise "otlphttp" of "otlp_http" (exporter/otlpexporter and otlphttpexporter
+# metadata.yaml deprecated_type; service/internal/builders/builders.go logs '"otlp" alias is
+# deprecated'). The "logging" exporter is gone altogether (pkg/defaultcomponents/defaults.go).
+DEPRECATED_TYPES = {
+    "exporters": {"otlp": "otlp_grpc", "otlphttp": "otlp_http", "logging": "debug"},
+}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        collector_config(Settings(project=PROJECT, environment="dev")),
+        local_collector_config(Collector().memory_limit_mib),
+    ],
+    ids=["aws", "local"],
+)
+def test_no_component_is_a_deprecated_or_removed_type(config: dict[str, Any]) -> None:
+    for section, deprecated in DEPRECATED_TYPES.items():
+        for component in config[section]:
+            kind = component.split("/", 1)[0]
+            assert kind not in deprecated, f"{section}.{component}: use {deprecated[kind]}"
+
+
 def test_the_pipelines_are_the_contracts() -> None:
     pipelines = collector_config(Settings(project=PROJECT, environment="dev"))["service"][
         "pipelines"
@@ -290,7 +315,7 @@ def test_composes_collector_config_is_the_generated_one() -> None:
     committed = (ROOT / COMPOSE_COLLECTOR).read_text("utf-8")
     assert committed == compose_collector_yaml(), "regenerate with: invoke docs"
     local = yaml.safe_load(committed)
-    assert local["exporters"]["otlp"]["endpoint"] == "jaeger:4317"
+    assert local["exporters"]["otlp_grpc"]["endpoint"] == "jaeger:4317"
     (job,) = local["receivers"]["prometheus"]["config"]["scrape_configs"]
     assert job["static_configs"] == [{"targets": ["app:8000"]}]
     # The same receivers and memory limit as the sidecar; only the exporters differ.
