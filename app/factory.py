@@ -10,6 +10,7 @@ from flask import Flask
 
 from app.config import AppConfig
 from app.errors import ExcInfo, log_exception, register_error_handlers
+from app.lifecycle import heap
 from app.lifecycle.drain import DrainState
 from app.observability.deferred_tracing import DeferredTracing, TraceId
 from app.observability.flusher import Flusher
@@ -48,8 +49,9 @@ def create_app(
     ``span_exporter`` (tests) or, by default, to the OTLP endpoint; otherwise nothing of
     OpenTelemetry is imported. With ``defer_tracing`` (the gunicorn entry, app.wsgi), tracing is
     installed on a thread of this process just after it starts answering, off the path to
-    readiness (app.observability.deferred_tracing); by default it is installed before this
-    returns, as tests in-process want.
+    readiness (app.observability.deferred_tracing), and what it loaded then leaves the garbage
+    collector's full collections (app.lifecycle.heap); by default it is installed before this
+    returns, as tests in-process want, and nothing is frozen.
     """
     formatter = configure_logging(config.log_level, config.app_version)
     app = ServiceFlask("app")
@@ -92,7 +94,17 @@ def create_app(
         # Inside the service middleware: its access line reads the span the tracing middleware
         # leaves in the environ.
         if defer_tracing:
-            deferred = DeferredTracing(app.wsgi_app, install)
+
+            def install_then_freeze(
+                wsgi_app: WSGIApplication,
+            ) -> tuple[WSGIApplication, TraceId]:
+                installed = install(wsgi_app)
+                # Under gunicorn: what tracing loaded (OpenTelemetry's SDK, protobuf) lives as
+                # long as the worker, so it leaves full collections too (app.lifecycle.heap).
+                heap.freeze()
+                return installed
+
+            deferred = DeferredTracing(app.wsgi_app, install_then_freeze)
             app.wsgi_app = deferred  # type: ignore[method-assign]
             trace_id = deferred.trace_id
             extensions["tracing_installed"] = deferred.installed

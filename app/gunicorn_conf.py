@@ -87,6 +87,15 @@ logconfig_dict = gunicorn_logconfig(_config.log_level, _config.app_version)
 control_socket_disable = True
 
 
+# --- hook run in each worker ---------------------------------------------------------------------
+def post_worker_init(worker: Any) -> None:
+    """Once the worker has loaded the app: leave what it loaded out of the garbage collector's
+    full collections (app.lifecycle.heap)."""
+    from app.lifecycle import heap  # noqa: PLC0415 - keep module import light
+
+    heap.freeze()
+
+
 # --- hooks (run in the master) --------------------------------------------------------------------
 def on_starting(server: Any) -> None:
     """Start with an empty metrics directory and no drain flag left from an earlier run."""

@@ -1,1 +1,1 @@
-"""Process lifecycle: draining on SIGTERM."""
+"""Process lifecycle: draining on SIGTERM, and the loaded heap left out of full collections."""
