@@ -127,10 +127,12 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmark: bare WSGI vs bare Flask vs this app under the same gunicorn settings (judged),
-    then the CPU each layer costs per request in one process (bench.per_request, for reading)."""
+    then, for reading, the CPU each layer costs per request in one process (bench.per_request)
+    and the garbage collector's pauses in the workers, frozen heap or not (bench.gc_pauses)."""
     install(session, "dev", "stacks")  # the stacks' settings give prod's sampling ratio
     session.run("python", "-m", "bench.service", *session.posargs)
     session.run("python", "-m", "bench.per_request")
+    session.run("python", "-m", "bench.gc_pauses")
 
 
 @nox.session(python=PYTHON)
