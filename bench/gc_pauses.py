@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(opts.rounds):
             for name, pauses in results.items():
                 sampling = variants[name.removesuffix(", no freeze")]
-                record = tmp / f"{round_no}-{len(pauses.p99_ms)}-{name.replace(' ', '_')}.txt"
+                record = tmp / f"{round_no}-{name.replace(' ', '_')}.txt"
                 with contextlib.ExitStack() as stack:
                     extra = {
                         "PYTHONPATH": python_path,

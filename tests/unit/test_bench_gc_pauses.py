@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.gc_pauses import FULL, HOOK, Collection, Pauses, read_collections, report
+from bench.service import prod_sample_ratio
 from tests.support.fresh_python import run_python
 
 
@@ -99,3 +100,22 @@ def test_the_report_compares_each_variant_with_its_unfrozen_twin() -> None:
     assert table[3] == (
         "tracing 5%: full-collection time per request 0.05x of the same without the freeze"
     )
+
+
+def test_a_run_times_collections_inside_every_variants_workers() -> None:
+    # One short round of the real thing: four gunicorn services under wrk. The young generations
+    # collect many times a second under load, so a variant without any collection in its window
+    # would mean the hook never reached its workers (PYTHONPATH through gunicorn).
+    out = run_python("from bench.gc_pauses import main; main(['--rounds', '1', '--seconds', '1'])")
+    lines = out.splitlines()
+    table = lines[next(i for i, line in enumerate(lines) if line.startswith("variant")) + 1 :]
+    rows = {line[:34].strip(): line[34:].split() for line in table[:4]}
+    traced = f"tracing {prod_sample_ratio():.0%}"
+    assert set(rows) == {
+        "tracing off",
+        "tracing off, no freeze",
+        traced,
+        f"{traced}, no freeze",
+    }
+    for name, figures in rows.items():
+        assert float(figures[4]) > 0, (name, out)  # gen0+1 ms per 1000 requests
