@@ -74,6 +74,17 @@ class Pauses:
         return [c.ms for c in self.collections if c.generation == generation]
 
 
+def hook_env(record: Path, *, freeze: bool) -> dict[str, str]:
+    """The environment that loads the hook into a server and its workers: they write their
+    collections to ``record``; without ``freeze``, ``gc.freeze`` does nothing."""
+    python_path = os.pathsep.join(p for p in (str(HOOK), os.environ.get("PYTHONPATH")) if p)
+    return {
+        "PYTHONPATH": python_path,
+        "BENCH_GC_PAUSES": str(record),
+        "BENCH_GC_NO_FREEZE": "0" if freeze else "1",
+    }
+
+
 def read_collections(path: Path, window: tuple[float, float]) -> list[Collection]:
     """The collections the hook wrote to ``path`` that started inside ``window``."""
     if not path.exists():
@@ -139,7 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     variants: dict[str, float | None] = {"tracing off": None, f"tracing {ratio:.0%}": ratio}
     results = {f"{name}{twin}": Pauses() for name in variants for twin in ("", ", no freeze")}
     tmp = Path(tempfile.mkdtemp(prefix="bench-gc-"))
-    python_path = os.pathsep.join(p for p in (str(HOOK), os.environ.get("PYTHONPATH")) if p)
     print(f"gunicorn gthread {sizing[0]} workers x {sizing[1]} threads; wrk -c{opts.connections}")
     try:
         for round_no in range(opts.rounds):
@@ -147,11 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 sampling = variants[name.removesuffix(", no freeze")]
                 record = tmp / f"{round_no}-{name.replace(' ', '_')}.txt"
                 with contextlib.ExitStack() as stack:
-                    extra = {
-                        "PYTHONPATH": python_path,
-                        "BENCH_GC_PAUSES": str(record),
-                        "BENCH_GC_NO_FREEZE": "1" if name.endswith("no freeze") else "0",
-                    }
+                    extra = hook_env(record, freeze=not name.endswith("no freeze"))
                     if sampling is not None:
                         sink = stack.enter_context(OtlpSink())
                         extra.update(tracing_env(sampling, sink.endpoint))
