@@ -5,9 +5,10 @@ GIL: in a gunicorn worker that is Flask, werkzeug and prometheus-client and, wit
 OpenTelemetry's SDK and protobuf, whose objects live as long as the worker. Under load a full
 collection ran every few seconds in each worker and took ~35-45 ms of CPU, a stall for every
 request the worker was serving and longer than the service's p99; frozen, ~2-5 ms (``uv run
-python -m bench.gc_pauses`` measures both, side by side). :func:`freeze` moves every object tracked now to the permanent generation, which
-collections skip (https://docs.python.org/3/library/gc.html#gc.freeze); objects made later are
-collected as before.
+python -m bench.gc_pauses`` measures both, side by side). :func:`freeze` moves every object
+tracked now to the permanent generation, which collections skip
+(https://docs.python.org/3/library/gc.html#gc.freeze); objects made later are collected as
+before.
 
 Its price: garbage caught in a reference cycle at the moment of a freeze is never freed. A
 worker freezes twice, both times once what it loaded is in place: after gunicorn has loaded the
