@@ -21,23 +21,23 @@ import contextlib
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config import available_cpus, default_threads, default_web_concurrency
 from bench.otlp_sink import OtlpSink
 from bench.service import (
     ALB_REQUESTS,
     SERVICE,
+    default_sizing,
     prod_sample_ratio,
     run_wrk,
     serve,
     targets,
     tracing_env,
+    wrk_missing,
 )
 
 HOOK = Path(__file__).with_name("gc_hook")
@@ -140,11 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     if opts.rounds < 1 or opts.seconds < 1:
         parser.error("--rounds and --seconds must be at least 1")
-    if shutil.which("wrk") is None:
-        print("wrk is missing: apt-get install wrk (bin/bootstrap installs it)", file=sys.stderr)
+    if wrk_missing():
         return 2
-    cpus = available_cpus()
-    sizing = (default_web_concurrency(cpus), default_threads(cpus))
+    sizing = default_sizing()
     ratio = prod_sample_ratio()
     service = next(t for t in targets(*sizing, ratio) if t.name == SERVICE)
     variants: dict[str, float | None] = {"tracing off": None, f"tracing {ratio:.0%}": ratio}

@@ -47,7 +47,7 @@ from pathlib import Path
 import psutil
 import requests
 
-from bench.service import ROOT, free_port, run_wrk
+from bench.service import ROOT, free_port, run_wrk, wrk_missing
 from delivery.local import gunicorn
 from delivery.local.processes import alive
 
@@ -461,10 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.command == "soak":
         if not 2 * RSS_WINDOW_S + 10 <= opts.seconds <= 3600 or not 0 < opts.warmup <= 60:
             parser.error("--seconds must be 30..3600 and --warmup 0..60")
-        if shutil.which("wrk") is None:
-            print(
-                "wrk is missing: apt-get install wrk (bin/bootstrap installs it)", file=sys.stderr
-            )
+        if wrk_missing():
             return 2
     elif not (1 <= opts.cycles <= 50 and 1 <= opts.clients <= 64 and opts.drain_seconds > 0):
         parser.error("--cycles must be 1..50, --clients 1..64, --drain-seconds > 0")

@@ -253,6 +253,21 @@ def serve(
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
+def wrk_missing() -> bool:
+    """Whether wrk is not installed; if so, says so on stderr, with how to install it."""
+    if shutil.which("wrk") is not None:
+        return False
+    print("wrk is missing: apt-get install wrk (bin/bootstrap installs it)", file=sys.stderr)
+    return True
+
+
+def default_sizing() -> tuple[int, int]:
+    """The service's own gunicorn sizing on this machine (workers, threads), which every
+    server of the benchmarks runs with."""
+    cpus = available_cpus()
+    return default_web_concurrency(cpus), default_threads(cpus)
+
+
 def run_wrk(
     url: str, seconds: float, connections: int, script: Path | None = None
 ) -> tuple[float, float, int, int]:
@@ -354,19 +369,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--startups", type=int, default=10, help="timed launches per server")
     opts = parser.parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is missing: apt-get install wrk (bin/bootstrap installs it)", file=sys.stderr)
+    if wrk_missing():
         return 2
 
-    cpus = available_cpus()
-    workers, threads = default_web_concurrency(cpus), default_threads(cpus)
+    workers, threads = default_sizing()
     prod_ratio = prod_sample_ratio()
     all_targets = targets(workers, threads, prod_ratio)
     results = {t.name: Result() for t in all_targets}
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     shm = Path("/dev/shm")  # noqa: S108 - tmpfs for the server logs (see ServerLog)
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-", dir=shm if shm.is_dir() else tmp))
-    print(f"gunicorn gthread {workers} workers x {threads} threads, reuse-port; {cpus} CPUs")
+    print(
+        f"gunicorn gthread {workers} workers x {threads} threads, reuse-port; "
+        f"{available_cpus()} CPUs"
+    )
     print(f"'{TRACING}' samples production's ratio, {prod_ratio:g} (config/prod)")
     print(
         f"wrk -t2 -c{opts.connections}: {opts.rounds} alternating rounds of "
