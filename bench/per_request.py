@@ -137,8 +137,14 @@ def cpu_per_request_us(variant: Variant, requests: int) -> float:
     return (time.process_time_ns() - started) / requests / 1000
 
 
+def _service_extensions(app: WSGIApplication) -> dict[str, Any] | None:
+    """What the service's factory keeps on the app (app.factory); None for bare Flask."""
+    extensions: dict[str, Any] | None = getattr(app, "extensions", {}).get("flask_fargate")
+    return extensions
+
+
 def _tracer_provider(app: WSGIApplication) -> TracerProvider | None:
-    extensions = getattr(app, "extensions", {}).get("flask_fargate")
+    extensions = _service_extensions(app)
     return None if extensions is None else extensions["tracer_provider"]
 
 
@@ -170,11 +176,11 @@ def measure(apps: dict[str, Variant], rounds: int, requests: int) -> dict[str, l
 
 def settle(app: WSGIApplication) -> None:
     """Write out the app's queued access lines and spans now, while stdout is still /dev/null."""
-    extensions = getattr(app, "extensions", {}).get("flask_fargate")
+    extensions = _service_extensions(app)
     if extensions is None:  # bare Flask: nothing queued
         return
     extensions["access_log"].flush()
-    provider = _tracer_provider(app)
+    provider = extensions["tracer_provider"]
     if provider is not None:
         provider.shutdown()
 
