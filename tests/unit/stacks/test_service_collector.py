@@ -135,7 +135,8 @@ def test_emf_goes_to_the_projects_namespace_with_only_the_service_metrics() -> N
         assert [n for n in names if re.search(f"^{re.escape(metric.name)}$", n)] == [metric.name]
 
 
-@pytest.mark.parametrize(
+# Both configurations generated from the same Python: the task definition's and compose's.
+EACH_CONFIG = pytest.mark.parametrize(
     "config",
     [
         collector_config(Settings(project=PROJECT, environment="dev")),
@@ -143,6 +144,9 @@ def test_emf_goes_to_the_projects_namespace_with_only_the_service_metrics() -> N
     ],
     ids=["aws", "local"],
 )
+
+
+@EACH_CONFIG
 def test_the_yaml_parses_and_pipelines_use_only_defined_components(config: dict[str, Any]) -> None:
     parsed = yaml.safe_load(render(config))
     assert parsed == config
@@ -175,14 +179,7 @@ DEPRECATED_TYPES = {
 }
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        collector_config(Settings(project=PROJECT, environment="dev")),
-        local_collector_config(Collector().memory_limit_mib),
-    ],
-    ids=["aws", "local"],
-)
+@EACH_CONFIG
 def test_no_component_is_a_deprecated_or_removed_type(config: dict[str, Any]) -> None:
     for section, deprecated in DEPRECATED_TYPES.items():
         for component in config[section]:
